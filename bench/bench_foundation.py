@@ -1,0 +1,152 @@
+"""Foundation benchmark: batched Chinchilla fits against scipy's curve_fit.
+
+    python bench/bench_foundation.py [--laws 10000] [--quick]
+
+Fits synthetic Chinchilla laws (5 parameters, 40 points, one shared p0) with
+lawfit's batch and, in the same run, a sample with scipy.optimize.curve_fit
+(method='lm') in a loop; prints fits/s for both, the ratio and the parameter
+agreement, then how lawfit's time grows with the number of problems and the
+number of points per problem.  Writes the tables as JSON to bench/results/.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+import lawfit
+from lawfit._batch import default_threads
+from lawfit._status import is_converged
+from lawfit.demo import START, fit_collection, make_collection
+
+
+def best_of(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def scipy_fits(N, D, loss, n):
+    from scipy.optimize import curve_fit
+
+    def chinchilla(x, E, A, alpha, B, beta):
+        return E + A / x[0] ** alpha + B / x[1] ** beta
+
+    out = np.full((n, 5), np.nan)
+    t0 = time.perf_counter()
+    for k in range(n):
+        try:
+            out[k] = curve_fit(chinchilla, np.vstack([N[k], D[k]]), loss[k], p0=START, method="lm")[0]
+        except RuntimeError:
+            pass
+    return out, time.perf_counter() - t0
+
+
+def headline(n_laws: int, n_scipy: int, repeat: int) -> dict:
+    N, D, loss, true = make_collection(n_laws, 40, seed=1)
+    fit_collection(N[:100], D[:100], loss[:100])  # warm-up
+    result = {}
+
+    def run():
+        result["fit"] = fit_collection(N, D, loss)
+
+    t = best_of(run, repeat)
+    popt, pcov, status = result["fit"]
+    ref, t_scipy = scipy_fits(N, D, loss, n_scipy)
+    ok = is_converged(status)[:n_scipy] & np.isfinite(ref).all(axis=1)
+    rel = np.abs(popt[:n_scipy][ok] / ref[ok] - 1)
+    return {
+        "laws": n_laws,
+        "lawfit_fits_per_s": n_laws / t,
+        "lawfit_seconds": t,
+        "scipy_fits_per_s": n_scipy / t_scipy,
+        "scipy_sample": n_scipy,
+        "ratio": (n_laws / t) / (n_scipy / t_scipy),
+        "converged": int(is_converged(status).sum()),
+        "both_converged": int(ok.sum()),
+        "max_rel_param_diff": float(rel.max()) if rel.size else float("nan"),
+        "median_rel_param_diff": float(np.median(rel)) if rel.size else float("nan"),
+    }
+
+
+def scaling_problems(sizes, repeat):
+    rows = []
+    for n in sizes:
+        N, D, loss, _ = make_collection(n, 40, seed=2)
+        res = {}
+        t = best_of(lambda: res.setdefault("s", fit_collection(N, D, loss)[2]), repeat)
+        rows.append({"problems": n, "points": 40, "seconds": t, "fits_per_s": n / t,
+                     "converged": int(is_converged(res["s"]).sum())})
+    return rows
+
+
+def scaling_points(points, total_points, repeat):
+    rows = []
+    for m in points:
+        n = max(8, total_points // m)
+        N, D, loss, _ = make_collection(n, m, seed=3)
+        res = {}
+        t = best_of(lambda: res.setdefault("s", fit_collection(N, D, loss)[2]), repeat)
+        rows.append({"problems": n, "points": m, "seconds": t, "fits_per_s": n / t,
+                     "us_per_fit": 1e6 * t / n, "ns_per_point_fit": 1e9 * t / (n * m),
+                     "converged": int(is_converged(res["s"]).sum())})
+    return rows
+
+
+def table(rows, cols):
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    for r in rows:
+        out.append("| " + " | ".join(f"{r[c]:,.4g}" if isinstance(r[c], float) else f"{r[c]:,}" for c in cols) + " |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--laws", type=int, default=10000)
+    ap.add_argument("--scipy-sample", type=int, default=300)
+    ap.add_argument("--quick", action="store_true", help="smaller ladders (about 20 s)")
+    args = ap.parse_args()
+    repeat = 2 if args.quick else 3
+    info = {"machine": platform.processor() or platform.machine(), "python": platform.python_version(),
+            "threads": default_threads(), "lawfit": lawfit.__version__, "numpy": np.__version__}
+    try:
+        import scipy
+        info["scipy"] = scipy.__version__
+    except ImportError:
+        raise SystemExit("this benchmark compares against scipy: pip install scipy")
+
+    h = headline(args.laws, args.scipy_sample, repeat)
+    print(f"## Chinchilla, {h['laws']:,} laws x 40 points, one p0 ({info['threads']} threads)\n")
+    print(table([
+        {"tool": "lawfit (batch)", "fits/s": h["lawfit_fits_per_s"], "converged": h["converged"], "n": h["laws"]},
+        {"tool": "scipy curve_fit lm (loop)", "fits/s": h["scipy_fits_per_s"], "converged": -1, "n": h["scipy_sample"]},
+    ], ["tool", "fits/s", "n"]))
+    print(f"\nratio lawfit/scipy: {h['ratio']:.0f}x; parameters where both converge "
+          f"({h['both_converged']}): max rel diff {h['max_rel_param_diff']:.2e}, "
+          f"median {h['median_rel_param_diff']:.2e}\n")
+
+    sizes = [100, 1000, 10000] if args.quick else [100, 1000, 10000, 100000]
+    rp = scaling_problems(sizes, repeat)
+    print("## Time vs number of problems (40 points each)\n")
+    print(table(rp, ["problems", "seconds", "fits_per_s", "converged"]))
+    pts = [10, 100, 1000, 10000] if not args.quick else [10, 100, 1000]
+    rq = scaling_points(pts, 400000 if not args.quick else 100000, repeat)
+    print("\n## Time vs points per problem\n")
+    print(table(rq, ["points", "problems", "us_per_fit", "ns_per_point_fit", "converged"]))
+
+    out = Path(__file__).with_name("results")
+    out.mkdir(exist_ok=True)
+    path = out / f"foundation_{time.strftime('%Y%m%d_%H%M%S')}.json"
+    path.write_text(json.dumps({"info": info, "headline": h, "problems": rp, "points": rq}, indent=2))
+    print(f"\nwritten {path.relative_to(Path(__file__).parent.parent)}")
+
+
+if __name__ == "__main__":
+    main()

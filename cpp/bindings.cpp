@@ -1,0 +1,193 @@
+// The pybind11 module lawfit._core: checks dtypes and shapes, takes pointers,
+// releases the GIL and calls a back end.  Defaults, grouping and tables live in
+// Python (python/lawfit/).
+#include <pybind11/functional.h>
+#include <pybind11/native_enum.h>
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+#include <pybind11/stl.h>
+
+#include <string>
+
+#include "callback_evaluator.hpp"
+#include "cpu_backend.hpp"
+#include "lawfit/batch.hpp"
+
+namespace py = pybind11;
+using namespace lawfit;
+
+namespace {
+
+template <class T>
+using carray = py::array_t<T, py::array::c_style>;
+
+template <class T>
+const T* ptr_or_null(const std::optional<carray<T>>& a) {
+    return a ? a->data() : nullptr;
+}
+
+void require(bool ok, const std::string& msg) {
+    if (!ok) throw py::value_error(msg);
+}
+
+ProgramView make_program(const carray<std::int32_t>& code, const carray<double>& consts,
+                         int n_params, int n_columns) {
+    require(code.ndim() == 2 && code.shape(1) == 2, "code must have shape (n_instr, 2)");
+    require(n_params >= 0 && n_params <= kMaxParams,
+            "a law may have at most " + std::to_string(kMaxParams) + " parameters");
+    const auto* c = code.data();
+    for (py::ssize_t i = 0; i < code.shape(0); ++i) {
+        const int op = c[2 * i], arg = c[2 * i + 1];
+        require(op >= 0 && op < static_cast<int>(Op::N_OPS), "unknown opcode in program");
+        if (op == static_cast<int>(Op::CONST)) require(arg >= 0 && arg < consts.size(), "constant index out of range");
+    }
+    return ProgramView{c, static_cast<int>(code.shape(0)), consts.data(), n_params, n_columns};
+}
+
+// Per-problem arrays given either once (shape (P,), stride 0) or per problem.
+template <class T>
+std::int64_t per_problem_stride(const carray<T>& a, std::int64_t n_problems, int P, const char* name) {
+    if (a.ndim() == 1 && a.shape(0) == P) return 0;
+    require(a.ndim() == 2 && a.shape(0) == n_problems && a.shape(1) == P,
+            std::string(name) + " must have shape (P,) or (n_problems, P)");
+    return P;
+}
+
+bool python_interrupted() {
+    py::gil_scoped_acquire gil;
+    return PyErr_CheckSignals() != 0;
+}
+
+LmOptions make_options(double ftol, double xtol, double gtol, int max_nfev) {
+    LmOptions o;
+    o.ftol = ftol;
+    o.xtol = xtol;
+    o.gtol = gtol;
+    o.max_nfev = max_nfev;
+    return o;
+}
+
+py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
+                      const carray<double>& columns, const carray<double>& y,
+                      const std::optional<carray<double>>& weight, const carray<std::int64_t>& offsets,
+                      const std::optional<carray<std::int64_t>>& problem_law, const carray<double>& p0,
+                      const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
+                      const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
+                      int n_threads, bool want_jtj) {
+    require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
+    const std::int64_t n_points = columns.shape(1);
+    const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
+    const int P = n_params;
+    require(y.ndim() == 1 && y.shape(0) == n_points, "y must have one value per point");
+    require(!weight || (weight->ndim() == 1 && weight->shape(0) == n_points), "weight must have one value per point");
+    require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-D with n_laws + 1 entries");
+    const std::int64_t n_laws = offsets.shape(0) - 1;
+    for (std::int64_t k = 0; k < n_laws; ++k)
+        require(offsets.data()[k] <= offsets.data()[k + 1], "offsets must be non-decreasing");
+    require(p0.ndim() == 2 && p0.shape(1) == P, "p0 must have shape (n_problems, P)");
+    const std::int64_t n_problems = p0.shape(0);
+    if (problem_law) require(problem_law->ndim() == 1 && problem_law->shape(0) == n_problems, "problem_law must have one entry per problem");
+    else require(n_problems == n_laws, "without problem_law there must be one problem per law");
+    const std::int64_t fixed_stride = fixed ? per_problem_stride(*fixed, n_problems, P, "fixed") : 0;
+    const std::int64_t bstride = per_problem_stride(lower, n_problems, P, "lower");
+    require(per_problem_stride(upper, n_problems, P, "upper") == bstride, "lower and upper must have the same shape");
+
+    carray<double> params({n_problems, static_cast<std::int64_t>(P)});
+    carray<double> cost(n_problems);
+    carray<std::int32_t> nit(n_problems), nfev(n_problems), status(n_problems);
+    std::optional<carray<double>> jtj;
+    if (want_jtj) jtj.emplace(std::vector<std::int64_t>{n_problems, P, P});
+
+    BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
+                ptr_or_null(problem_law), n_problems, p0.data(), ptr_or_null(fixed), fixed_stride,
+                lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
+                params.mutable_data(), cost.mutable_data(), nit.mutable_data(), nfev.mutable_data(),
+                status.mutable_data(), jtj ? jtj->mutable_data() : nullptr};
+    bool completed;
+    {
+        py::gil_scoped_release release;
+        completed = solve_batch_cpu(b, n_threads, python_interrupted);
+    }
+    if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
+    return py::make_tuple(params, cost, nit, nfev, status, jtj ? py::object(*jtj) : py::none());
+}
+
+py::tuple evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
+                   const carray<double>& columns, const carray<double>& params) {
+    require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
+    const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
+    require(params.ndim() == 1 && params.shape(0) == n_params, "params must have one value per parameter");
+    const std::int64_t n = columns.shape(1);
+    carray<double> value(n);
+    carray<double> grad({n, static_cast<std::int64_t>(n_params)});
+    bool ok;
+    {
+        py::gil_scoped_release release;
+        ok = evaluate_program_cpu(prog, columns.data(), n, params.data(), value.mutable_data(), grad.mutable_data());
+    }
+    require(ok, "malformed program (stack misuse or bad argument)");
+    return py::make_tuple(value, grad);
+}
+
+py::tuple solve_callback(py::function fun, const carray<double>& p0,
+                         const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
+                         const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev) {
+    const int P = static_cast<int>(p0.size());
+    require(P >= 1 && P <= kMaxParams, "a fit needs between 1 and " + std::to_string(kMaxParams) + " parameters");
+    require(lower.size() == P && upper.size() == P, "bounds must have one value per parameter");
+    std::uint32_t free_mask = 0;
+    for (int j = 0; j < P; ++j)
+        if (!fixed || !fixed->data()[j]) free_mask |= 1u << j;
+    carray<double> x(P);
+    std::copy(p0.data(), p0.data() + P, x.mutable_data());
+    CallbackEvaluator eval{fun, P, upper.data()};
+    LmWork work;
+    const LmOutcome o = lm_solve(eval, P, x.mutable_data(), free_mask, lower.data(), upper.data(),
+                                 make_options(ftol, xtol, gtol, max_nfev), work);
+    carray<double> jtj({P, P});
+    std::copy(work.A, work.A + P * P, jtj.mutable_data());
+    return py::make_tuple(x, o.cost, o.nit, eval.calls, static_cast<int>(o.status), jtj);
+}
+
+}  // namespace
+
+PYBIND11_MODULE(_core, m) {
+    m.doc() = "lawfit's compiled core: batched Levenberg-Marquardt over law programs";
+    py::native_enum<Status>(m, "Status", "enum.IntEnum", "Per-problem outcome of a fit")
+        .value("NOT_RUN", Status::NOT_RUN)
+        .value("CONVERGED_FTOL", Status::CONVERGED_FTOL)
+        .value("CONVERGED_XTOL", Status::CONVERGED_XTOL)
+        .value("CONVERGED_FTOL_XTOL", Status::CONVERGED_FTOL_XTOL)
+        .value("CONVERGED_GTOL", Status::CONVERGED_GTOL)
+        .value("MAX_EVALUATIONS", Status::MAX_EVALUATIONS)
+        .value("STALLED", Status::STALLED)
+        .value("SINGULAR", Status::SINGULAR)
+        .value("NON_FINITE", Status::NON_FINITE)
+        .value("BAD_INPUT", Status::BAD_INPUT)
+        .value("INTERRUPTED", Status::INTERRUPTED)
+        .finalize();
+    py::native_enum<Op>(m, "Op", "enum.IntEnum", "Law-program opcodes")
+        .value("CONST", Op::CONST).value("INPUT", Op::INPUT).value("PARAM", Op::PARAM)
+        .value("ADD", Op::ADD).value("SUB", Op::SUB).value("MUL", Op::MUL).value("DIV", Op::DIV)
+        .value("POW", Op::POW).value("NEG", Op::NEG).value("EXP", Op::EXP).value("LOG", Op::LOG)
+        .value("LOG10", Op::LOG10).value("LOG1P", Op::LOG1P).value("EXPM1", Op::EXPM1)
+        .value("SQRT", Op::SQRT).value("ABS", Op::ABS).value("SIN", Op::SIN).value("COS", Op::COS)
+        .value("TAN", Op::TAN).value("ARCTAN", Op::ARCTAN).value("TANH", Op::TANH)
+        .value("SIGMOID", Op::SIGMOID).value("SOFTPLUS", Op::SOFTPLUS).value("MIN", Op::MIN)
+        .value("MAX", Op::MAX).value("POWI", Op::POWI)
+        .finalize();
+    m.attr("MAX_PARAMS") = kMaxParams;
+    m.attr("MAX_STACK") = kMaxStack;
+
+    m.def("solve_batch", &solve_batch, py::arg("code"), py::arg("consts"), py::arg("n_params"),
+          py::arg("columns"), py::arg("y"), py::arg("weight"), py::arg("offsets"), py::arg("problem_law"),
+          py::arg("p0"), py::arg("fixed"), py::arg("lower"), py::arg("upper"), py::arg("ftol"),
+          py::arg("xtol"), py::arg("gtol"), py::arg("max_nfev"), py::arg("n_threads"), py::arg("want_jtj"),
+          "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
+    m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
+          py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");
+    m.def("solve_callback", &solve_callback, py::arg("fun"), py::arg("p0"), py::arg("fixed"),
+          py::arg("lower"), py::arg("upper"), py::arg("ftol"), py::arg("xtol"), py::arg("gtol"),
+          py::arg("max_nfev"),
+          "Fit one problem whose weighted residuals (or (residuals, jacobian)) come from a Python callable.");
+}

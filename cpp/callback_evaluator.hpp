@@ -1,0 +1,98 @@
+// Evaluator for problems the law-program path cannot express: the model is a
+// Python callable (untraceable function, user-supplied jac, 2-D sigma).  The
+// callable returns weighted residuals r(p), or (r, J); without J, forward
+// differences as MINPACK's fdjac2 (step sqrt(eps) * |p_j|, eps = machine eps,
+// scipy.optimize.leastsq's default epsfcn), turned back inside the bounds.
+// Host only; runs with the GIL held.
+#pragma once
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cmath>
+#include <cstdint>
+#include <vector>
+
+#include "lawfit/opcodes.hpp"
+
+namespace lawfit {
+
+namespace py = pybind11;
+
+struct CallbackEvaluator {
+    py::function fun;
+    int P;
+    const double* hi;
+    long calls = 0;
+    std::vector<double> r, rh, J;  // J: n_points x P
+
+    bool residuals(const double* x, std::vector<double>& out, bool* has_jac) {
+        py::array_t<double> px(P);
+        std::copy(x, x + P, px.mutable_data());
+        py::object res = fun(px);
+        ++calls;
+        py::array_t<double, py::array::c_style | py::array::forcecast> rv;
+        *has_jac = false;
+        if (py::isinstance<py::tuple>(res)) {
+            py::tuple t = res.cast<py::tuple>();
+            rv = t[0].cast<py::array_t<double, py::array::c_style | py::array::forcecast>>();
+            auto jv = t[1].cast<py::array_t<double, py::array::c_style | py::array::forcecast>>();
+            if (jv.ndim() != 2 || jv.shape(0) != rv.size() || jv.shape(1) != P)
+                throw py::value_error("jac returned an array of the wrong shape");
+            J.assign(jv.data(), jv.data() + jv.size());
+            *has_jac = true;
+        } else {
+            rv = res.cast<py::array_t<double, py::array::c_style | py::array::forcecast>>();
+        }
+        out.assign(rv.data(), rv.data() + rv.size());
+        for (double v : out)
+            if (!std::isfinite(v)) return false;
+        return true;
+    }
+
+    bool operator()(const double* x, std::uint32_t free_mask, double* A, double* g, double* cost) {
+        bool has_jac = false;
+        if (!residuals(x, r, &has_jac)) return false;
+        const std::size_t M = r.size();
+        if (!has_jac) {
+            J.assign(M * P, 0.0);
+            std::vector<double> xh(x, x + P);
+            const double root_eps = std::sqrt(2.220446049250313e-16);
+            for (int j = 0; j < P; ++j) {
+                if (!((free_mask >> j) & 1u)) continue;
+                double h = root_eps * std::fabs(x[j]);
+                if (h == 0.0) h = root_eps;
+                if (x[j] + h > hi[j]) h = -h;
+                xh[j] = x[j] + h;
+                bool dummy;
+                if (!residuals(xh.data(), rh, &dummy) || rh.size() != M) return false;
+                for (std::size_t i = 0; i < M; ++i) J[i * P + j] = (rh[i] - r[i]) / h;
+                xh[j] = x[j];
+            }
+        }
+        double c = 0.0;
+        for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
+        *cost = 0.5 * c;
+        for (int j = 0; j < P; ++j) {
+            g[j] = 0.0;
+            for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
+        }
+        for (int j = 0; j < P; ++j) {
+            if (!((free_mask >> j) & 1u)) continue;
+            double gj = 0.0;
+            for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * r[i];
+            g[j] = gj;
+            for (int k = j; k < P; ++k) {
+                if (!((free_mask >> k) & 1u)) continue;
+                double a = 0.0;
+                for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * J[i * P + k];
+                A[j * P + k] = a;
+                A[k * P + j] = a;
+            }
+        }
+        bool finite = std::isfinite(*cost);
+        for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
+        return finite;
+    }
+};
+
+}  // namespace lawfit

@@ -1,0 +1,83 @@
+#include "cpu_backend.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace lawfit {
+
+// Points per interpreter block on the CPU: long enough to vectorise each
+// opcode's loop, short enough that the scratch stays in L1/L2.
+constexpr int kCpuBlock = 16;
+
+bool solve_batch_cpu(const BatchView& batch, int n_threads,
+                     const std::function<bool()>& interrupted) {
+    const std::int64_t n = batch.n_problems;
+    for (std::int64_t i = 0; i < n; ++i)
+        batch.status[i] = static_cast<std::int32_t>(Status::NOT_RUN);
+    if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+    n_threads = static_cast<int>(std::min<std::int64_t>(n_threads, std::max<std::int64_t>(n, 1)));
+    // Small chunks balance uneven problems; never so small that the counter dominates.
+    const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(64, n / (8 * n_threads)));
+
+    std::atomic<std::int64_t> next{0};
+    std::atomic<bool> cancel{false};
+    std::mutex mu;
+    std::condition_variable cv;
+    int running = n_threads;
+
+    auto worker = [&]() {
+        auto ws = std::make_unique<Workspace<kCpuBlock>>();
+        while (!cancel.load(std::memory_order_relaxed)) {
+            const std::int64_t start = next.fetch_add(chunk);
+            if (start >= n) break;
+            const std::int64_t stop = std::min(n, start + chunk);
+            for (std::int64_t i = start; i < stop; ++i) solve_problem<kCpuBlock>(batch, i, *ws);
+        }
+        std::lock_guard<std::mutex> lock(mu);
+        if (--running == 0) cv.notify_all();
+    };
+    std::vector<std::thread> threads;
+    threads.reserve(n_threads);
+    for (int t = 0; t < n_threads; ++t) threads.emplace_back(worker);
+    {
+        std::unique_lock<std::mutex> lock(mu);
+        while (running > 0) {
+            if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
+            lock.unlock();
+            const bool stop = interrupted && interrupted();
+            lock.lock();
+            if (stop) cancel = true;
+        }
+    }
+    for (auto& t : threads) t.join();
+    if (!cancel) return true;
+    for (std::int64_t i = 0; i < n; ++i)
+        if (batch.status[i] == static_cast<std::int32_t>(Status::NOT_RUN))
+            batch.status[i] = static_cast<std::int32_t>(Status::INTERRUPTED);
+    return false;
+}
+
+bool evaluate_program_cpu(const ProgramView& prog, const double* columns, std::int64_t n_points,
+                          const double* params, double* value, double* grad) {
+    auto s = std::make_unique<BlockScratch<kCpuBlock>>();
+    const int P = prog.n_params;
+    const std::uint32_t all = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
+    for (std::int64_t p0 = 0; p0 < n_points; p0 += kCpuBlock) {
+        const int nb = static_cast<int>(std::min<std::int64_t>(kCpuBlock, n_points - p0));
+        if (!run_block<kCpuBlock>(prog, columns, n_points, p0, nb, params, all, *s)) return false;
+        for (int i = 0; i < nb; ++i) {
+            value[p0 + i] = s->val[0][i];
+            for (int j = 0; j < P; ++j)
+                grad[(p0 + i) * P + j] = ((s->mask[0] >> j) & 1u) ? s->grad[0][j][i] : 0.0;
+        }
+    }
+    return true;
+}
+
+}  // namespace lawfit

@@ -1,0 +1,282 @@
+// One Levenberg-Marquardt solve, shared by every back end and every kind of
+// evaluator (law programs, Python callbacks, whitened dense problems).
+//
+// The algorithm is Moré's trust-region form of LM, the one MINPACK's lmder
+// implements (Moré 1978, "The Levenberg-Marquardt algorithm: implementation
+// and theory", Lecture Notes in Math. 630): each step minimises the linear
+// model within ||D p|| <= Delta, with D the Marquardt (1963) column scaling
+// D_j = the largest column norm of J seen so far (Moré eq. 6.3).  The step is
+// the Gauss-Newton step when it fits in the region, otherwise
+// (A + lambda D^2) p = -g with lambda found by Moré's Newton iteration on
+// ||D p(lambda)|| = Delta (eq. 5.5).  The region grows and shrinks by
+// lmder's rules, and the stopping rules are lmder's (ftol on actual and
+// predicted relative reduction, xtol on Delta, gtol on the cosine between r
+// and the columns of J, a cap on evaluations).  Unlike lmder, the linear
+// algebra uses the normal equations A = J^T W J (Cholesky in Jacobi-scaled
+// variables), so the Jacobian never has to be stored.
+//
+// Bounds: projected steps with an active set.  A parameter sitting on a bound
+// whose gradient points out of the box is held for that step; the others take
+// the trust-region step, which is then clipped into [lo, hi].  At a solution
+// this satisfies the KKT conditions scipy's 'trf' reaches.
+#pragma once
+#include <cmath>
+#include <cstdint>
+
+#include "config.hpp"
+#include "linalg.hpp"
+#include "opcodes.hpp"
+#include "status.hpp"
+
+namespace lawfit {
+
+struct LmOptions {
+    double ftol = 1.49012e-8;  // scipy.optimize.leastsq defaults
+    double xtol = 1.49012e-8;
+    double gtol = 0.0;
+    int max_nfev = 0;          // 0: 100 * (n_free + 1), as MINPACK lmder
+    double factor = 100.0;     // initial Delta = factor * ||D x0|| (lmder's default)
+};
+
+struct LmOutcome {
+    double cost = 0.0;
+    int nit = 0;
+    int nfev = 0;
+    Status status = Status::NOT_RUN;
+};
+
+// Working storage; lives wherever the back end wants (stack, thread-local).
+struct LmWork {
+    double A[kMaxParams * kMaxParams], g[kMaxParams];
+    double An[kMaxParams * kMaxParams], gn[kMaxParams];
+    double S[kMaxParams * kMaxParams], L[kMaxParams * kMaxParams];
+    double b[kMaxParams], z[kMaxParams], t[kMaxParams];
+    double xn[kMaxParams], diag[kMaxParams];
+    int idx[kMaxParams];
+};
+
+namespace detail {
+LAWFIT_HD inline double clamp(double v, double lo, double hi) {
+    return v < lo ? lo : (v > hi ? hi : v);
+}
+
+LAWFIT_HD inline double norm(const double* v, int m) {
+    double s = 0.0;
+    for (int a = 0; a < m; ++a) s += v[a] * v[a];
+    return std::sqrt(s);
+}
+
+// Trust-region subproblem in scaled variables: z minimises
+// 1/2 z^T S z + b^T z subject to ||z|| <= delta (approximately: within 10%).
+// S is m x m (lower triangle used, leading dimension kMaxParams); par is the
+// Levenberg parameter, used as the starting guess and updated.
+// Returns false when no damped system could be factorised.
+LAWFIT_HD inline bool trust_region_step(LmWork& w, int m, double delta, double* par) {
+    const int ld = kMaxParams;
+    auto factor_and_solve = [&](double lambda) {
+        for (int a = 0; a < m; ++a) {
+            for (int c = 0; c <= a; ++c) w.L[a * ld + c] = w.S[a * ld + c];
+            w.L[a * ld + a] += lambda;
+        }
+        if (!cholesky(w.L, m, ld)) return false;
+        for (int a = 0; a < m; ++a) w.z[a] = -w.b[a];
+        cholesky_solve(w.L, m, ld, w.z);
+        return true;
+    };
+    // Gauss-Newton step if it is defined and fits (lmder: within 10% of delta).
+    if (factor_and_solve(0.0) && norm(w.z, m) <= 1.1 * delta) {
+        *par = 0.0;
+        return true;
+    }
+    const double bnorm = norm(w.b, m);
+    double lo = 0.0, hi = bnorm / delta;  // ||z(lambda)|| <= ||b|| / lambda
+    double lambda = clamp(*par, lo, hi);
+    if (!(lambda > 0.0)) lambda = 1e-3 * hi;
+    bool have = false;
+    for (int it = 0; it < 12; ++it) {
+        if (!factor_and_solve(lambda)) {
+            lo = lambda;
+            lambda = lambda > 0.0 ? 10.0 * lambda : 1e-3 * hi;
+            continue;
+        }
+        have = true;
+        const double zn = norm(w.z, m);
+        if (zn > delta) lo = lambda; else hi = lambda;
+        if (zn <= 1.1 * delta && zn >= 0.9 * delta) break;
+        // Newton step on 1/||z(lambda)|| = 1/delta (Moré 1978, eq. 5.5):
+        // d||z||/dlambda = -||L^-1 z||^2 / ||z||.
+        for (int a = 0; a < m; ++a) {
+            double v = w.z[a];
+            for (int c = 0; c < a; ++c) v -= w.L[a * ld + c] * w.t[c];
+            w.t[a] = v / w.L[a * ld + a];
+        }
+        const double tn = norm(w.t, m);
+        double next = lambda + (zn / tn) * (zn / tn) * (zn - delta) / delta;
+        if (!(next > lo && next < hi)) next = hi > 0.0 && lo > 0.0 ? std::sqrt(lo * hi) : 0.5 * (lo + hi);
+        lambda = next;
+    }
+    if (!have) return false;
+    *par = lambda;
+    return true;
+}
+}  // namespace detail
+
+// Minimises 1/2 sum w r^2 starting from x (all P parameters; only free_mask
+// ones move).  On return x holds the best point found and w.A / w.g hold
+// J^T W J and J^T W r there (P x P, zero rows for fixed parameters).
+// `eval(x, free_mask, A, g, &cost)` returns false when anything is non-finite.
+template <class Eval>
+LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_mask,
+                             const double* lo, const double* hi, const LmOptions& opt,
+                             LmWork& w) {
+    LmOutcome out;
+    int n = 0;
+    for (int j = 0; j < P; ++j)
+        if ((free_mask >> j) & 1u) w.idx[n++] = j;
+    const int max_nfev = opt.max_nfev > 0 ? opt.max_nfev : 100 * (n + 1);
+    const double eps = 2.220446049250313e-16;
+
+    double f = 0.0;
+    out.nfev = 1;
+    if (!eval(x, free_mask, w.A, w.g, &f)) {
+        out.status = Status::NON_FINITE;
+        out.cost = f;
+        return out;
+    }
+    out.cost = f;
+    if (n == 0) {
+        out.status = Status::CONVERGED_GTOL;  // nothing free: trivially stationary
+        return out;
+    }
+    for (int a = 0; a < n; ++a) {
+        const double d = std::sqrt(w.A[w.idx[a] * P + w.idx[a]]);
+        w.diag[a] = d > 0.0 ? d : 1.0;
+    }
+    double xnorm = 0.0;
+    for (int a = 0; a < n; ++a) xnorm += (w.diag[a] * x[w.idx[a]]) * (w.diag[a] * x[w.idx[a]]);
+    xnorm = std::sqrt(xnorm);
+    double delta = opt.factor * xnorm;
+    if (!(delta > 0.0)) delta = opt.factor;
+    double par = 0.0;
+    bool first = true;
+    int act[kMaxParams];
+
+    while (true) {
+        if (f == 0.0) {  // exact fit: no relative reduction is possible
+            out.status = Status::CONVERGED_FTOL;
+            break;
+        }
+        // Active set and the projected-gradient gtol test.
+        int m = 0;
+        double gnorm = 0.0;
+        for (int a = 0; a < n; ++a) {
+            const int j = w.idx[a];
+            const bool held = (x[j] <= lo[j] && w.g[j] > 0.0) || (x[j] >= hi[j] && w.g[j] < 0.0);
+            if (held) continue;
+            act[m++] = a;
+            const double cn = std::sqrt(w.A[j * P + j]);
+            if (cn > 0.0) {
+                const double c = std::fabs(w.g[j]) / (cn * std::sqrt(2.0 * f));
+                gnorm = c > gnorm ? c : gnorm;
+            }
+        }
+        if (gnorm <= opt.gtol) {
+            out.status = Status::CONVERGED_GTOL;
+            break;
+        }
+        // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
+        for (int a = 0; a < m; ++a) {
+            const int ja = w.idx[act[a]];
+            for (int c = 0; c <= a; ++c)
+                w.S[a * kMaxParams + c] = w.A[ja * P + w.idx[act[c]]] / (w.diag[act[a]] * w.diag[act[c]]);
+            w.b[a] = w.g[ja] / w.diag[act[a]];
+        }
+        if (!detail::trust_region_step(w, m, delta, &par)) {
+            out.status = Status::SINGULAR;
+            break;
+        }
+        // Trial point, clipped into the bounds; s = actual step taken.
+        for (int j = 0; j < P; ++j) w.xn[j] = x[j];
+        for (int a = 0; a < m; ++a) {
+            const int j = w.idx[act[a]];
+            w.xn[j] = detail::clamp(x[j] + w.z[a] / w.diag[act[a]], lo[j], hi[j]);
+        }
+        double pnorm2 = 0.0, gs = 0.0, sAs = 0.0;
+        for (int a = 0; a < n; ++a) {
+            const int j = w.idx[a];
+            const double sj = w.xn[j] - x[j];
+            pnorm2 += (w.diag[a] * sj) * (w.diag[a] * sj);
+            gs += w.g[j] * sj;
+            double As = 0.0;
+            for (int c = 0; c < n; ++c) As += w.A[j * P + w.idx[c]] * (w.xn[w.idx[c]] - x[w.idx[c]]);
+            sAs += sj * As;
+        }
+        const double pnorm = std::sqrt(pnorm2);
+        if (first) {  // lmder: the first step also bounds the initial region
+            delta = delta < pnorm ? delta : pnorm;
+            first = false;
+        }
+        // Predicted relative reduction of the linear model along the step
+        // actually taken: -(g.s + s.A.s/2) / f.
+        const double prered = -(gs + 0.5 * sAs) / f;
+
+        double fn = 0.0;
+        const bool ok = eval(w.xn, free_mask, w.An, w.gn, &fn);
+        ++out.nfev;
+        const double actred = ok ? (f - fn) / f : -1.0;
+        const double ratio = prered > 0.0 ? actred / prered : 0.0;
+
+        // Update the trust region (lmder's rules).
+        if (ratio <= 0.25) {
+            double temp = 0.5;
+            if (ok && actred < 0.0) {  // quadratic interpolation of the cost along s
+                const double dirder = gs / f;
+                temp = 0.5 * dirder / (dirder + 0.5 * actred);
+            }
+            if (!ok || fn > 100.0 * f || !(temp >= 0.1)) temp = 0.1;
+            const double cap = 10.0 * pnorm;
+            delta = temp * (delta < cap ? delta : cap);
+            par /= temp;
+        } else if (par == 0.0 || ratio >= 0.75) {
+            delta = 2.0 * pnorm;
+            par *= 0.5;
+        }
+        if (ok && ratio >= 1e-4) {
+            for (int j = 0; j < P; ++j) x[j] = w.xn[j];
+            for (int j = 0; j < P * P; ++j) w.A[j] = w.An[j];
+            for (int j = 0; j < P; ++j) w.g[j] = w.gn[j];
+            f = fn;
+            xnorm = 0.0;
+            for (int a = 0; a < n; ++a) {
+                const double d = std::sqrt(w.A[w.idx[a] * P + w.idx[a]]);
+                w.diag[a] = d > w.diag[a] ? d : w.diag[a];
+                xnorm += (w.diag[a] * x[w.idx[a]]) * (w.diag[a] * x[w.idx[a]]);
+            }
+            xnorm = std::sqrt(xnorm);
+        }
+        ++out.nit;
+
+        const bool ftol_ok = ok && std::fabs(actred) <= opt.ftol && prered <= opt.ftol && 0.5 * ratio <= 1.0;
+        const bool xtol_ok = delta <= opt.xtol * xnorm;
+        if (ftol_ok || xtol_ok) {
+            out.status = ftol_ok && xtol_ok ? Status::CONVERGED_FTOL_XTOL
+                         : ftol_ok          ? Status::CONVERGED_FTOL
+                                            : Status::CONVERGED_XTOL;
+            break;
+        }
+        if (out.nfev >= max_nfev) {
+            out.status = Status::MAX_EVALUATIONS;
+            break;
+        }
+        // lmder's info 6/7: tolerances below what double precision resolves.
+        const bool no_reduction = ok && std::fabs(actred) <= eps && prered <= eps && 0.5 * ratio <= 1.0;
+        if (no_reduction || delta <= eps * xnorm || !(delta > 0.0)) {
+            out.status = Status::STALLED;
+            break;
+        }
+    }
+    out.cost = f;
+    return out;
+}
+
+}  // namespace lawfit

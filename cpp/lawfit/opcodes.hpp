@@ -1,0 +1,31 @@
+// The law-program instruction set shared by the Python compiler
+// (python/lawfit/_opcodes.py mirrors these numbers; a test checks they agree)
+// and the interpreters in program.hpp.  A program is a postfix sequence of
+// (opcode, argument) pairs evaluated on a value stack.
+#pragma once
+#include <cstdint>
+
+namespace lawfit {
+
+enum class Op : std::int32_t {
+    CONST = 0,     // push consts[arg]
+    INPUT = 1,     // push input column arg (x[arg, point])
+    PARAM = 2,     // push parameter arg
+    ADD = 3, SUB = 4, MUL = 5, DIV = 6,
+    POW = 7,       // a ** b, both operands may depend on parameters
+    NEG = 8,
+    EXP = 9, LOG = 10, LOG10 = 11, LOG1P = 12, EXPM1 = 13, SQRT = 14, ABS = 15,
+    SIN = 16, COS = 17, TAN = 18, ARCTAN = 19, TANH = 20,
+    SIGMOID = 21,  // 1 / (1 + exp(-a))
+    SOFTPLUS = 22, // log(1 + exp(a)), computed without overflow
+    MIN = 23, MAX = 24,
+    POWI = 25,     // a ** arg for a small integer arg (may be negative)
+    N_OPS = 26
+};
+
+
+// Limits of the interpreters: parameters per law and stack depth of a program.
+constexpr int kMaxParams = 16;
+constexpr int kMaxStack = 24;
+
+}  // namespace lawfit

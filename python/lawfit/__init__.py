@@ -1,0 +1,35 @@
+"""lawfit: fit thousands of scaling laws at once.
+
+One Levenberg-Marquardt solver (C++, header-only, shared with the GPU back
+end) runs laws x starting points x resamples as one batch on all CPU cores.
+
+>>> import numpy as np, lawfit
+>>> x = np.linspace(1, 10, 30)
+>>> popt, pcov = lawfit.curve_fit("a*x**-b + c", x, 3 * x**-0.5 + 1)
+>>> np.round(popt, 6)
+array([3. , 0.5, 1. ])
+
+Main entry points: :func:`curve_fit` (scipy's signature, batched),
+:func:`compile_law` (formula -> law program), :class:`Status` (per-problem
+outcome codes).  ``lawfit demo`` on the command line fits a synthetic
+collection of 1,000 Chinchilla laws.
+"""
+from ._core import MAX_PARAMS, Status
+from ._status import LawfitWarning, status_message, summarize_status
+from .curve_fit import OptimizeWarning, curve_fit
+from .formula import Program, compile_law, parse
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "curve_fit",
+    "compile_law",
+    "parse",
+    "Program",
+    "Status",
+    "status_message",
+    "summarize_status",
+    "LawfitWarning",
+    "OptimizeWarning",
+    "MAX_PARAMS",
+]

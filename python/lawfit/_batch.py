@@ -1,0 +1,102 @@
+"""The batch: one law program, many problems over a ragged point layout.
+
+This is the single place Python calls the compiled solver; curve_fit, the
+demo and the benchmarks all go through :func:`solve_batch`.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["BatchSolution", "solve_batch", "default_threads"]
+
+
+def default_threads() -> int:
+    """Threads used when the caller does not say: every core this process may use."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+@dataclass
+class BatchSolution:
+    """Raw per-problem outputs of the core (arrays indexed by problem)."""
+
+    params: np.ndarray  # (K, P)
+    cost: np.ndarray  # (K,) 1/2 weighted sum of squares
+    nit: np.ndarray
+    nfev: np.ndarray
+    status: np.ndarray  # int32 codes of lawfit.Status
+    jtj: np.ndarray | None  # (K, P, P)
+
+
+def _per_problem(a, n_problems: int, n_params: int, dtype, name: str) -> np.ndarray:
+    a = np.ascontiguousarray(a, dtype=dtype)
+    if a.shape == (n_params,) or a.shape == (n_problems, n_params):
+        return a
+    raise ValueError(f"{name} must have shape ({n_params},) or ({n_problems}, {n_params}), got {a.shape}")
+
+
+def solve_batch(
+    program,
+    columns: np.ndarray,
+    y: np.ndarray,
+    offsets: np.ndarray,
+    p0: np.ndarray,
+    *,
+    weight: np.ndarray | None = None,
+    problem_law: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+    lower: np.ndarray | None = None,
+    upper: np.ndarray | None = None,
+    ftol: float = 1.49012e-8,
+    xtol: float = 1.49012e-8,
+    gtol: float = 0.0,
+    max_nfev: int = 0,
+    n_threads: int | None = None,
+    want_jtj: bool = True,
+) -> BatchSolution:
+    """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
+
+    ``columns`` is the program's input matrix (n_columns, n_points) from
+    ``program.input_matrix``; law ``i`` owns points ``offsets[i]:offsets[i+1]``;
+    problem ``k`` fits law ``problem_law[k]`` (default: ``k``) from ``p0[k]``.
+    """
+    P = len(program.param_names)
+    p0 = np.ascontiguousarray(p0, dtype=np.float64)
+    if p0.ndim == 1:
+        p0 = p0[None, :]
+    K = p0.shape[0]
+    inf = np.full(P, np.inf)
+    lower = _per_problem(-inf if lower is None else lower, K, P, np.float64, "lower")
+    upper = _per_problem(inf if upper is None else upper, K, P, np.float64, "upper")
+    if lower.shape != upper.shape:
+        lower, upper = (np.ascontiguousarray(np.broadcast_to(b, (K, P))) for b in (lower, upper))
+    if fixed is not None:
+        fixed = _per_problem(fixed, K, P, np.uint8, "fixed")
+    out = _core.solve_batch(
+        code=np.ascontiguousarray(program.code, dtype=np.int32),
+        consts=np.ascontiguousarray(program.consts, dtype=np.float64),
+        n_params=P,
+        columns=np.ascontiguousarray(columns, dtype=np.float64),
+        y=np.ascontiguousarray(y, dtype=np.float64),
+        weight=None if weight is None else np.ascontiguousarray(weight, dtype=np.float64),
+        offsets=np.ascontiguousarray(offsets, dtype=np.int64),
+        problem_law=None if problem_law is None else np.ascontiguousarray(problem_law, dtype=np.int64),
+        p0=p0,
+        fixed=fixed,
+        lower=lower,
+        upper=upper,
+        ftol=float(ftol),
+        xtol=float(xtol),
+        gtol=float(gtol),
+        max_nfev=int(max_nfev),
+        n_threads=default_threads() if n_threads is None else int(n_threads),
+        want_jtj=want_jtj,
+    )
+    return BatchSolution(*out)
