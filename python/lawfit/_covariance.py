@@ -4,6 +4,12 @@ curve_fit (scipy >= 1.8, non-'lm' methods) takes the Moore-Penrose inverse of J
 discarding singular values below ``eps * max(J.shape) * s_max``; with
 s^2 = eigenvalues of J^T J the same inverse is ``V diag(1/s^2) V^T``.  Unless
 ``absolute_sigma`` it is scaled by the reduced chi-square ``2 cost / (M - P)``.
+
+lawfit applies that rule to the column-scaled matrix D^-1 J^T J D^-1
+(D = column norms of J), then unscales.  Forming J^T J squares J's condition
+number; the scaling removes the part that comes only from parameters of very
+different magnitude (NIST Hahn1, Bennett5), so covariances keep their digits
+where an unscaled eigen-decomposition would drop real directions as singular.
 """
 from __future__ import annotations
 
@@ -17,13 +23,19 @@ def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
     finite = np.isfinite(jtj).all(axis=(-2, -1))
     if not finite.any():
         return out
-    w, v = np.linalg.eigh(jtj[finite])
+    a = jtj[finite]
+    d = np.sqrt(np.clip(np.diagonal(a, axis1=-2, axis2=-1), 0.0, None))
+    d_safe = np.where(d > 0, d, 1.0)
+    w, v = np.linalg.eigh(a / (d_safe[:, :, None] * d_safe[:, None, :]))
     s = np.sqrt(np.clip(w, 0.0, None))
     m = np.broadcast_to(np.asarray(n_points), finite.shape)[finite]
     threshold = np.finfo(float).eps * np.maximum(m, jtj.shape[-1])[:, None] * s.max(axis=-1, keepdims=True)
     keep = s > threshold
     inv_s2 = np.where(keep, 1.0 / np.where(keep, s, 1.0) ** 2, 0.0)
-    out[finite] = np.einsum("kij,kj,klj->kil", v, inv_s2, v)
+    inv = np.einsum("kij,kj,klj->kil", v, inv_s2, v) / (d_safe[:, :, None] * d_safe[:, None, :])
+    # A parameter the model does not depend on has no finite variance.
+    inv[(d == 0)[:, :, None] | (d == 0)[:, None, :]] = np.nan
+    out[finite] = inv
     return out
 
 

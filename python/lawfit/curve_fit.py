@@ -41,7 +41,7 @@ _SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads")
 def _solver_options(kwargs: dict) -> dict:
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument.")
-    unknown = set(kwargs) - set(_SOLVER_KEYS) - {"inputs"}
+    unknown = set(kwargs) - set(_SOLVER_KEYS) - {"inputs", "param_names"}
     if unknown:
         raise TypeError(f"curve_fit() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     opts = {
@@ -116,11 +116,11 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 class _Model:
     """The model as lawfit will run it: a law program if possible, else the callable."""
 
-    def __init__(self, f, xdata, p0, n, inputs, jac):
+    def __init__(self, f, xdata, p0, n, inputs, jac, param_names=None):
         self.func = None if isinstance(f, str) else f
         self.program = None
         if isinstance(f, str):
-            self.program = compile_law(f, inputs=_input_names(xdata, inputs))
+            self.program = compile_law(f, inputs=_input_names(xdata, inputs), params=param_names)
             self.path = "formula"
         elif jac is None:
             self.program = trace_checked(f, xdata, p0)
@@ -223,8 +223,9 @@ def curve_fit(
         As scipy: 'omit' drops points with NaN, 'raise' raises.
     **kwargs
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq, and
-        ``n_threads`` (batch threads, default all cores), ``inputs`` (names of
-        the rows of a 2-D xdata for a formula string).
+        ``n_threads`` (batch threads, default all cores); for a formula string
+        ``inputs`` (names of the rows of a 2-D xdata) and ``param_names`` (the
+        parameters in the order of p0; default: order of first appearance).
 
     Returns
     -------
@@ -278,6 +279,7 @@ def curve_fit(
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
             full_output, nan_policy, opts, kwargs.get("inputs"), kwargs.get("n_threads"),
+            kwargs.get("param_names"),
         )
 
     # --- the number of parameters, as scipy determines it
@@ -287,7 +289,8 @@ def curve_fit(
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
         n = p0.size
     elif isinstance(f, str):
-        n = len(compile_law(f, inputs=_input_names(xdata, kwargs.get("inputs"))).param_names)
+        n = len(compile_law(f, inputs=_input_names(xdata, kwargs.get("inputs")),
+                            params=kwargs.get("param_names")).param_names)
     else:
         n = _n_params_from_signature(f)
     lb, ub = _prepare_bounds(bounds, n)
@@ -322,7 +325,7 @@ def curve_fit(
         raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
     del xmat_in
     weight, whiten = _sigma_transform(sigma, m)
-    model = _Model(f, xdata, p0, n, kwargs.get("inputs"), jac)
+    model = _Model(f, xdata, p0, n, kwargs.get("inputs"), jac, kwargs.get("param_names"))
 
     if model.program is not None and whiten is None:
         x = _x_matrix(xdata, model.program.input_names)
@@ -416,7 +419,7 @@ def _is_batch(ydata) -> bool:
 
 
 def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
-                     full_output, nan_policy, opts, inputs, n_threads):
+                     full_output, nan_policy, opts, inputs, n_threads, param_names):
     ys = [np.asarray(v, dtype=float).ravel() for v in ydata]
     K = len(ys)
     if K == 0:
@@ -431,7 +434,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
 
     # Model and parameter count from the first problem.
     if isinstance(f, str):
-        program = compile_law(f, inputs=_input_names(xs[0], inputs))
+        program = compile_law(f, inputs=_input_names(xs[0], inputs), params=param_names)
         n = len(program.param_names)
         path = "formula"
     else:

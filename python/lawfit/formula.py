@@ -1,0 +1,988 @@
+"""Law formulas: parsing, compilation to stack programs, tracing of Python models.
+
+A law such as ``"E + A/N**alpha + B/D**beta"`` is parsed into a small
+expression tree, simplified, and compiled into a postfix `Program` (opcodes in
+`lawfit._opcodes`) that the C++ and CUDA interpreters run with forward-mode
+derivatives.  Every subtree that depends on inputs but on no parameter (here
+``log(N)`` and ``log(D)``) is *hoisted*: computed once with numpy as an extra
+input column, so a fit never recomputes it.  `Program.evaluate` is the numpy
+reference for the interpreters' semantics.
+
+Python model functions written with numpy operations are turned into the same
+programs by `trace`, which runs the function once on tracer objects.
+
+Compilation rewrites ``a ** b`` with a parameter-dependent exponent into
+``exp(b * log(a))`` so that ``log(a)`` can be hoisted; a negative base then
+gives NaN, as numpy's ``a ** b`` does for a non-integer exponent.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import numbers
+import operator
+import re
+import warnings
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Callable, Mapping, Sequence, Union
+
+import numpy as np
+
+from ._opcodes import BINARY_OPS, LEAF_OPS, MAX_PARAMS, MAX_STACK, Op, stack_effect
+
+__all__ = [
+    "Expr", "Num", "Sym", "Unary", "Binary", "Call", "parse",
+    "Program", "compile_law", "TraceError", "trace", "trace_checked",
+]
+
+# --------------------------------------------------------------------------
+# Expression tree
+
+
+class Expr:
+    """A node of a formula's expression tree: immutable, hashable, compared by value.
+
+    Hashing by value is what lets identical hoisted subtrees share a column.
+    """
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        """The same node over new children (leaves return themselves)."""
+        return self
+
+    @cached_property
+    def symbols(self) -> tuple[str, ...]:
+        """Names of the symbols in the tree, in order of first appearance."""
+        return tuple(dict.fromkeys(s for child in self.children for s in child.symbols))
+
+    def to_formula(self) -> str:
+        """Formula text; `parse` turns it back into an equal tree.
+
+        Exact for parsed trees.  Negative and non-finite numbers, which only
+        constant folding creates, come back as equivalent expressions.
+        """
+        return _format(self)[0]
+
+    def __str__(self) -> str:
+        return self.to_formula()
+
+
+@dataclass(frozen=True)
+class Num(Expr):
+    """A numeric constant."""
+
+    value: float
+
+    def __post_init__(self):
+        object.__setattr__(self, "value", float(self.value))
+
+
+@dataclass(frozen=True)
+class Sym(Expr):
+    """An input, a parameter or the constant ``pi``; `compile_law` decides which."""
+
+    name: str
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return (self.name,)
+
+
+@dataclass(frozen=True)
+class Unary(Expr):
+    """Negation (``op`` is ``"-"``; unary plus is dropped by the parser)."""
+
+    op: str
+    a: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a,)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Unary(self.op, *children)
+
+
+@dataclass(frozen=True)
+class Binary(Expr):
+    """``a op b`` for op in ``+ - * / **``."""
+
+    op: str
+    a: Expr
+    b: Expr
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return (self.a, self.b)
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Binary(self.op, *children)
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    """A function call; ``fn`` is the canonical name (``atan`` becomes ``arctan``)."""
+
+    fn: str
+    args: tuple[Expr, ...]
+
+    @property
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def with_children(self, children: Sequence[Expr]) -> Expr:
+        return Call(self.fn, tuple(children))
+
+
+# Functions of the formula language.  pow and square are rewritten into ** by
+# the compiler; the others map to one opcode each.
+_FUNCTION_OPS = {
+    "exp": Op.EXP, "log": Op.LOG, "log10": Op.LOG10, "log1p": Op.LOG1P,
+    "expm1": Op.EXPM1, "sqrt": Op.SQRT, "abs": Op.ABS, "sin": Op.SIN, "cos": Op.COS,
+    "tan": Op.TAN, "arctan": Op.ARCTAN, "tanh": Op.TANH, "sigmoid": Op.SIGMOID,
+    "softplus": Op.SOFTPLUS, "minimum": Op.MIN, "maximum": Op.MAX,
+}
+_ARITY = {
+    **{fn: 2 if op in BINARY_OPS else 1 for fn, op in _FUNCTION_OPS.items()},
+    "pow": 2, "square": 1,
+}
+_ALIASES = {"atan": "arctan", "min": "minimum", "max": "maximum"}
+_OPERATOR_OPS = {"+": Op.ADD, "-": Op.SUB, "*": Op.MUL, "/": Op.DIV, "**": Op.POW}
+
+# Binding strength, as in Python: ** binds tighter than a unary minus on its left.
+_PRECEDENCE = {"+": 1, "-": 1, "*": 2, "/": 2, "**": 4}
+_UNARY_PRECEDENCE = 3
+_ATOM = 5
+
+
+def _format(e: Expr) -> tuple[str, int]:
+    """Text of ``e`` and the precedence of its outermost operation."""
+    if isinstance(e, Num):
+        return _format_number(e.value), _ATOM
+    if isinstance(e, Sym):
+        return e.name, _ATOM
+    if isinstance(e, Call):
+        return f"{e.fn}({', '.join(_format(a)[0] for a in e.args)})", _ATOM
+    if isinstance(e, Unary):
+        return e.op + _wrap(e.a, _UNARY_PRECEDENCE), _UNARY_PRECEDENCE
+    prec = _PRECEDENCE[e.op]
+    if e.op == "**":  # right-associative, and its right operand may be unary
+        return f"{_wrap(e.a, _ATOM)}**{_wrap(e.b, _UNARY_PRECEDENCE)}", prec
+    return f"{_wrap(e.a, prec)} {e.op} {_wrap(e.b, prec + 1)}", prec
+
+
+def _wrap(e: Expr, min_precedence: int) -> str:
+    text, prec = _format(e)
+    return text if prec >= min_precedence else f"({text})"
+
+
+def _format_number(v: float) -> str:
+    if math.isnan(v):
+        return "(1e999 - 1e999)"
+    text = ("1e999" if v > 0 else "-1e999") if math.isinf(v) else repr(v)
+    if text.endswith(".0"):
+        text = text[:-2]
+    return f"({text})" if text.startswith("-") else text
+
+
+# --------------------------------------------------------------------------
+# Parser
+
+_TOKEN = re.compile(
+    r"(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/^(),])"
+)
+
+
+def _syntax_error(text: str, pos: int, message: str) -> ValueError:
+    return ValueError(f"{message} at position {pos}\n    {text}\n    {' ' * pos}^")
+
+
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, position) tokens, ending with an ``end`` token."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        if text[pos].isspace():
+            pos += 1
+            continue
+        m = _TOKEN.match(text, pos)
+        if m is None:
+            raise _syntax_error(text, pos, f"unexpected character {text[pos]!r}")
+        tokens.append((m.lastgroup, m.group(), pos))
+        pos = m.end()
+    tokens.append(("end", "", len(text)))
+    return tokens
+
+
+class _Parser:
+    """Recursive descent over the grammar::
+
+        expr  := term (('+' | '-') term)*
+        term  := unary (('*' | '/') unary)*
+        unary := ('-' | '+') unary | power
+        power := atom (('**' | '^') unary)?
+        atom  := number | name | name '(' [expr (',' expr)*] ')' | '(' expr ')'
+    """
+
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = _tokenize(text)
+        self.i = 0
+
+    def peek(self) -> str:
+        return self.tokens[self.i][1]
+
+    def take(self) -> tuple[str, str, int]:
+        self.i += 1
+        return self.tokens[self.i - 1]
+
+    def error(self, message: str, pos: int) -> ValueError:
+        return _syntax_error(self.text, pos, message)
+
+    def unexpected(self) -> ValueError:
+        kind, value, pos = self.tokens[self.i]
+        message = "unexpected end of formula" if kind == "end" else f"unexpected {value!r}"
+        return self.error(message, pos)
+
+    def parse(self) -> Expr:
+        if self.tokens[0][0] == "end":
+            raise self.error("empty formula", 0)
+        e = self.expr()
+        if self.tokens[self.i][0] != "end":
+            raise self.unexpected()
+        return e
+
+    def expr(self) -> Expr:
+        e = self.term()
+        while self.peek() in ("+", "-"):
+            e = Binary(self.take()[1], e, self.term())
+        return e
+
+    def term(self) -> Expr:
+        e = self.unary()
+        while self.peek() in ("*", "/"):
+            e = Binary(self.take()[1], e, self.unary())
+        return e
+
+    def unary(self) -> Expr:
+        if self.peek() == "-":
+            self.take()
+            return Unary("-", self.unary())
+        if self.peek() == "+":
+            self.take()
+            return self.unary()
+        return self.power()
+
+    def power(self) -> Expr:
+        base = self.atom()
+        if self.peek() in ("**", "^"):
+            self.take()
+            return Binary("**", base, self.unary())
+        return base
+
+    def atom(self) -> Expr:
+        kind, value, pos = self.tokens[self.i]
+        if kind == "num":
+            self.take()
+            return Num(float(value))
+        if kind == "name":
+            self.take()
+            return self.call(value, pos) if self.peek() == "(" else Sym(value)
+        if value == "(":
+            self.take()
+            e = self.expr()
+            self.close(pos)
+            return e
+        raise self.unexpected()
+
+    def call(self, name: str, pos: int) -> Expr:
+        fn = _ALIASES.get(name, name)
+        if fn not in _ARITY:
+            raise self.error(f"unknown function {name!r}", pos)
+        open_pos = self.take()[2]
+        args = []
+        if self.peek() != ")":
+            args.append(self.expr())
+            while self.peek() == ",":
+                self.take()
+                args.append(self.expr())
+        self.close(open_pos)
+        if len(args) != _ARITY[fn]:
+            n = _ARITY[fn]
+            raise self.error(
+                f"{name}() takes {n} argument{'s' if n > 1 else ''}, got {len(args)}", pos)
+        return Call(fn, tuple(args))
+
+    def close(self, open_pos: int) -> None:
+        if self.peek() != ")":
+            if self.tokens[self.i][0] == "end":
+                raise self.error("unclosed '('", open_pos)
+            raise self.unexpected()
+        self.take()
+
+
+def parse(text: str) -> Expr:
+    """Parse a formula into an expression tree.
+
+    Parameters
+    ----------
+    text : str
+        Python-like arithmetic: numbers, names, ``+ - * / **`` (``^`` also means
+        power), parentheses and calls of the supported functions.
+
+    Raises
+    ------
+    ValueError
+        For malformed text; the message gives the position and a caret under it.
+    """
+    try:
+        return _Parser(text).parse()
+    except RecursionError:
+        raise _syntax_error(text, 0, "formula nested too deeply") from None
+
+
+# --------------------------------------------------------------------------
+# Numeric semantics shared by constant folding, hoisted columns and the
+# reference evaluator.  They mirror cpp/lawfit/program.hpp.
+
+_LN10 = math.log(10.0)
+
+
+def _sigmoid(a):
+    # Evaluated on the side where exp cannot overflow, like the interpreters.
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1.0, e) / (1.0 + e)
+
+
+def _softplus(a):
+    return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
+
+
+# op: (value(a), derivative(a, value))
+_UNARY_RULES: dict[Op, tuple[Callable, Callable]] = {
+    Op.NEG: (np.negative, lambda a, v: -1.0),
+    Op.EXP: (np.exp, lambda a, v: v),
+    Op.LOG: (np.log, lambda a, v: 1.0 / a),
+    Op.LOG10: (np.log10, lambda a, v: 1.0 / (a * _LN10)),
+    Op.LOG1P: (np.log1p, lambda a, v: 1.0 / (1.0 + a)),
+    Op.EXPM1: (np.expm1, lambda a, v: np.exp(a)),
+    Op.SQRT: (np.sqrt, lambda a, v: 0.5 / v),
+    Op.ABS: (np.abs, lambda a, v: np.sign(a)),
+    Op.SIN: (np.sin, lambda a, v: np.cos(a)),
+    Op.COS: (np.cos, lambda a, v: -np.sin(a)),
+    Op.TAN: (np.tan, lambda a, v: 1.0 + v * v),
+    Op.ARCTAN: (np.arctan, lambda a, v: 1.0 / (1.0 + a * a)),
+    Op.TANH: (np.tanh, lambda a, v: 1.0 - v * v),
+    Op.SIGMOID: (_sigmoid, lambda a, v: v * (1.0 - v)),
+    Op.SOFTPLUS: (_softplus, lambda a, v: _sigmoid(a)),
+}
+
+
+def _binary_rule(op: Op, a, b):
+    """Value and the partial derivatives d/da, d/db of a binary operation."""
+    if op is Op.ADD:
+        return a + b, 1.0, 1.0
+    if op is Op.SUB:
+        return a - b, 1.0, -1.0
+    if op is Op.MUL:
+        return a * b, b, a
+    if op is Op.DIV:
+        q = a / b
+        return q, 1.0 / b, -q / b
+    if op is Op.POW:
+        v = np.power(a, b)
+        # The log term is used only when b depends on a parameter (gradient mask).
+        return v, b * np.power(a, b - 1.0), v * np.log(a)
+    take_a = a <= b if op is Op.MIN else a >= b  # ties take a
+    return np.where(take_a, a, b), np.where(take_a, 1.0, 0.0), np.where(take_a, 0.0, 1.0)
+
+
+def _powi_rule(a, n: int):
+    """``a ** n`` and its derivative by repeated multiplication, as the interpreters do."""
+    m = abs(n)
+    pm1 = np.ones_like(a)
+    for _ in range(1, m):
+        pm1 = pm1 * a
+    pn = pm1 * a if m else np.ones_like(a)
+    if n >= 0:
+        return pn, m * pm1
+    v = 1.0 / pn
+    return v, -m * v / a
+
+
+def _evaluate_expr(e: Expr, env: Mapping[str, np.ndarray]):
+    """Value of a compiled (lowered) tree with numpy: hoisted columns and folding."""
+    if isinstance(e, Num):
+        return np.float64(e.value)
+    if isinstance(e, Sym):
+        return env[e.name]
+    args = [_evaluate_expr(c, env) for c in e.children]
+    if isinstance(e, Unary):
+        return -args[0]
+    op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
+    if op in BINARY_OPS:
+        return _binary_rule(op, *args)[0]
+    return _UNARY_RULES[op][0](*args)
+
+
+# --------------------------------------------------------------------------
+# Compiler
+
+
+def _lower(e: Expr, constants: Mapping[str, float], params: frozenset) -> Expr:
+    """Simplify bottom-up for code generation.
+
+    Substitutes named constants, rewrites pow/square as ``**``, folds
+    symbol-free subtrees, drops ``a**1`` and ``a**0``, and turns a
+    parameter-dependent exponent into ``exp(b*log(a))``.
+    """
+    if isinstance(e, Num):
+        return e
+    if isinstance(e, Sym):
+        return Num(constants[e.name]) if e.name in constants else e
+    if isinstance(e, Call) and e.fn == "pow":
+        e = Binary("**", *e.args)
+    elif isinstance(e, Call) and e.fn == "square":
+        e = Binary("**", e.args[0], Num(2.0))
+    e = e.with_children([_lower(c, constants, params) for c in e.children])
+    if not e.symbols:
+        return Num(_evaluate_expr(e, {}))
+    if isinstance(e, Binary) and e.op == "**":
+        if e.b == Num(1.0):
+            return e.a
+        if e.b == Num(0.0):
+            return Num(1.0)
+        if params.intersection(e.b.symbols):
+            return _lower(Call("exp", (Binary("*", e.b, Call("log", (e.a,))),)), constants, params)
+    return e
+
+
+def _is_small_integer(e: Expr) -> bool:
+    return isinstance(e, Num) and e.value.is_integer() and abs(e.value) <= 64
+
+
+def _generate(tree: Expr, inputs: list[str], params: list[str]):
+    """Postfix code, constants and columns; hoists parameter-free input subtrees."""
+    code: list[tuple[int, int]] = []
+    consts: list[float] = []
+    const_index: dict[str, int] = {}
+    columns = {Sym(name): k for k, name in enumerate(inputs)}
+    param_index = {name: j for j, name in enumerate(params)}
+
+    def emit(e: Expr) -> None:
+        if not any(s in param_index for s in e.symbols):
+            if e.symbols:  # depends on inputs only: one (possibly shared) column
+                code.append((Op.INPUT, columns.setdefault(e, len(columns))))
+            else:
+                key = e.value.hex()
+                if key not in const_index:
+                    const_index[key] = len(consts)
+                    consts.append(e.value)
+                code.append((Op.CONST, const_index[key]))
+            return
+        if isinstance(e, Sym):
+            code.append((Op.PARAM, param_index[e.name]))
+            return
+        if isinstance(e, Binary) and e.op == "**" and _is_small_integer(e.b):
+            emit(e.a)
+            code.append((Op.POWI, int(e.b.value)))
+            return
+        for child in e.children:
+            emit(child)
+        if isinstance(e, Unary):
+            code.append((Op.NEG, 0))
+        elif isinstance(e, Binary):
+            code.append((_OPERATOR_OPS[e.op], 0))
+        else:
+            code.append((_FUNCTION_OPS[e.fn], 0))
+
+    emit(tree)
+    return code, consts, list(columns)
+
+
+def _name_list(names: Union[str, Sequence[str]]) -> list[str]:
+    return [names] if isinstance(names, str) else list(names)
+
+
+def compile_law(
+    law: Union[str, Expr],
+    inputs: Union[str, Sequence[str]],
+    params: Union[str, Sequence[str], None] = None,
+) -> Program:
+    """Compile a formula into a law program.
+
+    Parameters
+    ----------
+    law : str or Expr
+        The formula.
+    inputs : list of str
+        Names of the input variables, in the row order of the data.
+    params : list of str, optional
+        Parameter names in fitting order.  By default every other symbol, in
+        order of first appearance.  A listed parameter need not appear (its
+        gradient is zero).  ``pi`` is the constant unless listed as a name.
+
+    Raises
+    ------
+    ValueError
+        For a malformed formula, duplicate names, a symbol that is neither
+        input nor parameter, more than ``MAX_PARAMS`` parameters, or a program
+        deeper than ``MAX_STACK``.
+    """
+    expr = parse(law) if isinstance(law, str) else law
+    inputs = _name_list(inputs)
+    listed = inputs + ([] if params is None else _name_list(params))
+    for name in listed:
+        if listed.count(name) > 1:
+            raise ValueError(f"duplicate name {name!r} among inputs and parameters")
+    constants = {} if "pi" in listed else {"pi": math.pi}
+    free = [s for s in expr.symbols if s not in inputs and s not in constants]
+    if params is None:
+        params = free
+    else:
+        params = _name_list(params)
+        for s in free:
+            if s not in params:
+                raise ValueError(
+                    f"unknown symbol {s!r}: not an input ({', '.join(inputs)}) "
+                    f"nor a parameter ({', '.join(params)})")
+    if len(params) > MAX_PARAMS:
+        raise ValueError(f"a law may have at most {MAX_PARAMS} parameters, got {len(params)}")
+    with np.errstate(all="ignore"):
+        tree = _lower(expr, constants, frozenset(params))
+    code, consts, columns = _generate(tree, inputs, params)
+    depth = max_stack = 0
+    for op, _ in code:
+        depth += stack_effect(op)
+        max_stack = max(max_stack, depth)
+    if max_stack > MAX_STACK:
+        raise ValueError(
+            f"the program needs a stack of {max_stack} values; the limit is {MAX_STACK}")
+    return Program(
+        code=np.ascontiguousarray(np.array(code, dtype=np.int32).reshape(-1, 2)),
+        consts=np.array(consts, dtype=np.float64),
+        input_names=inputs,
+        param_names=params,
+        columns=columns,
+        max_stack=max_stack,
+        formula=law if isinstance(law, str) else expr.to_formula(),
+    )
+
+
+@dataclass(eq=False)
+class Program:
+    """A compiled law: postfix code over input columns and parameters.
+
+    Attributes
+    ----------
+    code : ndarray of int32, shape (n_instr, 2)
+        ``(opcode, argument)`` rows, C-contiguous.
+    consts : ndarray of float64
+        Constants referenced by ``CONST`` instructions.
+    input_names, param_names : list of str
+        The user's inputs and the parameters, in order.
+    columns : list of Expr
+        What each input column holds: the user's inputs (as `Sym`) first, then
+        the hoisted subtrees.  ``INPUT k`` reads column ``k``.
+    max_stack : int
+        Deepest stack the code reaches.
+    formula : str
+        The law as given (or as formatted from the tree).
+    """
+
+    code: np.ndarray
+    consts: np.ndarray
+    input_names: list[str]
+    param_names: list[str]
+    columns: list[Expr]
+    max_stack: int
+    formula: str
+
+    @property
+    def n_params(self) -> int:
+        return len(self.param_names)
+
+    @property
+    def n_columns(self) -> int:
+        return len(self.columns)
+
+    def __repr__(self) -> str:
+        return (f"Program({self.formula!r}, inputs={self.input_names}, params={self.param_names}, "
+                f"{len(self.code)} instructions, {self.n_columns - len(self.input_names)} hoisted)")
+
+    def describe(self) -> str:
+        """The program, one instruction per line, for debugging."""
+        lines = [repr(self)]
+        for i, (code, arg) in enumerate(self.code.tolist()):
+            op = Op(code)
+            note = ""
+            if op is Op.CONST:
+                note = repr(float(self.consts[arg]))
+            elif op is Op.INPUT:
+                note = self.columns[arg].to_formula()
+            elif op is Op.PARAM:
+                note = self.param_names[arg]
+            lines.append(f"{i:4d}  {op.name:<8} {arg:3d}  {note}".rstrip())
+        return "\n".join(lines)
+
+    def input_matrix(self, x) -> np.ndarray:
+        """All input columns, derived ones computed, as the interpreters read them.
+
+        Parameters
+        ----------
+        x : array_like or mapping
+            A 1-D array (one input), an ``(n_inputs, n_points)`` array, or a
+            mapping from input name to values (extra keys are ignored).
+
+        Returns
+        -------
+        ndarray of float64, shape (n_columns, n_points), C-contiguous
+        """
+        names = self.input_names
+        if isinstance(x, Mapping):
+            missing = [n for n in names if n not in x]
+            if missing:
+                raise ValueError(f"missing input {missing[0]!r}")
+            rows = [np.asarray(x[n], dtype=np.float64).ravel() for n in names]
+            if len({r.size for r in rows}) > 1:
+                sizes = ", ".join(f"{n}: {r.size}" for n, r in zip(names, rows))
+                raise ValueError(f"inputs have different lengths ({sizes})")
+            x = np.vstack(rows) if rows else np.empty((0, 0))
+        else:
+            x = np.asarray(x, dtype=np.float64)
+            if x.ndim == 1 and len(names) == 1:
+                x = x[np.newaxis]
+        if x.ndim != 2 or x.shape[0] != len(names):
+            raise ValueError(
+                f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
+        out = np.empty((self.n_columns, x.shape[1]))
+        out[: len(names)] = x
+        env = dict(zip(names, x))
+        with np.errstate(all="ignore"):
+            for k in range(len(names), self.n_columns):
+                out[k] = _evaluate_expr(self.columns[k], env)
+        return out
+
+    def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
+        """Value and parameter gradient at every point (numpy reference).
+
+        ``x`` is anything `input_matrix` accepts.  Returns arrays of shapes
+        ``(n_points,)`` and ``(n_points, n_params)``.
+        """
+        return self.evaluate_columns(params, self.input_matrix(x))
+
+    def evaluate_columns(self, params, columns) -> tuple[np.ndarray, np.ndarray]:
+        """`evaluate` on a ready input matrix ``(n_columns, n_points)``.
+
+        Runs the code with forward-mode derivatives exactly as the
+        interpreters do: a stack slot carries gradient rows only for the
+        parameters it depends on (the others are exactly zero and never
+        multiplied), and each operation combines rows as
+        ``da * grad_a + db * grad_b``.
+        """
+        p = np.asarray(params, dtype=np.float64)
+        columns = np.asarray(columns, dtype=np.float64)
+        if p.shape != (self.n_params,):
+            raise ValueError(f"expected {self.n_params} parameters, got shape {p.shape}")
+        if columns.ndim != 2 or columns.shape[0] != self.n_columns:
+            raise ValueError(f"expected an input matrix with {self.n_columns} rows, "
+                             f"got shape {columns.shape}")
+        n = columns.shape[1]
+        stack = []  # (value (n,), gradient (n, P), dependency mask (P,))
+        with np.errstate(all="ignore"):
+            for code, arg in self.code.tolist():
+                op = Op(code)
+                if op in LEAF_OPS:
+                    mask = np.zeros(self.n_params, dtype=bool)
+                    grad = np.zeros((n, self.n_params))
+                    if op is Op.CONST:
+                        value = np.full(n, self.consts[arg])
+                    elif op is Op.INPUT:
+                        value = columns[arg].copy()
+                    else:
+                        value = np.full(n, p[arg])
+                        mask[arg] = True
+                        grad[:, arg] = 1.0
+                    stack.append((value, grad, mask))
+                elif op in BINARY_OPS:
+                    b, gb, mb = stack.pop()
+                    a, ga, ma = stack.pop()
+                    value, da, db = _binary_rule(op, a, b)
+                    grad = (np.where(ma, _column(da) * ga, 0.0)
+                            + np.where(mb, _column(db) * gb, 0.0))
+                    stack.append((value, grad, ma | mb))
+                else:
+                    a, ga, ma = stack.pop()
+                    if op is Op.POWI:
+                        value, d = _powi_rule(a, arg)
+                    else:
+                        f, df = _UNARY_RULES[op]
+                        value = f(a)
+                        d = df(a, value)
+                    stack.append((value, np.where(ma, _column(d) * ga, 0.0), ma))
+        value, grad, _ = stack.pop()
+        return value, grad
+
+
+def _column(d) -> np.ndarray:
+    """A per-point derivative (or a scalar) shaped to scale gradient rows."""
+    return np.reshape(d, (-1, 1))
+
+
+# --------------------------------------------------------------------------
+# Tracing Python model functions
+
+
+class TraceError(Exception):
+    """A Python model function cannot be turned into a law program."""
+
+
+def _refuse(what: str):
+    def method(self, *args, **kwargs):
+        raise TraceError(f"{what} is not supported in a traced model")
+    return method
+
+
+def _binary_methods(op: str):
+    def forward(self, other):
+        return _Tracer(Binary(op, self.expr, _lift(other)))
+
+    def reverse(self, other):
+        return _Tracer(Binary(op, _lift(other), self.expr))
+
+    return forward, reverse
+
+
+def _call(fn: str):
+    return lambda *args: Call(fn, args)
+
+
+def _operator(op: str):
+    return lambda a, b: Binary(op, a, b)
+
+
+class _Tracer:
+    """Stand-in for a parameter or input that records the operations applied to it.
+
+    Anything that needs a concrete value (conditions, conversion to float,
+    comparisons, array functions) raises `TraceError`: the model's result
+    could depend on it, so the recorded program would be wrong.
+    """
+
+    def __init__(self, expr: Expr):
+        self.expr = expr
+
+    __add__, __radd__ = _binary_methods("+")
+    __sub__, __rsub__ = _binary_methods("-")
+    __mul__, __rmul__ = _binary_methods("*")
+    __truediv__, __rtruediv__ = _binary_methods("/")
+    __pow__, __rpow__ = _binary_methods("**")
+
+    def __neg__(self):
+        return _Tracer(Unary("-", self.expr))
+
+    def __pos__(self):
+        return _Tracer(self.expr)
+
+    def __abs__(self):
+        return _Tracer(Call("abs", (self.expr,)))
+
+    def __getitem__(self, index):
+        raise TraceError("indexing a parameter or a 1-D input is not supported in a traced model")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        build = _UFUNCS.get(ufunc)
+        if build is None or method != "__call__" or kwargs:
+            raise TraceError(
+                f"numpy.{ufunc.__name__} ({method}) is not supported in a traced model")
+        return _Tracer(build(*[_lift(v) for v in inputs]))
+
+    def __array_function__(self, func, types, args, kwargs):
+        raise TraceError(f"numpy.{func.__name__} is not supported in a traced model")
+
+    __array__ = _refuse("conversion to an array")
+    __bool__ = _refuse("data-dependent control flow (if, and, or, while)")
+    __float__ = __int__ = __index__ = __complex__ = _refuse(
+        "conversion to a Python number (math.* functions, float(), int())")
+    __len__ = __iter__ = _refuse("len() or iteration")
+    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse("comparison")
+    __hash__ = None
+
+
+class _InputRows(_Tracer):
+    """The 2-D input of a traced model: ``x[i]`` is input row ``i``."""
+
+    def __init__(self, prefix: str, n_rows: int | None):
+        self.prefix = prefix
+        self.n_rows = n_rows
+        self.used = 0  # rows referenced, for when n_rows is unknown
+
+    @property
+    def expr(self) -> Expr:
+        if self.n_rows == 1:
+            return Sym(f"{self.prefix}0")
+        raise TraceError("a model with several input rows must use them as x[0], x[1], ...")
+
+    def __getitem__(self, index):
+        try:
+            i = operator.index(index)
+        except TypeError:
+            raise TraceError("only x[i] with an integer i is supported in a traced model") from None
+        n = self.n_rows
+        if i < 0 and n is not None:
+            i += n
+        if i < 0 or (n is not None and i >= n):
+            raise TraceError(f"input row {index} is out of range")
+        self.used = max(self.used, i + 1)
+        return _Tracer(Sym(f"{self.prefix}{i}"))
+
+
+_UFUNCS = {
+    np.add: _operator("+"), np.subtract: _operator("-"), np.multiply: _operator("*"),
+    np.divide: _operator("/"), np.true_divide: _operator("/"),
+    np.power: _operator("**"), np.float_power: _operator("**"),
+    np.negative: lambda a: Unary("-", a), np.positive: lambda a: a,
+    np.reciprocal: lambda a: Binary("/", Num(1.0), a),
+    np.square: _call("square"), np.absolute: _call("abs"), np.fabs: _call("abs"),
+    np.fmin: _call("minimum"), np.fmax: _call("maximum"),
+    **{getattr(np, fn): _call(fn) for fn in (
+        "exp", "log", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan",
+        "arctan", "tanh", "minimum", "maximum")},
+}
+
+
+def _lift(value) -> Expr:
+    """Expression of a tracer or of a scalar constant."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        value = value[()]
+    if isinstance(value, _Tracer):
+        return value.expr
+    if isinstance(value, numbers.Real):
+        return Num(float(value))
+    if isinstance(value, np.ndarray):
+        raise TraceError(f"an array of shape {value.shape} cannot be part of a traced model")
+    raise TraceError(f"a value of type {type(value).__name__} cannot be part of a traced model")
+
+
+def _param_names(func: Callable, n_params: int | None) -> list[str]:
+    """Parameter names from the signature ``func(x, p1, p2, ...)``."""
+    try:
+        sig = inspect.signature(func)
+    except (TypeError, ValueError) as exc:
+        raise TraceError(f"cannot read the signature of {func!r}") from exc
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    names = [p.name for p in sig.parameters.values() if p.kind in kinds][1:]
+    var = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
+    if n_params is None:
+        if var:
+            raise TraceError("the number of parameters of a function with *args must be given")
+        return names
+    if n_params <= len(names):
+        return names[:n_params]
+    if not var:
+        raise TraceError(f"the function takes {len(names)} parameters, not {n_params}")
+    return names + [f"p{i}" for i in range(len(names), n_params)]
+
+
+def trace(func: Callable, n_params: int | None = None, x_ndim: int = 1, *,
+          n_inputs: int | None = None) -> Program:
+    """Turn a model ``func(x, *params)`` written with numpy operations into a program.
+
+    Parameters
+    ----------
+    func : callable
+        The model, called once with tracer objects in place of ``x`` and the
+        parameters.
+    n_params : int, optional
+        Number of parameters; by default the positional arguments after ``x``.
+        Required when ``func`` takes ``*args`` (those are named ``p0, p1, ...``).
+    x_ndim : {1, 2}
+        1: ``x`` is the single input ``"x"``.  2: ``x[i]`` is input ``"x{i}"``.
+    n_inputs : int, optional
+        Rows of a 2-D ``x`` (by default one more than the highest row used).
+
+    Raises
+    ------
+    TraceError
+        If ``func`` uses anything a program cannot express, such as
+        data-dependent control flow, ``math`` functions or array functions.
+    """
+    if x_ndim not in (1, 2):
+        raise TraceError(f"x must be 1-D or 2-D, not {x_ndim}-D")
+    names = _param_names(func, n_params)
+    prefix = "x"  # input names must not clash with parameter names
+    while (prefix in names if x_ndim == 1
+           else any(re.fullmatch(re.escape(prefix) + r"\d+", n) for n in names)):
+        prefix += "_"
+    x = _Tracer(Sym(prefix)) if x_ndim == 1 else _InputRows(prefix, n_inputs)
+    try:
+        expr = _lift(func(x, *[_Tracer(Sym(n)) for n in names]))
+    except TraceError:
+        raise
+    except Exception as exc:
+        raise TraceError(f"tracing failed with {type(exc).__name__}: {exc}") from exc
+    if x_ndim == 1:
+        inputs = [prefix]
+    else:
+        inputs = [f"{prefix}{i}" for i in range(x.used if n_inputs is None else n_inputs)]
+    try:
+        return compile_law(expr, inputs, names)
+    except ValueError as exc:
+        raise TraceError(str(exc)) from exc
+
+
+_CHECK_POINTS = 2048  # points of xdata used to verify a trace
+_CHECK_RTOL = 1e-9
+
+
+def trace_checked(func: Callable, xdata, p0) -> Program | None:
+    """`trace` a model and verify the program against calling the model.
+
+    The program and ``func(xdata, *p)`` must agree at ``p0`` and with each
+    parameter moved by 3 %, on up to 2048 points of ``xdata``.  Returns None
+    when the function cannot be traced or disagrees, so the caller can fall
+    back to calling it from Python; never raises for the model's sake.
+    """
+    try:
+        x = np.asarray(xdata, dtype=np.float64)
+        p0 = np.asarray(p0, dtype=np.float64).ravel()
+    except (TypeError, ValueError):
+        return None
+    if x.ndim not in (1, 2):
+        return None
+    try:
+        program = trace(func, p0.size, x.ndim, n_inputs=x.shape[0] if x.ndim == 2 else None)
+    except TraceError:
+        return None
+    if x.shape[-1] > _CHECK_POINTS:
+        x = x[..., np.linspace(0, x.shape[-1] - 1, _CHECK_POINTS).astype(int)]
+    for p in _probe_points(p0):
+        try:
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                expected = np.asarray(func(x, *p), dtype=np.float64)
+                got = program.evaluate(p, x)[0]
+        except Exception:
+            return None
+        if expected.size == got.size:
+            expected = expected.reshape(got.shape)
+        elif expected.size != 1:
+            return None
+        finite = np.abs(expected[np.isfinite(expected)])
+        atol = 1e-12 * finite.max(initial=0.0)  # for values that cancel to ~0
+        if not np.allclose(got, expected, rtol=_CHECK_RTOL, atol=atol, equal_nan=True):
+            return None
+    return program
+
+
+def _probe_points(p0: np.ndarray):
+    yield p0
+    for i in range(p0.size):
+        p = p0.copy()
+        p[i] = p0[i] * 1.03 if p0[i] != 0 else 0.03
+        yield p
