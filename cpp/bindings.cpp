@@ -149,6 +149,23 @@ py::tuple solve_callback(py::function fun, const carray<double>& p0,
     return py::make_tuple(x, o.cost, o.nit, eval.calls, static_cast<int>(o.status), jtj);
 }
 
+py::tuple covariance(const carray<double>& jtj, double min_pivot) {
+    require(jtj.ndim() == 3 && jtj.shape(1) == jtj.shape(2), "jtj must have shape (K, P, P)");
+    const std::int64_t K = jtj.shape(0);
+    const int P = static_cast<int>(jtj.shape(1));
+    require(P >= 1 && P <= kMaxParams, "P out of range");
+    carray<double> out({K, static_cast<std::int64_t>(P), static_cast<std::int64_t>(P)});
+    carray<bool> ok(K);
+    {
+        py::gil_scoped_release release;
+        double work[kMaxParams * kMaxParams];
+        for (std::int64_t k = 0; k < K; ++k)
+            ok.mutable_data()[k] = scaled_spd_inverse(jtj.data() + k * P * P, P,
+                                                      out.mutable_data() + k * P * P, work, min_pivot);
+    }
+    return py::make_tuple(out, ok);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_core, m) {
@@ -186,6 +203,8 @@ PYBIND11_MODULE(_core, m) {
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");
+    m.def("covariance", &covariance, py::arg("jtj"), py::arg("min_pivot"),
+          "Inverse of each J^T J in scaled form; ok=False where it is singular or nearly so.");
     m.def("solve_callback", &solve_callback, py::arg("fun"), py::arg("p0"), py::arg("fixed"),
           py::arg("lower"), py::arg("upper"), py::arg("ftol"), py::arg("xtol"), py::arg("gtol"),
           py::arg("max_nfev"),

@@ -491,7 +491,10 @@ def test_trace_checked_single_row_2d_and_large_data():
 
 def test_trace_of_law_with_hoisting():
     program = trace(lambda x, E, A, alpha: E + A / x**alpha)
-    assert program.columns[1:] == [Call("log", (Sym("x"),))]
+    # A / x**alpha runs as A * exp(alpha * c) with the column c = -log(x).
+    assert program.columns[1:] == [Unary("-", Call("log", (Sym("x"),)))]
+    ops = [Op(op) for op, _ in program.code]
+    assert Op.DIV not in ops and Op.NEG not in ops and Op.LOG not in ops
 
 
 def branchy(x, a, b):

@@ -39,10 +39,10 @@ LAWFIT_HD inline void set_product(double* __restrict a, const double* __restrict
 
 template <int B>
 struct Accumulator {
-    double cost[B];
-    double g[kMaxParams][B];
-    double A[kMaxParams][kMaxParams][B];
-    double wg[B];  // w * (gradient row j) of the current block
+    alignas(64) double cost[B];
+    alignas(64) double g[kMaxParams][B];
+    alignas(64) double A[kMaxParams][kMaxParams][B];
+    alignas(64) double wg[B];  // w * (gradient row j) of the current block
 };
 
 template <int B>

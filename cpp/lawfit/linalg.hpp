@@ -39,4 +39,32 @@ LAWFIT_HD inline void cholesky_solve(const double* L, int n, int ld, double* b) 
     }
 }
 
+// Inverse of a symmetric positive definite P x P matrix A (row-major, full)
+// computed in Jacobi-scaled form: S = D^-1 A D^-1 with D = sqrt(diag A), then
+// A^-1 = D^-1 S^-1 D^-1, which keeps the digits that parameters of very
+// different magnitude would otherwise cost.  `work` holds P*P doubles.
+// Returns false (out untouched beyond garbage) when a diagonal entry is zero or
+// a scaled pivot falls below min_pivot, i.e. A is singular or close to it; the
+// caller then uses a rank-revealing pseudo-inverse instead.
+LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, double* work,
+                                         double min_pivot) {
+    for (int j = 0; j < P; ++j)
+        if (!(A[j * P + j] > 0.0)) return false;
+    for (int i = 0; i < P; ++i)
+        for (int j = 0; j <= i; ++j)
+            work[i * P + j] = A[i * P + j] / std::sqrt(A[i * P + i] * A[j * P + j]);
+    if (!cholesky(work, P, P)) return false;
+    for (int j = 0; j < P; ++j)
+        if (work[j * P + j] * work[j * P + j] < min_pivot) return false;
+    // Columns of S^-1 by solving S x = e_j.
+    for (int j = 0; j < P; ++j) {
+        double* col = out + j * P;  // row j of the symmetric inverse
+        for (int i = 0; i < P; ++i) col[i] = i == j ? 1.0 : 0.0;
+        cholesky_solve(work, P, P, col);
+    }
+    for (int i = 0; i < P; ++i)
+        for (int j = 0; j < P; ++j) out[i * P + j] /= std::sqrt(A[i * P + i] * A[j * P + j]);
+    return true;
+}
+
 }  // namespace lawfit

@@ -26,13 +26,14 @@ struct ProgramView {
 };
 
 // Scratch for one block: B values and P gradient rows per stack slot.
+// Lane arrays are 64-byte aligned so vector loads never straddle cache lines.
 template <int B>
 struct BlockScratch {
-    double val[kMaxStack][B];
-    double grad[kMaxStack][kMaxParams][B];
+    alignas(64) double val[kMaxStack][B];
+    alignas(64) double grad[kMaxStack][kMaxParams][B];
+    alignas(64) double tmp_a[B];
+    alignas(64) double tmp_b[B];
     std::uint32_t mask[kMaxStack];
-    double tmp_a[B];
-    double tmp_b[B];
 };
 
 namespace detail {
@@ -145,9 +146,10 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
                     break;
                 case Op::DIV:
                     LAWFIT_LANES for (int i = 0; i < B; ++i) {
-                        const double q = a[i] / b[i];
-                        da[i] = 1.0 / b[i];
-                        db[i] = -q / b[i];
+                        const double rb = 1.0 / b[i];  // one division per lane
+                        const double q = a[i] * rb;
+                        da[i] = rb;
+                        db[i] = -q * rb;
                         a[i] = q;
                     }
                     break;

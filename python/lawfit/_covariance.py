@@ -15,10 +15,34 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import _core
+
+
+# Scaled Cholesky pivots below this go to the rank-revealing path: far above
+# the singular-value cut-off, so every matrix the cut-off would truncate does.
+_MIN_PIVOT = 1e-10
+
 
 def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
-    """Pseudo-inverse of a stack of J^T J matrices (..., P, P); NaN where not finite."""
-    jtj = np.asarray(jtj, dtype=float)
+    """Pseudo-inverse of a stack of J^T J matrices (K, P, P); NaN where not finite.
+
+    Well-conditioned matrices are inverted by a scaled Cholesky in the C++
+    core (the result equals the pseudo-inverse); the rest take the eigenvalue
+    route below.
+    """
+    jtj = np.ascontiguousarray(jtj, dtype=float)
+    if jtj.ndim == 2:
+        return pinv_jtj(jtj[None], n_points)[0]
+    fast, ok = _core.covariance(jtj, _MIN_PIVOT)
+    if ok.all():
+        return fast
+    out = _pinv_eigh(jtj[~ok], np.broadcast_to(np.asarray(n_points), ok.shape)[~ok])
+    fast[~ok] = out
+    return fast
+
+
+def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
+    """curve_fit's singular-value cut-off, applied to the scaled J^T J."""
     out = np.full(jtj.shape, np.nan)
     finite = np.isfinite(jtj).all(axis=(-2, -1))
     if not finite.any():

@@ -420,21 +420,17 @@ def _is_batch(ydata) -> bool:
 
 def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
                      full_output, nan_policy, opts, inputs, n_threads, param_names):
-    ys = [np.asarray(v, dtype=float).ravel() for v in ydata]
-    K = len(ys)
+    rect = isinstance(ydata, np.ndarray) and ydata.ndim == 2
+    K = len(ydata)
     if K == 0:
         raise ValueError("`ydata` must not be empty!")
-    if isinstance(xdata, (list, tuple)) and len(xdata) == K and all(np.ndim(v) >= 1 for v in xdata):
-        xs = list(xdata)
-    else:
-        xs = [xdata] * K
-    sigmas = [None] * K if sigma is None else list(sigma)
-    if len(sigmas) != K:
-        raise ValueError(f"sigma must hold one array per problem ({K}), got {len(sigmas)}")
+    per_problem_x = isinstance(xdata, (list, tuple)) and len(xdata) == K and all(
+        isinstance(v, dict) or np.ndim(v) >= 1 for v in xdata)
+    first_x = xdata[0] if per_problem_x else xdata
 
-    # Model and parameter count from the first problem.
+    # Model and parameter count.
     if isinstance(f, str):
-        program = compile_law(f, inputs=_input_names(xs[0], inputs), params=param_names)
+        program = compile_law(f, inputs=_input_names(first_x, inputs), params=param_names)
         n = len(program.param_names)
         path = "formula"
     else:
@@ -451,45 +447,23 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if not isinstance(f, str):
         if jac is None:
-            program = trace_checked(f, _first_finite(xs, ys), p0[0])
+            sample_x = _row_of(first_x, 0, rect and not per_problem_x)
+            program = trace_checked(f, sample_x, p0[0])
         path = "traced" if program is not None else "python"
 
-    # Per-problem data: x matrices, y, weights; NaN handling per problem.
-    names = program.input_names if program is not None else None
-    xm, weights = [], []
-    for k in range(K):
-        x = _x_matrix(xs[k], names) if names is not None else xs[k]
-        if names is not None and x.shape[1] != ys[k].size:
-            raise ValueError(f"problem {k}: xdata has {x.shape[1]} points but ydata has {ys[k].size}")
-        finite = np.isfinite(ys[k]) & (np.isfinite(x).all(axis=0) if names is not None else True)
-        if not np.all(finite):
-            if check_finite:
-                raise ValueError(f"problem {k}: data hold NaN or inf")
-            if nan_policy == "raise":
-                raise ValueError(f"problem {k}: the input contains nan values")
-            if nan_policy == "omit":
-                ys[k] = ys[k][finite]
-                x = x[:, finite] if names is not None else x[..., finite]
-                if sigmas[k] is not None:
-                    sigmas[k] = np.asarray(sigmas[k], float)[finite]
-        if sigmas[k] is not None and np.ndim(sigmas[k]) > 1:
-            raise ValueError("a batch takes 1-D sigma per problem (2-D covariance only for single fits)")
-        weights.append(None if sigmas[k] is None else
-                       np.broadcast_to(1.0 / np.asarray(sigmas[k], float) ** 2, ys[k].shape))
-        xm.append(x)
-    sizes = np.array([y.size for y in ys])
-
+    if program is not None and rect and not per_problem_x and nan_policy != "omit":
+        data = _rectangular_batch(program, xdata, ydata, sigma, check_finite, nan_policy)
+    else:
+        data = _ragged_batch(program, xdata if per_problem_x else None, first_x, ydata, sigma,
+                             check_finite, nan_policy)
+    x_rows, y, sizes, weight = data
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        columns = program.input_matrix(np.hstack(xm) if K else np.zeros((len(names), 0)))
-        weight = None
-        if any(w is not None for w in weights):
-            weight = np.concatenate([np.ones(s) if w is None else w for w, s in zip(weights, sizes)])
-        sol = solve_batch(program, columns, np.concatenate(ys), offsets, p0, weight=weight,
+        sol = solve_batch(program, program.input_matrix(x_rows), y, offsets, p0, weight=weight,
                           lower=lb, upper=ub, n_threads=n_threads, **opts)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
-        params, cost, nit, nfev, status, jtj = _python_batch(f, xm, ys, weights, p0, lb, ub, jac, opts)
+        params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
 
     ok = is_converged(status)
     pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma)
@@ -502,11 +476,90 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
 
 
-def _first_finite(xs, ys):
-    for x, y in zip(xs, ys):
-        if np.all(np.isfinite(y)) and np.all(np.isfinite(np.asarray(x, dtype=float))):
-            return x
-    return xs[0]
+def _row_of(x, k, per_row):
+    """Problem k's inputs when inputs are given as (K, M) arrays, else x itself."""
+    if not per_row:
+        return x
+    if isinstance(x, dict):
+        return {name: (v[k] if np.ndim(v) == 2 else v) for name, v in x.items()}
+    return x
+
+
+def _check_batch_finite(finite_rows, check_finite, nan_policy):
+    bad = np.flatnonzero(~finite_rows)
+    if bad.size and check_finite:
+        raise ValueError(f"problem {bad[0]}: data hold NaN or inf ({bad.size} problems in all)")
+    if bad.size and nan_policy == "raise":
+        raise ValueError(f"problem {bad[0]}: the input contains nan values ({bad.size} problems in all)")
+
+
+def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy):
+    """K problems of M points each, inputs shared (M,) or per problem (K, M): no Python loop."""
+    K, M = Y.shape
+    names = program.input_names
+    if isinstance(xdata, dict):
+        raw = [np.asarray(xdata[name], dtype=float) for name in names]
+    else:
+        x = np.asarray(xdata, dtype=float)
+        raw = [x] if x.ndim <= 1 or (x.ndim == 2 and len(names) == 1 and x.shape == (K, M)) else list(x)
+    if len(raw) != len(names):
+        raise ValueError(f"xdata must provide {len(names)} inputs ({', '.join(names)}), got {len(raw)}")
+    rows = []
+    for name, a in zip(names, raw):
+        if a.shape not in ((M,), (K, M)):
+            raise ValueError(f"input {name!r} must have shape ({M},) or ({K}, {M}) to match ydata, got {a.shape}")
+        rows.append(np.broadcast_to(a, (K, M)).ravel())
+    x_rows = np.vstack(rows)
+    Y = np.asarray(Y, dtype=float)
+    finite = np.isfinite(Y).all(axis=1) & np.isfinite(x_rows).all(axis=0).reshape(K, M).all(axis=1)
+    _check_batch_finite(finite, check_finite, nan_policy)
+    weight = None
+    if sigma is not None:
+        s = np.asarray(sigma, dtype=float)
+        if s.shape not in ((M,), (K, M)):
+            raise ValueError(f"sigma must have shape ({M},) or ({K}, {M}) in a batch, got {s.shape}")
+        weight = (1.0 / np.broadcast_to(s, (K, M)) ** 2).ravel()
+    return x_rows, Y.ravel(), np.full(K, M), weight
+
+
+def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy):
+    """Problems of any lengths: per-problem arrays concatenated (a loop over problems)."""
+    K = len(ydata)
+    names = program.input_names if program is not None else None
+    sigmas = [None] * K if sigma is None else list(sigma)
+    if len(sigmas) != K:
+        raise ValueError(f"sigma must hold one array per problem ({K}), got {len(sigmas)}")
+    xm, ys, ws = [], [], []
+    finite_rows = np.ones(K, bool)
+    for k in range(K):
+        y = np.asarray(ydata[k], dtype=float).ravel()
+        xk = xs[k] if xs is not None else shared_x
+        x = _x_matrix(xk, names) if names is not None else xk
+        if names is not None and x.shape[1] != y.size:
+            raise ValueError(f"problem {k}: xdata has {x.shape[1]} points but ydata has {y.size}")
+        finite = np.isfinite(y) & (np.isfinite(x).all(axis=0) if names is not None else True)
+        s = sigmas[k]
+        if s is not None and np.ndim(s) > 1:
+            raise ValueError("a batch takes 1-D sigma per problem (2-D covariance only for single fits)")
+        if not np.all(finite):
+            finite_rows[k] = False
+            if nan_policy == "omit":
+                y = y[finite]
+                x = x[:, finite] if names is not None else x[..., finite]
+                s = None if s is None else np.broadcast_to(np.asarray(s, float), finite.shape)[finite]
+        ws.append(None if s is None else np.broadcast_to(1.0 / np.asarray(s, float) ** 2, y.shape))
+        xm.append(x)
+        ys.append(y)
+    if nan_policy != "omit":
+        _check_batch_finite(finite_rows, check_finite, nan_policy)
+    sizes = np.array([y.size for y in ys], dtype=np.int64)
+    if names is None:  # Python path keeps per-problem lists
+        return xm, ys, sizes, ws
+    weight = None
+    if any(w is not None for w in ws):
+        weight = np.concatenate([np.ones(n) if w is None else w for w, n in zip(ws, sizes)])
+    x_rows = np.hstack(xm) if K else np.zeros((len(names), 0))
+    return x_rows, np.concatenate(ys), sizes, weight
 
 
 def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):

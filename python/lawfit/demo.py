@@ -40,8 +40,7 @@ def make_collection(n_laws: int = 1000, n_points: int = 40, seed: int = 0, noise
 
 def fit_collection(N, D, loss, n_threads=None):
     """Fit every law of the collection in one batch; returns popt, pcov, status."""
-    xs = [{"N": n, "D": d} for n, d in zip(N, D)]
-    return curve_fit(CHINCHILLA, xs, loss, p0=START, n_threads=n_threads)
+    return curve_fit(CHINCHILLA, {"N": N, "D": D}, loss, p0=START, n_threads=n_threads)
 
 
 def _scipy_sample(N, D, loss, n_sample: int):

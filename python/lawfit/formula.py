@@ -439,7 +439,11 @@ def _lower(e: Expr, constants: Mapping[str, float], params: frozenset) -> Expr:
 
     Substitutes named constants, rewrites pow/square as ``**``, folds
     symbol-free subtrees, drops ``a**1`` and ``a**0``, and turns a
-    parameter-dependent exponent into ``exp(b*log(a))``.
+    parameter-dependent exponent into ``exp(b*log(a))``.  Two rewrites keep
+    divisions and negations out of the interpreter's hot loop: ``a / exp(u)``
+    becomes ``a * exp(-u)``, and ``-(p * c)`` with ``c`` free of parameters
+    becomes ``p * (-c)``, so ``A / N**alpha`` runs as ``A * exp(alpha * c)``
+    with the column ``c = -log(N)`` computed once.
     """
     if isinstance(e, Num):
         return e
@@ -459,6 +463,14 @@ def _lower(e: Expr, constants: Mapping[str, float], params: frozenset) -> Expr:
             return Num(1.0)
         if params.intersection(e.b.symbols):
             return _lower(Call("exp", (Binary("*", e.b, Call("log", (e.a,))),)), constants, params)
+    if isinstance(e, Binary) and e.op == "/" and isinstance(e.b, Call) and e.b.fn == "exp":
+        return _lower(Binary("*", e.a, Call("exp", (Unary("-", e.b.args[0]),))), constants, params)
+    if isinstance(e, Unary) and e.op == "-" and isinstance(e.a, Binary) and e.a.op == "*":
+        left, right = e.a.a, e.a.b
+        if not params.intersection(right.symbols):
+            return Binary("*", left, _lower(Unary("-", right), constants, params))
+        if not params.intersection(left.symbols):
+            return Binary("*", _lower(Unary("-", left), constants, params), right)
     return e
 
 
