@@ -3,39 +3,49 @@
 #include <cmath>
 
 #include "config.hpp"
+#include "opcodes.hpp"
 
 namespace lawfit {
 
 // In-place Cholesky factorisation of the symmetric positive definite n x n
-// matrix M (row-major, leading dimension ld): the lower triangle becomes L.
-// Returns false if a pivot is not positive and finite.
-LAWFIT_HD inline bool cholesky(double* M, int n, int ld) {
+// matrix M (row-major, leading dimension ld): the lower triangle becomes L and
+// inv_diag[j] = 1 / L[j][j] (solves multiply by it: these tiny systems are
+// bound by division latency, not by flops).  Returns false if a pivot is not
+// positive and finite.
+LAWFIT_HD inline bool cholesky(double* M, int n, int ld, double* inv_diag) {
     for (int j = 0; j < n; ++j) {
         double d = M[j * ld + j];
         for (int k = 0; k < j; ++k) d -= M[j * ld + k] * M[j * ld + k];
         if (!(d > 0.0) || !std::isfinite(d)) return false;
         const double ljj = std::sqrt(d);
+        const double inv = 1.0 / ljj;
         M[j * ld + j] = ljj;
+        inv_diag[j] = inv;
         for (int i = j + 1; i < n; ++i) {
             double v = M[i * ld + j];
             for (int k = 0; k < j; ++k) v -= M[i * ld + k] * M[j * ld + k];
-            M[i * ld + j] = v / ljj;
+            M[i * ld + j] = v * inv;
         }
     }
     return true;
 }
 
-// Solves L L^T x = b in place (b becomes x) with L from cholesky().
-LAWFIT_HD inline void cholesky_solve(const double* L, int n, int ld, double* b) {
+// Solves L y = b in place (forward substitution).
+LAWFIT_HD inline void forward_solve(const double* L, const double* inv_diag, int n, int ld, double* b) {
     for (int i = 0; i < n; ++i) {
         double v = b[i];
         for (int k = 0; k < i; ++k) v -= L[i * ld + k] * b[k];
-        b[i] = v / L[i * ld + i];
+        b[i] = v * inv_diag[i];
     }
+}
+
+// Solves L L^T x = b in place (b becomes x) with L from cholesky().
+LAWFIT_HD inline void cholesky_solve(const double* L, const double* inv_diag, int n, int ld, double* b) {
+    forward_solve(L, inv_diag, n, ld, b);
     for (int i = n - 1; i >= 0; --i) {
         double v = b[i];
         for (int k = i + 1; k < n; ++k) v -= L[k * ld + i] * b[k];
-        b[i] = v / L[i * ld + i];
+        b[i] = v * inv_diag[i];
     }
 }
 
@@ -53,14 +63,15 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
     for (int i = 0; i < P; ++i)
         for (int j = 0; j <= i; ++j)
             work[i * P + j] = A[i * P + j] / std::sqrt(A[i * P + i] * A[j * P + j]);
-    if (!cholesky(work, P, P)) return false;
+    double inv_diag[kMaxParams];
+    if (P > kMaxParams || !cholesky(work, P, P, inv_diag)) return false;
     for (int j = 0; j < P; ++j)
         if (work[j * P + j] * work[j * P + j] < min_pivot) return false;
     // Columns of S^-1 by solving S x = e_j.
     for (int j = 0; j < P; ++j) {
         double* col = out + j * P;  // row j of the symmetric inverse
         for (int i = 0; i < P; ++i) col[i] = i == j ? 1.0 : 0.0;
-        cholesky_solve(work, P, P, col);
+        cholesky_solve(work, inv_diag, P, P, col);
     }
     for (int i = 0; i < P; ++i)
         for (int j = 0; j < P; ++j) out[i * P + j] /= std::sqrt(A[i * P + i] * A[j * P + j]);

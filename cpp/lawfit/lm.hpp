@@ -50,7 +50,7 @@ struct LmWork {
     double A[kMaxParams * kMaxParams], g[kMaxParams];
     double An[kMaxParams * kMaxParams], gn[kMaxParams];
     double S[kMaxParams * kMaxParams], L[kMaxParams * kMaxParams];
-    double b[kMaxParams], z[kMaxParams], t[kMaxParams];
+    double b[kMaxParams], z[kMaxParams], t[kMaxParams], inv_l[kMaxParams];
     double xn[kMaxParams], diag[kMaxParams];
     int idx[kMaxParams];
 };
@@ -78,9 +78,9 @@ LAWFIT_HD inline bool trust_region_step(LmWork& w, int m, double delta, double* 
             for (int c = 0; c <= a; ++c) w.L[a * ld + c] = w.S[a * ld + c];
             w.L[a * ld + a] += lambda;
         }
-        if (!cholesky(w.L, m, ld)) return false;
+        if (!cholesky(w.L, m, ld, w.inv_l)) return false;
         for (int a = 0; a < m; ++a) w.z[a] = -w.b[a];
-        cholesky_solve(w.L, m, ld, w.z);
+        cholesky_solve(w.L, w.inv_l, m, ld, w.z);
         return true;
     };
     // Gauss-Newton step if it is defined and fits (lmder: within 10% of delta).
@@ -105,11 +105,8 @@ LAWFIT_HD inline bool trust_region_step(LmWork& w, int m, double delta, double* 
         if (zn <= 1.1 * delta && zn >= 0.9 * delta) break;
         // Newton step on 1/||z(lambda)|| = 1/delta (Moré 1978, eq. 5.5):
         // d||z||/dlambda = -||L^-1 z||^2 / ||z||.
-        for (int a = 0; a < m; ++a) {
-            double v = w.z[a];
-            for (int c = 0; c < a; ++c) v -= w.L[a * ld + c] * w.t[c];
-            w.t[a] = v / w.L[a * ld + a];
-        }
+        for (int a = 0; a < m; ++a) w.t[a] = w.z[a];
+        forward_solve(w.L, w.inv_l, m, ld, w.t);
         const double tn = norm(w.t, m);
         double next = lambda + (zn / tn) * (zn / tn) * (zn - delta) / delta;
         if (!(next > lo && next < hi)) next = hi > 0.0 && lo > 0.0 ? std::sqrt(lo * hi) : 0.5 * (lo + hi);
@@ -185,11 +182,13 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             break;
         }
         // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
+        double inv_d[kMaxParams];
+        for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
         for (int a = 0; a < m; ++a) {
             const int ja = w.idx[act[a]];
             for (int c = 0; c <= a; ++c)
-                w.S[a * kMaxParams + c] = w.A[ja * P + w.idx[act[c]]] / (w.diag[act[a]] * w.diag[act[c]]);
-            w.b[a] = w.g[ja] / w.diag[act[a]];
+                w.S[a * kMaxParams + c] = w.A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
+            w.b[a] = w.g[ja] * inv_d[a];
         }
         if (!detail::trust_region_step(w, m, delta, &par)) {
             out.status = Status::SINGULAR;
@@ -199,7 +198,7 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
         for (int j = 0; j < P; ++j) w.xn[j] = x[j];
         for (int a = 0; a < m; ++a) {
             const int j = w.idx[act[a]];
-            w.xn[j] = detail::clamp(x[j] + w.z[a] / w.diag[act[a]], lo[j], hi[j]);
+            w.xn[j] = detail::clamp(x[j] + w.z[a] * inv_d[a], lo[j], hi[j]);
         }
         double pnorm2 = 0.0, gs = 0.0, sAs = 0.0;
         for (int a = 0; a < n; ++a) {
