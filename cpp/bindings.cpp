@@ -73,7 +73,9 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                       const std::optional<carray<std::int64_t>>& problem_law, const carray<double>& p0,
                       const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
                       const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
-                      int n_threads, bool want_jtj) {
+                      int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
+                      std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
+                      const std::optional<carray<std::int32_t>>& group, bool evaluate_only) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -91,6 +93,16 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     const std::int64_t fixed_stride = fixed ? per_problem_stride(*fixed, n_problems, P, "fixed") : 0;
     const std::int64_t bstride = per_problem_stride(lower, n_problems, P, "lower");
     require(per_problem_stride(upper, n_problems, P, "upper") == bstride, "lower and upper must have the same shape");
+    require(loss >= 0 && loss <= static_cast<int>(Loss::ARCTAN), "unknown loss");
+    require(delta > 0.0, "delta (the loss scale) must be positive");
+    if (problem_resample)
+        require(problem_resample->ndim() == 1 && problem_resample->shape(0) == n_problems,
+                "problem_resample must have one entry per problem");
+    if (group) require(group->ndim() == 1 && group->shape(0) == n_points, "group must have one id per point");
+    Objective objective;
+    objective.loss = static_cast<Loss>(loss);
+    objective.delta = delta;
+    objective.log_residual = log_residual;
 
     carray<double> params({n_problems, static_cast<std::int64_t>(P)});
     carray<double> cost(n_problems);
@@ -101,6 +113,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
                 ptr_or_null(problem_law), n_problems, p0.data(), ptr_or_null(fixed), fixed_stride,
                 lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
+                objective, seed, ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 params.mutable_data(), cost.mutable_data(), nit.mutable_data(), nfev.mutable_data(),
                 status.mutable_data(), jtj ? jtj->mutable_data() : nullptr};
     bool completed;
@@ -149,6 +162,14 @@ py::tuple solve_callback(py::function fun, const carray<double>& p0,
     return py::make_tuple(x, o.cost, o.nit, eval.calls, static_cast<int>(o.status), jtj);
 }
 
+carray<std::int32_t> bootstrap_counts(std::uint64_t seed, std::int64_t law, std::int64_t resample,
+                                      std::int64_t n_units) {
+    require(n_units >= 0, "n_units must be non-negative");
+    carray<std::int32_t> out(n_units);
+    for (std::int64_t u = 0; u < n_units; ++u) out.mutable_data()[u] = bootstrap_count(seed, law, resample, u);
+    return out;
+}
+
 py::tuple covariance(const carray<double>& jtj, double min_pivot) {
     require(jtj.ndim() == 3 && jtj.shape(1) == jtj.shape(2), "jtj must have shape (K, P, P)");
     const std::int64_t K = jtj.shape(0);
@@ -193,6 +214,10 @@ PYBIND11_MODULE(_core, m) {
         .value("SIGMOID", Op::SIGMOID).value("SOFTPLUS", Op::SOFTPLUS).value("MIN", Op::MIN)
         .value("MAX", Op::MAX).value("POWI", Op::POWI)
         .finalize();
+    py::native_enum<Loss>(m, "Loss", "enum.IntEnum", "Robust loss applied to the residuals")
+        .value("L2", Loss::L2).value("HUBER", Loss::HUBER).value("SOFT_L1", Loss::SOFT_L1)
+        .value("CAUCHY", Loss::CAUCHY).value("ARCTAN", Loss::ARCTAN)
+        .finalize();
     m.attr("MAX_PARAMS") = kMaxParams;
     m.attr("MAX_STACK") = kMaxStack;
 
@@ -200,9 +225,15 @@ PYBIND11_MODULE(_core, m) {
           py::arg("columns"), py::arg("y"), py::arg("weight"), py::arg("offsets"), py::arg("problem_law"),
           py::arg("p0"), py::arg("fixed"), py::arg("lower"), py::arg("upper"), py::arg("ftol"),
           py::arg("xtol"), py::arg("gtol"), py::arg("max_nfev"), py::arg("n_threads"), py::arg("want_jtj"),
+          py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
+          py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
+          py::arg("evaluate_only") = false,
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");
+    m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("law"), py::arg("resample"),
+          py::arg("n_units"),
+          "Poisson(1) multiplicities of units 0..n_units-1 in one resample (as the solver draws them).");
     m.def("covariance", &covariance, py::arg("jtj"), py::arg("min_pivot"),
           "Inverse of each J^T J in scaled form; ok=False where it is singular or nearly so.");
     m.def("solve_callback", &solve_callback, py::arg("fun"), py::arg("p0"), py::arg("fixed"),

@@ -31,6 +31,14 @@ struct BatchView {
     const double* upper;
     std::int64_t bounds_stride;
     LmOptions opt;
+    Objective objective;
+    // Bootstrap: problem k fits resample problem_resample[k] of its law (< 0 or
+    // a null array: the data as given); group ids (law-local, per point) make
+    // whole groups the resampling unit.
+    std::uint64_t seed;
+    const std::int64_t* problem_resample;
+    const std::int32_t* group;
+    bool evaluate_only;  // only the cost at p0 (the multistart pruning pass)
     // Outputs (caller-owned).
     double* params;     // n_problems x P
     double* cost;       // n_problems
@@ -91,17 +99,38 @@ LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B>& w
         for (std::uint32_t m = free_mask; m; m &= m - 1) ++n_free;
         ok = begin >= 0 && end <= b.n_points && end - begin >= (n_free > 0 ? n_free : 1);
     }
+    Resample resample;
+    resample.seed = b.seed;
+    resample.law = law;
+    resample.index = b.problem_resample ? b.problem_resample[i] : -1;
+    resample.group = b.group;
+    ok = ok && b.objective.delta > 0.0;
+    std::int64_t n_used = 0;  // points with a positive multiplicity
     for (std::int64_t k = begin; ok && k < end; ++k) {
-        ok = detail::is_finite(b.y[k]) && (!b.weight || (detail::is_finite(b.weight[k]) && b.weight[k] >= 0.0));
+        ok = detail::is_finite(b.y[k]) && (!b.weight || (detail::is_finite(b.weight[k]) && b.weight[k] >= 0.0)) &&
+             (!b.group || b.group[k] >= 0);
         for (int c = 0; ok && c < b.prog.n_columns; ++c)
             ok = detail::is_finite(b.columns[c * b.n_points + k]);
+        if (resample.index >= 0) n_used += resample.count(k, begin) > 0;
+    }
+    if (ok && resample.index >= 0) {
+        int n_free = 0;
+        for (std::uint32_t m = free_mask; m; m &= m - 1) ++n_free;
+        ok = n_used >= n_free;  // a resample that drew too few distinct points
     }
     if (!ok) {
         detail::write_result(b, i, bad, nullptr);
         return;
     }
-    ProblemData data{b.columns, b.n_points, b.y, b.weight, nullptr, begin, end};
-    ProgramEvaluator<B> eval{b.prog, data, ws.block, ws.acc};
+    ProblemData data{b.columns, b.n_points, b.y, b.weight, begin, end};
+    ProgramEvaluator<B> eval{b.prog, data, b.objective, resample, ws.block, ws.acc};
+    if (b.evaluate_only) {
+        LmOutcome o;
+        o.nfev = 1;
+        o.status = eval(x, free_mask, ws.lm.A, ws.lm.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
+        detail::write_result(b, i, o, ws.lm.A);
+        return;
+    }
     const LmOutcome o = lm_solve(eval, P, x, free_mask, lo, hi, b.opt, ws.lm);
     detail::write_result(b, i, o, ws.lm.A);
 }

@@ -1,25 +1,57 @@
-// Evaluates one problem's weighted least-squares pieces at given parameters:
-// cost = 1/2 sum w r^2, g = J^T W r and A = J^T W J (r = f - y), accumulated
-// block by block while the program runs; the Jacobian is never stored.
+// Evaluates one problem's objective pieces at given parameters: the cost, its
+// gradient g and the Gauss-Newton matrix A, accumulated block by block while
+// the program runs; the Jacobian is never stored.
+//
+// Plain least squares: cost = 1/2 sum w r^2, g = J^T W r, A = J^T W J with
+// r = f - y (or log f - log y with log residuals, J then scaled by 1/f).
+// Robust losses follow scipy.optimize.least_squares: with z = w r^2 / delta^2,
+// cost = 1/2 delta^2 sum rho(z), g = sum rho'(z) w r J (the exact gradient) and
+// A = sum max(rho' + 2 rho'' z, eps) w J J^T (Triggs et al. 2000, "Bundle
+// adjustment - a modern synthesis", sec. 4.3: the second-order correction that
+// scipy's scale_for_robust_loss_function applies).  Bootstrap multiplicities
+// multiply every term.
 #pragma once
 #include <cmath>
 #include <cstdint>
 
 #include "config.hpp"
+#include "loss.hpp"
 #include "program.hpp"
+#include "rng.hpp"
 
 namespace lawfit {
 
-// Points [begin, end) of a ragged batch.  weight (1/sigma^2) and multiplicity
-// (bootstrap counts) are optional and indexed like y.
+// Points [begin, end) of a ragged batch; weight (1/sigma^2) is optional and
+// indexed like y.  With log residuals y already holds log(y).
 struct ProblemData {
     const double* columns;
     std::int64_t col_stride;
     const double* y;
     const double* weight;
-    const double* multiplicity;
     std::int64_t begin;
     std::int64_t end;
+};
+
+// How residuals become the cost.
+struct Objective {
+    Loss loss = Loss::L2;
+    double delta = 1.0;         // scale of the robust loss (scipy's f_scale)
+    bool log_residual = false;  // r = log f - log y
+};
+
+// Which bootstrap resample this problem fits (index < 0: the data as given).
+// With group ids (law-local, >= 0) whole groups share one multiplicity.
+struct Resample {
+    std::uint64_t seed = 0;
+    std::int64_t law = 0;
+    std::int64_t index = -1;
+    const std::int32_t* group = nullptr;  // indexed like y, or null
+
+    LAWFIT_HD int count(std::int64_t point, std::int64_t begin) const {
+        if (index < 0) return 1;
+        const std::int64_t unit = group ? group[point] : point - begin;
+        return bootstrap_count(seed, law, index, unit);
+    }
 };
 
 namespace detail {
@@ -49,6 +81,8 @@ template <int B>
 struct ProgramEvaluator {
     const ProgramView& prog;
     ProblemData data;
+    Objective obj;
+    Resample resample;
     BlockScratch<B>& s;
     Accumulator<B>& acc;
 
@@ -77,23 +111,48 @@ struct ProgramEvaluator {
                 }
                 first = false;
             }
-            const double* __restrict f = s.val[0];
-            double* __restrict wr = s.tmp_a;  // w * r
-            double* __restrict wt = s.tmp_b;  // w (0 on padding lanes)
+            double* __restrict f = s.val[0];
+            if (obj.log_residual) {  // d log f = df / f
+                double* __restrict inv_f = s.tmp_a;
+                LAWFIT_LANES for (int i = 0; i < B; ++i) {
+                    inv_f[i] = 1.0 / f[i];
+                    f[i] = math::log(f[i]);
+                }
+                detail::scale_grads<B>(s.grad[0], mask, inv_f);
+            }
+            double* __restrict wr = s.tmp_a;   // weight of r in g
+            double* __restrict wt = s.tmp_b;   // weight of J J^T in A
+            double* __restrict mult = acc.wg;  // multiplicity (0 on padding lanes)
             for (int i = 0; i < nb; ++i) {
-                double w = data.weight ? data.weight[p0 + i] : 1.0;
-                if (data.multiplicity) w *= data.multiplicity[p0 + i];
-                wt[i] = w;
+                wt[i] = data.weight ? data.weight[p0 + i] : 1.0;
+                mult[i] = resample.count(p0 + i, data.begin);
                 wr[i] = data.y[p0 + i];
             }
             for (int i = nb; i < B; ++i) {
                 wt[i] = 0.0;
+                mult[i] = 0.0;
                 wr[i] = data.y[p0 + nb - 1];
             }
-            LAWFIT_LANES for (int i = 0; i < B; ++i) {
-                const double r = f[i] - wr[i];
-                wr[i] = wt[i] * r;
-                acc.cost[i] += wr[i] * r;
+            if (obj.loss == Loss::L2) {
+                LAWFIT_LANES for (int i = 0; i < B; ++i) {
+                    const double r = f[i] - wr[i];
+                    wt[i] *= mult[i];
+                    wr[i] = wt[i] * r;
+                    acc.cost[i] += wr[i] * r;
+                }
+            } else {
+                const double d2 = obj.delta * obj.delta;
+                for (int i = 0; i < B; ++i) {
+                    const double r = f[i] - wr[i], w = wt[i], m = mult[i];
+                    double r0, r1, r2;
+                    const double z = w * r * r / d2;
+                    loss_rho(obj.loss, z, r0, r1, r2);
+                    double h = r1 + 2.0 * r2 * z;
+                    h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
+                    acc.cost[i] += m * d2 * r0;
+                    wr[i] = m * r1 * w * r;
+                    wt[i] = m * h * w;
+                }
             }
             for (std::uint32_t m = mask; m;) {
                 const int j = detail::next_bit(m);

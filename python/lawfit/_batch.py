@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["BatchSolution", "solve_batch", "default_threads"]
+__all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code"]
 
 
 def default_threads() -> int:
@@ -33,6 +33,17 @@ class BatchSolution:
     nfev: np.ndarray
     status: np.ndarray  # int32 codes of lawfit.Status
     jtj: np.ndarray | None  # (K, P, P)
+
+
+def loss_code(loss) -> _core.Loss:
+    """The core's Loss for a name such as ``"huber"`` (or a Loss already)."""
+    if isinstance(loss, _core.Loss):
+        return loss
+    try:
+        return _core.Loss[str(loss).upper()]
+    except KeyError:
+        names = ", ".join(m.name.lower() for m in _core.Loss)
+        raise ValueError(f"unknown loss {loss!r}; choose one of {names}") from None
 
 
 def _per_problem(a, n_problems: int, n_params: int, dtype, name: str) -> np.ndarray:
@@ -60,12 +71,26 @@ def solve_batch(
     max_nfev: int = 0,
     n_threads: int | None = None,
     want_jtj: bool = True,
+    loss: str = "l2",
+    delta: float = 1.0,
+    residual: str = "linear",
+    seed: int = 0,
+    problem_resample: np.ndarray | None = None,
+    group: np.ndarray | None = None,
+    evaluate_only: bool = False,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
     ``columns`` is the program's input matrix (n_columns, n_points) from
     ``program.input_matrix``; law ``i`` owns points ``offsets[i]:offsets[i+1]``;
     problem ``k`` fits law ``problem_law[k]`` (default: ``k``) from ``p0[k]``.
+
+    ``loss`` is one of l2, huber, soft_l1, cauchy, arctan with scale ``delta``
+    (scipy.optimize.least_squares' ``loss`` and ``f_scale``); ``residual="log"``
+    fits log f - log y.  ``problem_resample[k] >= 0`` makes problem k fit that
+    bootstrap resample of its law (Poisson(1) multiplicities keyed by ``seed``,
+    law and resample; per point, or per ``group`` id when given).
+    ``evaluate_only`` returns the cost at ``p0`` without iterating.
     """
     P = len(program.param_names)
     p0 = np.ascontiguousarray(p0, dtype=np.float64)
@@ -79,12 +104,18 @@ def solve_batch(
         lower, upper = (np.ascontiguousarray(np.broadcast_to(b, (K, P))) for b in (lower, upper))
     if fixed is not None:
         fixed = _per_problem(fixed, K, P, np.uint8, "fixed")
+    if residual not in ("linear", "log"):
+        raise ValueError(f"residual must be 'linear' or 'log', got {residual!r}")
+    y = np.asarray(y, dtype=np.float64)
+    if residual == "log":
+        with np.errstate(divide="ignore", invalid="ignore"):
+            y = np.log(y)  # non-positive y become NaN: that law gets BAD_INPUT
     out = _core.solve_batch(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
         n_params=P,
         columns=np.ascontiguousarray(columns, dtype=np.float64),
-        y=np.ascontiguousarray(y, dtype=np.float64),
+        y=np.ascontiguousarray(y),
         weight=None if weight is None else np.ascontiguousarray(weight, dtype=np.float64),
         offsets=np.ascontiguousarray(offsets, dtype=np.int64),
         problem_law=None if problem_law is None else np.ascontiguousarray(problem_law, dtype=np.int64),
@@ -98,5 +129,13 @@ def solve_batch(
         max_nfev=int(max_nfev),
         n_threads=default_threads() if n_threads is None else int(n_threads),
         want_jtj=want_jtj,
+        loss=int(loss_code(loss)),
+        delta=float(delta),
+        log_residual=residual == "log",
+        seed=int(seed) & (2**64 - 1),
+        problem_resample=None if problem_resample is None
+        else np.ascontiguousarray(problem_resample, dtype=np.int64),
+        group=None if group is None else np.ascontiguousarray(group, dtype=np.int32),
+        evaluate_only=evaluate_only,
     )
     return BatchSolution(*out)

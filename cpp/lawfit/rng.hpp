@@ -1,0 +1,45 @@
+// Counter-based bootstrap multiplicities: the weight of a point (or of a whole
+// group of points) in resample r of law l is a pure function of
+// (seed, law, resample, unit), so any resample can be regenerated anywhere and
+// the CPU and GPU back ends draw identical resamples without storing them.
+//
+// The multiplicity is Poisson(1) ("Poisson bootstrap": Hanley & MacGibbon 2006,
+// Comput. Methods Programs Biomed. 83:57; Chamandy et al. 2012, "Estimating
+// uncertainty for massive data streams"), the n -> infinity limit of the
+// multinomial counts of the classical bootstrap; units are drawn independently,
+// so no per-resample table is needed.  Mixing: SplitMix64 (Steele, Lea & Flood
+// 2014, "Fast splittable pseudorandom number generators", OOPSLA).
+#pragma once
+#include <cstdint>
+
+#include "config.hpp"
+
+namespace lawfit {
+
+LAWFIT_HD inline std::uint64_t splitmix64(std::uint64_t z) {
+    z += 0x9E3779B97F4A7C15ull;
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+// Poisson(1) count for one unit of one resample.
+LAWFIT_HD inline int bootstrap_count(std::uint64_t seed, std::int64_t law, std::int64_t resample,
+                                     std::int64_t unit) {
+    std::uint64_t h = splitmix64(seed);
+    h = splitmix64(h ^ static_cast<std::uint64_t>(law));
+    h = splitmix64(h ^ static_cast<std::uint64_t>(resample));
+    h = splitmix64(h ^ static_cast<std::uint64_t>(unit));
+    const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
+    // Inverse CDF of Poisson(1): P(k) = e^-1 / k!.
+    double p = 0.36787944117144233, cdf = p;
+    int k = 0;
+    while (u >= cdf && k < 30) {
+        ++k;
+        p /= k;
+        cdf += p;
+    }
+    return k;
+}
+
+}  // namespace lawfit
