@@ -12,6 +12,9 @@
 #include "callback_evaluator.hpp"
 #include "cpu_backend.hpp"
 #include "lawfit/batch.hpp"
+#ifdef LAWFIT_WITH_CUDA
+#include "cuda_backend.cuh"
+#endif
 
 namespace py = pybind11;
 using namespace lawfit;
@@ -41,7 +44,8 @@ ProgramView make_program(const carray<std::int32_t>& code, const carray<double>&
         require(op >= 0 && op < static_cast<int>(Op::N_OPS), "unknown opcode in program");
         if (op == static_cast<int>(Op::CONST)) require(arg >= 0 && arg < consts.size(), "constant index out of range");
     }
-    return ProgramView{c, static_cast<int>(code.shape(0)), consts.data(), n_params, n_columns};
+    return ProgramView{c, static_cast<int>(code.shape(0)), consts.data(), static_cast<int>(consts.size()),
+                       n_params, n_columns};
 }
 
 // Per-problem arrays given either once (shape (P,), stride 0) or per problem.
@@ -75,7 +79,8 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                       const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
                       int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
                       std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
-                      const std::optional<carray<std::int32_t>>& group, bool evaluate_only) {
+                      const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
+                      const std::string& device, std::int64_t max_chunk) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -116,12 +121,27 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                 objective, seed, ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 params.mutable_data(), cost.mutable_data(), nit.mutable_data(), nfev.mutable_data(),
                 status.mutable_data(), jtj ? jtj->mutable_data() : nullptr};
-    bool completed;
-    {
-        py::gil_scoped_release release;
-        completed = solve_batch_cpu(b, n_threads, python_interrupted);
+    require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
+    if (device == "cuda") {
+#ifdef LAWFIT_WITH_CUDA
+        std::string err;
+        int n_chunks = 0;
+        {
+            py::gil_scoped_release release;
+            err = cuda::solve_batch(b, max_chunk, &n_chunks);
+        }
+        if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
+#else
+        throw std::runtime_error("lawfit was built without the CUDA back end (no CUDA compiler at build time)");
+#endif
+    } else {
+        bool completed;
+        {
+            py::gil_scoped_release release;
+            completed = solve_batch_cpu(b, n_threads, python_interrupted);
+        }
+        if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
     }
-    if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
     return py::make_tuple(params, cost, nit, nfev, status, jtj ? py::object(*jtj) : py::none());
 }
 
@@ -219,6 +239,15 @@ PYBIND11_MODULE(_core, m) {
         .value("CAUCHY", Loss::CAUCHY).value("ARCTAN", Loss::ARCTAN)
         .finalize();
     m.attr("MAX_PARAMS") = kMaxParams;
+#ifdef LAWFIT_WITH_CUDA
+    m.attr("WITH_CUDA") = true;
+    m.def("cuda_device_count", &cuda::device_count, "Number of usable CUDA devices (0 without a driver).");
+    m.def("cuda_device_name", &cuda::device_name, py::arg("device") = 0);
+#else
+    m.attr("WITH_CUDA") = false;
+    m.def("cuda_device_count", []() { return 0; }, "Number of usable CUDA devices (always 0: built without CUDA).");
+    m.def("cuda_device_name", [](int) { return std::string(); }, py::arg("device") = 0);
+#endif
     m.attr("MAX_STACK") = kMaxStack;
 
     m.def("solve_batch", &solve_batch, py::arg("code"), py::arg("consts"), py::arg("n_params"),
@@ -227,7 +256,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("xtol"), py::arg("gtol"), py::arg("max_nfev"), py::arg("n_threads"), py::arg("want_jtj"),
           py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
           py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
-          py::arg("evaluate_only") = false,
+          py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");

@@ -21,6 +21,7 @@ struct ProgramView {
     const std::int32_t* code;  // n_instr x 2: opcode, argument
     int n_instr;
     const double* consts;
+    int n_consts;
     int n_params;
     int n_columns;  // rows of the input matrix the program may read
 };

@@ -12,7 +12,20 @@ import numpy as np
 
 from . import _core
 
-__all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code"]
+__all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code", "resolve_device"]
+
+
+def resolve_device(device: str) -> str:
+    """'auto' -> 'cuda' when this build has the CUDA back end and a GPU is usable, else 'cpu'.
+
+    'cuda' is returned as asked; the core raises a RuntimeError saying why if
+    it cannot run there (built without CUDA, no driver, no device).
+    """
+    if device == "auto":
+        return "cuda" if _core.WITH_CUDA and _core.cuda_device_count() > 0 else "cpu"
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
+    return device
 
 
 def default_threads() -> int:
@@ -78,6 +91,8 @@ def solve_batch(
     problem_resample: np.ndarray | None = None,
     group: np.ndarray | None = None,
     evaluate_only: bool = False,
+    device: str = "cpu",
+    max_chunk: int = 0,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -91,6 +106,8 @@ def solve_batch(
     bootstrap resample of its law (Poisson(1) multiplicities keyed by ``seed``,
     law and resample; per point, or per ``group`` id when given).
     ``evaluate_only`` returns the cost at ``p0`` without iterating.
+    ``device`` is 'cpu', 'cuda' or 'auto'; on the GPU, problems run in chunks
+    sized to free memory (``max_chunk`` caps a chunk, for tests).
     """
     P = len(program.param_names)
     p0 = np.ascontiguousarray(p0, dtype=np.float64)
@@ -137,5 +154,7 @@ def solve_batch(
         else np.ascontiguousarray(problem_resample, dtype=np.int64),
         group=None if group is None else np.ascontiguousarray(group, dtype=np.int32),
         evaluate_only=evaluate_only,
+        device=resolve_device(device),
+        max_chunk=int(max_chunk),
     )
     return BatchSolution(*out)

@@ -35,7 +35,7 @@ except ImportError:  # pragma: no cover - scipy is optional
 
 __all__ = ["curve_fit", "OptimizeWarning"]
 
-_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads")
+_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device")
 
 
 def _solver_options(kwargs: dict) -> dict:
@@ -223,7 +223,8 @@ def curve_fit(
         As scipy: 'omit' drops points with NaN, 'raise' raises.
     **kwargs
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq, and
-        ``n_threads`` (batch threads, default all cores); for a formula string
+        ``n_threads`` (batch threads, default all cores), ``device`` ('cpu',
+        'cuda' or 'auto'; batches only, default 'cpu'); for a formula string
         ``inputs`` (names of the rows of a 2-D xdata) and ``param_names`` (the
         parameters in the order of p0; default: order of first appearance).
 
@@ -279,7 +280,7 @@ def curve_fit(
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
             full_output, nan_policy, opts, kwargs.get("inputs"), kwargs.get("n_threads"),
-            kwargs.get("param_names"),
+            kwargs.get("param_names"), kwargs.get("device", "cpu"),
         )
 
     # --- the number of parameters, as scipy determines it
@@ -419,7 +420,7 @@ def _is_batch(ydata) -> bool:
 
 
 def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
-                     full_output, nan_policy, opts, inputs, n_threads, param_names):
+                     full_output, nan_policy, opts, inputs, n_threads, param_names, device):
     rect = isinstance(ydata, np.ndarray) and ydata.ndim == 2
     K = len(ydata)
     if K == 0:
@@ -460,7 +461,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         sol = solve_batch(program, program.input_matrix(x_rows), y, offsets, p0, weight=weight,
-                          lower=lb, upper=ub, n_threads=n_threads, **opts)
+                          lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
