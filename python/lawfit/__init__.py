@@ -10,12 +10,15 @@ end) runs laws x starting points x resamples as one batch on all CPU cores.
 array([3. , 0.5, 1. ])
 
 Main entry points: :func:`curve_fit` (scipy's signature, batched),
+:data:`laws` (the catalog of published scaling laws, each with its formula,
+bounds, start grid, derived quantities and citation), :class:`Law`,
 :func:`compile_law` (formula -> law program), :class:`Status` (per-problem
 outcome codes).  ``lawfit demo`` on the command line fits a synthetic
 collection of 1,000 Chinchilla laws.
 """
 from ._core import MAX_PARAMS, Status
 from ._status import LawfitWarning, status_message, summarize_status
+from .catalog import Law, fit_shared, laws, lr_areas, register_law
 from .curve_fit import OptimizeWarning, curve_fit
 from .formula import Program, compile_law, parse
 
@@ -32,4 +35,9 @@ __all__ = [
     "LawfitWarning",
     "OptimizeWarning",
     "MAX_PARAMS",
+    "laws",
+    "Law",
+    "register_law",
+    "fit_shared",
+    "lr_areas",
 ]

@@ -18,6 +18,12 @@ def main(argv=None) -> int:
     demo.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     demo.add_argument("--scipy-sample", type=int, default=100,
                       help="laws also fitted with scipy for comparison (default 100; 0 to skip)")
+    sub.add_parser("laws", help="list the law catalog, or show one law in full (lawfit laws NAME)")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["laws"]:
+        from .catalog import main_laws
+
+        return main_laws(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "demo":
         from .demo import run
