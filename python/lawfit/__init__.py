@@ -18,7 +18,10 @@ collection of 1,000 Chinchilla laws.
 """
 from ._core import MAX_PARAMS, Status
 from ._status import LawfitWarning, status_message, summarize_status
+from . import uncertainty
+from .bootstrap import BootstrapResult, Replicates, bootstrap
 from .catalog import Law, fit_shared, laws, lr_areas, register_law
+from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
 from .curve_fit import OptimizeWarning, curve_fit
 from .formula import Program, compile_law, parse
 
@@ -40,4 +43,13 @@ __all__ = [
     "register_law",
     "fit_shared",
     "lr_areas",
+    "fit_multistart",
+    "grid_starts",
+    "sobol_starts",
+    "latin_hypercube_starts",
+    "bootstrap",
+    "MultistartResult",
+    "BootstrapResult",
+    "Replicates",
+    "uncertainty",
 ]

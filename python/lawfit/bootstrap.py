@@ -1,0 +1,461 @@
+"""Bootstrap of fitted laws: laws x resamples x starts in one batch.
+
+A resample is not a copy of the data: problem k of the batch fits law l with
+every point (or every group of points) weighted by a Poisson(1) multiplicity
+drawn by the C++ core from a counter-based generator keyed by
+(seed, law, resample, unit) — the Poisson bootstrap (Hanley & MacGibbon 2006;
+cpp/lawfit/rng.hpp), the large-n limit of the classical multinomial
+bootstrap.  Any resample can be regenerated anywhere
+(:meth:`BootstrapResult.counts`), and CPU and GPU draw identical resamples.
+
+* **Point (pairs) bootstrap**: units are points.
+* **Grouped bootstrap**: ``group`` labels (e.g. the training run of each
+  checkpoint) make whole groups the unit, so correlated points move together.
+
+Each resample is fitted from a few starts (by default the full-data optimum
+and up to ``n_starts - 1`` other distinct local optima of nearly the same
+cost that the full-data multistart found), and reduced to its best
+converged start.  The intervals —
+percentile and BCa — are for parameters, for any formula of the parameters
+(``"beta/(alpha + beta)"``, ``"exp(e)"``, a compute-optimal ``N_opt`` with an
+input ``C``) and for predictions of the law at given inputs; see
+:mod:`lawfit.uncertainty` for the formulas.
+
+**Jackknife for the BCa acceleration.**  The core's point weights are shared
+by every problem of a batch, so a leave-one-out problem cannot be expressed
+as a 0/1 weight per problem, and ``fixed`` concerns parameters, not points.
+The jackknife is therefore laid out as separate laws — law l without unit u —
+and fitted in one more batch call from the full-data optimum (one near-
+converged problem per unit).  Its size is sum over laws of n_l (B_l - 1)
+points; when a law has more than ``max_jackknife`` units they are dealt into
+``max_jackknife`` random blocks of (nearly) equal size and whole blocks are
+left out (the delete-d jackknife).  The acceleration is a ratio of the third
+to the 3/2 power of the second cumulant of the influence values, and
+cumulants add over the units of a block, so blocks estimate the same
+quantity (Efron & Tibshirani 1993, sec. 11.5 and 14.3).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Union
+
+import numpy as np
+
+from . import _core
+from ._batch import solve_batch
+from ._status import is_converged, summarize_status
+from .multistart import FitData, MultistartResult, reduce_best
+from .uncertainty import (
+    bca_interval,
+    evaluate_many,
+    jackknife_acceleration,
+    percentile_interval,
+)
+
+__all__ = ["bootstrap", "BootstrapResult", "Replicates", "group_ids"]
+
+# Problems per solver call (bounds the memory of one call's outputs), and points
+# copied per jackknife call.
+_CHUNK_PROBLEMS = 1 << 21
+_CHUNK_POINTS = 1 << 24
+
+
+def group_ids(labels, offsets) -> np.ndarray:
+    """Law-local group ids 0..G_l-1 (int32) from per-point labels of any type.
+
+    Labels are compared within a law only: the same label in two laws is two
+    groups.  Ids follow the sorted order of the labels.
+
+    Examples
+    --------
+    >>> group_ids(["r1", "r2", "r1", "x", "x"], [0, 3, 5]).tolist()
+    [0, 1, 0, 0, 0]
+    """
+    labels = np.asarray(labels)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if labels.shape != (offsets[-1],):
+        raise ValueError(f"group must have one label per point ({offsets[-1]}), got shape {labels.shape}")
+    _, code = np.unique(labels, return_inverse=True)
+    law = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    key = law * (int(code.max(initial=0)) + 1) + code.ravel()
+    uniq, gid = np.unique(key, return_inverse=True)
+    first = np.searchsorted(uniq // (int(code.max(initial=0)) + 1), law)
+    return (gid.ravel() - first).astype(np.int32)
+
+
+@dataclass(eq=False)
+class Replicates:
+    """A statistic's full-data value, bootstrap replicates and jackknife values.
+
+    Attributes
+    ----------
+    estimate : ndarray, (L, *shape)
+        The statistic on the full data, per law.
+    replicates : ndarray, (L, R, *shape)
+        Its value on every resample (NaN for resamples that did not converge).
+    jackknife : ndarray (J, *shape) or None
+        Its value with each unit (or block of units) left out; ``jack_law``
+        (J,) says which law each row belongs to.
+    names : list of str or None
+        Labels of the last axis (parameter names).
+    """
+
+    estimate: np.ndarray
+    replicates: np.ndarray
+    jackknife: np.ndarray | None
+    jack_law: np.ndarray | None
+    names: list[str] | None = None
+
+    @property
+    def n_laws(self) -> int:
+        return self.estimate.shape[0]
+
+    def stderr(self) -> np.ndarray:
+        """Bootstrap standard error (sample SD of the replicates), (L, *shape)."""
+        return np.nanstd(self.replicates, axis=1, ddof=1)
+
+    def bias(self) -> np.ndarray:
+        """Bootstrap bias estimate mean(replicates) - estimate, (L, *shape)."""
+        return np.nanmean(self.replicates, axis=1) - self.estimate
+
+    def acceleration(self) -> np.ndarray:
+        """BCa acceleration per law from the jackknife values, (L, *shape)."""
+        if self.jackknife is None:
+            raise ValueError("no jackknife values: run bootstrap(..., jackknife=True) for BCa")
+        out = np.full(self.estimate.shape, np.nan)
+        for law in np.unique(self.jack_law):
+            out[law] = jackknife_acceleration(self.jackknife[self.jack_law == law], axis=0)
+        return out
+
+    def interval(self, level: float = 0.95, method: str = "percentile") -> tuple[np.ndarray, np.ndarray]:
+        """Confidence interval ``(lower, upper)``, each (L, *shape).
+
+        ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and
+        accelerated; needs the jackknife).
+        """
+        if method == "percentile":
+            return percentile_interval(self.replicates, level, axis=1)
+        if method == "bca":
+            return bca_interval(self.estimate, self.replicates, self.acceleration(), level, axis=1)
+        raise ValueError(f"method must be 'percentile' or 'bca', got {method!r}")
+
+    def summary(self, level: float = 0.95, method: str = "percentile") -> dict:
+        """``estimate``, ``stderr``, ``lower``, ``upper`` in one dict."""
+        lo, hi = self.interval(level, method)
+        return {"estimate": self.estimate, "stderr": self.stderr(), "lower": lo, "upper": hi}
+
+
+@dataclass(eq=False)
+class BootstrapResult:
+    """Bootstrap of a multistart fit.
+
+    Attributes
+    ----------
+    fit : MultistartResult
+        The full-data fit.
+    params : Replicates
+        Parameter replicates, ``params.replicates`` of shape (L, R, P).
+    status, cost : ndarray, (L, R)
+        Best start's status and objective per resample.
+    n_failed : ndarray, (L,)
+        Resamples without a converged start (left out of the intervals;
+        includes resamples that drew too few distinct points: BAD_INPUT).
+    seed : int
+    group : ndarray of int32 (M,) or None
+        Law-local group ids when the bootstrap was grouped.
+    starts : ndarray, (L, S, P)
+        Starts each resample was fitted from.
+    """
+
+    fit: MultistartResult
+    params: Replicates
+    status: np.ndarray
+    cost: np.ndarray
+    n_failed: np.ndarray
+    seed: int
+    group: np.ndarray | None
+    starts: np.ndarray
+    jack_params: np.ndarray | None
+    jack_law: np.ndarray | None
+
+    @property
+    def n_resamples(self) -> int:
+        return self.status.shape[1]
+
+    @property
+    def param_names(self) -> list[str]:
+        return self.fit.param_names
+
+    def interval(self, level: float = 0.95, method: str = "percentile"):
+        """Parameter intervals ``(lower, upper)``, each (L, P)."""
+        return self.params.interval(level, method)
+
+    def stderr(self) -> np.ndarray:
+        """Bootstrap standard errors of the parameters, (L, P)."""
+        return self.params.stderr()
+
+    def covariance(self) -> np.ndarray:
+        """Bootstrap covariance of the parameters, (L, P, P) (failed resamples left out)."""
+        t = self.params.replicates
+        ok = np.isfinite(t).all(axis=2)
+        out = np.full((t.shape[0], t.shape[2], t.shape[2]), np.nan)
+        for law in range(t.shape[0]):
+            if ok[law].sum() > 1:
+                out[law] = np.cov(t[law, ok[law]], rowvar=False)
+        return out
+
+    def derived(self, expr: str, x: Mapping | None = None) -> Replicates:
+        """Replicates of a formula of the parameters (and of inputs given in ``x``).
+
+        ``expr`` uses the law's parameter names, e.g. ``"exp(e)"`` or
+        ``"beta/(alpha + beta)"``; inputs are named by the keys of ``x``
+        (e.g. ``{"C": [1e21, 1e23]}`` for a compute-optimal model size).
+        Values have shape (L, R, n) — n input points, 1 without inputs.
+        Evaluated with numpy for all resamples at once.
+        """
+        return self._replicates(lambda p: evaluate_many(expr, p, x, param_names=self.param_names))
+
+    def predict(self, x) -> Replicates:
+        """Replicates of the law itself at the inputs ``x`` (a mapping or array), (L, R, n)."""
+        prog = self.fit.program
+        return self._replicates(lambda p: evaluate_many(prog, p, x))
+
+    def _replicates(self, fn) -> Replicates:
+        est = fn(self.fit.params)
+        reps = fn(self.params.replicates)
+        jack = None if self.jack_params is None else fn(self.jack_params)
+        return Replicates(est, reps, jack, self.jack_law)
+
+    def counts(self, law: int, resample: int) -> np.ndarray:
+        """Multiplicity of every point of ``law`` in ``resample`` (as the solver drew it).
+
+        With a grouped bootstrap every point of a group gets its group's count.
+        """
+        s, e = self.fit.data.offsets[law], self.fit.data.offsets[law + 1]
+        if self.group is None:
+            return _core.bootstrap_counts(self.seed, law, resample, int(e - s))
+        g = self.group[s:e]
+        units = _core.bootstrap_counts(self.seed, law, resample, int(g.max(initial=-1)) + 1)
+        return units[g]
+
+    def describe(self, level: float = 0.95, method: str = "percentile") -> str:
+        """A small text table: estimate, bootstrap SE and interval per law and parameter."""
+        lo, hi = self.interval(level, method)
+        se = self.stderr()
+        lines = [f"bootstrap: {self.n_resamples} resamples, {summarize_status(self.status.ravel())}; "
+                 f"{method} {100 * level:g}% intervals"]
+        for law in range(self.fit.n_laws):
+            for j, name in enumerate(self.param_names):
+                lines.append(f"law {law:3d}  {name:>10}  {self.fit.params[law, j]:12.6g}  "
+                             f"se {se[law, j]:10.4g}  [{lo[law, j]:.6g}, {hi[law, j]:.6g}]")
+        return "\n".join(lines)
+
+
+def _distinct_optima(fit: MultistartResult, n_starts: int, rtol: float, optima_rtol: float) -> np.ndarray:
+    """(L, S <= n_starts, P): each law's best converged optimum, then its next distinct
+    local optima whose cost is within ``optima_rtol`` of the best (padded with the best)."""
+    L, S, P = fit.all_params.shape
+    conv = is_converged(fit.all_status) & np.isfinite(fit.all_cost)
+    cost = np.where(conv, fit.all_cost, np.inf)
+    order = np.argsort(cost, axis=1, kind="stable")
+    c = np.take_along_axis(cost, order, axis=1)
+    distinct = np.isfinite(c) & (c <= c[:, :1] + optima_rtol * np.abs(c[:, :1]))
+    distinct[:, 1:] &= c[:, 1:] > c[:, :-1] + rtol * np.abs(c[:, :-1])
+    rank = np.cumsum(distinct, axis=1) - 1
+    take = distinct & (rank < n_starts)
+    width = max(1, int(take.sum(axis=1).max(initial=0)))  # pad only to the widest law
+    out = np.repeat(fit.params[:, None, :], width, axis=1)
+    law, pos = np.nonzero(take)
+    out[law, rank[law, pos]] = fit.all_params[law, order[law, pos]]
+    return out
+
+
+def _resample_starts(fit: MultistartResult, starts, n_starts: int, rtol: float, optima_rtol: float) -> np.ndarray:
+    L, P = fit.n_laws, len(fit.param_names)
+    if isinstance(starts, str):
+        if starts == "best":
+            return fit.params[:, None, :].copy()
+        if starts == "optima":
+            return _distinct_optima(fit, max(1, n_starts), rtol, optima_rtol)
+        if starts == "grid":
+            s = fit.starts
+            return np.broadcast_to(s, (L,) + s.shape[-2:]).copy() if s.ndim == 2 else s.copy()
+        raise ValueError(f"starts must be 'optima', 'best', 'grid' or an array, got {starts!r}")
+    s = np.asarray(starts, dtype=np.float64)
+    if s.ndim == 2 and s.shape[1] == P:
+        return np.broadcast_to(s, (L,) + s.shape).copy()
+    if s.ndim == 3 and s.shape[0] == L and s.shape[2] == P:
+        return s.copy()
+    raise ValueError(f"starts must have shape (S, {P}) or ({L}, S, {P}), got {s.shape}")
+
+
+def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenation of arange(s, s + n) for every (s, n)."""
+    total = int(lengths.sum())
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + (np.arange(total) - first)
+
+
+def _jackknife(fit: MultistartResult, unit: np.ndarray, max_jackknife: int, seed: int, common: dict):
+    """Leave-one-unit-out (or -block-out) refits of every law, one batch call (or a few).
+
+    Returns (params (J, P), law (J,)) for laws whose full-data fit converged.
+    """
+    data = fit.data
+    L, P = fit.n_laws, len(fit.param_names)
+    law_of_point = data.point_law
+    n_units = np.zeros(L, dtype=np.int64)
+    np.maximum.at(n_units, law_of_point, unit.astype(np.int64) + 1)
+    ok_law = np.isfinite(fit.params).all(axis=1) & (n_units >= 2)
+    # Blocks of equal size m = ceil(n / max_jackknife) units (the last may be smaller).
+    m = -(-n_units // max(1, max_jackknife))
+    n_blocks = np.where(ok_law, -(-n_units // np.maximum(m, 1)), 0)
+    # Deal units into blocks at random (seeded) when there are more than max_jackknife.
+    rng = np.random.default_rng([seed & 0xFFFFFFFF, 0x6A636B])
+    unit_start = np.concatenate([[0], np.cumsum(n_units)[:-1]])
+    u_rank = np.empty(int(n_units.sum()), dtype=np.int64)
+    perm_key = rng.random(u_rank.size) + np.repeat(np.arange(L), n_units)  # shuffle within each law
+    u_rank[np.argsort(perm_key, kind="stable")] = np.arange(u_rank.size)
+    u_rank -= np.repeat(unit_start, n_units)
+    block_of_unit = np.where(np.repeat(n_units > n_blocks, n_units),
+                             u_rank % np.maximum(np.repeat(n_blocks, n_units), 1),
+                             np.arange(u_rank.size) - np.repeat(unit_start, n_units))
+    block = block_of_unit[unit_start[law_of_point] + unit]
+    # Jackknife law (l, b): the points of law l outside block b.
+    j_law = np.repeat(np.arange(L), n_blocks)
+    j_block = np.arange(j_law.size) - np.repeat(np.cumsum(n_blocks) - n_blocks, n_blocks)
+    if j_law.size == 0:
+        return np.empty((0, P)), np.empty(0, dtype=np.int64)
+    n_pts = data.n_points
+    fixed_law = np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (L, P))
+    params = np.full((j_law.size, P), np.nan)
+    # Chunks of jackknife laws bound the copied points (n_l per leave-out law).
+    size = n_pts[j_law]
+    chunk_of = np.cumsum(size) // _CHUNK_POINTS
+    for c in np.unique(chunk_of):
+        sel = np.flatnonzero(chunk_of == c)
+        jl = j_law[sel]
+        cand = _ragged_arange(data.offsets[:-1][jl], n_pts[jl])
+        cand_j = np.repeat(np.arange(sel.size), n_pts[jl])
+        keep = block[cand] != j_block[sel][cand_j]
+        pts, pj = cand[keep], cand_j[keep]
+        offsets = np.concatenate([[0], np.cumsum(np.bincount(pj, minlength=sel.size))]).astype(np.int64)
+        fixed = fixed_law[jl].astype(np.uint8)
+        sol = solve_batch(data.program, np.ascontiguousarray(data.columns[:, pts]), data.y[pts], offsets,
+                          fit.params[jl], weight=None if data.weight is None else data.weight[pts],
+                          fixed=fixed if fixed.any() else None, lower=fit.lower[jl], upper=fit.upper[jl],
+                          want_jtj=False, **common)
+        params[sel] = np.where(is_converged(sol.status)[:, None], sol.params, np.nan)
+    return params, j_law
+
+
+def bootstrap(
+    fit: MultistartResult,
+    n_resamples: int = 1000,
+    *,
+    seed: int = 0,
+    group=None,
+    starts: Union[str, np.ndarray] = "optima",
+    n_starts: int = 4,
+    jackknife: bool = True,
+    max_jackknife: int = 256,
+    optima_rtol: float = 0.1,
+    basin_rtol: float = 1e-6,
+) -> BootstrapResult:
+    """Bootstrap a multistart fit: every law x resample x start in one batch.
+
+    Parameters
+    ----------
+    fit : MultistartResult
+        From :func:`lawfit.multistart.fit_multistart`; the same law, data,
+        loss, residual space, bounds, fixed parameters and solver options are
+        used for every resample.
+    n_resamples : int
+        Resamples per law.
+    seed : int
+        Keys the counter-based generator with (law, resample, unit): the same
+        seed gives bit-identical resamples anywhere.
+    group : array_like, optional
+        A label per point (in the fit's point order: laws concatenated).  Given,
+        whole groups are resampled (grouped bootstrap) and the jackknife leaves
+        out whole groups.
+    starts : {"optima", "best", "grid"} or array
+        Where each resample starts: ``"optima"`` (default) the full-data
+        optimum and up to ``n_starts - 1`` other distinct local optima the
+        multistart found with a cost within ``optima_rtol`` of the best (a
+        resample's optimum lies near the full data's; near-best optima guard
+        against a resample switching basins, far worse ones cannot win);
+        ``"best"`` the optimum only; ``"grid"`` the fit's whole start set (the
+        exact but costly analysis); or an (S, P) / (L, S, P) array.
+    n_starts, optima_rtol : int, float
+        For ``starts="optima"``.
+    jackknife : bool
+        Also run the (block) jackknife needed for BCa intervals.
+    max_jackknife : int
+        Most jackknife refits per law (see the module notes).
+    basin_rtol : float
+        Relative cost tolerance telling two local optima apart.
+
+    Returns
+    -------
+    BootstrapResult
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from lawfit.multistart import fit_multistart
+    >>> rng = np.random.default_rng(0)
+    >>> x = np.linspace(1, 10, 60)
+    >>> y = 3 * x**-0.5 + 1 + 0.02 * rng.standard_normal(60)
+    >>> fit = fit_multistart("a*x**-b + c", x, y, {"a": [1, 5], "b": [0.2, 1], "c": [0, 2]})
+    >>> boot = bootstrap(fit, 500, seed=1)
+    >>> lo, hi = boot.interval(0.9)
+    >>> bool(lo[0, 1] < 0.5 < hi[0, 1])
+    True
+    """
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be positive")
+    data: FitData = fit.data
+    L, P = fit.n_laws, len(fit.param_names)
+    gid = None if group is None else group_ids(group, data.offsets)
+    S0 = _resample_starts(fit, starts, n_starts, basin_rtol, optima_rtol)  # (L, S, P)
+    S = S0.shape[1]
+    S0 = np.clip(S0, fit.lower[:, None, :], fit.upper[:, None, :])
+    opts = fit.solver_options
+    common = dict(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                  n_threads=opts["n_threads"], device=opts["device"], loss=fit.loss, delta=fit.delta,
+                  residual=fit.residual)
+    fixed_law = np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (L, P))
+    any_fixed = bool(fixed_law.any())
+
+    # Problems ordered (law, resample, start); chunks of whole resamples bound memory.
+    params = np.full((L, n_resamples, P), np.nan)
+    cost = np.full((L, n_resamples), np.nan)
+    status = np.zeros((L, n_resamples), dtype=np.int32)
+    per_chunk = max(1, _CHUNK_PROBLEMS // max(1, L * S))
+    for r0 in range(0, n_resamples, per_chunk):
+        r1 = min(n_resamples, r0 + per_chunk)
+        R = r1 - r0
+        law = np.repeat(np.arange(L, dtype=np.int64), R * S)
+        res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), L)
+        p0 = np.repeat(S0[:, None, :, :], R, axis=1).reshape(L * R * S, P)
+        sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
+                          problem_law=law, problem_resample=res, seed=seed, group=gid,
+                          fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
+                          lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, **common)
+        c = sol.cost.reshape(L, R, S)
+        st = sol.status.reshape(L, R, S)
+        best, ok, _, _ = reduce_best(c, st, basin_rtol)
+        p = np.take_along_axis(sol.params.reshape(L, R, S, P), best[:, :, None, None], axis=2)[:, :, 0]
+        params[:, r0:r1] = np.where(ok[:, :, None], p, np.nan)
+        cost[:, r0:r1] = np.where(ok, np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0], np.nan)
+        status[:, r0:r1] = np.take_along_axis(st, best[:, :, None], axis=2)[:, :, 0]
+    n_failed = (~np.isfinite(params).all(axis=2)).sum(axis=1)
+
+    jp = jl = None
+    if jackknife:
+        unit = gid if gid is not None else (np.arange(data.y.size) - np.repeat(data.offsets[:-1], data.n_points))
+        jp, jl = _jackknife(fit, unit.astype(np.int64), max_jackknife, seed, common)
+    reps = Replicates(fit.params.copy(), params, jp, jl, names=fit.param_names)
+    return BootstrapResult(fit=fit, params=reps, status=status, cost=cost, n_failed=n_failed, seed=int(seed),
+                           group=gid, starts=S0, jack_params=jp, jack_law=jl)

@@ -1,0 +1,465 @@
+"""Uncertainty of fitted laws: covariances, goodness of fit and bootstrap intervals.
+
+Formulas (r: residuals in the fitted space, i.e. f - y or log f - log y;
+w: weights 1/sigma^2; J: Jacobian of the residuals; n points, k free
+parameters):
+
+* **Covariance from J^T W J** (L2 loss), exactly as scipy.optimize.curve_fit:
+  pinv(J^T W J) scaled by s^2 = sum w r^2 / (n - k) unless ``absolute_sigma``
+  (:mod:`lawfit._covariance`).
+* **Sandwich covariance** (any loss; the default for robust losses): the
+  M-estimator covariance (Huber 1967; White 1980) ``A^-1 B A^-1 * n/(n-k)``
+  with bread A = sum psi'(r) w J J^T, psi' = rho' + 2 rho'' z (the
+  Gauss-Newton Hessian of the robust objective; unlike the solver's matrix it
+  is not clipped at eps, so for cauchy and arctan far residuals count
+  negatively), and meat B = sum g g^T, g = rho'(z) w r J the per-point
+  gradient of the objective (z = w r^2 / delta^2).  For L2 this is White's
+  HC1 covariance.  It is only as good as A: for Huber with a scale ``delta``
+  below most residuals (Chinchilla's delta = 1e-3), A counts only the few
+  points with |r| < delta, so a warning says to use the bootstrap; where A
+  is not positive definite there is no sandwich (NaN, with a warning).
+* **Goodness of fit**: RSS = sum w r^2; R^2 = 1 - RSS / sum w (y - ybar_w)^2
+  (in the fitted space: log y for log residuals); the Gaussian log-likelihood
+  at the maximum-likelihood variance RSS/n,
+  log L = -n/2 (log(2 pi RSS/n) + 1) + 1/2 sum log w;
+  AIC = 2 (k + 1) - 2 log L and BIC = (k + 1) log n - 2 log L, counting the
+  variance as a parameter as R's ``logLik.lm`` does.  For robust losses these
+  describe the residuals of the robust fit; they are not the robust objective.
+* **Bootstrap intervals**: percentile, and BCa (Efron 1987, JASA 82:171;
+  Efron & Tibshirani 1993, ch. 14): bias correction
+  z0 = Phi^-1(#{theta* < theta_hat} / R) (ties count one half) and
+  acceleration a = sum (tbar - t_(i))^3 / (6 [sum (tbar - t_(i))^2]^(3/2))
+  from jackknife values t_(i); the interval is the bootstrap quantiles at
+  Phi(z0 + (z0 + z_q) / (1 - a (z0 + z_q))) for q = (1 -+ level)/2.
+"""
+from __future__ import annotations
+
+import warnings
+from statistics import NormalDist
+from typing import Mapping, Union
+
+import numpy as np
+
+from . import _core
+from ._covariance import pinv_jtj
+from ._status import LawfitWarning
+from .formula import Program, compile_law
+
+__all__ = [
+    "covariance",
+    "stderr",
+    "correlation",
+    "goodness_of_fit",
+    "evaluate_many",
+    "percentile_interval",
+    "bca_interval",
+    "jackknife_acceleration",
+    "wald_interval",
+]
+
+# --------------------------------------------------------------------------
+# Evaluating a law (or any formula of the parameters) for many parameter rows
+
+
+def _params_as_inputs(expr: Union[str, Program], param_names, input_names) -> Program:
+    """Compile ``expr`` with its parameters as *inputs*: one numpy pass evaluates
+    it for any number of parameter rows (no parameter gradients needed)."""
+    text = expr.formula if isinstance(expr, Program) else expr
+    return compile_law(text, inputs=list(input_names) + list(param_names), params=[])
+
+
+def evaluate_many(expr: Union[str, Program], params, x=None, *, param_names=None) -> np.ndarray:
+    """Value of a law or formula for every row of ``params`` at every input point.
+
+    Parameters
+    ----------
+    expr : str or Program
+        A law program, or a formula of the parameters (and of inputs named in
+        ``x``), e.g. ``"beta/(alpha + beta)"`` or ``"exp(a)*N**-alpha"``.
+    params : array_like, (..., P)
+        Parameter rows (any leading shape, e.g. (L,) laws or (L, R) resamples).
+    x : mapping or array, optional
+        Input points: a mapping of input name to 1-D values (or an
+        (n_inputs, n) array in the program's input order).  None: no inputs.
+    param_names : list of str, optional
+        Names of the columns of ``params`` (default: the program's).
+
+    Returns
+    -------
+    ndarray, (..., n) — n = 1 when the formula has no inputs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> evaluate_many("a/(a + b)", np.array([[1.0, 3.0], [1.0, 1.0]]), param_names=["a", "b"])
+    array([[0.25],
+           [0.5 ]])
+    """
+    if param_names is None:
+        if not isinstance(expr, Program):
+            raise ValueError("param_names is required for a formula string")
+        param_names = expr.param_names
+    param_names = list(param_names)
+    if isinstance(expr, Program):
+        input_names = list(expr.input_names)  # extra keys of a mapping are ignored
+    elif isinstance(x, Mapping):
+        input_names = list(x)
+    elif x is None:
+        input_names = []
+    else:
+        raise ValueError("name the inputs of a formula string with a mapping {name: values}")
+    if input_names and x is None:
+        raise ValueError(f"inputs {input_names} need values (x)")
+    prog = _params_as_inputs(expr, param_names, input_names)
+    p = np.asarray(params, dtype=np.float64)
+    if p.shape[-1] != len(param_names):
+        raise ValueError(f"params must have {len(param_names)} columns, got shape {p.shape}")
+    lead = p.shape[:-1]
+    p = p.reshape(-1, len(param_names))
+    if input_names:
+        if isinstance(x, Mapping):
+            xr = np.vstack([np.asarray(x[n], dtype=np.float64).ravel() for n in input_names])
+        else:
+            xr = np.asarray(x, dtype=np.float64)
+            xr = xr.reshape(1, -1) if xr.ndim <= 1 else xr
+        if xr.shape[0] != len(input_names):
+            raise ValueError(f"expected {len(input_names)} input rows, got {xr.shape[0]}")
+    else:
+        xr = np.empty((0, 1))
+    n = xr.shape[1]
+    rows = np.vstack([np.tile(xr, (1, p.shape[0])), np.repeat(p.T, n, axis=1)])
+    value, _ = prog.evaluate_columns(np.empty(0), prog.input_matrix(rows))
+    return value.reshape(*lead, n)
+
+
+# --------------------------------------------------------------------------
+# Per-point terms at the solution
+
+
+def _rho(loss: str, z: np.ndarray):
+    """rho(z), rho'(z), rho''(z) as scipy.optimize.least_squares (cpp/lawfit/loss.hpp)."""
+    if loss == "l2":
+        return z, np.ones_like(z), np.zeros_like(z)
+    if loss == "huber":
+        s = np.sqrt(np.maximum(z, 1.0))
+        inside = z <= 1.0
+        return (np.where(inside, z, 2.0 * s - 1.0), np.where(inside, 1.0, 1.0 / s),
+                np.where(inside, 0.0, -0.5 / (np.maximum(z, 1.0) * s)))
+    if loss == "soft_l1":
+        t = 1.0 + z
+        s = np.sqrt(t)
+        return 2.0 * (s - 1.0), 1.0 / s, -0.5 / (t * s)
+    if loss == "cauchy":
+        t = 1.0 + z
+        return np.log1p(z), 1.0 / t, -1.0 / (t * t)
+    if loss == "arctan":
+        t = 1.0 + z * z
+        return np.arctan(z), 1.0 / t, -2.0 * z / (t * t)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def _point_terms(fit, law: int):
+    """Residuals r, weights w and residual Jacobian J of one law at its solution.
+
+    One compiled evaluation per law (vectorised over its points).
+    """
+    data = fit.data
+    s, e = int(data.offsets[law]), int(data.offsets[law + 1])
+    prog = data.program
+    f, grad = _core.evaluate(np.ascontiguousarray(prog.code, dtype=np.int32),
+                             np.ascontiguousarray(prog.consts, dtype=np.float64), prog.n_params,
+                             np.ascontiguousarray(data.columns[:, s:e]), np.ascontiguousarray(fit.params[law]))
+    y = data.y[s:e]
+    w = np.ones(e - s) if data.weight is None else data.weight[s:e]
+    with np.errstate(all="ignore"):
+        if fit.residual == "log":
+            r = np.log(f) - np.log(y)
+            grad = grad / f[:, None]
+        else:
+            r = f - y
+    return r, w, grad
+
+
+def _fixed_rows(fit) -> np.ndarray:
+    return np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (fit.n_laws, len(fit.param_names)))
+
+
+def _invert(fit, A: np.ndarray) -> np.ndarray:
+    """Pseudo-inverse of (L, P, P) matrices over the free parameters (fixed rows 0)."""
+    fixed = _fixed_rows(fit)
+    A = np.array(A, dtype=float)
+    eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
+    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
+    A[fixed_rc] = 0.0
+    A[fixed_rc & eye] = 1.0
+    inv = pinv_jtj(A, fit.data.n_points)
+    inv[fixed_rc] = 0.0
+    return inv
+
+
+def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
+    """Covariance of the fitted parameters, (L, P, P).
+
+    Parameters
+    ----------
+    fit : MultistartResult
+    kind : {"auto", "jtj", "sandwich"}
+        ``"jtj"``: curve_fit's pinv(J^T W J), scaled by the reduced chi-square
+        unless ``absolute_sigma`` (L2 loss only).  ``"sandwich"``: the robust
+        (M-estimator) covariance ``A^-1 B A^-1 n/(n-k)``, valid for every loss.
+        ``"auto"``: ``"jtj"`` for L2, ``"sandwich"`` for robust losses.
+    absolute_sigma : bool
+        As curve_fit (``"jtj"`` only).
+
+    Returns
+    -------
+    ndarray, (L, P, P); NaN for laws without a converged fit; rows and
+    columns of fixed parameters are 0.
+
+    Warns
+    -----
+    LawfitWarning
+        For Huber when fewer than half the points of some law lie within the
+        loss scale (``|r| <= delta``): the curvature A then rests on few
+        points and the sandwich can be off by a factor of two (Chinchilla's
+        Approach 3 is such a case); and where A is not positive definite
+        (cauchy or arctan with many far residuals).  Use the bootstrap there.
+    """
+    if kind == "auto":
+        kind = "jtj" if fit.loss == "l2" else "sandwich"
+    if kind == "jtj":
+        if fit.loss != "l2":
+            raise ValueError("kind='jtj' needs the L2 loss; use kind='sandwich' or the bootstrap")
+        cov = _invert(fit, fit.jtj)
+        if not absolute_sigma:
+            dof = fit.data.n_points - fit.n_free
+            s_sq = np.where(dof > 0, 2.0 * fit.cost / np.where(dof > 0, dof, 1), np.inf)
+            cov = cov * s_sq[:, None, None]
+        cov[~np.isfinite(fit.params).all(axis=1)] = np.nan
+        return cov
+    if kind != "sandwich":
+        raise ValueError(f"kind must be 'auto', 'jtj' or 'sandwich', got {kind!r}")
+    L, P = fit.n_laws, len(fit.param_names)
+    hess = np.full((L, P, P), np.nan)
+    meat = np.full((L, P, P), np.nan)
+    few_inside, indefinite = [], []
+    fixed = _fixed_rows(fit)
+    for law in np.flatnonzero(np.isfinite(fit.params).all(axis=1)):
+        r, w, J = _point_terms(fit, law)
+        J = np.where(fixed[law], 0.0, J)
+        z = w * r * r / fit.delta**2
+        _, rho1, rho2 = _rho(fit.loss, z)
+        g = (rho1 * w * r)[:, None] * J
+        meat[law] = g.T @ g
+        # psi' = rho' + 2 rho'' z, not clipped at eps as in the solver's matrix:
+        # for cauchy and arctan, residuals beyond the scale bend the objective down.
+        hess[law] = (J * ((rho1 + 2.0 * rho2 * z) * w)[:, None]).T @ J
+        free = ~fixed[law]
+        if np.linalg.eigvalsh(hess[law][np.ix_(free, free)]).min() <= 0:
+            indefinite.append(int(law))
+            meat[law] = np.nan
+        elif fit.loss == "huber" and np.count_nonzero(z <= 1.0) < 0.5 * z.size:
+            few_inside.append(int(law))
+    if few_inside:
+        warnings.warn(
+            f"lawfit: for {len(few_inside)} law(s) most residuals exceed the Huber scale delta="
+            f"{fit.delta:g}; the sandwich covariance's curvature counts only the points inside it "
+            "and is unreliable there: use lawfit.bootstrap for intervals", LawfitWarning, stacklevel=3)
+    if indefinite:
+        warnings.warn(
+            f"lawfit: for {len(indefinite)} law(s) the robust objective is not convex at the solution "
+            "(many residuals beyond the loss scale); no sandwich covariance (NaN): use lawfit.bootstrap",
+            LawfitWarning, stacklevel=3)
+    bread = _invert(fit, np.where(np.isfinite(hess), hess, 0.0))
+    n = fit.data.n_points
+    k = fit.n_free
+    factor = np.where(n > k, n / np.maximum(n - k, 1), np.inf)
+    return np.einsum("lij,ljk,lkm->lim", bread, meat, bread) * factor[:, None, None]
+
+
+def stderr(cov: np.ndarray) -> np.ndarray:
+    """Standard errors: square roots of the diagonal of (..., P, P) covariances."""
+    return np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1))
+
+
+def correlation(cov: np.ndarray) -> np.ndarray:
+    """Correlation matrices of (..., P, P) covariances (NaN where a variance is 0).
+
+    Examples
+    --------
+    >>> correlation(np.array([[4.0, 1.0], [1.0, 1.0]]))
+    array([[1. , 0.5],
+           [0.5, 1. ]])
+    """
+    cov = np.asarray(cov, dtype=float)
+    sd = stderr(cov)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = cov / (sd[..., :, None] * sd[..., None, :])
+    return out
+
+
+def goodness_of_fit(fit) -> dict:
+    """R^2, RSS, Gaussian log-likelihood, AIC and BIC per law (formulas in the module docstring).
+
+    Returns
+    -------
+    dict of ndarray (L,): ``n``, ``k`` (free parameters), ``rss``, ``r2``,
+    ``log_likelihood``, ``aic``, ``bic``; NaN for laws without a converged fit.
+    """
+    L = fit.n_laws
+    out = {name: np.full(L, np.nan) for name in ("rss", "r2", "log_likelihood", "aic", "bic")}
+    n = fit.data.n_points.astype(float)
+    k = fit.n_free.astype(float)
+    for law in np.flatnonzero(np.isfinite(fit.params).all(axis=1)):
+        r, w, _ = _point_terms(fit, law)
+        s, e = fit.data.offsets[law], fit.data.offsets[law + 1]
+        y = fit.data.y[s:e]
+        with np.errstate(divide="ignore"):
+            yt = np.log(y) if fit.residual == "log" else y
+        rss = float(np.sum(w * r * r))
+        ybar = np.sum(w * yt) / np.sum(w)
+        tss = float(np.sum(w * (yt - ybar) ** 2))
+        m = n[law]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ll = -0.5 * m * (np.log(2.0 * np.pi * rss / m) + 1.0) + 0.5 * np.sum(np.log(w))
+        out["rss"][law] = rss
+        out["r2"][law] = 1.0 - rss / tss if tss > 0 else np.nan
+        out["log_likelihood"][law] = ll
+        out["aic"][law] = 2.0 * (k[law] + 1.0) - 2.0 * ll
+        out["bic"][law] = (k[law] + 1.0) * np.log(m) - 2.0 * ll
+    out["n"] = fit.data.n_points.copy()
+    out["k"] = fit.n_free.copy()
+    return out
+
+
+# --------------------------------------------------------------------------
+# Bootstrap intervals
+
+
+def _ndtr(z):
+    try:
+        from scipy.special import ndtr
+
+        return ndtr(z)
+    except ImportError:  # pragma: no cover - scipy is optional
+        return np.vectorize(NormalDist().cdf, otypes=[float])(z)
+
+
+def _ndtri(p):
+    try:
+        from scipy.special import ndtri
+
+        return ndtri(p)
+    except ImportError:  # pragma: no cover
+        p = np.asarray(p, dtype=float)
+        safe = np.where((p > 0) & (p < 1), p, 0.5)
+        out = np.vectorize(NormalDist().inv_cdf, otypes=[float])(safe)
+        return np.where(p <= 0, -np.inf, np.where(p >= 1, np.inf, out))
+
+
+def _check_level(level: float) -> float:
+    level = float(level)
+    if not 0.0 < level < 1.0:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    return level
+
+
+def percentile_interval(replicates, level: float = 0.95, axis: int = 0):
+    """Percentile bootstrap interval: the (1 -+ level)/2 quantiles along ``axis``.
+
+    NaN replicates (failed resamples) are left out.
+
+    Examples
+    --------
+    >>> lo, hi = percentile_interval(np.arange(101.0), 0.9)
+    >>> round(float(lo), 9), round(float(hi), 9)
+    (5.0, 95.0)
+    """
+    level = _check_level(level)
+    t = np.asarray(replicates, dtype=float)
+    q = np.nanquantile(t, [(1 - level) / 2, (1 + level) / 2], axis=axis)
+    return q[0], q[1]
+
+
+def jackknife_acceleration(jackknife, axis: int = 0) -> np.ndarray:
+    """BCa acceleration from jackknife values (Efron 1987, eq. 6.6).
+
+    a = sum (tbar - t_(i))^3 / (6 [sum (tbar - t_(i))^2]^(3/2)).  Delete-d
+    (block) jackknife values with blocks of equal size give the same ratio.
+    """
+    t = np.asarray(jackknife, dtype=float)
+    d = np.nanmean(t, axis=axis, keepdims=True) - t
+    num = np.nansum(d**3, axis=axis)
+    den = 6.0 * np.nansum(d**2, axis=axis) ** 1.5
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def bca_interval(estimate, replicates, acceleration, level: float = 0.95, axis: int = 0):
+    """Bias-corrected and accelerated (BCa) bootstrap interval (Efron 1987).
+
+    Parameters
+    ----------
+    estimate : array_like
+        The statistic on the full data (shape of a replicate).
+    replicates : array_like
+        Bootstrap replicates along ``axis``; NaN ones are left out.
+    acceleration : array_like
+        From :func:`jackknife_acceleration` (shape of a replicate).
+    level : float
+
+    Returns
+    -------
+    (lower, upper)
+        NaN where every replicate lies on one side of the estimate (z0
+        infinite) — the BCa interval is undefined there.
+    """
+    level = _check_level(level)
+    t = np.moveaxis(np.asarray(replicates, dtype=float), axis, 0)
+    est = np.asarray(estimate, dtype=float)
+    a = np.asarray(acceleration, dtype=float)
+    valid = np.isfinite(t)
+    n_valid = valid.sum(axis=0)
+    below = np.sum(valid & (t < est), axis=0) + 0.5 * np.sum(valid & (t == est), axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        z0 = _ndtri(below / n_valid)
+    out = []
+    for q in ((1 - level) / 2, (1 + level) / 2):
+        zq = NormalDist().inv_cdf(q)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            adj = _ndtr(z0 + (z0 + zq) / (1.0 - a * (z0 + zq)))
+        out.append(adj)
+    alpha = np.stack(out)  # (2, ...)
+    ok = np.isfinite(alpha) & np.isfinite(z0)
+    alpha = np.where(ok, alpha, 0.5)
+    # Quantile of each element at its own probability: sort once, interpolate linearly
+    # (numpy's default 'linear' method), as np.nanquantile would.
+    ts = np.sort(t, axis=0)[None]  # (1, R, ...), NaN last
+    pos = alpha * np.maximum(n_valid - 1, 0)
+    lo_i = np.clip(np.floor(pos).astype(np.int64), 0, ts.shape[1] - 1)
+    hi_i = np.clip(np.minimum(lo_i + 1, np.maximum(n_valid - 1, 0)), 0, ts.shape[1] - 1)
+    v_lo = np.take_along_axis(ts, lo_i[:, None], axis=1)[:, 0]
+    v_hi = np.take_along_axis(ts, hi_i[:, None], axis=1)[:, 0]
+    res = v_lo + (pos - np.floor(pos)) * (v_hi - v_lo)
+    res = np.where(ok & (n_valid > 0), res, np.nan)
+    return res[0], res[1]
+
+
+def wald_interval(estimate, stderr, level: float = 0.95):
+    """Normal-approximation interval ``estimate -+ z stderr``, z the (1 + level)/2 normal quantile.
+
+    The interval that goes with a covariance (curve_fit's or the sandwich) and
+    with delta-method standard errors of derived quantities; NaN where the
+    standard error is.
+
+    Examples
+    --------
+    >>> lo, hi = wald_interval(np.array([1.0]), np.array([0.5]), 0.95)
+    >>> np.round([lo[0], hi[0]], 3).tolist()
+    [0.02, 1.98]
+    """
+    level = _check_level(level)
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    est = np.asarray(estimate, dtype=float)
+    half = z * np.asarray(stderr, dtype=float)
+    return est - half, est + half
