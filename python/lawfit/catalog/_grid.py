@@ -7,7 +7,6 @@ and the reduction keeps, per law, the converged start with the lowest cost.
 """
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -15,26 +14,15 @@ import numpy as np
 
 from .._batch import solve_batch
 from .._covariance import scaled_covariance
-from .._status import Status, is_converged
-
-# Starts whose cost is within this relative distance of the best are counted as
-# having reached the same optimum (the "basin count" reported to the user).
-_SAME_OPTIMUM_RTOL = 1e-6
+from .._status import Status
+from ..multistart import grid_starts, reduce_best
 
 
 def cartesian_grid(grid: Mapping[str, Sequence[float]], param_names: Sequence[str],
                    base: np.ndarray) -> np.ndarray:
     """Start points (S, P): the product of ``grid``'s lists; other parameters take ``base``."""
-    names = [n for n in param_names if n in grid]
-    index = {n: j for j, n in enumerate(param_names)}
-    values = [np.atleast_1d(np.asarray(grid[n], dtype=float)).ravel() for n in names]
-    if any(v.size == 0 for v in values):
-        raise ValueError("a start grid lists no value for some parameter")
-    combos = np.array(list(itertools.product(*values)), dtype=float).reshape(-1, len(names))
-    starts = np.tile(np.asarray(base, dtype=float), (combos.shape[0], 1))
-    for j, n in enumerate(names):
-        starts[:, index[n]] = combos[:, j]
-    return starts
+    full = {n: grid[n] if n in grid else [b] for n, b in zip(param_names, np.asarray(base, dtype=float))}
+    return grid_starts(full, param_names)
 
 
 @dataclass
@@ -56,7 +44,8 @@ def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=Non
     """Fit each of K laws from each of S starts in one batch; keep the best start per law.
 
     ``starts`` is (S, P), shared by every law.  ``fixed`` is a (P,) mask.
-    ``loss``, ``delta`` and ``residual`` are the core's (see :func:`lawfit._batch.solve_batch`).
+    ``loss``, ``delta`` and ``residual`` are the core's (see :func:`lawfit._batch.solve_batch`);
+    the reduction is :func:`lawfit.multistart.reduce_best`.
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     S, P = starts.shape
@@ -67,20 +56,11 @@ def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=Non
                       weight=weight, problem_law=problem_law, fixed=fixed, lower=lower,
                       upper=upper, loss=loss, delta=delta, residual=residual, max_nfev=max_nfev,
                       n_threads=n_threads)
-    cost = sol.cost.reshape(K, S)
-    ok = is_converged(sol.status).reshape(K, S) & np.isfinite(cost)
-    ranked = np.where(ok, cost, np.inf)
-    best = np.argmin(ranked, axis=1)
-    # A law where no start converged reports its lowest finite cost and that start's status.
-    none_ok = ~ok.any(axis=1)
-    fallback = np.argmin(np.where(np.isfinite(cost), cost, np.inf), axis=1)
-    best = np.where(none_ok, fallback, best)
+    best, _, n_converged, basin = reduce_best(sol.cost.reshape(K, S), sol.status.reshape(K, S))
     rows = np.arange(K) * S + best
-    best_cost = cost[np.arange(K), best]
-    near = ok & (cost <= best_cost[:, None] * (1 + _SAME_OPTIMUM_RTOL) + 1e-300)
     return GridResult(
         params=sol.params[rows], cost=sol.cost[rows], status=sol.status[rows],
-        jtj=sol.jtj[rows], n_starts=S, n_converged=ok.sum(axis=1), n_at_best=near.sum(axis=1),
+        jtj=sol.jtj[rows], n_starts=S, n_converged=n_converged, n_at_best=basin,
     )
 
 
