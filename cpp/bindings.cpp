@@ -80,7 +80,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                       int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
                       std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
                       const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
-                      const std::string& device, std::int64_t max_chunk) {
+                      const std::string& device, std::int64_t max_chunk, bool irls) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -108,6 +108,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     objective.loss = static_cast<Loss>(loss);
     objective.delta = delta;
     objective.log_residual = log_residual;
+    objective.irls = irls;
 
     carray<double> params({n_problems, static_cast<std::int64_t>(P)});
     carray<double> cost(n_problems);
@@ -257,6 +258,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
           py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
           py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
+          py::arg("irls") = false,
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");

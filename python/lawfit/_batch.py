@@ -93,6 +93,7 @@ def solve_batch(
     evaluate_only: bool = False,
     device: str = "cpu",
     max_chunk: int = 0,
+    robust_hessian: str = "triggs",
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -108,6 +109,10 @@ def solve_batch(
     ``evaluate_only`` returns the cost at ``p0`` without iterating.
     ``device`` is 'cpu', 'cuda' or 'auto'; on the GPU, problems run in chunks
     sized to free memory (``max_chunk`` caps a chunk, for tests).
+    ``robust_hessian`` picks the Gauss-Newton matrix of robust losses:
+    'triggs' (scipy's second-order correction) or 'irls' (weights rho' only:
+    on the Epoch Chinchilla grid about 3x the evaluations, but 5x as many
+    starts reach the best optimum).
     """
     P = len(program.param_names)
     p0 = np.ascontiguousarray(p0, dtype=np.float64)
@@ -121,6 +126,8 @@ def solve_batch(
         lower, upper = (np.ascontiguousarray(np.broadcast_to(b, (K, P))) for b in (lower, upper))
     if fixed is not None:
         fixed = _per_problem(fixed, K, P, np.uint8, "fixed")
+    if robust_hessian not in ("triggs", "irls"):
+        raise ValueError(f"robust_hessian must be 'triggs' or 'irls', got {robust_hessian!r}")
     if residual not in ("linear", "log"):
         raise ValueError(f"residual must be 'linear' or 'log', got {residual!r}")
     y = np.asarray(y, dtype=np.float64)
@@ -156,5 +163,6 @@ def solve_batch(
         evaluate_only=evaluate_only,
         device=resolve_device(device),
         max_chunk=int(max_chunk),
+        irls=robust_hessian == "irls",
     )
     return BatchSolution(*out)
