@@ -43,6 +43,8 @@ ProgramView make_program(const carray<std::int32_t>& code, const carray<double>&
         const int op = c[2 * i], arg = c[2 * i + 1];
         require(op >= 0 && op < static_cast<int>(Op::N_OPS), "unknown opcode in program");
         if (op == static_cast<int>(Op::CONST)) require(arg >= 0 && arg < consts.size(), "constant index out of range");
+        if (op == static_cast<int>(Op::POWI))
+            require(arg >= -kMaxPowi && arg <= kMaxPowi, "POWI exponent out of range");
     }
     return ProgramView{c, static_cast<int>(code.shape(0)), consts.data(), static_cast<int>(consts.size()),
                        n_params, n_columns};
@@ -80,7 +82,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                       int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
                       std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
                       const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
-                      const std::string& device, std::int64_t max_chunk, bool irls) {
+                      const std::string& device, std::int64_t max_chunk, double irls_floor) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -108,7 +110,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     objective.loss = static_cast<Loss>(loss);
     objective.delta = delta;
     objective.log_residual = log_residual;
-    objective.irls = irls;
+    objective.irls_floor = irls_floor;
 
     carray<double> params({n_problems, static_cast<std::int64_t>(P)});
     carray<double> cost(n_problems);
@@ -258,7 +260,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
           py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
           py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
-          py::arg("irls") = false,
+          py::arg("irls_floor") = 0.0,
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");

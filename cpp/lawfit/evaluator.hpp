@@ -37,11 +37,12 @@ struct Objective {
     Loss loss = Loss::L2;
     double delta = 1.0;         // scale of the robust loss (scipy's f_scale)
     bool log_residual = false;  // r = log f - log y
-    // Gauss-Newton matrix for robust losses: false = Triggs' second-order
-    // correction (scipy's), true = IRLS weights rho'(z) only (Holland & Welsch
-    // 1977).  Both use the exact gradient, so they share optima; IRLS keeps
-    // points in Huber's linear region in A, which Triggs' weight zeroes.
-    bool irls = false;
+    // Gauss-Newton matrix of robust losses: the weight of J J^T is
+    // max(rho' + 2 rho'' z, irls_floor * rho').  0 = Triggs' second-order
+    // correction (scipy's); 1 = IRLS weights rho' (Holland & Welsch 1977).
+    // Both use the exact gradient, so they share optima; IRLS keeps the points
+    // in Huber's linear region in A, which Triggs' weight zeroes.
+    double irls_floor = 0.0;
 };
 
 // Which bootstrap resample this problem fits (index < 0: the data as given).
@@ -152,7 +153,8 @@ struct ProgramEvaluator {
                     double r0, r1, r2;
                     const double z = w * r * r / d2;
                     loss_rho(obj.loss, z, r0, r1, r2);
-                    double h = obj.irls ? r1 : r1 + 2.0 * r2 * z;
+                    double h = r1 + 2.0 * r2 * z;
+                    h = h > obj.irls_floor * r1 ? h : obj.irls_floor * r1;
                     h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
                     acc.cost[i] += m * d2 * r0;
                     wr[i] = m * r1 * w * r;

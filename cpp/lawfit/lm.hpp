@@ -229,7 +229,8 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
         if (ratio <= 0.25) {
             double temp = 0.5;
             if (ok && actred < 0.0) {  // quadratic interpolation of the cost along s
-                const double dirder = gs / f;
+                // lmder's dirder = g.p / |r|^2, and |r|^2 = 2 cost.
+                const double dirder = 0.5 * gs / f;
                 temp = 0.5 * dirder / (dirder + 0.5 * actred);
             }
             if (!ok || fn > 100.0 * f || !(temp >= 0.1)) temp = 0.1;

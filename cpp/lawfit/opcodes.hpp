@@ -27,5 +27,8 @@ enum class Op : std::int32_t {
 // Limits of the interpreters: parameters per law and stack depth of a program.
 constexpr int kMaxParams = 16;
 constexpr int kMaxStack = 24;
+// Largest |n| of a POWI instruction (the compiler emits |n| <= 64): bounds the
+// interpreter's repeated multiplication and keeps -n defined.
+constexpr int kMaxPowi = 64;
 
 }  // namespace lawfit

@@ -257,6 +257,7 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
                 }
                 break;
             case Op::POWI: {
+                if (arg < -kMaxPowi || arg > kMaxPowi) return false;
                 const int n = arg < 0 ? -arg : arg;
                 LAWFIT_LANES for (int i = 0; i < B; ++i) {
                     // a^(n-1) by repeated multiplication: exact for small n.

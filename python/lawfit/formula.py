@@ -341,9 +341,26 @@ def parse(text: str) -> Expr:
         For malformed text; the message gives the position and a caret under it.
     """
     try:
-        return _Parser(text).parse()
+        tree = _Parser(text).parse()
     except RecursionError:
         raise _syntax_error(text, 0, "formula nested too deeply") from None
+    if _depth(tree) > MAX_DEPTH:
+        raise _syntax_error(text, 0, f"formula nested more than {MAX_DEPTH} levels deep")
+    return tree
+
+
+#: Deepest expression tree a formula may have (the compiler's passes recurse).
+MAX_DEPTH = 100
+
+
+def _depth(tree: Expr) -> int:
+    """Depth of a tree, measured without recursion."""
+    deepest, stack = 0, [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        deepest = max(deepest, d)
+        stack.extend((child, d + 1) for child in node.children)
+    return deepest
 
 
 # --------------------------------------------------------------------------
@@ -546,6 +563,13 @@ def compile_law(
         input nor parameter, more than ``MAX_PARAMS`` parameters, or a program
         deeper than ``MAX_STACK``.
     """
+    try:
+        return _compile(law, inputs, params)
+    except RecursionError:  # a hand-built Expr or a traced function nested too deeply
+        raise ValueError(f"formula nested too deeply to compile (more than about {MAX_DEPTH} levels)") from None
+
+
+def _compile(law, inputs, params) -> Program:
     expr = parse(law) if isinstance(law, str) else law
     inputs = _name_list(inputs)
     listed = inputs + ([] if params is None else _name_list(params))

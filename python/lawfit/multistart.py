@@ -313,7 +313,7 @@ class MultistartResult:
         Starts that converged, and converged starts whose cost is within
         ``basin_rtol`` (relative) of the best: how often the optimum was found.
     jtj : ndarray, (L, P, P)
-        J^T W J at ``params`` (for robust losses the Triggs-corrected
+        J^T W J at ``params`` (for robust losses the IRLS- or Triggs-weighted
         Gauss-Newton matrix sum max(rho' + 2 rho'' z, eps) w J J^T).
     starts : ndarray, (S, P) or (L, S, P)
         The start set as run (clipped into the bounds).
@@ -455,6 +455,7 @@ def fit_multistart(
     max_nfev: int = 0,
     n_threads: int | None = None,
     device: str = "cpu",
+    robust_hessian: str = "irls",
     warn: bool = True,
 ) -> MultistartResult:
     """Fit one or many laws from many starting points in one batch; keep the best start per law.
@@ -496,6 +497,8 @@ def fit_multistart(
     n_starts, seed : for ``starts="sobol"`` or ``"lhs"``.
     ftol, xtol, gtol, max_nfev : MINPACK-style stopping rules, as curve_fit.
     n_threads, device : where the batch runs ('cpu', 'cuda', 'auto').
+    robust_hessian : {'irls', 'triggs'}
+        Gauss-Newton matrix of robust losses (see :func:`lawfit._batch.solve_batch`).
     warn : bool
         Warn (:class:`lawfit.LawfitWarning`) when some law has no converged start.
 
@@ -536,7 +539,7 @@ def fit_multistart(
     fixed_k = np.repeat(fixed_law, S, axis=0) if fixed_mask.any() else None
     problem_law = np.repeat(np.arange(L, dtype=np.int64), S)
     opts = dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, n_threads=n_threads, device=device,
-                loss=loss, delta=delta, residual=residual)
+                loss=loss, delta=delta, residual=residual, robust_hessian=robust_hessian)
     common = dict(weight=data.weight, **opts)
 
     run = np.arange(L * S)
@@ -588,7 +591,8 @@ def fit_multistart(
         all_params=all_params, all_cost=all_cost, all_status=all_status, all_nit=all_nit,
         start_cost=start_cost, loss=loss, delta=float(delta), residual=residual, fixed=fixed_mask,
         lower=lo, upper=hi, solver_options=dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev,
-                                                n_threads=n_threads, device=device),
+                                                n_threads=n_threads, device=device,
+                                                robust_hessian=robust_hessian),
     )
 
 

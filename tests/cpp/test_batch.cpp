@@ -1,0 +1,322 @@
+// The batch driver (batch.hpp: validation, ragged CSR layout, per-problem
+// outputs) and the CPU back end (cpu_backend.cpp: threads, interruption).
+// The small cases here are also what run_sanitizers.sh runs under valgrind.
+#define LAWFIT_TEST_MAIN
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <memory>
+#include <vector>
+
+#include "cpu_backend.hpp"
+#include "harness.hpp"
+#include "lawfit/batch.hpp"
+#include "programs.hpp"
+
+using lawfit::Status;
+
+namespace {
+
+const double kInf = std::numeric_limits<double>::infinity();
+const double kNaN = std::numeric_limits<double>::quiet_NaN();
+
+int code(Status s) { return static_cast<int>(s); }
+
+// A ragged batch of exponential decays y = a exp(-b x) + c, one law per
+// entry of `sizes`, with owned storage and a BatchView over it.
+struct Batch {
+    lft::Program prog = lft::exp_decay();
+    std::vector<double> columns, y, weight, p0, lower, upper;
+    std::vector<std::int64_t> offsets{0}, problem_law;
+    std::vector<std::uint8_t> fixed;
+    std::vector<double> truth;  // per law, 3 values
+    // Outputs.
+    std::vector<double> params, cost, jtj;
+    std::vector<std::int32_t> nit, nfev, status;
+
+    explicit Batch(const std::vector<int>& sizes, double noise = 0.0) {
+        for (std::size_t law = 0; law < sizes.size(); ++law) {
+            const double a = 1.0 + 0.37 * law, b = 0.5 + 0.11 * (law % 7), c = 0.1 * (law % 3);
+            truth.insert(truth.end(), {a, b, c});
+            for (int i = 0; i < sizes[law]; ++i) {
+                const double x = 4.0 * i / std::max(1, sizes[law] - 1);
+                columns.push_back(x);
+                y.push_back(a * std::exp(-b * x) + c + noise * std::sin(3.0 * i + law));
+            }
+            offsets.push_back(static_cast<std::int64_t>(y.size()));
+            p0.insert(p0.end(), {1.0, 1.0, 0.0});
+        }
+        lower.assign(3, -kInf);
+        upper.assign(3, kInf);
+    }
+    std::int64_t n_laws() const { return static_cast<std::int64_t>(offsets.size()) - 1; }
+    std::int64_t n_problems() const { return static_cast<std::int64_t>(p0.size() / 3); }
+
+    lawfit::BatchView view() {
+        const std::int64_t K = n_problems();
+        params.assign(K * 3, kNaN);
+        cost.assign(K, kNaN);
+        jtj.assign(K * 9, kNaN);
+        nit.assign(K, -1);
+        nfev.assign(K, -1);
+        status.assign(K, -1);
+        lawfit::BatchView b{};  // every field named: new fields keep their defaults
+        b.prog = prog.view();
+        b.columns = columns.data();
+        b.n_points = static_cast<std::int64_t>(y.size());
+        b.y = y.data();
+        b.weight = weight.empty() ? nullptr : weight.data();
+        b.offsets = offsets.data();
+        b.n_laws = n_laws();
+        b.problem_law = problem_law.empty() ? nullptr : problem_law.data();
+        b.n_problems = K;
+        b.p0 = p0.data();
+        b.fixed = fixed.empty() ? nullptr : fixed.data();
+        b.fixed_stride = static_cast<std::int64_t>(fixed.size()) == 3 * K && K > 1 ? 3 : 0;
+        b.lower = lower.data();
+        b.upper = upper.data();
+        b.bounds_stride = static_cast<std::int64_t>(lower.size()) == 3 * K && K > 1 ? 3 : 0;
+        b.opt = lawfit::LmOptions();
+        b.params = params.data();
+        b.cost = cost.data();
+        b.nit = nit.data();
+        b.nfev = nfev.data();
+        b.status = status.data();
+        b.jtj = jtj.data();
+        return b;
+    }
+
+    // Runs every problem with block size B on this thread.
+    template <int B>
+    void solve_serial() {
+        const lawfit::BatchView b = view();
+        auto ws = std::make_unique<lawfit::Workspace<B>>();
+        for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem<B>(b, i, *ws);
+    }
+
+    bool solve_threads(int n_threads, const std::function<bool()>& interrupted = nullptr) {
+        const lawfit::BatchView b = view();
+        return lawfit::solve_batch_cpu(b, n_threads, interrupted);
+    }
+
+    bool converged(std::int64_t k) const { return lawfit::converged(static_cast<Status>(status[k])); }
+};
+
+void check_recovers_truth(const Batch& batch, std::int64_t k, std::int64_t law, double rtol, double atol = 1e-9) {
+    for (int j = 0; j < 3; ++j) CHECK_NEAR(batch.params[3 * k + j], batch.truth[3 * law + j], rtol, atol);
+}
+
+}  // namespace
+
+LF_TEST(ragged_batch_recovers_every_law) {
+    // Sizes around the block length: 3 (one short block) ... 100, and a law
+    // right after an empty one.
+    Batch batch({3, 4, 15, 16, 17, 31, 32, 33, 100, 7});
+    batch.solve_serial<16>();
+    for (std::int64_t k = 0; k < batch.n_problems(); ++k) {
+        CHECK(batch.converged(k));
+        check_recovers_truth(batch, k, k, 1e-7);
+        CHECK(batch.cost[k] < 1e-18);
+        CHECK(batch.nfev[k] >= 1 && batch.nit[k] >= 0);
+    }
+}
+
+LF_TEST(block_size_does_not_change_results) {
+    Batch b1({5, 16, 17, 40}, 0.01), b16 = b1, b4 = b1;
+    b1.solve_serial<1>();
+    b4.solve_serial<4>();
+    b16.solve_serial<16>();
+    for (std::int64_t k = 0; k < b1.n_problems(); ++k) {
+        CHECK(b1.converged(k));
+        CHECK_EQ(b1.status[k], b16.status[k]);
+        // Sums are accumulated per lane, so the grouping of points differs
+        // with B; the fits agree to the accuracy the tolerances ask for.
+        for (int j = 0; j < 3; ++j) {
+            CHECK_NEAR(b16.params[3 * k + j], b1.params[3 * k + j], 1e-6, 1e-9);
+            CHECK_NEAR(b4.params[3 * k + j], b1.params[3 * k + j], 1e-6, 1e-9);
+        }
+        CHECK_NEAR(b16.cost[k], b1.cost[k], 1e-8, 1e-15);
+    }
+}
+
+LF_TEST(jtj_output_is_the_gauss_newton_matrix_at_the_solution) {
+    Batch batch({25});
+    batch.solve_serial<16>();
+    CHECK(batch.converged(0));
+    const double a = batch.params[0], b = batch.params[1];
+    double A[9] = {0};
+    for (std::int64_t i = 0; i < 25; ++i) {
+        const double x = batch.columns[i], e = std::exp(-b * x);
+        const double J[3] = {e, -a * x * e, 1.0};
+        for (int r = 0; r < 3; ++r)
+            for (int c = 0; c < 3; ++c) A[3 * r + c] += J[r] * J[c];
+    }
+    for (int j = 0; j < 9; ++j) CHECK_NEAR(batch.jtj[j], A[j], 1e-12, 1e-14);
+}
+
+LF_TEST(bad_input_gets_a_status_and_spares_the_others) {
+    // Eleven problems over five laws; every other problem is fine.
+    Batch batch({20, 20, 20, 2, 0});
+    batch.y[1 * 20 + 3] = kNaN;                   // law 1: NaN y
+    batch.columns[2 * 20 + 5] = kInf;              // law 2: inf input
+    batch.problem_law = {0, 1, 2, 3, 4, 0, 0, 0, 0, 5, -1};
+    batch.p0.assign(11 * 3, 1.0);
+    for (int k = 0; k < 11; ++k) batch.p0[3 * k + 2] = 0.0;
+    batch.lower.assign(11 * 3, -kInf);
+    batch.upper.assign(11 * 3, kInf);
+    batch.p0[5 * 3 + 1] = kNaN;                    // problem 5: NaN start
+    batch.p0[6 * 3 + 0] = 5.0;                     // problem 6: start above its upper bound
+    batch.upper[6 * 3 + 0] = 4.0;
+    batch.lower[7 * 3 + 1] = 2.0;                  // problem 7: lower > upper
+    batch.upper[7 * 3 + 1] = 1.0;
+    batch.p0[7 * 3 + 1] = 1.5;
+    batch.weight.assign(batch.y.size(), 1.0);      // problem 8 is fine: weights of 1
+    batch.solve_serial<16>();
+    const Status expected[11] = {Status::CONVERGED_FTOL, Status::BAD_INPUT, Status::BAD_INPUT,
+                                 Status::BAD_INPUT,  // law 3: 2 points, 3 free parameters
+                                 Status::BAD_INPUT,  // law 4: no points
+                                 Status::BAD_INPUT, Status::BAD_INPUT, Status::BAD_INPUT,
+                                 Status::CONVERGED_FTOL,
+                                 Status::BAD_INPUT,   // law 5 does not exist
+                                 Status::BAD_INPUT};  // law -1
+    for (int k = 0; k < 11; ++k) {
+        const bool good = expected[k] == Status::CONVERGED_FTOL;
+        if (good) {
+            CHECK(batch.converged(k));
+            check_recovers_truth(batch, k, 0, 1e-7);
+        } else {
+            if (!CHECK_EQ(batch.status[k], code(Status::BAD_INPUT))) std::fprintf(stderr, "  problem %d\n", k);
+            CHECK_EQ(batch.nfev[k], 0);
+            for (int j = 0; j < 9; ++j) CHECK_EQ(batch.jtj[9 * k + j], 0.0);
+        }
+    }
+}
+
+LF_TEST(bad_weights_and_offsets_are_bad_input) {
+    Batch batch({10, 10, 10});
+    batch.weight.assign(30, 1.0);
+    batch.weight[12] = -1.0;  // law 1: negative weight
+    batch.weight[25] = kNaN;  // law 2: NaN weight
+    batch.solve_serial<16>();
+    CHECK(batch.converged(0));
+    CHECK_EQ(batch.status[1], code(Status::BAD_INPUT));
+    CHECK_EQ(batch.status[2], code(Status::BAD_INPUT));
+    // Offsets that leave the point arrays (the binding rejects decreasing
+    // offsets; the driver must still never read outside [0, n_points)).
+    Batch out({10, 10});
+    out.offsets = {-5, 10, 25};
+    out.solve_serial<16>();
+    CHECK_EQ(out.status[0], code(Status::BAD_INPUT));
+    CHECK_EQ(out.status[1], code(Status::BAD_INPUT));
+    // Zero weights everywhere: the cost is exactly zero at the start.
+    Batch zero({10});
+    zero.weight.assign(10, 0.0);
+    zero.solve_serial<16>();
+    CHECK(zero.converged(0));
+    CHECK_EQ(zero.cost[0], 0.0);
+    CHECK(zero.params[0] == 1.0 && zero.params[1] == 1.0 && zero.params[2] == 0.0);
+}
+
+LF_TEST(non_finite_model_is_non_finite) {
+    // a * x ** -b at x = 0 is inf: every start is NON_FINITE, not BAD_INPUT.
+    Batch batch({12, 12});
+    batch.prog = lft::Program({{lft::Op::PARAM, 0}, {lft::Op::INPUT, 0}, {lft::Op::LOG, 0}, {lft::Op::PARAM, 1},
+                               {lft::Op::MUL, 0}, {lft::Op::NEG, 0}, {lft::Op::EXP, 0}, {lft::Op::MUL, 0},
+                               {lft::Op::PARAM, 2}, {lft::Op::ADD, 0}},
+                              {}, 3, 1);
+    for (int i = 0; i < 12; ++i) batch.y[12 + i] = 1.0 + 0.5 / (1.0 + batch.columns[12 + i]);
+    for (int i = 12; i < 24; ++i) batch.columns[i] += 1.0;  // law 1: x >= 1, fine
+    batch.solve_serial<16>();
+    CHECK_EQ(batch.status[0], code(Status::NON_FINITE));
+    CHECK_EQ(batch.nfev[0], 1);
+    CHECK(batch.status[1] != code(Status::NON_FINITE) && batch.status[1] != code(Status::BAD_INPUT));
+    // A malformed program is refused per problem, never read out of bounds.
+    Batch bad({8});
+    bad.prog = lft::Program({{lft::Op::PARAM, 0}, {lft::Op::ADD, 0}}, {}, 3, 1);
+    bad.solve_serial<16>();
+    CHECK(bad.status[0] == code(Status::NON_FINITE) || bad.status[0] == code(Status::BAD_INPUT));
+}
+
+LF_TEST(starts_share_their_law_and_fixed_and_bounds_per_problem) {
+    Batch batch({30, 30}, 0.01);
+    batch.problem_law = {0, 0, 1, 1};
+    batch.p0 = {1.0, 1.0, 0.0, 3.0, 0.2, 1.0, 1.0, 0.3, 0.0, 1.0, 1.0, 0.25};
+    batch.fixed = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1};  // problem 3 holds c = 0.25
+    batch.lower = {-kInf, -kInf, -kInf, -kInf, -kInf, -kInf, -kInf, 0.0, -kInf, -kInf, -kInf, -kInf};
+    batch.upper = {kInf, kInf, kInf, kInf, kInf, kInf, kInf, 0.55, kInf, kInf, kInf, kInf};
+    batch.solve_serial<16>();
+    for (int k = 0; k < 4; ++k) CHECK(batch.converged(k));
+    for (int j = 0; j < 3; ++j)  // two starts of law 0 find the same minimum
+        CHECK_NEAR(batch.params[j], batch.params[3 + j], 1e-6, 1e-9);
+    CHECK(batch.params[2 * 3 + 1] <= 0.55);          // problem 2: b bounded above
+    CHECK_EQ(batch.params[3 * 3 + 2], 0.25);          // problem 3: c held exactly
+    CHECK_EQ(batch.jtj[3 * 9 + 8], 0.0);              // no curvature for a held parameter
+    // Fixing a parameter at its fitted value leaves the others where they were.
+    Batch again({30, 30}, 0.01);
+    again.p0 = {1.0, 1.0, batch.params[2], 1.0, 1.0, 0.0};
+    again.fixed = {0, 0, 1};  // shared mask (stride 0)
+    again.solve_serial<16>();
+    CHECK_EQ(again.params[2], batch.params[2]);
+    CHECK_NEAR(again.params[0], batch.params[0], 1e-6, 1e-9);
+    CHECK_NEAR(again.params[1], batch.params[1], 1e-6, 1e-9);
+    CHECK_EQ(again.params[5], 0.0);  // law 1 holds c = 0 under the shared mask
+}
+
+LF_TEST(threads_give_bit_identical_results) {
+    std::vector<int> sizes;
+    for (int k = 0; k < 300; ++k) sizes.push_back(3 + (k * 7) % 60);
+    Batch serial(sizes, 0.02);
+    serial.solve_serial<16>();
+    for (int threads : {1, 2, 3, 8}) {
+        Batch b(sizes, 0.02);
+        CHECK(b.solve_threads(threads));
+        for (std::int64_t k = 0; k < b.n_problems(); ++k) {
+            CHECK_EQ(b.status[k], serial.status[k]);
+            CHECK_EQ(b.nfev[k], serial.nfev[k]);
+            CHECK_SAME_BITS(b.cost[k], serial.cost[k]);
+            for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(b.params[3 * k + j], serial.params[3 * k + j]);
+        }
+    }
+}
+
+LF_TEST(empty_batch_and_more_threads_than_problems) {
+    Batch none({});
+    CHECK(none.solve_threads(4));
+    Batch one({10});
+    CHECK(one.solve_threads(64));
+    CHECK(one.converged(0));
+    Batch all_cores({10, 12});
+    CHECK(all_cores.solve_threads(0));  // <= 0: every core
+    CHECK(all_cores.converged(0) && all_cores.converged(1));
+}
+
+LF_TEST(interruption_marks_unsolved_problems) {
+    // Many problems of one law (problem_law), interrupted at the first poll
+    // (about 50 ms in): the call returns false, solved problems keep their
+    // results, and the others say INTERRUPTED; none is left NOT_RUN.
+    const std::int64_t K = 200000;
+    Batch batch({200}, 0.01);
+    batch.problem_law.assign(K, 0);
+    batch.p0.clear();
+    for (std::int64_t k = 0; k < K; ++k) batch.p0.insert(batch.p0.end(), {1.0 + 1e-6 * (k % 1000), 1.0, 0.0});
+    std::atomic<int> polls{0};
+    const bool completed = batch.solve_threads(2, [&] { return ++polls > 0; });
+    CHECK(!completed);
+    CHECK(polls >= 1);
+    std::int64_t interrupted = 0, solved = 0;
+    for (std::int64_t k = 0; k < K; ++k) {
+        const Status s = static_cast<Status>(batch.status[k]);
+        if (s == Status::INTERRUPTED) {
+            ++interrupted;
+        } else if (lawfit::converged(s)) {
+            ++solved;
+        }
+    }
+    std::printf("  %lld solved, %lld interrupted of %lld\n", static_cast<long long>(solved),
+                static_cast<long long>(interrupted), static_cast<long long>(K));
+    CHECK(interrupted > 0);
+    CHECK_EQ(interrupted + solved, K);
+    CHECK(batch.converged(0));
+    check_recovers_truth(batch, 0, 0, 1e-2, 1e-3);  // noisy data
+}

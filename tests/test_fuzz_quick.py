@@ -1,0 +1,214 @@
+"""Randomized fuzzing that runs in CI (no atheris), plus the regression tests of
+what fuzzing found.
+
+The targets are those of tests/fuzz/ (atheris harnesses for longer local
+runs): random text and token soup into the formula parser and compiler;
+random programs, int32 code arrays, shapes, dtypes and options into
+``lawfit._core.solve_batch``, ``evaluate``, ``covariance``, ``bootstrap_counts``
+and ``solve_callback``.  Each run tries seeds 0, 1, 2, ... for a bounded time;
+a failure names the seed, which reproduces it exactly.
+"""
+from __future__ import annotations
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lawfit
+from lawfit import _core
+from lawfit.formula import compile_law
+
+FUZZ_DIR = Path(__file__).resolve().parent / "fuzz"
+sys.path.insert(0, str(FUZZ_DIR))
+import fuzz_batch  # noqa: E402
+import fuzz_formula  # noqa: E402
+from _source import RandomSource  # noqa: E402
+
+INT32 = np.iinfo(np.int32)
+
+
+def run_seeds(target, seconds: float, max_cases: int = 10**7):
+    """Run target(RandomSource(seed)) for seeds 0.. until the time is up.
+
+    Returns (cases tried, outcome counts); fails listing one seed per distinct
+    kind of failure.
+    """
+    outcomes: dict[str, int] = defaultdict(int)
+    failures: dict[str, tuple[int, str]] = {}
+    deadline = time.monotonic() + seconds
+    seed = 0
+    while seed < max_cases and time.monotonic() < deadline:
+        try:
+            outcomes[target(RandomSource(seed))] += 1
+        except Exception as exc:  # any exception is a finding; group them by kind
+            tb = exc.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            where = f"{Path(tb.tb_frame.f_code.co_filename).name}:{tb.tb_lineno}"
+            failures.setdefault(f"{type(exc).__name__} at {where}", (seed, str(exc)[:300]))
+        seed += 1
+    print(f"{target.__module__}: {seed} cases: {dict(outcomes)}")
+    assert not failures, "\n".join(f"{kind} (first at seed {s}): {msg}" for kind, (s, msg) in failures.items())
+    return seed, outcomes
+
+
+# ------------------------------------------------------------------ time-bounded fuzzing
+
+
+def test_fuzz_formula_parser_and_compiler():
+    n, outcomes = run_seeds(fuzz_formula.one_input, seconds=6.0)
+    assert n > 1000
+    assert outcomes["compiled and evaluated"] > 100  # the generator reaches the compiler
+
+
+def test_fuzz_batch_entry_points():
+    n, outcomes = run_seeds(fuzz_batch.one_input, seconds=8.0)
+    assert n > 1000
+    assert outcomes["solved"] > 100 and outcomes["evaluated"] > 50
+
+
+def test_random_int32_code_arrays():
+    # Code arrays of uniformly random int32 (opcodes and arguments anywhere in
+    # the type's range), random column shapes: refused or evaluated, never a crash.
+    # POWI arguments are kept to |n| <= 1000 so that, while the interpreter does not
+    # yet range-check them, a huge exponent cannot stall this test
+    # (test_powi_exponent_out_of_range_is_refused covers those).
+    rng = np.random.default_rng(8)
+    deadline = time.monotonic() + 3.0
+    tried = evaluated = 0
+    while time.monotonic() < deadline:
+        n_instr = int(rng.integers(0, 12))
+        code = rng.integers(INT32.min, INT32.max, size=(n_instr, 2), endpoint=True, dtype=np.int32)
+        small = rng.random(n_instr) < 0.7  # mostly real opcodes with small arguments
+        code[small, 0] = rng.integers(0, 26, small.sum())
+        code[small, 1] = rng.integers(-2, 6, small.sum())
+        powi = code[:, 0] == 25
+        code[powi, 1] = np.clip(code[powi, 1], -1000, 1000)
+        consts = rng.normal(size=int(rng.integers(0, 3)))
+        P = int(rng.integers(-2, 18))
+        columns = rng.normal(size=(int(rng.integers(0, 3)), int(rng.integers(0, 20))))
+        params = rng.normal(size=max(P, 0))
+        try:
+            value, grad = _core.evaluate(code, consts, P, columns, params)
+        except (ValueError, TypeError):
+            pass
+        else:
+            evaluated += 1
+            assert value.shape == (columns.shape[1],) and grad.shape == (columns.shape[1], P)
+        if P >= 0 and columns.shape[1] > 0:
+            K = int(rng.integers(1, 4))
+            try:
+                out = _core.solve_batch(code, consts, P, columns, rng.normal(size=columns.shape[1]), None,
+                                        np.array([0, columns.shape[1]]), np.zeros(K, np.int64),
+                                        np.ones((K, P)), None, np.full(P, -np.inf), np.full(P, np.inf),
+                                        1.49012e-8, 1.49012e-8, 0.0, 5, 2, False)
+            except (ValueError, TypeError):
+                pass
+            else:
+                assert set(out[4].tolist()) <= set(range(1, 10))
+        tried += 1
+    print(f"{tried} random int32 programs, {evaluated} evaluated")
+    assert tried > 100
+
+
+def test_random_byte_strings_into_parse():
+    rng = np.random.default_rng(3)
+    for _ in range(3000):
+        raw = rng.integers(0, 256, size=int(rng.integers(0, 60)), dtype=np.uint8).tobytes()
+        for text in (raw.decode("latin-1"), raw.decode("utf-8", errors="replace")):
+            try:
+                lawfit.parse(text)
+            except ValueError:
+                pass
+
+
+# ------------------------------------------------------------------ regressions found by fuzzing
+
+
+@pytest.mark.parametrize("text", [
+    "-" * 300 + "a*x",           # a chain of unary minus the parser accepts
+    "x" + "**a" * 300,           # right-nested powers
+    "a" + " + b*x" * 300,        # a long flat sum: shallow text, deep tree
+    "a" + " + b*x" * 2000,
+    "exp(" * 150 + "a*x" + ")" * 150,
+], ids=["unary-chain", "power-chain", "sum-300", "sum-2000", "nested-calls"])
+def test_deep_or_long_formulas_compile_or_raise_value_error(text):
+    # Found by fuzz_formula: parse() accepts these, but compile_law (and
+    # Expr.to_formula / hash) recursed past Python's limit and raised RecursionError.
+    try:
+        tree = lawfit.parse(text)
+    except ValueError:
+        return
+    try:
+        program = compile_law(text, ["x"])
+    except ValueError as exc:
+        assert "deep" in str(exc) or "long" in str(exc) or "nest" in str(exc)
+        return
+    assert lawfit.parse(tree.to_formula()) == tree
+    assert program.code.shape[0] > 0
+
+
+def test_traced_function_with_a_long_sum_falls_back_instead_of_crashing():
+    # The same limit reached through tracing: curve_fit must fall back to the
+    # Python path (or fit), never raise RecursionError.
+    x = np.linspace(0.1, 1.0, 30)
+
+    def many_terms(x, a, b):
+        total = a
+        for k in range(400):
+            total = total + b * x / (k + 1)
+        return total
+
+    y = many_terms(x, 1.0, 0.5)
+    popt, _, info, _, _ = lawfit.curve_fit(many_terms, x, y, p0=[0.5, 0.2], full_output=True)
+    np.testing.assert_allclose(popt, [1.0, 0.5], rtol=1e-6)
+    assert info["path"] in ("traced", "python")
+
+
+def _powi_program(n: int):
+    return np.array([[2, 0], [25, n]], dtype=np.int32)
+
+
+@pytest.mark.parametrize("n", [65, -65, 10**6, -(10**6), INT32.min])
+def test_powi_exponent_out_of_range_is_refused(n):
+    # Found while writing tests/cpp: POWI's exponent is not range-checked.  The
+    # compiler emits |n| <= 64; a program from elsewhere with n ~ 2**31 makes the
+    # interpreter multiply 2**31 times per lane per block (a batch that runs for
+    # hours and that Ctrl-C cannot stop), and n = INT_MIN negates INT_MIN
+    # (undefined behaviour; in practice a wrong value).  Such programs must be
+    # refused like any other malformed program.
+    columns = np.zeros((0, 3))
+    with pytest.raises(ValueError):
+        _core.evaluate(_powi_program(n), np.zeros(0), 1, columns, np.array([1.0000001]))
+    try:
+        out = _core.solve_batch(_powi_program(n), np.zeros(0), 1, columns, np.ones(3), None,
+                                np.array([0, 3]), None, np.ones((1, 1)), None, np.full(1, -np.inf),
+                                np.full(1, np.inf), 1.49012e-8, 1.49012e-8, 0.0, 3, 1, False)
+    except ValueError:
+        return
+    assert out[4][0] in (int(lawfit.Status.NON_FINITE), int(lawfit.Status.BAD_INPUT))
+
+
+# ------------------------------------------------------------------ the atheris harnesses
+
+
+@pytest.mark.skipif(importlib.util.find_spec("atheris") is None, reason="atheris is not installed")
+@pytest.mark.parametrize("harness", ["fuzz_formula.py", "fuzz_batch.py"])
+def test_atheris_harness_short_run(harness, tmp_path):
+    # A short coverage-guided run of each harness (the longer run is manual:
+    # see the harness docstrings).
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(lawfit.__file__).parents[1]),
+                                                                     os.environ.get("PYTHONPATH")]))}
+    proc = subprocess.run(
+        [sys.executable, str(FUZZ_DIR / harness), "-runs=3000", "-timeout=20", "-seed=1",
+         f"-artifact_prefix={tmp_path}/"],
+        capture_output=True, text=True, timeout=300, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "Done 3000 runs" in proc.stderr
