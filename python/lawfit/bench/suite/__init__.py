@@ -1,0 +1,36 @@
+"""The benchmarks, one module per family; ``REGISTRY`` lists them in running order.
+
+Each entry is ``name -> (family, function)``; a function takes a
+:class:`lawfit.bench.core.Config` and returns rows (:class:`~lawfit.bench.core.Row`).
+"""
+from __future__ import annotations
+
+from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust
+
+REGISTRY = {
+    "chinchilla_laws": ("chinchilla", chinchilla.chinchilla_laws),
+    "chinchilla_points": ("chinchilla", chinchilla.chinchilla_points),
+    "powerlaw": ("powerlaw", powerlaw.powerlaw),
+    "bnsl": ("bnsl", bnsl.bnsl_fit),
+    "robust": ("robust", robust.robust),
+    "approach3": ("epoch", epoch.approach3),
+    "bootstrap": ("epoch", epoch.bootstrap),
+    "nist": ("nist", nist.nist),
+    "colpret": ("colpret", colpret.colpret),
+    "gpu": ("gpu", gpu.gpu),
+}
+
+
+def select(only=None) -> list:
+    """Benchmark names for ``--only`` (names or families, comma-separated; None: all)."""
+    if not only:
+        return list(REGISTRY)
+    wanted = [w.strip() for part in only for w in part.split(",") if w.strip()]
+    names = []
+    for w in wanted:
+        hits = [n for n, (fam, _) in REGISTRY.items() if w in (n, fam)]
+        if not hits:
+            choices = ", ".join(sorted(set(REGISTRY) | {f for f, _ in REGISTRY.values()}))
+            raise ValueError(f"unknown benchmark {w!r}; choose from {choices}")
+        names += [n for n in hits if n not in names]
+    return [n for n in REGISTRY if n in names]

@@ -1,0 +1,87 @@
+"""Chinchilla laws (Hoffmann et al. 2022, eq. 2): throughput vs number of laws and vs points.
+
+``L = E + A/N**alpha + B/D**beta`` on the synthetic collection of
+``lawfit.demo`` (true parameters around Besiroglu et al.'s estimates, N
+log-uniform in [1e7, 1e10], D in [1e9, 1e12], 1% noise), one shared start.
+lawfit fits every law in one ``lawfit.curve_fit`` call (covariances
+included, as scipy computes them); scipy's ``curve_fit`` (lm, trf) and lmfit
+fit an evenly spread sample of the same laws from the same start, one call
+per law, and their time is extrapolated per fit.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..core import Config, Model, Problem, available_peers, compare_on_sample, fmt_size, lawfit_status
+from ..core import sample_indices, timed
+
+LAW = "E + A/N**alpha + B/D**beta"
+START = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
+PEERS = ("scipy curve_fit lm", "scipy curve_fit trf", "lmfit leastsq")
+
+
+def chinchilla(x, E, A, alpha, B, beta):
+    return E + A / x[0] ** alpha + B / x[1] ** beta
+
+
+def chinchilla_jac(x, E, A, alpha, B, beta):
+    n = x[0] ** -alpha
+    d = x[1] ** -beta
+    return np.column_stack([np.ones_like(n), n, -A * np.log(x[0]) * n, d, -B * np.log(x[1]) * d])
+
+
+MODEL = Model(chinchilla, chinchilla_jac)
+
+
+def _fit_all(N, D, loss, threads):
+    from ...curve_fit import curve_fit
+
+    popt, _pcov, status = curve_fit(LAW, {"N": N, "D": D}, loss, p0=START, n_threads=threads)
+    return popt, status
+
+
+def _one_size(cfg: Config, bench: str, n_laws: int, n_points: int, n_sample: int, repeat: int, seed: int):
+    from ...demo import make_collection
+
+    N, D, loss, true = make_collection(n_laws, n_points, seed=seed)
+    seconds, (popt, status) = timed(lambda: _fit_all(N, D, loss, cfg.threads), repeat)
+    idx = sample_indices(n_laws, n_sample)
+    problems = [Problem(np.vstack([N[i], D[i]]), loss[i], START, alt_starts=(true[i],)) for i in idx]
+    shape = {"laws": n_laws, "points": n_points, "params": 5, "starts": 1, "resamples": 1, "loss": "l2",
+             "peer_sample": len(idx), "seed": seed}
+    return compare_on_sample(bench, "Chinchilla 5p", fmt_size(n_laws, n_points), n_laws, n_points, MODEL,
+                             problems, popt[idx], seconds, lawfit_status(status),
+                             available_peers(cfg, PEERS), shape)
+
+
+def _warm_up(cfg):
+    from ...demo import make_collection
+
+    N, D, loss, _ = make_collection(16, 40, seed=99)
+    _fit_all(N, D, loss, cfg.threads)
+
+
+def chinchilla_laws(cfg: Config) -> list:
+    """Chinchilla, 40 points per law, growing numbers of laws (1e2 ... 1e5)."""
+    _warm_up(cfg)
+    sizes = cfg.pick([30], [100, 1000, 10_000], [100, 1000, 10_000, 100_000])
+    n_sample = cfg.pick(8, 100, 200)
+    repeat = cfg.pick(1, 3, 3)
+    rows = []
+    for n in sizes:
+        rows += _one_size(cfg, "chinchilla_laws", n, 40, n_sample, repeat, cfg.seed + 1)
+    return rows
+
+
+def chinchilla_points(cfg: Config) -> list:
+    """Chinchilla at 10 ... 10,000 points per law (laws x points held near constant)."""
+    _warm_up(cfg)
+    points = cfg.pick([10, 100], [10, 100, 1000], [10, 100, 1000, 10_000])
+    total = cfg.pick(2_000, 100_000, 400_000)
+    n_sample = cfg.pick(6, 50, 100)
+    repeat = cfg.pick(1, 2, 3)
+    rows = []
+    for m in points:
+        n = max(8, total // m)
+        rows += _one_size(cfg, "chinchilla_points", n, m, n_sample, repeat, cfg.seed + 2)
+    return rows

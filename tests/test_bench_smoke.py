@@ -1,0 +1,78 @@
+"""Smoke test of the benchmark suite (``lawfit.bench``): it runs, and every row carries an accuracy.
+
+One benchmark at toy size and the runner end to end; a few seconds.  Speed
+is measured by ``lawfit bench``, never asserted here.
+"""
+import json
+import math
+
+import pytest
+
+pytest.importorskip("scipy")
+
+from lawfit.bench import core, main  # noqa: E402
+from lawfit.bench.core import ROW_FIELDS, Config  # noqa: E402
+from lawfit.bench.suite import REGISTRY, select  # noqa: E402
+
+
+def _check_schema(rows):
+    assert rows
+    for r in rows:
+        d = r.as_dict()
+        assert set(ROW_FIELDS) <= set(d)
+        assert d["accuracy_metric"]
+        assert isinstance(d["accuracy"], float) and math.isfinite(d["accuracy"])
+        assert 0 < d["compared"] and 0 <= d["agree"] <= d["compared"]
+        assert d["check"] in ("ok", "FAIL")
+        assert d["fits_per_s"] > 0 and d["seconds"] > 0 and d["n_fits"] >= d["timed_fits"] > 0
+        assert d["status"]
+
+
+def test_powerlaw_toy_rows():
+    cfg = Config(scale="toy", peers=("scipy",))
+    rows = REGISTRY["powerlaw"][1](cfg)
+    _check_schema(rows)
+    assert [r.tool for r in rows] == ["lawfit", "scipy curve_fit lm", "scipy curve_fit trf"]
+    lawfit_row = rows[0]
+    assert not lawfit_row.extrapolated and lawfit_row.check == "ok"
+    assert all(r.extrapolated for r in rows[1:])  # peers timed on a sample
+
+
+def test_missing_peer_is_skipped_with_reason(monkeypatch):
+    real = core.have_module
+    monkeypatch.setattr(core, "have_module", lambda name: False if name == "lmfit" else real(name))
+    cfg = Config(scale="toy")
+    rows = REGISTRY["powerlaw"][1](cfg)
+    assert "lmfit leastsq" not in {r.tool for r in rows}
+    assert any(what == "lmfit leastsq" and "not installed" in why for what, why in cfg.skipped)
+
+
+def test_gpu_section_skips_cleanly_without_a_gpu():
+    from lawfit import _core
+
+    if _core.WITH_CUDA and _core.cuda_device_count() > 0:
+        pytest.skip("a GPU is usable here")
+    cfg = Config(scale="toy")
+    assert REGISTRY["gpu"][1](cfg) == []
+    assert cfg.skipped and cfg.skipped[0][0] == "gpu"
+
+
+def test_select():
+    assert select(["chinchilla"]) == ["chinchilla_laws", "chinchilla_points"]
+    assert select(["nist,powerlaw"]) == ["powerlaw", "nist"]
+    with pytest.raises(ValueError, match="unknown benchmark"):
+        select(["nope"])
+
+
+def test_runner_writes_table_json(tmp_path, capsys):
+    rc = main(["--toy", "--only", "powerlaw", "--no-plot", "--out", str(tmp_path)])
+    assert rc == 0
+    md = list(tmp_path.glob("bench_toy_*.md"))
+    js = list(tmp_path.glob("bench_toy_*.json"))
+    assert len(md) == 1 and len(js) == 1
+    text = md[0].read_text()
+    assert "| accuracy |" in text and "| lawfit |" in text
+    record = json.loads(js[0].read_text())
+    assert {"cpu_model", "cores", "versions", "seed"} <= set(record["info"])
+    assert record["rows"] and all("accuracy" in r for r in record["rows"])
+    assert "accuracy" in capsys.readouterr().out
