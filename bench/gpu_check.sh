@@ -12,4 +12,4 @@ print("WITH_CUDA:", c.WITH_CUDA, "devices:", c.cuda_device_count(), c.cuda_devic
 assert c.WITH_CUDA and c.cuda_device_count() > 0, "the CUDA back end is not usable"
 PY
 python -m pytest -q tests/test_gpu.py tests/test_curve_fit.py
-python bench/bench_gpu.py "$@"
+python bench/run.py --only gpu "$@"   # Chinchilla laws 1e3..1e7, CPU vs GPU, bootstrap x grid
