@@ -43,8 +43,12 @@ def fit_collection(N, D, loss, n_threads=None):
     return curve_fit(CHINCHILLA, {"N": N, "D": D}, loss, p0=START, n_threads=n_threads)
 
 
-def _scipy_sample(N, D, loss, n_sample: int):
-    """Fit the first n_sample laws with scipy.optimize.curve_fit(method='lm')."""
+def scipy_fits(N, D, loss, n_sample: int, **kwargs):
+    """Fit the first n_sample laws with scipy.optimize.curve_fit(method='lm') in a loop.
+
+    ``kwargs`` go to curve_fit (tolerances, ``jac``).  Returns (params, seconds);
+    rows where scipy raised are NaN.
+    """
     from scipy.optimize import curve_fit as scipy_curve_fit
 
     def chinchilla(x, E, A, alpha, B, beta):
@@ -54,7 +58,8 @@ def _scipy_sample(N, D, loss, n_sample: int):
     t0 = time.perf_counter()
     for k in range(n_sample):
         try:
-            out[k] = scipy_curve_fit(chinchilla, np.vstack([N[k], D[k]]), loss[k], p0=START, method="lm")[0]
+            out[k] = scipy_curve_fit(chinchilla, np.vstack([N[k], D[k]]), loss[k], p0=START, method="lm",
+                                     **kwargs)[0]
         except RuntimeError:
             pass
     return out, time.perf_counter() - t0
@@ -87,7 +92,7 @@ def run(n_laws: int = 1000, n_points: int = 40, seed: int = 0, n_threads=None, s
         return "\n".join(lines)
     try:
         sample = min(scipy_sample, n_laws)
-        ref, t_scipy = _scipy_sample(N, D, loss, sample)
+        ref, t_scipy = scipy_fits(N, D, loss, sample)
     except ImportError:
         lines += ["", "scipy is not installed: no comparison."]
     else:
