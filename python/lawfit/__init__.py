@@ -9,7 +9,10 @@ end) runs laws x starting points x resamples as one batch on all CPU cores.
 >>> np.round(popt, 6)
 array([3. , 0.5, 1. ])
 
-Main entry points: :func:`curve_fit` (scipy's signature, batched),
+Main entry points: :func:`fit` (a table of training runs in, a
+:class:`FitResult` out: parameters, intervals, predictions, frontier, plots,
+report), :func:`evaluate` (extrapolation checks), :func:`curve_fit`
+(scipy's signature, batched),
 :data:`laws` (the catalog of published scaling laws, each with its formula,
 bounds, start grid, derived quantities and citation), :class:`Law`,
 :func:`compile_law` (formula -> law program), :class:`Status` (per-problem
@@ -19,6 +22,9 @@ collection of 1,000 Chinchilla laws.
 from ._core import MAX_PARAMS, Status
 from ._status import LawfitWarning, status_message, summarize_status
 from . import uncertainty
+from .api import fit
+from .evaluate import Evaluation, evaluate
+from .result import FitResult
 from .bootstrap import BootstrapResult, Replicates, bootstrap
 from .catalog import Law, fit_shared, laws, lr_areas, register_law
 from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
@@ -28,6 +34,10 @@ from .formula import Program, compile_law, parse
 __version__ = "0.1.0"
 
 __all__ = [
+    "fit",
+    "FitResult",
+    "evaluate",
+    "Evaluation",
     "curve_fit",
     "compile_law",
     "parse",

@@ -1,0 +1,720 @@
+"""`lawfit.fit`: from a table of training runs to fitted laws, every group in one batch.
+
+The table's rows are grouped by ``by``; each group is one law.  All groups
+times all starting points are one :func:`lawfit.multistart.fit_multistart`
+call, and all groups times all resamples one :func:`lawfit.bootstrap.bootstrap`
+call -- never a Python loop over groups calling the solver.  Defaults (start
+grid, loss, residual space, bounds) come from the law (``print(lawfit.laws[name])``).
+
+With a Dask DataFrame (or ``scheduler=`` a ``dask.distributed.Client``) the
+groups are split over partitions (a shuffle on ``by`` keeps every group in one
+partition), each partition is fitted on a worker exactly as above, and the
+parts are gathered into one :class:`~lawfit.result.FitResult` in the same
+group order as an in-process fit.  Point estimates, covariances and statuses
+are then identical to the in-process fit; bootstrap resamples are keyed by a
+law's position in its partition's batch, so with ``bootstrap > 0`` the
+intervals agree statistically, not bit for bit.
+"""
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from ._status import LawfitWarning, Status, status_message, warn_failures
+from .bootstrap import bootstrap as _bootstrap
+from .catalog import Law, laws
+from .multistart import fit_multistart, make_starts
+from .result import FitResult, _pd
+from .uncertainty import goodness_of_fit, wald_interval
+
+__all__ = ["fit", "load_table", "resolve_law"]
+
+_NAN_POLICIES = ("raise", "omit", "propagate")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*\Z")
+_CI = ("percentile", "bca")
+
+
+# --------------------------------------------------------------------------
+# Inputs: the table and the law
+
+
+def _is_dask(obj) -> bool:
+    mod = type(obj).__module__ or ""
+    return mod.startswith("dask") and hasattr(obj, "npartitions")
+
+
+def load_table(data, *, what: str = "data"):
+    """A pandas DataFrame from a DataFrame, a mapping of arrays, or a CSV/TSV/parquet/JSON path.
+
+    Raises FileNotFoundError for a missing file and ValueError for one that
+    cannot be read, naming it.
+    """
+    pd = _pd()
+    if isinstance(data, pd.DataFrame):
+        return data
+    if isinstance(data, (str, os.PathLike)):
+        path = Path(data).expanduser()
+        if not path.is_file():
+            raise FileNotFoundError(f"{what}: no such file: {path}")
+        suffix = "".join(path.suffixes[-2:]).lower() if path.suffix.lower() in (".gz", ".bz2", ".zst", ".xz") \
+            else path.suffix.lower()
+        try:
+            if suffix in (".parquet", ".pq"):
+                return pd.read_parquet(path)
+            if suffix.startswith(".json"):
+                return pd.read_json(path)
+            if suffix.startswith(".tsv") or suffix.startswith(".tab"):
+                return pd.read_csv(path, sep="\t")
+            return pd.read_csv(path)
+        except (ValueError, UnicodeDecodeError, OSError) as exc:
+            raise ValueError(f"{path}: cannot read it as a table ({exc})") from exc
+        except Exception as exc:  # pyarrow's errors and friends
+            raise ValueError(f"{path}: cannot read it as a table ({type(exc).__name__}: {exc})") from exc
+    if isinstance(data, Mapping):
+        cols = {k: np.atleast_1d(np.asarray(v)) for k, v in data.items()}
+        sizes = {k: v.shape[0] for k, v in cols.items()}
+        if len(set(sizes.values())) > 1:
+            raise ValueError(f"{what}: the arrays have different lengths ({sizes})")
+        return pd.DataFrame(cols)
+    if hasattr(data, "to_pandas"):  # pyarrow / polars tables
+        return data.to_pandas()
+    raise TypeError(f"{what} must be a DataFrame, a dict of arrays or a file path, not {type(data).__name__}")
+
+
+def resolve_law(law, x: Optional[Sequence[str]] = None) -> tuple[Law, list[str]]:
+    """The :class:`Law` for a catalog name, a Law or a formula string, and the data columns of its inputs.
+
+    A catalog law's inputs are matched to ``x`` by position (``x=["params",
+    "tokens"]`` feeds Chinchilla's ``N`` and ``D``); without ``x`` the
+    columns are the law's input names.  A formula string's inputs are the
+    ``x`` columns.
+    """
+    if isinstance(x, str):
+        x = [s.strip() for s in x.split(",")] if "," in x else [x]
+    x = None if x is None else [str(c) for c in x]
+    if isinstance(law, Law):
+        obj = law
+    elif isinstance(law, str):
+        if law in laws:
+            obj = laws[law]
+        elif not _NAME.match(law.strip()):  # a formula, not a name
+            if x is None:
+                raise ValueError(f"the formula {law!r} needs its input columns: x=[...]")
+            try:
+                obj = Law(law, inputs=x)
+            except ValueError as exc:
+                raise ValueError(f"cannot use {law!r} as a law: {exc}") from None
+            return obj, x
+        else:
+            laws[law]  # raises KeyError with close matches
+            raise AssertionError  # pragma: no cover
+    elif callable(law):
+        obj = Law(law, inputs=x if x is not None else None)
+    else:
+        raise TypeError(f"law must be a catalog name, a formula string or a Law, not {type(law).__name__}")
+    inputs = list(obj.input_names)
+    if x is None:
+        return obj, inputs
+    if len(x) != len(inputs):
+        raise ValueError(f"law {obj.name or obj.formula!r} has {len(inputs)} input(s) {inputs}, "
+                         f"but x names {len(x)} column(s) {x}")
+    return obj, x
+
+
+def _listify(cols) -> list[str]:
+    if cols is None:
+        return []
+    if isinstance(cols, str):
+        return [s.strip() for s in cols.split(",")] if "," in cols else [cols]
+    return [str(c) for c in cols]
+
+
+def _py(v):
+    """A numpy scalar as the Python value (so messages show 5, not np.int64(5))."""
+    return v.item() if isinstance(v, np.generic) else v
+
+
+def _row_label(df, pos: int, source) -> str:
+    label = f"row {_py(df.index[pos])!r}"
+    if source is not None:
+        label += f" (line {pos + 2} of {Path(source).name})"
+    return label
+
+
+def _check_columns(df, roles: Mapping[str, Sequence[str]]) -> None:
+    have = [str(c) for c in df.columns]
+    for role, cols in roles.items():
+        for c in cols:
+            if c not in df.columns:
+                close = difflib.get_close_matches(c, have, n=3)
+                hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+                shown = ", ".join(have[:20]) + (", ..." if len(have) > 20 else "")
+                raise ValueError(f"column {c!r} ({role}) is not in the data{hint} (columns: {shown})")
+
+
+def _numeric(df, col: str, source) -> np.ndarray:
+    pd = _pd()
+    s = df[col]
+    if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
+        conv = pd.to_numeric(s, errors="coerce")
+        bad = conv.isna().to_numpy() & s.notna().to_numpy()
+        if bad.any():
+            pos = int(np.argmax(bad))
+            raise ValueError(f"column {col!r} is not numeric: {_row_label(df, pos, source)} holds "
+                             f"{_py(s.iloc[pos])!r}")
+        s = conv
+    return s.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _describe_group(df, pos: int, by: list[str]) -> str:
+    if not by:
+        return ""
+    return " in group " + ", ".join(f"{c}={_py(df[c].iloc[pos])!r}" for c in by)
+
+
+# --------------------------------------------------------------------------
+# Preparing the batch
+
+
+class _Batch:
+    """The rows of all groups, sorted by group, and what the solver needs."""
+
+    def __init__(self, df, law: Law, x_cols, y, by, sigma, bootstrap_by, nan_policy, source):
+        pd = _pd()
+        if nan_policy not in _NAN_POLICIES:
+            raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}")
+        if y is None:
+            raise ValueError("name the column to fit: y='loss'")
+        sigma_col = sigma if isinstance(sigma, str) else None
+        _check_columns(df, {"an input (x)": x_cols, "y": [y], "by": by,
+                            "sigma": [sigma_col] if sigma_col else [], "bootstrap_by": bootstrap_by})
+        n = len(df)
+        if n == 0:
+            raise ValueError("the data have no rows")
+        cols = {c: _numeric(df, c, source) for c in dict.fromkeys(list(x_cols) + [y])}
+        if sigma_col:
+            sig = _numeric(df, sigma_col, source)
+        elif sigma is not None:
+            sig = np.broadcast_to(np.asarray(sigma, dtype=float).ravel(), (n,)).copy() \
+                if np.size(sigma) in (1, n) else None
+            if sig is None:
+                raise ValueError(f"sigma must be a column name, a number or {n} values, got {np.size(sigma)}")
+        else:
+            sig = None
+        # Missing / non-finite values.
+        bad = np.zeros(n, dtype=bool)
+        first_bad = None
+        for c, v in list(cols.items()) + ([("sigma" if sigma_col is None else sigma_col, sig)]
+                                          if sig is not None else []):
+            nf = ~np.isfinite(v)
+            if nf.any() and first_bad is None:
+                first_bad = (c, int(nf.sum()), int(np.argmax(nf)))
+            bad |= nf
+        for c in by:
+            na = df[c].isna().to_numpy()
+            if na.any() and first_bad is None:
+                first_bad = (c, int(na.sum()), int(np.argmax(na)))
+            bad |= na
+        self.n_dropped = 0
+        if bad.any() and nan_policy == "raise":
+            c, k, pos = first_bad
+            raise ValueError(f"column {c!r} has {k} missing or non-finite value(s), first at "
+                             f"{_row_label(df, pos, source)}{_describe_group(df, pos, [b for b in by if b != c])}; "
+                             "drop those rows or pass nan_policy='omit' (skip them) or 'propagate' "
+                             "(their laws fail with BAD_INPUT)")
+        keep = ~bad if nan_policy == "omit" else np.ones(n, dtype=bool)
+        self.n_dropped = int((~keep).sum())
+        if not keep.any():
+            raise ValueError("no rows left after dropping missing values (nan_policy='omit')")
+        if sig is not None and np.any(sig[keep & np.isfinite(sig)] <= 0):
+            pos = int(np.argmax(keep & np.isfinite(sig) & (sig <= 0)))
+            raise ValueError(f"sigma must be positive: {_row_label(df, pos, source)} has {sig[pos]!r}")
+        idx = np.flatnonzero(keep)
+        sub = df.iloc[idx]
+        if by:
+            codes = sub.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+        else:
+            codes = np.zeros(len(sub), dtype=np.int64)
+        # Rows in a canonical order: by group, then by the values (x, y, sigma), so that the
+        # same rows give the same batch however the table was ordered or partitioned.
+        sort_keys = [cols[c][idx] for c in dict.fromkeys(list(x_cols) + [y])]
+        if sig is not None:
+            sort_keys.append(sig[idx])
+        order = np.lexsort(tuple(reversed([codes] + sort_keys)))
+        rows = idx[order]
+        codes = codes[order]
+        G = int(codes.max()) + 1
+        counts = np.bincount(codes, minlength=G)
+        self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        frame = {c: df[c].to_numpy()[rows] for c in by}
+        for c in dict.fromkeys(list(x_cols) + [y]):
+            frame[c] = cols[c][rows]
+        if sig is not None:
+            frame[sigma_col or "sigma"] = sig[rows]
+        for c in bootstrap_by:
+            if c not in frame:
+                frame[c] = df[c].to_numpy()[rows]
+        frame["_group"] = codes
+        frame["_row"] = df.index.to_numpy()[rows]
+        self.frame = pd.DataFrame(frame)
+        self.keys = pd.DataFrame({c: self.frame[c].to_numpy()[self.offsets[:-1]] for c in by})
+        if not by:
+            self.keys = pd.DataFrame(index=range(1))
+        self.inputs = {name: cols[c][rows] for name, c in zip(law.input_names, x_cols)}
+        self.y = cols[y][rows]
+        self.sigma = None if sig is None else sig[rows]
+        self.boot_labels = None
+        if bootstrap_by:
+            lab = self.frame[bootstrap_by].astype(str).agg("\x1f".join, axis=1) if len(bootstrap_by) > 1 \
+                else self.frame[bootstrap_by[0]]
+            self.boot_labels = pd.factorize(lab, use_na_sentinel=False)[0]
+        self.rows = rows
+        self.nonfinite = bad[rows]  # only with nan_policy='propagate'
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_points(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+
+def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds, seed) -> np.ndarray:
+    """(S, P) shared by every group, or (G, S, P) for a law whose start grid depends on the data."""
+    names = list(law.params)
+    lower, upper = law._bound_arrays(bounds)
+    if isinstance(starts, str) and starts in ("sobol", "lhs", "latin_hypercube"):
+        s = make_starts(starts, names, n=n_starts or 64, lower=lower, upper=upper, seed=seed)
+        for k, v in fixed_values.items():
+            s[:, names.index(k)] = v
+        return s
+    if starts == "grid":
+        starts = None
+    grid = law.starts if starts is None else starts
+    if not callable(grid):
+        return law.start_grid(starts=starts, fixed=fixed_values, bounds=bounds)
+    per = []
+    for g in range(batch.n_groups):
+        s, e = batch.offsets[g], batch.offsets[g + 1]
+        per.append(law.start_grid({k: v[s:e] for k, v in batch.inputs.items()}, batch.y[s:e],
+                                  starts=starts, fixed=fixed_values, bounds=bounds))
+    S = max(p.shape[0] for p in per)
+    return np.stack([np.vstack([p, np.repeat(p[:1], S - p.shape[0], axis=0)]) for p in per])
+
+
+def _fixed(law: Law, fixed) -> tuple[dict, list[str]]:
+    """Fixed parameters: values (law's and the user's mapping) and the names held at their starts."""
+    values = dict(law.fixed)
+    names: list[str] = []
+    if fixed is None:
+        pass
+    elif isinstance(fixed, Mapping):
+        values.update({str(k): float(v) for k, v in fixed.items()})
+    else:
+        names = _listify(fixed)
+    unknown = [k for k in list(values) + names if k not in law.params]
+    if unknown:
+        raise ValueError(f"fixed names unknown parameter(s) {unknown}; the parameters are {list(law.params)}")
+    return values, list(dict.fromkeys(list(values) + names))
+
+
+def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
+    out = []
+    for s, n, k, b, m in zip(status, n_points, n_free, bad_log, bad_nan):
+        if int(s) == int(Status.BAD_INPUT):
+            if m is not None:
+                out.append(f"missing or non-finite values (first at {m}; nan_policy='propagate')")
+                continue
+            if n < k:
+                out.append(f"too few points: {n} for {k} free parameters")
+                continue
+            if b is not None:
+                out.append(f"y <= 0 at {b}: residual='log' needs positive y")
+                continue
+        out.append(status_message(int(s)))
+    return out
+
+
+class _Progress:
+    """Stage messages (tqdm when installed and the batch is large) and the final summary line."""
+
+    def __init__(self, enabled: bool, total_problems: int):
+        self.enabled = bool(enabled)
+        self.bar = None
+        self.t0 = time.perf_counter()
+        if self.enabled and total_problems >= 200_000:
+            try:
+                from tqdm.auto import tqdm
+
+                self.bar = tqdm(total=3, desc="lawfit", unit="stage", leave=False, file=sys.stderr)
+            except ImportError:
+                self.bar = None
+
+    def stage(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.set_postfix_str(text)
+            self.bar.update(1)
+
+    def done(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.close()
+        if self.enabled:
+            print(f"lawfit: {line} ({time.perf_counter() - self.t0:.2f} s)", file=sys.stderr)
+
+
+# --------------------------------------------------------------------------
+# The fit
+
+
+def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None,
+        residual=None, starts=None, n_starts=None, prune=None, bounds=None, bootstrap: int = 0,
+        bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = "auto",
+        seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
+        absolute_sigma: bool = False, max_nfev: int = 0, n_threads: Optional[int] = None,
+        scheduler=None) -> FitResult:
+    """Fit a scaling law to every group of a table, all groups in one batch.
+
+    Parameters
+    ----------
+    data : DataFrame, dict of arrays, path, or dask DataFrame
+        The runs: one row per (run, checkpoint); CSV, TSV, parquet and JSON
+        paths are read with pandas.
+    law : str or Law
+        A catalog name (``"chinchilla"``; ``print(lawfit.laws)`` lists them),
+        a :class:`lawfit.Law`, or a formula string over the ``x`` columns
+        (``"E + A/N**alpha"``).
+    x : list of str
+        Data columns of the law's inputs, in the law's input order (default:
+        columns named like the inputs).  A comma-separated string works too.
+    y : str
+        The column to fit (e.g. ``"loss"``).
+    by : str or list of str, optional
+        Group columns: one law per group (e.g. ``"family"``).
+    sigma : str, float or array, optional
+        Standard deviations of ``y`` (a column, a number or one per row):
+        weights 1/sigma^2, in the residual space.
+    loss, delta, residual : optional
+        Robust loss (l2, huber, soft_l1, cauchy, arctan), its scale, and the
+        residual space (``"linear"`` or ``"log"``); default the law's recipe.
+    starts : None, "grid", mapping, array, "sobol" or "lhs"
+        Start set (default the law's grid); ``n_starts`` points for a
+        space-filling design within the bounds; ``prune=k`` runs
+        Levenberg-Marquardt only from the k best starts of each law.
+    bounds : dict, optional
+        ``{param: (lower, upper)}`` added to the law's.
+    bootstrap : int
+        Resamples per law (0: intervals from the covariance instead).
+    bootstrap_by : str or list of str, optional
+        Resample whole groups of rows (e.g. ``"run"``: a run's checkpoints
+        move together) instead of single rows.
+    ci : {"percentile", "bca"}
+        Bootstrap interval; BCa also runs the jackknife.
+    fixed : mapping or list of str, optional
+        ``{param: value}`` held fixed (or names held at their start values).
+    shared : list of str, optional
+        Parameters common to all groups: one joint law over all groups
+        (:func:`lawfit.fit_shared`); the others stay per group.
+    device : {"auto", "cpu", "cuda"}
+    seed : int
+        Keys the bootstrap resamples (and space-filling starts).
+    progress : bool
+        Print the status summary line (and a progress bar on long batches)
+        to stderr.
+    level : float
+        Confidence level of every interval.
+    nan_policy : {"raise", "omit", "propagate"}
+        Rows with missing or non-finite values: raise (naming the column,
+        row and group), drop them, or keep them (their laws fail with
+        BAD_INPUT).
+    absolute_sigma, max_nfev, n_threads
+        As :func:`lawfit.curve_fit`.
+    scheduler : dask.distributed.Client, optional
+        Fit the groups on a Dask cluster (also used for a Dask DataFrame).
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ValueError
+        Bad arguments or data: a missing or non-numeric column, missing
+        values (``nan_policy="raise"``), non-positive sigma.  A law that does
+        not converge is not an error: its status and reason are in
+        ``params`` and a :class:`lawfit.LawfitWarning` says how many failed.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, lawfit
+    >>> rng = np.random.default_rng(0)
+    >>> N = np.repeat([1e8, 3e8, 1e9, 3e9], 6); D = np.tile(np.geomspace(2e9, 6e10, 6), 4)
+    >>> df = pd.DataFrame({"N": np.tile(N, 2), "D": np.tile(D, 2), "family": np.repeat(["a", "b"], 24)})
+    >>> df["loss"] = 1.7 + 400 * df.N**-0.34 + 410 * df.D**-0.28 + np.where(df.family == "a", 0, 0.1)
+    >>> res = lawfit.fit(df, "chinchilla", x=["N", "D"], y="loss", by="family", progress=False)
+    >>> res.params[["family", "E", "alpha", "converged"]].round(3)
+      family    E  alpha  converged
+    0      a  1.7   0.34       True
+    1      b  1.8   0.34       True
+    """
+    law_obj, x_cols = resolve_law(law, x)
+    by = _listify(by)
+    bootstrap_by = _listify(bootstrap_by)
+    if ci not in _CI:
+        raise ValueError(f"ci must be one of {_CI}, got {ci!r}")
+    if int(bootstrap) < 0:
+        raise ValueError("bootstrap must be a non-negative number of resamples")
+    spec = dict(x_cols=x_cols, y=y, by=by, sigma=sigma, loss=loss, delta=delta, residual=residual,
+                starts=starts, n_starts=n_starts, prune=prune, bounds=bounds, bootstrap=int(bootstrap),
+                bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared), device=device,
+                seed=int(seed), level=float(level), nan_policy=nan_policy, absolute_sigma=absolute_sigma,
+                max_nfev=max_nfev, n_threads=n_threads)
+    if _is_dask(data) or scheduler is not None:
+        return _fit_dask(data, law_obj, spec, scheduler, progress)
+    source = data if isinstance(data, (str, os.PathLike)) else None
+    df = load_table(data)
+    return _fit_frame(df, law_obj, spec, progress=progress, source=source)
+
+
+def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, warn: bool = True) -> FitResult:
+    """The in-process fit of one table (also what every Dask partition runs)."""
+    by, x_cols, y = spec["by"], spec["x_cols"], spec["y"]
+    sigma = spec["sigma"]
+    batch = _Batch(df, law, x_cols, y, by, sigma, spec["bootstrap_by"], spec["nan_policy"], source)
+    residual = law.residual if spec["residual"] is None else spec["residual"]
+    loss = law.loss if spec["loss"] is None else spec["loss"]
+    loss = "l2" if loss == "linear" else loss
+    delta = (1.0 if law.loss_delta is None else law.loss_delta) if spec["delta"] is None else float(spec["delta"])
+    fixed_values, fixed_names = _fixed(law, spec["fixed"])
+    G = batch.n_groups
+    lower, upper = law._bound_arrays(spec["bounds"])
+    settings = dict(loss=loss, delta=delta, residual=residual, level=spec["level"], ci=spec["ci"],
+                    bootstrap=spec["bootstrap"], seed=spec["seed"], device=spec["device"],
+                    nan_policy=spec["nan_policy"], n_dropped=batch.n_dropped,
+                    bootstrap_by=",".join(spec["bootstrap_by"]) or None)
+    bad_log = [None] * G
+    if residual == "log":
+        nonpos = batch.y <= 0
+        if nonpos.any():
+            for g in np.unique(batch.frame["_group"].to_numpy()[nonpos]):
+                pos = batch.offsets[g] + int(np.argmax(nonpos[batch.offsets[g]:batch.offsets[g + 1]]))
+                bad_log[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
+
+    if spec["shared"]:
+        return _fit_shared_frame(batch, law, spec, settings, loss, delta, residual, fixed_values,
+                                 progress=progress, warn=warn, bad_log=bad_log)
+
+    starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
+    S = starts.shape[-2]
+    prog = _Progress(progress, G * S * (1 + spec["bootstrap"]))
+    ms = fit_multistart(law.program, batch.inputs, batch.y, starts, offsets=batch.offsets, sigma=batch.sigma,
+                        loss=loss, delta=delta, residual=residual, lower=lower, upper=upper,
+                        fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"],
+                        max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"],
+                        warn=False)
+    prog.stage("fitted")
+    boot = None
+    if spec["bootstrap"]:
+        boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
+                          jackknife=spec["ci"] == "bca")
+    prog.stage("bootstrapped")
+    with warnings.catch_warnings():
+        if boot is not None:  # the covariance's caveats do not matter: the bootstrap gives the intervals
+            warnings.simplefilter("ignore", LawfitWarning)
+        with np.errstate(invalid="ignore", divide="ignore"):  # dof = 0 laws: inf * 0 in the scaling
+            cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])
+            gof = goodness_of_fit(ms)
+    prog.stage("summarised")
+    result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
+                       n_starts=np.full(G, S if spec["prune"] is None else min(int(spec["prune"]), S)),
+                       n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
+                       replicates=None if boot is None else boot.params,
+                       boot_status=None if boot is None else boot.status,
+                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot)
+    prog.done(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
+    if warn:
+        warn_failures(result._status, stacklevel=4)
+    return result
+
+
+def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost, n_starts, n_converged,
+              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot) -> FitResult:
+    """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
+    level = spec["level"]
+    G = batch.n_groups
+    if replicates is not None:
+        se = replicates.stderr()
+        method = spec["ci"] if replicates.jackknife is not None else "percentile"
+        lo, hi = replicates.interval(level, method)
+        reps, jack, jack_law = replicates.replicates, replicates.jackknife, replicates.jack_law
+    else:
+        se = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
+        lo, hi = wald_interval(est, se, level)
+        reps = jack = jack_law = None
+    bad_nan = [None] * G
+    if batch.nonfinite.any():
+        for g in np.unique(batch.frame["_group"].to_numpy()[batch.nonfinite]):
+            pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
+            bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
+    reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
+    sigma = spec["sigma"]
+    return FitResult(
+        law=law, keys=batch.keys, by=spec["by"], x=spec["x_cols"], y=spec["y"],
+        sigma=sigma if isinstance(sigma, str) else ("sigma" if sigma is not None else None),
+        data=batch.frame, est=est, stderr=se, low=lo, high=hi, cov=cov, status=status, reason=reasons,
+        cost=cost, n_points=batch.n_points, n_starts=n_starts, n_converged=n_converged, basin_count=basin,
+        gof={k: gof[k] for k in ("rss", "r2", "log_likelihood", "aic", "bic")}, replicates=reps,
+        boot_status=boot_status, jack=jack, jack_law=jack_law, settings=settings, multistart=multistart,
+        bootstrap_result=boot, shared=spec["shared"])
+
+
+def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, residual, fixed_values, *,
+                      progress, warn, bad_log) -> FitResult:
+    """One joint law over all groups with some parameters shared (lawfit.fit_shared)."""
+    from .catalog import fit_shared
+    from .catalog.shared import shared_program
+
+    shared = spec["shared"]
+    G = batch.n_groups
+    names = list(law.params)
+    codes = batch.frame["_group"].to_numpy()
+    prog = _Progress(progress, G * (1 + spec["bootstrap"]))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LawfitWarning)
+        sf = fit_shared(law, batch.inputs, batch.y, groups=codes, shared=shared, sigma=batch.sigma,
+                        fixed=fixed_values, loss=loss, delta=delta, residual=residual,
+                        absolute_sigma=spec["absolute_sigma"], n_threads=spec["n_threads"])
+    program, jnames, indicators, index = shared_program(law, shared, G)
+    onehot = (codes[None, :] == np.arange(G)[:, None]).astype(float)
+    joint_inputs = {**batch.inputs, **dict(zip(indicators, onehot))}
+    lower, upper = law._bound_arrays(spec["bounds"])
+    jidx = np.empty((G, len(names)), dtype=np.int64)
+    for i, p in enumerate(names):
+        jidx[:, i] = index[p] if p in shared else np.asarray(index[p])
+    jl, ju = np.empty(len(jnames)), np.empty(len(jnames))
+    for i in range(len(names)):
+        jl[jidx[:, i]], ju[jidx[:, i]] = lower[i], upper[i]
+    jfixed = [jnames[j] for p in fixed_values for j in np.unique(jidx[:, names.index(p)])]
+    p0 = np.where(np.isfinite(sf.popt), sf.popt, 0.5 * (np.clip(jl, -1e300, 1e300) + np.clip(ju, -1e300, 1e300)))
+    ms = fit_multistart(program, joint_inputs, batch.y, np.clip(p0, jl, ju)[None, :], sigma=batch.sigma,
+                        loss=loss, delta=delta, residual=residual, lower=jl, upper=ju, fixed=jfixed or None,
+                        max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"], warn=False)
+    prog.stage("fitted")
+    boot = None
+    if spec["bootstrap"]:
+        boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
+                          jackknife=spec["ci"] == "bca")
+    prog.stage("bootstrapped")
+    with warnings.catch_warnings():
+        if boot is not None:
+            warnings.simplefilter("ignore", LawfitWarning)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            jcov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])[0]
+            jgof = goodness_of_fit(ms)
+    est = ms.params[0][jidx]
+    cov = jcov[jidx[:, :, None], jidx[:, None, :]]
+    gof = {k: np.full(G, float(np.asarray(v, dtype=float)[0])) for k, v in jgof.items()}
+    replicates = boot_status = None
+    if boot is not None:
+        from .bootstrap import Replicates
+
+        reps = np.moveaxis(boot.params.replicates[0][:, jidx], 1, 0)  # (G, R, P)
+        jack = jack_law = None
+        if boot.jack_params is not None:
+            J = boot.jack_params.shape[0]
+            jack = np.moveaxis(boot.jack_params[:, jidx], 1, 0).reshape(G * J, len(names))
+            jack_law = np.repeat(np.arange(G), J)
+        replicates = Replicates(est, reps, jack, jack_law, names=names)
+        boot_status = np.repeat(boot.status, G, axis=0)
+    settings = dict(settings, shared=",".join(shared), joint_parameters=len(jnames))
+    status = np.full(G, ms.status[0], dtype=np.int32)
+    result = _assemble(batch, law, spec, settings, est=est, cov=cov, status=status,
+                       cost=np.full(G, ms.cost[0]), n_starts=np.full(G, 1 + G), n_converged=np.full(G, 1),
+                       basin=np.full(G, 1), gof=gof, replicates=replicates, boot_status=boot_status,
+                       n_free=int(ms.n_free[0]), bad_log=bad_log, multistart=ms, boot=boot)
+    prog.done(result.summary + f" (joint fit, shared {', '.join(shared)})")
+    if warn:
+        warn_failures(result._status[:1], stacklevel=5)
+    return result
+
+
+# --------------------------------------------------------------------------
+# Dask: groups per partition, fitted on the workers
+
+
+def _fit_partition(pdf, law: Law, spec: dict):
+    """Fit one partition's groups (runs on a worker); None for an empty partition."""
+    if pdf is None or len(pdf) == 0:
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LawfitWarning)
+        return _fit_frame(pdf, law, spec, progress=False, warn=False)
+
+
+def _fit_dask(data, law: Law, spec: dict, scheduler, progress: bool) -> FitResult:
+    try:
+        import dask
+    except ImportError as exc:
+        raise ImportError("fitting on Dask needs dask: pip install lawfit[dask]") from exc
+    if spec["shared"]:
+        raise ValueError("shared= makes one joint law over all groups; it cannot be split over Dask partitions")
+    by = spec["by"]
+    t0 = time.perf_counter()
+    if _is_dask(data):
+        ddf = data
+        if not by:
+            ddf = ddf.repartition(npartitions=1)
+        elif ddf.npartitions > 1:
+            ddf = ddf.shuffle(on=by)  # every group in one partition
+        parts = [dask.delayed(_fit_partition)(p, law, spec) for p in ddf.to_delayed()]
+        if scheduler is not None:
+            futures = scheduler.compute(parts)
+            results = _gather(scheduler, futures, progress)
+        else:
+            results = list(dask.compute(*parts))
+    else:
+        df = load_table(data)
+        n_workers = max(1, len(scheduler.scheduler_info().get("workers", {})))
+        if by:
+            codes = df.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+            n_chunks = max(1, min(int(codes.max()) + 1, 2 * n_workers))
+            chunk_of = codes % n_chunks
+        else:
+            n_chunks, chunk_of = 1, np.zeros(len(df), dtype=np.int64)
+        pieces = [df[chunk_of == k] for k in range(n_chunks)]
+        futures = [scheduler.submit(_fit_partition, p, law, spec, pure=False) for p in pieces]
+        results = _gather(scheduler, futures, progress)
+    result = FitResult.concat([r for r in results if r is not None])
+    result.settings["dask_partitions"] = len(results)
+    result.settings["n_dropped"] = sum(int(r.settings.get("n_dropped", 0)) for r in results if r is not None)
+    if progress:
+        print(f"lawfit: {result.summary} (dask, {len(results)} partitions, {time.perf_counter() - t0:.2f} s)",
+              file=sys.stderr)
+    warn_failures(result._status, stacklevel=4)
+    return result
+
+
+def _gather(client, futures, progress: bool):
+    bar = None
+    if progress:
+        try:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=len(futures), desc="lawfit partitions", leave=False, file=sys.stderr)
+        except ImportError:
+            bar = None
+    if bar is not None:
+        from dask.distributed import as_completed
+
+        for _ in as_completed(futures):
+            bar.update(1)
+        bar.close()
+    return client.gather(futures)

@@ -1,0 +1,297 @@
+"""Extrapolation checks: fit on smaller models (or a prefix of training), predict the largest.
+
+The protocol of Choshen, Zhang and Andreas (2024), "A Hitchhiker's Guide to
+Scaling Law Estimation" (arXiv:2410.11840, sec. 3): within a family of models
+trained alike, the *target* is the largest model; a law is fitted to some of
+the other models' checkpoints and scored by the absolute relative error
+
+    ARE = mean over the target's test checkpoints of |L - L_hat| / L,
+
+the test checkpoints being the last ``1 - test_from`` (30%) of the target's
+training.  Two designs:
+
+* ``scheme="leave_largest_out"``: fit on the ``k`` smallest models (or, with
+  ``window=True``, every run of ``k`` consecutive sizes below the target),
+  each truncated to the first ``f`` of its training, for every ``k`` in
+  ``n_models`` and ``f`` in ``fractions`` -- the paper's "number of models x
+  percentage of training" grids (its Figs. 2-4).
+* ``scheme="rolling_origin"``: fit on every model of the family *including*
+  the target, each cut at the origin ``f`` of its own training (``f <=
+  test_from``), and predict the target's remaining training -- time-series
+  cross-validation with a rolling forecast origin.
+
+Every (family, cut-off) pair is one law of a single :func:`lawfit.fit` batch.
+
+Departures from the paper's code (ColPret ``experiments/``): training is cut
+at a fraction of each model's own final token count (the paper uses the
+largest count among the fitted models; they coincide when all models see the
+same tokens), and checkpoints are dropped below ``min_time`` only when asked
+(the paper drops those under 10^10 tokens).
+"""
+from __future__ import annotations
+
+import warnings
+from typing import Optional, Sequence
+
+import numpy as np
+
+from ._status import LawfitWarning, summarize_status
+from .api import _listify, fit, load_table, resolve_law
+from .result import _pd
+
+__all__ = ["evaluate", "Evaluation", "absolute_relative_error"]
+
+
+def absolute_relative_error(y, y_hat) -> float:
+    """mean |y - y_hat| / |y| (Choshen et al. 2024's ARE).
+
+    Examples
+    --------
+    >>> round(absolute_relative_error([2.0, 4.0], [2.2, 3.6]), 12)
+    0.1
+    """
+    y = np.asarray(y, dtype=float)
+    y_hat = np.asarray(y_hat, dtype=float)
+    return float(np.mean(np.abs(y - y_hat) / np.abs(y)))
+
+
+class Evaluation:
+    """The outcome of :func:`evaluate`.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        One row per (family, cut-off): the family, ``n_models`` (models
+        fitted), ``fraction`` (share of each model's training used), ``first_model``
+        (window start, with ``window=True``), ``target`` (the held-out
+        run), ``target_size``, ``largest_train_size``, ``n_train_runs``,
+        ``size_ratio`` (largest fitted size / target size), ``n_train_points``,
+        ``n_test_points``, ``are``, ``status``, ``converged`` and the fitted
+        parameters.
+    fit : FitResult
+        The batch fit of every cut-off (its groups are the cut-offs).
+    skipped : list of str
+        Families or cut-offs left out, and why.
+    """
+
+    def __init__(self, table, fit_result, skipped, settings):
+        self.table = table
+        self.fit = fit_result
+        self.skipped = list(skipped)
+        self.settings = dict(settings)
+
+    def summary(self, by="n_models", converged_only: bool = True):
+        """ARE per value of ``by``: families and cut-offs counted, median, mean, 75th percentile."""
+        pd = _pd()
+        by = _listify(by)
+        t = self.table
+        if converged_only:
+            t = t[t["converged"]]
+        g = t.groupby(by, sort=True)
+        are = g["are"]
+        out = pd.DataFrame({"n_families": g[self.settings["family"]].nunique(), "n_cutoffs": are.size(),
+                            "median_are": are.median(), "mean_are": are.mean(), "q75_are": are.quantile(0.75)})
+        return out.reset_index()
+
+    def pivot(self, index: str = "n_models", columns: str = "fraction", stat: str = "median",
+              converged_only: bool = True):
+        """ARE (median or mean over families) in a grid, e.g. models used x share of training."""
+        t = self.table
+        if converged_only:
+            t = t[t["converged"]]
+        if stat not in ("median", "mean"):
+            raise ValueError("stat must be 'median' or 'mean'")
+        return t.pivot_table(index=index, columns=columns, values="are", aggfunc=stat)
+
+    def plot(self, **kwargs):
+        """Heat map of the ARE grid (:func:`lawfit.plot.plot_are`)."""
+        from .plot import plot_are
+
+        return plot_are(self, **kwargs)
+
+    def __repr__(self) -> str:
+        t = self.table
+        fam = self.settings.get("family")
+        lines = [f"Evaluation: {self.settings.get('scheme')} on {t[fam].nunique() if fam in t else 0} families, "
+                 f"{len(t)} cut-offs ({self.fit.summary if self.fit is not None else 'no fit'})"]
+        if len(t):
+            with _pd().option_context("display.width", 120, "display.float_format", lambda v: f"{v:.4g}"):
+                lines.append(self.summary().to_string(index=False))
+        if self.skipped:
+            lines.append(f"skipped: {len(self.skipped)} (see .skipped)")
+        return "\n".join(lines)
+
+
+def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: str = "loss",
+             family: str = "family", run: str = "run", size: Optional[str] = None, time: Optional[str] = None,
+             scheme: str = "leave_largest_out", n_models: Optional[Sequence[int]] = None,
+             fractions: Sequence[float] = (1.0,), window: bool = False, test_from: float = 0.7,
+             min_time: Optional[float] = None, min_models: int = 2, loss=None, delta=None, residual=None,
+             starts=None, prune: Optional[int] = None, device: str = "auto", seed: int = 0,
+             progress: bool = True) -> Evaluation:
+    """Fit on smaller models (or a prefix of training) and score the prediction of the largest.
+
+    Parameters
+    ----------
+    data : DataFrame or path
+        One row per (run, checkpoint).
+    law : str or Law
+        The law (default Chinchilla's, as in the paper).
+    x : list of str
+        Input columns (default: the law's input names, e.g. ``N, D``).
+    y : str
+        The loss column.
+    family, run : str
+        Columns naming the family (models meant to be fitted together; ColPret's
+        ``scaled_set``) and the run (one model's training).
+    size, time : str, optional
+        The model-size column that ranks runs (default ``x[0]``) and the
+        training-progress column that orders checkpoints (default ``x[1]``;
+        without it every row of the target is a test point).
+    scheme : {"leave_largest_out", "rolling_origin"}
+        See the module notes.
+    n_models : sequence of int, optional
+        Numbers of models to fit on (default ``min_models`` up to all but the
+        target).
+    fractions : sequence of float
+        Shares of each fitted model's training to use (cut-offs).
+    window : bool
+        Fit on every window of ``k`` consecutive sizes instead of the ``k``
+        smallest.
+    test_from : float
+        The target's checkpoints from this share of its training on are the
+        test set (0.7: the last 30%).
+    min_time : float, optional
+        Drop checkpoints at or below this progress (the paper: 1e10 tokens).
+    loss, delta, residual, starts, prune, device, seed, progress
+        Passed to :func:`lawfit.fit`.
+
+    Returns
+    -------
+    Evaluation
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> rows = []
+    >>> for N in [1e8, 2e8, 4e8, 8e8, 1.6e9]:
+    ...     D = np.geomspace(1e9, 1e11, 20)
+    ...     rows.append(pd.DataFrame({"family": "f", "run": f"m{N:g}", "N": N, "D": D,
+    ...                               "loss": 1.7 + 400 * N**-0.34 + 410 * D**-0.28}))
+    >>> ev = evaluate(pd.concat(rows), n_models=[3, 4], fractions=[0.5, 1.0], progress=False)
+    >>> ev.table[["n_models", "fraction", "are"]].round(4)
+       n_models  fraction  are
+    0         3       0.5  0.0
+    1         3       1.0  0.0
+    2         4       0.5  0.0
+    3         4       1.0  0.0
+    """
+    pd = _pd()
+    if scheme not in ("leave_largest_out", "rolling_origin"):
+        raise ValueError(f"scheme must be 'leave_largest_out' or 'rolling_origin', got {scheme!r}")
+    if not 0.0 < test_from <= 1.0:
+        raise ValueError("test_from must be in (0, 1]")
+    law_obj, x_cols = resolve_law(law, x)
+    size = size or x_cols[0]
+    time = time if time is not None else (x_cols[1] if len(x_cols) > 1 else None)
+    df = load_table(data)
+    need = [family, run, y, size] + x_cols + ([time] if time else [])
+    missing = [c for c in dict.fromkeys(need) if c not in df.columns]
+    if missing:
+        raise ValueError(f"column(s) {missing} not in the data (columns: {', '.join(map(str, df.columns))})")
+    df = df[list(dict.fromkeys(need))].copy()
+    num = [c for c in dict.fromkeys([y, size] + x_cols + ([time] if time else []))]
+    for c in num:
+        df[c] = pd.to_numeric(df[c], errors="coerce")
+    df = df[np.isfinite(df[num].to_numpy(dtype=float)).all(axis=1)]
+    if min_time is not None and time:
+        df = df[df[time] > min_time]
+    fractions = sorted({float(f) for f in fractions})
+    if any(not 0 < f <= 1 for f in fractions):
+        raise ValueError("fractions must be in (0, 1]")
+    skipped = []
+    if scheme == "rolling_origin":
+        late = [f for f in fractions if f > test_from]
+        if late:
+            skipped.append(f"fractions {late} overlap the test set (test_from={test_from}) and were dropped")
+            fractions = [f for f in fractions if f <= test_from]
+        if not fractions:
+            raise ValueError("rolling_origin needs fractions at or below test_from")
+
+    train_parts, test_parts, meta = [], [], []
+    tmax = df.groupby(run)[time].transform("max").to_numpy(dtype=float) if time else None
+    df = df.assign(_tfrac=df[time].to_numpy(dtype=float) / tmax if time else 1.0)
+    for fam, fd in df.groupby(family, sort=True):
+        sizes = fd.groupby(run)[size].first().sort_values(kind="mergesort")
+        order = sorted(sizes.index, key=lambda r: (sizes[r], str(r)))
+        if len(order) < (min_models + 1 if scheme == "leave_largest_out" else 1):
+            skipped.append(f"{family}={fam!r}: {len(order)} run(s)")
+            continue
+        target = order[-1]
+        td = fd[fd[run] == target]
+        test = td[td["_tfrac"] >= test_from] if time else td
+        if test.empty:
+            skipped.append(f"{family}={fam!r}: no test checkpoints for {target!r}")
+            continue
+        if scheme == "leave_largest_out":
+            smaller = order[:-1]
+            ks = list(n_models) if n_models is not None else list(range(min_models, len(smaller) + 1))
+            combos = []
+            for k in ks:
+                if k < 1 or k > len(smaller):
+                    continue
+                starts_ = range(len(smaller) - k + 1) if window else [0]
+                combos += [(k, i, smaller[i:i + k]) for i in starts_]
+        else:
+            combos = [(len(order), 0, order)]
+        for k, first, runs in combos:
+            rd = fd[fd[run].isin(runs)]
+            for f in fractions:
+                part = rd[rd["_tfrac"] <= f + 1e-12] if time else rd
+                if part.empty:
+                    skipped.append(f"{family}={fam!r}, {k} models, fraction {f}: no checkpoints")
+                    continue
+                key = {family: fam, "n_models": k, "fraction": f}
+                if window:
+                    key["first_model"] = first
+                train_parts.append(part.assign(**{kk: vv for kk, vv in key.items() if kk != family}))
+                test_parts.append(test.assign(**{kk: vv for kk, vv in key.items() if kk != family}))
+                meta.append({**key, "target": target, "target_size": float(sizes[target]),
+                             "largest_train_size": float(sizes[runs[-1]]),
+                             "n_train_runs": len(runs)})
+    keys = [family, "n_models", "fraction"] + (["first_model"] if window else [])
+    if not train_parts:
+        raise ValueError("no family has enough runs to evaluate: " + "; ".join(skipped[:5]))
+    train = pd.concat(train_parts, ignore_index=True)
+    test = pd.concat(test_parts, ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", LawfitWarning)  # one warning below, about cut-offs
+        res = fit(train, law_obj, x=x_cols, y=y, by=keys, loss=loss, delta=delta, residual=residual,
+                  starts=starts, prune=prune, device=device, seed=seed, progress=progress, nan_policy="raise")
+    if not res.converged.all():
+        warnings.warn(f"lawfit.evaluate: {int((~res.converged).sum())} of {res.n_groups} cut-offs did not "
+                      f"converge ({summarize_status(res.status)}); their ARE is NaN (see .table['status'])",
+                      LawfitWarning, stacklevel=2)
+    pred = res.predict(test)
+    gi = res._select_groups(test, len(test))
+    with np.errstate(all="ignore"):
+        rel = np.abs(test[y].to_numpy(dtype=float) - pred["prediction"].to_numpy()) / \
+            np.abs(test[y].to_numpy(dtype=float))
+    G = res.n_groups
+    n_test = np.bincount(gi, minlength=G)
+    are = np.bincount(gi, weights=rel, minlength=G) / np.maximum(n_test, 1)
+    table = res.keys.copy()
+    info = pd.DataFrame(meta)
+    table = table.merge(info, on=keys, how="left")
+    table["size_ratio"] = table["largest_train_size"] / table["target_size"]
+    table["n_train_points"] = res._n_points
+    table["n_test_points"] = n_test
+    table["are"] = np.where(res.converged, are, np.nan)
+    p = res.params
+    table["status"] = p["status"].to_numpy()
+    table["converged"] = p["converged"].to_numpy()
+    for name in res.param_names:
+        table[name] = p[name].to_numpy()
+    settings = dict(scheme=scheme, family=family, run=run, size=size, time=time, test_from=test_from,
+                    min_time=min_time, law=law_obj.name or law_obj.formula)
+    return Evaluation(table, res, skipped, settings)

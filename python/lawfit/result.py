@@ -1,0 +1,735 @@
+"""`FitResult`: what :func:`lawfit.fit` returns -- tidy tables, predictions, derived
+quantities, the compute-optimal frontier, model comparison, plots and reports.
+
+Every array is indexed by *group* (one law per group of ``by``), in the sorted
+order of the group keys, so an in-process fit and a Dask fit of the same data
+give the same result.  The statistics come from :mod:`lawfit.multistart`
+(best start, basin count), :mod:`lawfit.bootstrap` (replicates, percentile and
+BCa intervals via :class:`lawfit.bootstrap.Replicates`) and
+:mod:`lawfit.uncertainty` (covariance, goodness of fit, Wald intervals); this
+module only evaluates formulas at the fitted parameters and lays out tables.
+
+Quantities of a fit (a prediction, ``N_opt(C)``, ``beta/(alpha + beta)``) get
+
+* with a bootstrap: the quantity on every resample's parameters, the
+  bootstrap standard error and the percentile (or BCa) interval;
+* without: the delta-method standard error from the parameter covariance
+  (curve_fit's for least squares, the sandwich for robust losses) and the
+  normal interval ``estimate -+ z stderr``.
+"""
+from __future__ import annotations
+
+import json
+import warnings
+from functools import lru_cache
+from typing import Mapping, Optional, Sequence
+
+import numpy as np
+
+from ._status import LawfitWarning, is_converged, summarize_status
+from .bootstrap import Replicates
+from .formula import compile_law
+from .uncertainty import percentile_interval, wald_interval
+
+__all__ = ["FitResult"]
+
+
+def _pd():
+    try:
+        import pandas as pd
+    except ImportError as exc:  # pragma: no cover - pandas is an extra
+        raise ImportError("lawfit.fit and FitResult need pandas: pip install lawfit[pandas]") from exc
+    return pd
+
+
+# --------------------------------------------------------------------------
+# Evaluating a formula at per-point parameters (vectorised, no per-group loop)
+
+
+@lru_cache(maxsize=128)
+def _rows_program(formula: str, param_names: tuple, input_names: tuple):
+    """The formula with its parameters as *inputs*: one pass evaluates it for any
+    number of (point, parameter row) pairs."""
+    return compile_law(formula, inputs=list(input_names) + list(param_names), params=[])
+
+
+@lru_cache(maxsize=128)
+def _grad_program(formula: str, param_names: tuple, input_names: tuple):
+    return compile_law(formula, inputs=list(input_names), params=list(param_names))
+
+
+def eval_rows(formula: str, param_names: Sequence[str], input_names: Sequence[str], params, x) -> np.ndarray:
+    """``formula`` at point i with parameters ``params[i]`` (shape (n, P) or (n, R, P)).
+
+    ``x`` is (n_inputs, n) in ``input_names`` order.  Returns (n,) or (n, R).
+    """
+    prog = _rows_program(formula, tuple(param_names), tuple(input_names))
+    p = np.asarray(params, dtype=float)
+    lead = p.shape[:-1]
+    n = lead[0]
+    rep = int(np.prod(lead[1:])) if len(lead) > 1 else 1
+    xr = np.asarray(x, dtype=float).reshape(len(input_names), n)
+    if n * rep == 0:
+        return np.empty(lead)
+    rows = np.vstack([np.repeat(xr, rep, axis=1), p.reshape(n * rep, -1).T])
+    value, _ = prog.evaluate_columns(np.empty(0), prog.input_matrix(rows))
+    return value.reshape(lead)
+
+
+def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    total = int(lengths.sum())
+    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(starts, lengths) + (np.arange(total) - first)
+
+
+def _fmt_key(v) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{v:g}"
+    return str(v)
+
+
+class FitResult:
+    """Laws fitted to the groups of a table, as returned by :func:`lawfit.fit`.
+
+    Attributes
+    ----------
+    params : pandas.DataFrame
+        One row per group: the group keys, then for every parameter ``p`` the
+        columns ``p``, ``p_stderr``, ``p_low``, ``p_high``, then
+        ``n_points``, ``cost``, ``r2``, ``aic``, ``bic``, ``status`` (the
+        :class:`lawfit.Status` name), ``reason`` (what it means),
+        ``converged``, ``n_starts``, ``n_converged``, ``basin_count`` (starts
+        that reached the best cost), and with a bootstrap ``n_resamples``,
+        ``n_failed_resamples``.
+    law : lawfit.Law
+    keys : pandas.DataFrame
+        The group keys (one row per group, the order of every table).
+    by, x, y : the column names used (``x`` in the law's input order).
+    summary : str
+        The status line, e.g. ``"12 laws, 12 converged"``.
+    level : float
+        Confidence level of the intervals.
+    multistart, bootstrap_result
+        The raw :class:`~lawfit.multistart.MultistartResult` and
+        :class:`~lawfit.bootstrap.BootstrapResult` (lists of them, one per
+        partition, for a Dask fit; the joint fit's for ``shared=``).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, lawfit
+    >>> x = np.geomspace(1, 1e4, 30)
+    >>> df = pd.DataFrame({"x": np.tile(x, 2), "g": np.repeat(["a", "b"], 30),
+    ...                    "y": np.r_[3 * x**-0.5 + 1, 5 * x**-0.3 + 2]})
+    >>> res = lawfit.fit(df, "a*x**-b + c", x=["x"], y="y", by="g", progress=False,
+    ...                  starts={"a": [1, 10], "b": [0.1, 1], "c": [0, 3]})
+    >>> res.summary
+    '2 laws, 2 converged'
+    >>> res.params[["g", "a", "b", "c"]].round(6)
+       g    a    b    c
+    0  a  3.0  0.5  1.0
+    1  b  5.0  0.3  2.0
+    """
+
+    def __init__(self, *, law, keys, by, x, y, sigma, data, est, stderr, low, high, cov, status, reason, cost,
+                 n_points, n_starts, n_converged, basin_count, gof, replicates=None, boot_status=None,
+                 jack=None, jack_law=None, settings=None, multistart=None, bootstrap_result=None, shared=()):
+        self.law = law
+        self.keys = keys.reset_index(drop=True)
+        self.by = list(by)
+        self.x = list(x)
+        self.y = y
+        self.sigma = sigma
+        self._data = data
+        self._est = np.asarray(est, dtype=float)
+        self._se = np.asarray(stderr, dtype=float)
+        self._lo = np.asarray(low, dtype=float)
+        self._hi = np.asarray(high, dtype=float)
+        self._cov = np.asarray(cov, dtype=float)
+        self._status = np.asarray(status, dtype=np.int32)
+        self._reason = list(reason)
+        self._cost = np.asarray(cost, dtype=float)
+        self._n_points = np.asarray(n_points, dtype=np.int64)
+        self._n_starts = np.asarray(n_starts, dtype=np.int64)
+        self._n_converged = np.asarray(n_converged, dtype=np.int64)
+        self._basin = np.asarray(basin_count, dtype=np.int64)
+        self._gof = {k: np.asarray(v, dtype=float) for k, v in gof.items()}
+        self._reps = None if replicates is None else np.asarray(replicates, dtype=float)
+        self._boot_status = boot_status
+        self._jack = jack
+        self._jack_law = jack_law
+        self.settings = dict(settings or {})
+        self.multistart = multistart
+        self.bootstrap_result = bootstrap_result
+        self.shared = tuple(shared)
+        self._params_df = None
+
+    # ------------------------------------------------------------------ basics
+    @property
+    def param_names(self) -> list[str]:
+        return list(self.law.params)
+
+    @property
+    def inputs(self) -> list[str]:
+        """The law's input names (``x`` holds the data columns feeding them, in this order)."""
+        return list(self.law.input_names)
+
+    @property
+    def n_groups(self) -> int:
+        return len(self.keys)
+
+    @property
+    def level(self) -> float:
+        return float(self.settings.get("level", 0.95))
+
+    @property
+    def ci(self) -> str:
+        return str(self.settings.get("ci", "percentile"))
+
+    @property
+    def n_resamples(self) -> int:
+        return 0 if self._reps is None else int(self._reps.shape[1])
+
+    @property
+    def converged(self) -> np.ndarray:
+        """Boolean mask of groups whose law converged."""
+        return is_converged(self._status)
+
+    @property
+    def status(self) -> np.ndarray:
+        """:class:`lawfit.Status` codes per group (int32)."""
+        return self._status.copy()
+
+    @property
+    def summary(self) -> str:
+        """``"12 laws, 12 converged"`` (plus the bootstrap's line when there is one)."""
+        line = f"{self.n_groups:,} laws, {summarize_status(self._status)}"
+        if self._reps is not None:
+            failed = int((~np.isfinite(self._reps).all(axis=2)).sum())
+            line += f"; bootstrap {self.n_resamples:,} resamples per law"
+            if failed:
+                line += f" ({failed:,} resamples failed)"
+        return line
+
+    def group_labels(self) -> list[str]:
+        """A short text label per group (``"a"``, ``"c4, 2.0"``), for plots and reports."""
+        if not self.by:
+            return [self.law.name or "all"]
+        return [", ".join(_fmt_key(v) for v in row) for row in self.keys.itertuples(index=False, name=None)]
+
+    def data(self) -> "object":
+        """The rows that were fitted (sorted by group) with the group keys, inputs and y."""
+        return self._data.drop(columns=["_group"]).rename(columns={"_row": "row"}).reset_index(drop=True)
+
+    def _inputs_of(self, frame, *, require=True) -> dict:
+        """{law input: values} from a frame or mapping holding the x columns (or the input names)."""
+        out = {}
+        for name, col in zip(self.inputs, self.x):
+            if col in frame:
+                out[name] = np.asarray(frame[col], dtype=float).ravel()
+            elif name in frame:
+                out[name] = np.asarray(frame[name], dtype=float).ravel()
+            elif require:
+                raise ValueError(f"missing input {col!r}" + (f" (the law's {name!r})" if name != col else ""))
+        return out
+
+    def _group_points(self):
+        g = self._data["_group"].to_numpy()
+        return g, np.asarray(np.vstack([self._data[c].to_numpy(dtype=float) for c in self.x])
+                             if self.x else np.empty((0, len(g))))
+
+    # ------------------------------------------------------------------ tables
+    @property
+    def params(self):
+        """One row per group: keys, estimates, stderr, CI, cost, status (see the class notes)."""
+        if self._params_df is None:
+            self._params_df = self._build_params()
+        return self._params_df.copy()
+
+    def _build_params(self):
+        pd = _pd()
+        df = self.keys.copy()
+        for j, p in enumerate(self.param_names):
+            df[p] = self._est[:, j]
+            df[f"{p}_stderr"] = self._se[:, j]
+            df[f"{p}_low"] = self._lo[:, j]
+            df[f"{p}_high"] = self._hi[:, j]
+        df["n_points"] = self._n_points
+        df["cost"] = self._cost
+        for k in ("r2", "aic", "bic"):
+            df[k] = self._gof.get(k, np.full(self.n_groups, np.nan))
+        from ._core import Status
+
+        df["status"] = pd.Series([Status(int(s)).name for s in self._status], dtype=object)
+        df["reason"] = pd.Series(self._reason, dtype=object)
+        df["converged"] = self.converged
+        df["n_starts"] = self._n_starts
+        df["n_converged"] = self._n_converged
+        df["basin_count"] = self._basin
+        if self._reps is not None:
+            df["n_resamples"] = self.n_resamples
+            df["n_failed_resamples"] = (~np.isfinite(self._reps).all(axis=2)).sum(axis=1)
+        return df
+
+    def to_frame(self):
+        """The :attr:`params` table (a copy)."""
+        return self.params
+
+    def table(self, long: bool = True, derived: bool = True):
+        """Parameters (and the law's scalar derived quantities) as a table.
+
+        ``long=True``: one row per (group, quantity) with columns ``quantity``,
+        ``kind`` (``"parameter"`` or ``"derived"``), ``estimate``, ``stderr``,
+        ``low``, ``high``.  ``long=False``: :attr:`params`.
+        """
+        pd = _pd()
+        if not long:
+            return self.params
+        frames = []
+        for j, p in enumerate(self.param_names):
+            f = self.keys.copy()
+            f["quantity"], f["kind"] = p, "parameter"
+            f["estimate"], f["stderr"], f["low"], f["high"] = (self._est[:, j], self._se[:, j],
+                                                               self._lo[:, j], self._hi[:, j])
+            frames.append(f)
+        if derived:
+            for name, (_, ins) in self.law._derived_programs.items():
+                if ins:
+                    continue
+                d = self.derived(name)
+                f = self.keys.copy()
+                f["quantity"], f["kind"] = name, "derived"
+                f["estimate"] = d[name].to_numpy()
+                f["stderr"] = d[f"{name}_stderr"].to_numpy()
+                f["low"], f["high"] = d[f"{name}_low"].to_numpy(), d[f"{name}_high"].to_numpy()
+                frames.append(f)
+        out = pd.concat(frames, ignore_index=True)
+        if self.by:
+            order = np.argsort(np.tile(np.arange(self.n_groups), len(frames)), kind="stable")
+            out = out.iloc[order].reset_index(drop=True)
+        return out
+
+    # ------------------------------------------------------------------ quantities
+    def _quantity(self, formula: str, input_names: Sequence[str], x: np.ndarray, group: np.ndarray,
+                  level: Optional[float]) -> dict:
+        """Estimate, stderr and interval of ``formula`` at points ``x`` (k, n) of groups ``group`` (n,)."""
+        level = self.level if level is None else level
+        names = self.param_names
+        est = eval_rows(formula, names, input_names, self._est[group], x)
+        n = est.shape[0]
+        if self._reps is not None:
+            reps = eval_rows(formula, names, input_names, self._reps[group], x)  # (n, R)
+            jack = jl = None
+            if self.ci == "bca" and self._jack is not None:
+                G = self.n_groups
+                order = np.argsort(self._jack_law, kind="stable")
+                counts = np.bincount(self._jack_law, minlength=G)
+                first = np.cumsum(counts) - counts
+                rows = _ragged_arange(first[group], counts[group])
+                jl = np.repeat(np.arange(n), counts[group])
+                jack = eval_rows(formula, names, input_names, self._jack[order[rows]], x[:, jl])
+            r = Replicates(est, reps, jack, jl)
+            lo, hi = r.interval(level, self.ci if jack is not None else "percentile")
+            se = r.stderr()
+            return {"estimate": est, "stderr": se, "low": lo, "high": hi}
+        se = np.full(n, np.nan)
+        prog = _grad_program(formula, tuple(names), tuple(input_names))
+        for g in np.unique(group):
+            idx = np.flatnonzero(group == g)
+            p = self._est[g]
+            if not np.isfinite(p).all():
+                continue
+            with np.errstate(all="ignore"):
+                _, grad = prog.evaluate_columns(p, prog.input_matrix(x[:, idx]))
+                var = np.einsum("ni,ij,nj->n", grad, self._cov[g], grad)
+            se[idx] = np.sqrt(np.clip(var, 0.0, None))
+        lo, hi = wald_interval(est, se, level)
+        return {"estimate": est, "stderr": se, "low": lo, "high": hi}
+
+    def _select_groups(self, frame, n_rows: int):
+        """Group of every row of ``frame`` (which names the group keys), or None to use every group."""
+        if not self.by:
+            return None
+        have = [c for c in self.by if c in frame]
+        if not have:
+            return None
+        if len(have) != len(self.by):
+            missing = [c for c in self.by if c not in frame]
+            raise ValueError(f"name all group columns or none: missing {missing}")
+        pd = _pd()
+        left = pd.DataFrame({c: np.asarray(frame[c]).ravel() for c in self.by})
+        right = self.keys.assign(_g=np.arange(self.n_groups))
+        m = left.merge(right, on=self.by, how="left")
+        if m["_g"].isna().any():
+            bad = left[m["_g"].isna().to_numpy()].iloc[0].to_dict()
+            raise ValueError(f"no fitted group {bad}")
+        return m["_g"].to_numpy(dtype=np.int64)
+
+    def _points(self, data, inputs: Mapping, needed: Sequence[str]):
+        """Rows to evaluate at: (frame of inputs and keys, x (k, n), group (n,))."""
+        pd = _pd()
+        kw = {k: np.atleast_1d(np.asarray(v, dtype=float)).ravel() for k, v in inputs.items()}
+        if data is None:
+            n_kw = max([v.size for v in kw.values()], default=1)
+            data = pd.DataFrame({k: np.broadcast_to(v, (n_kw,)) for k, v in kw.items()}, index=range(n_kw))
+        else:
+            if not isinstance(data, pd.DataFrame):
+                data = pd.DataFrame({k: np.atleast_1d(np.asarray(v)) for k, v in dict(data).items()})
+            data = data.reset_index(drop=True).copy()
+            for k, v in kw.items():
+                data[k] = np.broadcast_to(v, (len(data),)) if v.size == 1 else v
+        cols = {}
+        x_of = dict(zip(self.inputs, self.x))
+        for name in needed:
+            col = x_of.get(name, name)
+            if col in data:
+                cols[name] = data[col].to_numpy(dtype=float)
+            elif name in data:
+                cols[name] = data[name].to_numpy(dtype=float)
+            else:
+                raise ValueError(f"missing input {col!r}: pass it as a column or keyword")
+        n = len(data)
+        group = self._select_groups(data, n)
+        if group is None:  # every group at every point
+            G = self.n_groups
+            group = np.repeat(np.arange(G), n)
+            frame = self.keys.loc[group].reset_index(drop=True)
+            body = data.loc[np.tile(np.arange(n), G)].reset_index(drop=True)
+            body = body.drop(columns=[c for c in self.by if c in body], errors="ignore")
+            frame = pd.concat([frame, body], axis=1) if len(body.columns) else frame
+            x = np.vstack([np.tile(cols[k], G) for k in needed]) if needed else np.empty((0, n * G))
+        else:
+            frame = data
+            x = np.vstack([cols[k] for k in needed]) if needed else np.empty((0, n))
+        return frame, x, group
+
+    def predict(self, data=None, *, level: Optional[float] = None, **inputs):
+        """The fitted laws at new inputs, with intervals.
+
+        Parameters
+        ----------
+        data : DataFrame or mapping, optional
+            Input columns (the fit's ``x`` names or the law's input names).  If
+            it holds the group columns, each row is predicted with its group's
+            law; otherwise every group is predicted at every row.
+        level : float, optional
+            Interval level (default: the fit's).
+        **inputs
+            Inputs as keywords, e.g. ``predict(N=70e9, D=1.4e12)``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            The group keys and inputs, then ``prediction``, ``stderr``, ``low``,
+            ``high``: bootstrap SE and percentile (or BCa) interval of the
+            fitted curve when the fit was bootstrapped, else the delta method
+            and a normal interval.
+        """
+        frame, x, group = self._points(data, inputs, self.inputs)
+        q = self._quantity(self.law.formula, self.inputs, x, group, level)
+        out = frame.copy()
+        out["prediction"], out["stderr"], out["low"], out["high"] = (q["estimate"], q["stderr"],
+                                                                     q["low"], q["high"])
+        return out
+
+    def _formula_of(self, name_or_formula: str):
+        progs = self.law._derived_programs
+        if name_or_formula in progs:
+            prog, ins = progs[name_or_formula]
+            return name_or_formula, prog.formula, list(ins)
+        if name_or_formula in self.param_names:
+            return name_or_formula, name_or_formula, []
+        from .formula import parse
+
+        tree = parse(name_or_formula)
+        ins = [s for s in tree.symbols if s not in self.param_names and s != "pi"]
+        return "value", name_or_formula, ins
+
+    def derived(self, name_or_formula: str, data=None, *, level: Optional[float] = None, **inputs):
+        """A derived quantity of every group's law, with stderr and interval.
+
+        ``name_or_formula`` is one of the law's derived quantities
+        (``print(law)`` lists them, e.g. Chinchilla's ``"a"`` or ``"N_opt"``)
+        or a formula of the parameters and inputs (``"beta/(alpha + beta)"``,
+        ``"E + A/N**alpha"``).  Inputs it needs are passed as keywords
+        (``C=[1e21, 1e23]``) or in ``data``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            Keys, inputs, then ``<name>``, ``<name>_stderr``, ``<name>_low``,
+            ``<name>_high`` (``value`` for a formula).
+        """
+        label, formula, ins = self._formula_of(name_or_formula)
+        frame, x, group = self._points(data, inputs, ins)
+        q = self._quantity(formula, ins, x, group, level)
+        out = frame.copy()
+        out[label], out[f"{label}_stderr"] = q["estimate"], q["stderr"]
+        out[f"{label}_low"], out[f"{label}_high"] = q["low"], q["high"]
+        return out
+
+    def frontier(self, C, *, level: Optional[float] = None):
+        """Compute-optimal model size and data at compute budgets ``C`` (FLOP), per group.
+
+        For laws defining ``N_opt`` and ``D_opt`` (Chinchilla, Hoffmann et al.
+        2022, eq. 4: ``N_opt = G (C/6)^a``, ``D_opt = G^-1 (C/6)^b``).  Returns
+        keys, ``C``, then ``N_opt``, ``D_opt`` and, where the law defines them,
+        ``L_opt`` and ``tokens_per_param``, each with ``_stderr``, ``_low``,
+        ``_high``.
+        """
+        progs = self.law._derived_programs
+        if "N_opt" not in progs or "D_opt" not in progs:
+            from .catalog import laws
+
+            have = [n for n, law in laws.items() if "N_opt" in law.derived and "D_opt" in law.derived]
+            raise ValueError(f"law {self.law.name or self.law.formula!r} defines no compute-optimal frontier "
+                             f"(derived N_opt and D_opt); laws that do: {', '.join(have)}")
+        C = np.atleast_1d(np.asarray(C, dtype=float)).ravel()
+        out = None
+        for name in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
+            if name not in progs:
+                continue
+            d = self.derived(name, C=C, level=level)
+            out = d if out is None else out.join(d[[name, f"{name}_stderr", f"{name}_low", f"{name}_high"]])
+        return out
+
+    def residuals(self):
+        """Every fitted row with ``fitted`` and ``residual`` (in the fitted space: ``f - y``,
+        or ``log f - log y`` for log residuals), and ``row`` (the row's index in the input)."""
+        g, x = self._group_points()
+        fitted = eval_rows(self.law.formula, self.param_names, self.inputs, self._est[g], x)
+        y = self._data[self.y].to_numpy(dtype=float)
+        with np.errstate(all="ignore"):
+            r = np.log(fitted) - np.log(y) if self.settings.get("residual") == "log" else fitted - y
+        out = self.data()
+        out["fitted"] = fitted
+        out["residual"] = r
+        return out
+
+    # ------------------------------------------------------------------ comparison
+    def compare(self, other: "FitResult", *, along: Optional[str] = None, at: Optional[Mapping] = None,
+                grid=None, extrapolate: float = 100.0, n_grid: int = 400, level: Optional[float] = None):
+        """Compare with another fit of the same groups: AIC/BIC, and where the two laws cross.
+
+        Parameters
+        ----------
+        other : FitResult
+            Another law fitted to the same rows (same ``y``, groups and
+            residual space, else the information criteria are not comparable
+            and come back NaN with a warning).
+        along : str, optional
+            An input to search for a crossing of the two laws' predictions
+            (e.g. ``"N"``).  The other inputs are held at ``at`` (a number, or
+            a function of ``along``, e.g. ``{"D": lambda N: 20 * N}``).
+        grid : array_like, optional
+            Values of ``along`` to search (default: log-spaced from the
+            smallest value in the group's data to ``extrapolate`` times the
+            largest).
+        level : float, optional
+            Level of the crossing's bootstrap interval (both fits bootstrapped
+            with the same seed and resamples: the resamples are then paired).
+
+        Returns
+        -------
+        pandas.DataFrame
+            Keys, ``aic_<law>``, ``aic_<other>``, ``delta_aic`` (this minus
+            other; negative favours this law), the same for BIC,
+            ``preferred`` (by AIC), and with ``along``: ``crossing``, the first
+            value of ``along`` where the predictions cross (NaN if they do not
+            in the grid), ``crossing_low``, ``crossing_high`` and
+            ``crossing_fraction`` (share of resamples that cross) when both
+            fits were bootstrapped.
+        """
+        pd = _pd()
+        if sorted(self.by) != sorted(other.by):
+            raise ValueError(f"the fits group by different columns: {self.by} vs {other.by}")
+        a = self.law.name or "this"
+        b = other.law.name or "other"
+        if a == b:
+            a, b = f"{a}_1", f"{b}_2"
+        left = self.keys.assign(_ga=np.arange(self.n_groups))
+        right = other.keys.assign(_gb=np.arange(other.n_groups))
+        m = left.merge(right, on=self.by, how="inner") if self.by else left.join(right)
+        ga, gb = m["_ga"].to_numpy(), m["_gb"].to_numpy()
+        out = m[self.by].copy()
+        comparable = (self.y == other.y and self.settings.get("residual") == other.settings.get("residual")
+                      and np.array_equal(self._n_points[ga], other._n_points[gb]))
+        if not comparable:
+            warnings.warn("lawfit: the two fits differ in y, residual space or points; AIC/BIC are not "
+                          "comparable (NaN)", LawfitWarning, stacklevel=2)
+        for crit in ("aic", "bic"):
+            va = self._gof.get(crit, np.full(self.n_groups, np.nan))[ga]
+            vb = other._gof.get(crit, np.full(other.n_groups, np.nan))[gb]
+            out[f"{crit}_{a}"], out[f"{crit}_{b}"] = va, vb
+            out[f"delta_{crit}"] = va - vb if comparable else np.nan
+        d = out["delta_aic"].to_numpy()
+        out["preferred"] = pd.Series(np.where(np.isnan(d), None, np.where(d <= 0, a, b)), dtype=object)
+        if along is not None:
+            out = out.join(pd.DataFrame(self._crossing(other, ga, gb, along, dict(at or {}), grid,
+                                                       extrapolate, n_grid, level)))
+        return out
+
+    def _crossing(self, other, ga, gb, along, at, grid, extrapolate, n_grid, level):
+        level = self.level if level is None else level
+        needed = list(dict.fromkeys(self.inputs + other.inputs))
+        if along not in needed:
+            raise ValueError(f"along={along!r} is not an input of either law ({needed})")
+        missing = [n for n in needed if n != along and n not in at]
+        if missing:
+            raise ValueError(f"hold the other inputs fixed: at={{{', '.join(repr(m) + ': ...' for m in missing)}}}")
+        K = len(ga)
+        if grid is not None:
+            xs = np.tile(np.asarray(grid, dtype=float).ravel(), (K, 1))
+        else:
+            xs = np.empty((K, n_grid))
+            for k, (i, j) in enumerate(zip(ga, gb)):
+                vals = []
+                for res, g in ((self, i), (other, j)):
+                    if along in res.inputs:
+                        col = res.x[res.inputs.index(along)]
+                        sel = res._data["_group"].to_numpy() == g
+                        vals.append(res._data.loc[sel, col].to_numpy(dtype=float))
+                v = np.concatenate(vals) if vals else np.array([1.0])
+                lo, hi = np.nanmin(v), np.nanmax(v) * extrapolate
+                xs[k] = np.geomspace(lo, hi, n_grid) if lo > 0 else np.linspace(lo, hi, n_grid)
+        n = xs.shape[1]
+        env = {along: xs.ravel()}
+        for name, v in at.items():
+            env[name] = np.asarray(v(xs.ravel()) if callable(v) else np.broadcast_to(v, xs.size), float).ravel()
+
+        def values(res, groups, reps):
+            x = np.vstack([env[i] for i in res.inputs])
+            g = np.repeat(groups, n)
+            p = res._reps[g] if reps else res._est[g]
+            f = eval_rows(res.law.formula, res.param_names, res.inputs, p, x)
+            return f.reshape(K, n, -1) if reps else f.reshape(K, n)
+
+        def first_cross(diff, logx):  # diff (K, n) -> (K,)
+            s = np.sign(diff)
+            change = (s[:, :-1] * s[:, 1:] < 0) & np.isfinite(diff[:, :-1]) & np.isfinite(diff[:, 1:])
+            has = change.any(axis=1)
+            k = np.argmax(change, axis=1)
+            rows = np.arange(diff.shape[0])
+            d0, d1 = diff[rows, k], diff[rows, k + 1]
+            with np.errstate(all="ignore"):
+                t = d0 / (d0 - d1)
+                v = logx[rows, k] + t * (logx[rows, k + 1] - logx[rows, k])
+            return np.where(has, v, np.nan)
+
+        log = np.all(xs > 0)
+        lx = np.log(xs) if log else xs
+        back = np.exp if log else (lambda v: v)
+        out = {"crossing": back(first_cross(values(self, ga, False) - values(other, gb, False), lx))}
+        if self._reps is not None and other._reps is not None and self.n_resamples == other.n_resamples:
+            da = values(self, ga, True) - values(other, gb, True)  # (K, n, R)
+            R = da.shape[2]
+            dd = np.moveaxis(da, 2, 1).reshape(K * R, n)
+            c = back(first_cross(dd, np.repeat(lx, R, axis=0))).reshape(K, R)
+            lo, hi = percentile_interval(c, level, axis=1)
+            out["crossing_low"], out["crossing_high"] = lo, hi
+            out["crossing_fraction"] = np.isfinite(c).mean(axis=1)
+        return out
+
+    # ------------------------------------------------------------------ output
+    def plot(self, kind: str = "fit", **kwargs):
+        """A matplotlib figure: ``kind`` is ``"fit"`` (data, fitted curves, extrapolation and
+        bootstrap bands), ``"frontier"`` (isoFLOP curves and the compute-optimal frontier),
+        ``"params"`` (bootstrap distributions) or ``"residuals"``; see :mod:`lawfit.plot`."""
+        from .plot import plot as _plot  # (not `from . import plot`: lawfit.plot may be exported as a function)
+
+        return _plot(self, kind=kind, **kwargs)
+
+    def report(self, path, **kwargs):
+        """Write a report: ``.html`` (self-contained, plots embedded) or ``.md``; see :mod:`lawfit.report`."""
+        from .report import write_report
+
+        return write_report(self, path, **kwargs)
+
+    def metadata(self) -> dict:
+        """What the fit was: law, columns, settings and summary (JSON-serialisable)."""
+        law = self.law
+        return {
+            "law": law.name, "formula": law.formula, "inputs": self.inputs, "params": self.param_names,
+            "citation": str(law.citation) if law.citation else "", "x": self.x, "y": self.y,
+            "by": self.by, "sigma": self.sigma if isinstance(self.sigma, str) else None,
+            "shared": list(self.shared), "summary": self.summary,
+            "settings": {k: v for k, v in self.settings.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        }
+
+    def to_parquet(self, path, **kwargs) -> None:
+        """Write :attr:`params` to parquet, with :meth:`metadata` under the key ``b"lawfit"``
+        (``lawfit report results.parquet`` renders it)."""
+        try:
+            import pyarrow as pa
+            import pyarrow.parquet as pq
+        except ImportError as exc:  # pragma: no cover
+            raise ImportError("to_parquet needs pyarrow: pip install lawfit[pandas]") from exc
+        table = pa.Table.from_pandas(self.params, preserve_index=False)
+        meta = dict(table.schema.metadata or {})
+        meta[b"lawfit"] = json.dumps(self.metadata()).encode()
+        pq.write_table(table.replace_schema_metadata(meta), path, **kwargs)
+
+    def __repr__(self) -> str:
+        law = self.law
+        name = f"{law.name} ({law.formula})" if law.name else law.formula
+        by = f" by {', '.join(self.by)}" if self.by else ""
+        lines = [f"FitResult: {name}{by}", f"  {self.summary}"]
+        delta = self.settings.get("delta")
+        loss = self.settings.get("loss", "l2")
+        obj = loss if loss == "l2" else f"{loss} (delta={delta:g})"
+        source = f"bootstrap ({self.ci})" if self._reps is not None else "covariance"
+        lines.append(f"  {obj} on {self.settings.get('residual', 'linear')} residuals; "
+                     f"{100 * self.level:g}% intervals from the {source}")
+        cols = list(self.by) + self.param_names + ["status"]
+        head = self.params[cols].head(10)
+        with _pd().option_context("display.width", 120, "display.max_columns", 20,
+                                  "display.float_format", lambda v: f"{v:.5g}"):
+            lines.append(head.to_string(index=False))
+        if self.n_groups > 10:
+            lines.append(f"  ... {self.n_groups - 10} more groups (.params has them all)")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ merging (Dask)
+    @classmethod
+    def concat(cls, parts: Sequence["FitResult"]) -> "FitResult":
+        """One result from fits of disjoint groups (e.g. Dask partitions), groups in sorted key order."""
+        pd = _pd()
+        parts = [p for p in parts if p is not None and p.n_groups]
+        if not parts:
+            raise ValueError("no groups were fitted")
+        if len(parts) == 1:
+            return parts[0]
+        first = parts[0]
+        keys = pd.concat([p.keys for p in parts], ignore_index=True)
+        order = keys.sort_values(first.by, kind="mergesort").index.to_numpy() if first.by else np.arange(len(keys))
+        rank = np.empty_like(order)
+        rank[order] = np.arange(order.size)
+
+        def cat(name):
+            arrs = [getattr(p, name) for p in parts]
+            return None if any(a is None for a in arrs) else np.concatenate(arrs)[order]
+
+        offs = np.cumsum([0] + [p.n_groups for p in parts])
+        frames = []
+        for p, o in zip(parts, offs[:-1]):
+            d = p._data.copy()
+            d["_group"] = rank[d["_group"].to_numpy() + o]
+            frames.append(d)
+        data = pd.concat(frames, ignore_index=True)
+        data = data.iloc[np.argsort(data["_group"].to_numpy(), kind="stable")].reset_index(drop=True)
+        gof = {k: np.concatenate([p._gof[k] for p in parts])[order] for k in first._gof}
+        reasons = sum((p._reason for p in parts), [])
+        jack = jack_law = None
+        if all(p._jack is not None for p in parts):
+            jack = np.concatenate([p._jack for p in parts])
+            jack_law = rank[np.concatenate([p._jack_law + o for p, o in zip(parts, offs[:-1])])]
+        boot_status = cat("_boot_status")
+        return cls(law=first.law, keys=keys.loc[order].reset_index(drop=True), by=first.by, x=first.x,
+                   y=first.y, sigma=first.sigma, data=data, est=cat("_est"), stderr=cat("_se"),
+                   low=cat("_lo"), high=cat("_hi"), cov=cat("_cov"), status=cat("_status"),
+                   reason=[reasons[i] for i in order], cost=cat("_cost"), n_points=cat("_n_points"),
+                   n_starts=cat("_n_starts"), n_converged=cat("_n_converged"), basin_count=cat("_basin"),
+                   gof=gof, replicates=cat("_reps"), boot_status=boot_status, jack=jack, jack_law=jack_law,
+                   settings=first.settings, multistart=[p.multistart for p in parts],
+                   bootstrap_result=[p.bootstrap_result for p in parts], shared=first.shared)
+
+
