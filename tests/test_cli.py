@@ -9,12 +9,17 @@ import pytest
 
 pd = pytest.importorskip("pandas")
 
-SRC = Path(__file__).resolve().parents[1] / "python"
+import lawfit as _lawfit_package
+
+# The folder holding the lawfit package this test imported (site-packages after
+# `pip install`, or the source tree in development), so the subprocess runs the
+# same build.
+PACKAGE_ROOT = Path(_lawfit_package.__file__).resolve().parents[1]
 
 
 def lawfit(*args, cwd=None):
     env = dict(os.environ)
-    env["PYTHONPATH"] = str(SRC) + os.pathsep + env.get("PYTHONPATH", "")
+    env["PYTHONPATH"] = str(PACKAGE_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["MPLBACKEND"] = "Agg"
     return subprocess.run([sys.executable, "-m", "lawfit", *map(str, args)], capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
