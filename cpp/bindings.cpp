@@ -82,7 +82,8 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                       int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
                       std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
                       const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
-                      const std::string& device, std::int64_t max_chunk, double irls_floor) {
+                      const std::string& device, std::int64_t max_chunk, double irls_floor,
+                      const std::optional<carray<std::int64_t>>& law_key) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -106,6 +107,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
         require(problem_resample->ndim() == 1 && problem_resample->shape(0) == n_problems,
                 "problem_resample must have one entry per problem");
     if (group) require(group->ndim() == 1 && group->shape(0) == n_points, "group must have one id per point");
+    if (law_key) require(law_key->ndim() == 1 && law_key->shape(0) == n_laws, "law_key must have one entry per law");
     Objective objective;
     objective.loss = static_cast<Loss>(loss);
     objective.delta = delta;
@@ -121,7 +123,7 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
                 ptr_or_null(problem_law), n_problems, p0.data(), ptr_or_null(fixed), fixed_stride,
                 lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
-                objective, seed, ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
+                objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 params.mutable_data(), cost.mutable_data(), nit.mutable_data(), nfev.mutable_data(),
                 status.mutable_data(), jtj ? jtj->mutable_data() : nullptr};
     require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
@@ -260,7 +262,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
           py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
           py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
-          py::arg("irls_floor") = 0.0,
+          py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(),
           "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");

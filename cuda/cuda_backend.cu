@@ -58,7 +58,7 @@ std::string solve_batch(const BatchView& host, std::int64_t max_chunk, int* n_ch
     cudaDeviceSetLimit(cudaLimitStackSize, sizeof(Workspace<1>) + 4096);
 
     // Data shared by every problem: uploaded once.
-    DeviceBuffer b_code, b_consts, b_cols, b_y, b_w, b_off, b_law, b_p0, b_fixed, b_lo, b_hi, b_res, b_group;
+    DeviceBuffer b_code, b_consts, b_cols, b_y, b_w, b_off, b_law, b_p0, b_fixed, b_lo, b_hi, b_res, b_group, b_key;
     BatchView dev = host;
     cudaError_t e;
     const std::int32_t* code;
@@ -79,6 +79,7 @@ std::string solve_batch(const BatchView& host, std::int64_t max_chunk, int* n_ch
     if ((e = upload(b_hi, host.upper, nb, &dev.upper))) return message(e, "upper");
     if ((e = upload(b_res, host.problem_resample, host.problem_resample ? K : 0, &dev.problem_resample))) return message(e, "problem_resample");
     if ((e = upload(b_group, host.group, host.group ? n : 0, &dev.group))) return message(e, "group");
+    if ((e = upload(b_key, host.law_key, host.law_key ? host.n_laws : 0, &dev.law_key))) return message(e, "law_key");
 
     // Outputs per chunk, sized to the free memory (half of it, to leave room
     // for the local-memory stacks of the threads in flight).

@@ -34,8 +34,11 @@ struct BatchView {
     Objective objective;
     // Bootstrap: problem k fits resample problem_resample[k] of its law (< 0 or
     // a null array: the data as given); group ids (law-local, per point) make
-    // whole groups the resampling unit.
+    // whole groups the resampling unit.  law_key gives each law a stable id for
+    // the RNG (e.g. a hash of its group label), so a law draws the same
+    // resamples whatever else is in the batch.
     std::uint64_t seed;
+    const std::int64_t* law_key;  // n_laws: the law's id in the RNG key (null: its index)
     const std::int64_t* problem_resample;
     const std::int32_t* group;
     bool evaluate_only;  // only the cost at p0 (the multistart pruning pass)
@@ -101,7 +104,7 @@ LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B>& w
     }
     Resample resample;
     resample.seed = b.seed;
-    resample.law = law;
+    resample.law = b.law_key ? b.law_key[law] : law;
     resample.index = b.problem_resample ? b.problem_resample[i] : -1;
     resample.group = b.group;
     ok = ok && b.objective.delta > 0.0;

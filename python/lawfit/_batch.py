@@ -94,6 +94,7 @@ def solve_batch(
     device: str = "cpu",
     max_chunk: int = 0,
     robust_hessian: str = "irls",
+    law_key: np.ndarray | None = None,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -167,5 +168,6 @@ def solve_batch(
         device=resolve_device(device),
         max_chunk=int(max_chunk),
         irls_floor=1.0 if robust_hessian == "irls" else 0.0,
+        law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
     )
     return BatchSolution(*out)

@@ -40,7 +40,7 @@ def solve_batch(
     ftol: float, xtol: float, gtol: float, max_nfev: int, n_threads: int, want_jtj: bool,
     loss: int = 0, delta: float = 1.0, log_residual: bool = False, seed: int = 0,
     problem_resample: Optional[npt.NDArray[np.int64]] = None, group: Optional[npt.NDArray[np.int32]] = None,
-    evaluate_only: bool = False, device: str = "cpu", max_chunk: int = 0, irls_floor: float = 0.0,
+    evaluate_only: bool = False, device: str = "cpu", max_chunk: int = 0, irls_floor: float = 0.0, law_key: Optional[npt.NDArray[np.int64]] = None,
 ) -> tuple: ...
 def evaluate(code: npt.NDArray[np.int32], consts: npt.NDArray[np.float64], n_params: int,
              columns: npt.NDArray[np.float64], params: npt.NDArray[np.float64]) -> tuple: ...

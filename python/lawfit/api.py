@@ -17,6 +17,8 @@ intervals agree statistically, not bit for bit.
 """
 from __future__ import annotations
 
+import hashlib
+
 import difflib
 import os
 import re
@@ -160,6 +162,17 @@ def _check_columns(df, roles: Mapping[str, Sequence[str]]) -> None:
                 raise ValueError(f"column {c!r} ({role}) is not in the data{hint} (columns: {shown})")
 
 
+def _law_keys(keys) -> np.ndarray:
+    """A stable 63-bit id per law from its group key values (blake2b of their text).
+
+    The bootstrap generator is keyed by it instead of the law's position, so a
+    group draws the same resamples in any batch or Dask partition.
+    """
+    rows = keys.astype(str).agg("\x1f".join, axis=1) if keys.shape[1] else [""] * len(keys)
+    return np.array([int.from_bytes(hashlib.blake2b(r.encode(), digest_size=8).digest(), "little") >> 1
+                     for r in rows], dtype=np.int64)
+
+
 def _numeric(df, col: str, source) -> np.ndarray:
     pd = _pd()
     s = df[col]
@@ -275,7 +288,9 @@ class _Batch:
         if bootstrap_by:
             lab = self.frame[bootstrap_by].astype(str).agg("\x1f".join, axis=1) if len(bootstrap_by) > 1 \
                 else self.frame[bootstrap_by[0]]
-            self.boot_labels = pd.factorize(lab, use_na_sentinel=False)[0]
+            # Label values, not codes: group ids are then assigned per law in
+            # sorted label order, the same in any partition of the data.
+            self.boot_labels = lab.astype(str).to_numpy()
         self.rows = rows
         self.nonfinite = bad[rows]  # only with nan_policy='propagate'
 
@@ -524,6 +539,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     boot = None
     if spec["bootstrap"]:
         boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
+                          law_key=_law_keys(batch.keys),
                           jackknife=spec["ci"] == "bca")
     prog.stage("bootstrapped")
     with warnings.catch_warnings():
@@ -611,6 +627,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
     boot = None
     if spec["bootstrap"]:
         boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
+                          law_key=None,  # one joint law over every group
                           jackknife=spec["ci"] == "bca")
     prog.stage("bootstrapped")
     with warnings.catch_warnings():

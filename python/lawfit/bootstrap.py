@@ -163,6 +163,8 @@ class BootstrapResult:
     seed : int
     group : ndarray of int32 (M,) or None
         Law-local group ids when the bootstrap was grouped.
+    law_key : ndarray of int64 (L,) or None
+        The laws' ids in the generator's key (None: their batch positions).
     starts : ndarray, (L, S, P)
         Starts each resample was fitted from.
     """
@@ -174,6 +176,7 @@ class BootstrapResult:
     n_failed: np.ndarray
     seed: int
     group: np.ndarray | None
+    law_key: np.ndarray | None
     starts: np.ndarray
     jack_params: np.ndarray | None
     jack_law: np.ndarray | None
@@ -232,10 +235,11 @@ class BootstrapResult:
         With a grouped bootstrap every point of a group gets its group's count.
         """
         s, e = self.fit.data.offsets[law], self.fit.data.offsets[law + 1]
+        key = law if self.law_key is None else int(self.law_key[law])
         if self.group is None:
-            return _core.bootstrap_counts(self.seed, law, resample, int(e - s))
+            return _core.bootstrap_counts(self.seed, key, resample, int(e - s))
         g = self.group[s:e]
-        units = _core.bootstrap_counts(self.seed, law, resample, int(g.max(initial=-1)) + 1)
+        units = _core.bootstrap_counts(self.seed, key, resample, int(g.max(initial=-1)) + 1)
         return units[g]
 
     def describe(self, level: float = 0.95, method: str = "percentile") -> str:
@@ -361,6 +365,7 @@ def bootstrap(
     max_jackknife: int = 256,
     optima_rtol: float = 0.1,
     basin_rtol: float = 1e-6,
+    law_key=None,
 ) -> BootstrapResult:
     """Bootstrap a multistart fit: every law x resample x start in one batch.
 
@@ -375,6 +380,10 @@ def bootstrap(
     seed : int
         Keys the counter-based generator with (law, resample, unit): the same
         seed gives bit-identical resamples anywhere.
+    law_key : array_like of int, optional
+        One id per law used in the generator's key instead of the law's
+        position in this batch (e.g. a hash of its group label), so a law
+        draws the same resamples whatever else is fitted with it.
     group : array_like, optional
         A label per point (in the fit's point order: laws concatenated).  Given,
         whole groups are resampled (grouped bootstrap) and the jackknife leaves
@@ -432,6 +441,11 @@ def bootstrap(
     params = np.full((L, n_resamples, P), np.nan)
     cost = np.full((L, n_resamples), np.nan)
     status = np.zeros((L, n_resamples), dtype=np.int32)
+    keys = None
+    if law_key is not None:
+        keys = np.ascontiguousarray(law_key, dtype=np.int64)
+        if keys.shape != (L,):
+            raise ValueError(f"law_key must hold one id per law ({L}), got shape {keys.shape}")
     per_chunk = max(1, _CHUNK_PROBLEMS // max(1, L * S))
     for r0 in range(0, n_resamples, per_chunk):
         r1 = min(n_resamples, r0 + per_chunk)
@@ -440,7 +454,7 @@ def bootstrap(
         res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), L)
         p0 = np.repeat(S0[:, None, :, :], R, axis=1).reshape(L * R * S, P)
         sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
-                          problem_law=law, problem_resample=res, seed=seed, group=gid,
+                          problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
                           fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
                           lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, **common)
         c = sol.cost.reshape(L, R, S)
@@ -458,4 +472,4 @@ def bootstrap(
         jp, jl = _jackknife(fit, unit.astype(np.int64), max_jackknife, seed, common)
     reps = Replicates(fit.params.copy(), params, jp, jl, names=fit.param_names)
     return BootstrapResult(fit=fit, params=reps, status=status, cost=cost, n_failed=n_failed, seed=int(seed),
-                           group=gid, starts=S0, jack_params=jp, jack_law=jl)
+                           group=gid, law_key=keys, starts=S0, jack_params=jp, jack_law=jl)
