@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 import lawfit
+from lawfit.bench.report import simple_table as table
 from lawfit._batch import default_threads
 from lawfit._status import is_converged
 from lawfit.demo import CHINCHILLA, START, fit_collection, make_collection, scipy_fits
@@ -103,17 +104,6 @@ def scaling_points(points, total_points, repeat):
     return rows
 
 
-def _cell(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4g}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def table(rows, cols):
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    for r in rows:
-        out.append("| " + " | ".join(_cell(r[c]) for c in cols) + " |")
-    return "\n".join(out)
 
 
 def main() -> None:

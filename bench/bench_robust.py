@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import lawfit
+from lawfit.bench.report import simple_table as table
 from lawfit._batch import default_threads
 from lawfit.bootstrap import bootstrap
 from lawfit.multistart import fit_multistart
@@ -70,20 +71,10 @@ def load_epoch():
     folder = base / "epoch_chinchilla"
     if not folder.is_dir():
         raise SystemExit(f"Epoch Chinchilla data not found at {folder} (set LAWFIT_DATA)")
-    try:
-        from lawfit.datasets import load_epoch_chinchilla
-    except ImportError:
-        try:
-            from lawfit.datasets.chinchilla import load_epoch_chinchilla
-        except ImportError:
-            load_epoch_chinchilla = None
-    if load_epoch_chinchilla is not None:
-        df = load_epoch_chinchilla(folder, replication=True)
-        return df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float)
-    raw = np.genfromtxt(folder / "chinchilla_epoch_tidy.csv", delimiter=",", names=True, dtype=None,
-                        encoding="utf-8")
-    keep = ~np.char.equal(raw["besiroglu_excluded"].astype(str), "True")
-    return raw["N"][keep].astype(float), raw["D"][keep].astype(float), raw["loss"][keep].astype(float)
+    from lawfit.datasets import load_epoch_chinchilla
+
+    df = load_epoch_chinchilla(folder, replication=True)  # the 240 runs Besiroglu et al. kept
+    return df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float)
 
 
 def best_of(fn, repeat: int):
@@ -163,16 +154,6 @@ def full_analysis(x, y, device="cpu"):
     return fit, boot, rows
 
 
-def _cell(v) -> str:
-    if isinstance(v, float):
-        return f"{v:,.4g}"
-    return f"{v:,}" if isinstance(v, int) else str(v)
-
-
-def table(rows, cols):
-    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
-    out += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
-    return "\n".join(out)
 
 
 def main() -> None:

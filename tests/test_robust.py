@@ -234,20 +234,10 @@ def _load_epoch():
     folder = _epoch_dir()
     if not folder.is_dir():
         pytest.skip(f"Epoch Chinchilla data not found at {folder}")
-    try:
-        from lawfit.datasets import load_epoch_chinchilla
-    except ImportError:
-        try:
-            from lawfit.datasets.chinchilla import load_epoch_chinchilla
-        except ImportError:
-            load_epoch_chinchilla = None
-    if load_epoch_chinchilla is not None:
-        df = load_epoch_chinchilla(folder, replication=True)
-        return df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float)
-    raw = np.genfromtxt(folder / "chinchilla_epoch_tidy.csv", delimiter=",", names=True, dtype=None,
-                        encoding="utf-8")
-    keep = ~np.char.equal(raw["besiroglu_excluded"].astype(str), "True")
-    return raw["N"][keep].astype(float), raw["D"][keep].astype(float), raw["loss"][keep].astype(float)
+    from lawfit.datasets import load_epoch_chinchilla
+
+    df = load_epoch_chinchilla(folder, replication=True)  # the 240 runs Besiroglu et al. kept
+    return df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float)
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,9 @@ randomized CI test (`RandomSource`, tests/test_fuzz_quick.py).
 """
 from __future__ import annotations
 
+import os
+import sys
+
 import math
 import random
 
@@ -82,3 +85,42 @@ class RandomSource(Source):
                 out.append(chr(c if not 0xD800 <= c <= 0xDFFF else 0x20))
             return "".join(out)
         return bytes(self.rng.randint(0, 255) for _ in range(n)).decode("latin-1")
+
+
+def run_atheris(one_input, module_globals: dict, argv=None, extra_imports=()) -> None:
+    """Run an atheris fuzzer over ``one_input(Source)`` (shared by the fuzz_* scripts).
+
+    LAWFIT_FUZZ_KNOWN=RecursionError,... lets a run go on past bugs already
+    reported: each such exception is printed once and is not fatal.
+    """
+    import builtins
+    import importlib
+
+    import atheris
+
+    with atheris.instrument_imports():
+        import lawfit  # noqa: F401
+
+        for name in extra_imports:
+            importlib.import_module(name)
+
+    # Coverage feedback from the harness's own decisions too (the compiled
+    # module itself is not instrumented: atheris sees Python code only).
+    for name, fn in list(module_globals.items()):
+        if callable(fn) and getattr(fn, "__module__", None) == module_globals["__name__"] and name != "main":
+            module_globals[name] = atheris.instrument_func(fn)
+    one_input = module_globals.get(one_input.__name__, one_input)
+
+    known = tuple(getattr(builtins, n) for n in filter(None, os.environ.get("LAWFIT_FUZZ_KNOWN", "").split(",")))
+    seen = set()
+
+    def test_one_input(data: bytes) -> None:
+        try:
+            one_input(FdpSource(atheris.FuzzedDataProvider(data)))
+        except known as exc:
+            if type(exc).__name__ not in seen:
+                seen.add(type(exc).__name__)
+                print(f"known issue (not fatal): {type(exc).__name__}: {exc}", flush=True)
+
+    atheris.Setup(sys.argv if argv is None else argv, test_one_input)
+    atheris.Fuzz()

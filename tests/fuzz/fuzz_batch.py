@@ -32,7 +32,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from _source import FdpSource, Source  # noqa: E402
+from _source import Source, run_atheris  # noqa: E402
 
 N_OPS = 26
 POWI = 25
@@ -314,35 +314,7 @@ def one_input(src: Source) -> str:
 
 
 def main(argv=None):
-    import atheris
-
-    with atheris.instrument_imports():
-        import lawfit  # noqa: F401
-
-    # Coverage feedback from this harness's own decisions too (the compiled
-    # module itself is not instrumented: atheris sees Python code only).
-    g = globals()
-    for name, fn in list(g.items()):
-        if callable(fn) and getattr(fn, "__module__", None) == __name__ and name != "main":
-            g[name] = atheris.instrument_func(fn)
-
-    # LAWFIT_FUZZ_KNOWN=RecursionError,... lets a run go on past bugs already
-    # reported: each such exception is printed once and is not fatal.
-    import builtins
-
-    known = tuple(getattr(builtins, n) for n in filter(None, os.environ.get("LAWFIT_FUZZ_KNOWN", "").split(",")))
-    seen = set()
-
-    def test_one_input(data: bytes) -> None:
-        try:
-            one_input(FdpSource(atheris.FuzzedDataProvider(data)))
-        except known as exc:
-            if type(exc).__name__ not in seen:
-                seen.add(type(exc).__name__)
-                print(f"known issue (not fatal): {type(exc).__name__}: {exc}", flush=True)
-
-    atheris.Setup(sys.argv if argv is None else argv, test_one_input)
-    atheris.Fuzz()
+    run_atheris(one_input, globals(), argv, extra_imports=())
 
 
 if __name__ == "__main__":

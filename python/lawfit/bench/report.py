@@ -58,6 +58,19 @@ COLUMNS = ("benchmark", "problem", "size", "tool", "fits/s", "time (s)", "speed-
            "status", "check")
 
 
+def _cell(v) -> str:
+    if isinstance(v, float):
+        return f"{v:,.4g}"
+    return f"{v:,}" if isinstance(v, int) else str(v)
+
+
+def simple_table(rows: Sequence[dict], cols: Sequence[str]) -> str:
+    """A Markdown table of dict rows (the stand-alone bench scripts' tables)."""
+    out = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+    out += ["| " + " | ".join(_cell(r.get(c, "")) for c in cols) + " |" for r in rows]
+    return "\n".join(out)
+
+
 def markdown_table(rows: Sequence[Row]) -> str:
     out = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join(["---"] * 3 + ["---"] + ["--:"] * 3 + ["---"] * 4) + "|"]
     for r in rows:
