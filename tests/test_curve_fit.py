@@ -1,5 +1,4 @@
 """lawfit.curve_fit against scipy.optimize.curve_fit, batches, bad input."""
-import warnings
 
 import numpy as np
 import pytest

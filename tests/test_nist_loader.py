@@ -6,7 +6,6 @@ and in ../shared/data next to the checkout; the tests skip when absent.
 
 import ast
 import math
-import os
 import re
 import subprocess
 import sys

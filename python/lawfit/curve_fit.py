@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from . import _core
-from ._batch import default_threads, solve_batch
+from ._batch import solve_batch
 from ._covariance import scaled_covariance
 from ._status import CONVERGED, Status, is_converged, status_message, warn_failures
 from .formula import compile_law, trace_checked
@@ -318,13 +318,11 @@ def curve_fit(
     if ydata.size == 0:
         raise ValueError("`ydata` must not be empty!")
     ydata = ydata.ravel()
-    xmat_in = xdata
     if nan_policy is not None and not check_finite:
         xdata, ydata, sigma = _apply_nan_policy(xdata, ydata, sigma, nan_policy)
     m = ydata.size
     if n > m:
         raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
-    del xmat_in
     weight, whiten = _sigma_transform(sigma, m)
     model = _Model(f, xdata, p0, n, kwargs.get("inputs"), jac, kwargs.get("param_names"))
 
