@@ -86,6 +86,15 @@ def _data(cfg: Config):
     return got
 
 
+def _problem(cfg: Config):
+    """The Epoch Approach-3 problem: data source, x = (log N, log D), y = log L, program, input columns."""
+    from ...formula import compile_law
+
+    N, D, L, source = _data(cfg)
+    program = compile_law(LAW, inputs=["N", "D"], params=PARAMS)
+    return source, np.vstack([np.log(N), np.log(D)]), np.log(L), program, program.input_matrix({"N": N, "D": D})
+
+
 def _solve(cfg, program, cols, logL, p0, **kw):
     from ..._batch import solve_batch
 
@@ -106,14 +115,9 @@ def _costs(x, y, params) -> np.ndarray:
 
 def approach3(cfg: Config) -> list:
     """The 4,500-start Approach-3 grid on the Epoch data (one law, best start kept)."""
-    from ...formula import compile_law
     from ..._status import is_converged
 
-    N, D, L, source = _data(cfg)
-    x = np.vstack([np.log(N), np.log(D)])
-    y = np.log(L)
-    program = compile_law(LAW, inputs=["N", "D"], params=PARAMS)
-    cols = program.input_matrix({"N": N, "D": D})
+    source, x, y, program, cols = _problem(cfg)
     starts = grid()
     _solve(cfg, program, cols, y, starts[:8])  # warm-up
     seconds, sol = timed(lambda: _solve(cfg, program, cols, y, starts), cfg.pick(1, 2, 3))
@@ -169,15 +173,10 @@ def approach3(cfg: Config) -> list:
 def bootstrap(cfg: Config) -> list:
     """The Epoch bootstrap: R Poisson resamples of the 240 runs, each from the published estimate."""
     from ... import _core
-    from ...formula import compile_law
     from ..._status import is_converged
 
-    N, D, L, source = _data(cfg)
-    x = np.vstack([np.log(N), np.log(D)])
-    y = np.log(L)
+    source, x, y, program, cols = _problem(cfg)
     M = len(y)
-    program = compile_law(LAW, inputs=["N", "D"], params=PARAMS)
-    cols = program.input_matrix({"N": N, "D": D})
     R = cfg.pick(20, 1000, 4000)
     start = published_start()
     p0 = np.tile(start, (R, 1))

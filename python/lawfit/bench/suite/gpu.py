@@ -114,15 +114,10 @@ def _bootstrap_grid(cfg, device, device_name):
     from ... import _core
     from ..._batch import solve_batch
     from ..._status import is_converged
-    from ...formula import compile_law
-    from .epoch import DELTA, LAW, MODEL, PARAMS, _data, grid, lse
+    from .epoch import DELTA, MODEL, _problem, grid, lse
 
-    N, D, L, source = _data(cfg)
-    x = np.vstack([np.log(N), np.log(D)])
-    ylog = np.log(L)
+    source, x, ylog, program, cols = _problem(cfg)
     M = len(ylog)
-    program = compile_law(LAW, inputs=["N", "D"], params=PARAMS)
-    cols = program.input_matrix({"N": N, "D": D})
     starts = grid()
     S = len(starts)
     R = cfg.pick(2, 100, 4000)
