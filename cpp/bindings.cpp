@@ -46,8 +46,12 @@ ProgramView make_program(const carray<std::int32_t>& code, const carray<double>&
         if (op == static_cast<int>(Op::POWI))
             require(arg >= -kMaxPowi && arg <= kMaxPowi, "POWI exponent out of range");
     }
-    return ProgramView{c, static_cast<int>(code.shape(0)), consts.data(), static_cast<int>(consts.size()),
-                       n_params, n_columns};
+    const ProgramView prog{c, static_cast<int>(code.shape(0)), consts.data(), static_cast<int>(consts.size()),
+                           n_params, n_columns};
+    const int depth = program_stack_depth(prog);
+    require(depth >= 0, "the program pops more values than it pushes");
+    require(depth <= kMaxStack, "the program needs a deeper stack than " + std::to_string(kMaxStack));
+    return prog;
 }
 
 // Per-problem arrays given either once (shape (P,), stride 0) or per problem.
@@ -73,17 +77,51 @@ LmOptions make_options(double ftol, double xtol, double gtol, int max_nfev) {
     return o;
 }
 
-py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
-                      const carray<double>& columns, const carray<double>& y,
-                      const std::optional<carray<double>>& weight, const carray<std::int64_t>& offsets,
-                      const std::optional<carray<std::int64_t>>& problem_law, const carray<double>& p0,
-                      const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
-                      const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
-                      int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
-                      std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
-                      const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
-                      const std::string& device, std::int64_t max_chunk, double irls_floor,
-                      const std::optional<carray<std::int64_t>>& law_key) {
+// Outputs of solve_batch, allocated for what the caller keeps.
+struct BatchOutputs {
+    std::optional<carray<double>> params, cost, jtj, mean, sd, quantiles;
+    std::optional<carray<std::int32_t>> nit, nfev, status;
+    std::optional<carray<std::int64_t>> best, n_converged, n_used;
+
+    void allocate_problems(std::int64_t n, std::int64_t P, bool want_jtj) {
+        params.emplace(std::vector<std::int64_t>{n, P});
+        cost.emplace(n);
+        nit.emplace(n);
+        nfev.emplace(n);
+        status.emplace(n);
+        if (want_jtj) jtj.emplace(std::vector<std::int64_t>{n, P, P});
+    }
+    py::dict to_dict(int n_chunks) const {
+        py::dict d;
+        auto put = [&d](const char* key, const auto& a) { d[key] = a ? py::object(*a) : py::none(); };
+        put("params", params); put("cost", cost); put("nit", nit); put("nfev", nfev); put("status", status);
+        put("jtj", jtj); put("best", best); put("n_converged", n_converged); put("mean", mean); put("sd", sd);
+        put("quantiles", quantiles); put("n_used", n_used);
+        d["n_chunks"] = n_chunks;
+        return d;
+    }
+};
+
+template <class T>
+T* data_or_null(std::optional<carray<T>>& a) {
+    return a ? a->mutable_data() : nullptr;
+}
+
+py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
+                     const carray<double>& columns, const carray<double>& y,
+                     const std::optional<carray<double>>& weight, const carray<std::int64_t>& offsets,
+                     const std::optional<carray<std::int64_t>>& problem_law, const std::optional<carray<double>>& p0,
+                     const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
+                     const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
+                     int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
+                     std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
+                     const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
+                     const std::string& device, std::int64_t max_chunk, double irls_floor,
+                     const std::optional<carray<std::int64_t>>& law_key,
+                     const std::optional<carray<double>>& start_grid,
+                     const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
+                     std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
+                     const std::string& layout) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -94,10 +132,30 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
     const std::int64_t n_laws = offsets.shape(0) - 1;
     for (std::int64_t k = 0; k < n_laws; ++k)
         require(offsets.data()[k] <= offsets.data()[k + 1], "offsets must be non-decreasing");
-    require(p0.ndim() == 2 && p0.shape(1) == P, "p0 must have shape (n_problems, P)");
-    const std::int64_t n_problems = p0.shape(0);
-    if (problem_law) require(problem_law->ndim() == 1 && problem_law->shape(0) == n_problems, "problem_law must have one entry per problem");
-    else require(n_problems == n_laws, "without problem_law there must be one problem per law");
+    require(p0.has_value() != (start_grid.has_value() || grid_sizes.has_value()),
+            "give either p0 or a start grid (start_grid and grid_sizes), not both");
+    std::int64_t n_problems = 0, n_grid = 0;
+    if (p0) {
+        require(p0->ndim() == 2 && p0->shape(1) == P, "p0 must have shape (n_problems, P)");
+        n_problems = p0->shape(0);
+        if (problem_law) require(problem_law->ndim() == 1 && problem_law->shape(0) == n_problems, "problem_law must have one entry per problem");
+        else require(n_problems == n_laws, "without problem_law there must be one problem per law");
+    } else {
+        require(start_grid && grid_sizes && grid_sizes->ndim() == 1 && grid_sizes->shape(0) == P && start_grid->ndim() == 1,
+                "a start grid needs start_grid (1-D) and grid_sizes (one count per parameter)");
+        n_grid = P > 0 ? 1 : 0;
+        std::int64_t total = 0;
+        for (int j = 0; j < P; ++j) {
+            const std::int64_t size = grid_sizes->data()[j];
+            require(size >= 1, "every grid axis needs at least one value");
+            require(n_grid <= (std::int64_t{1} << 40) / size, "the start grid is too large");
+            n_grid *= size;
+            total += size;
+        }
+        require(n_grid >= 1 && start_grid->shape(0) == total, "start_grid must hold sum(grid_sizes) values");
+        n_problems = problem_law ? problem_law->shape(0) : n_laws * n_grid;
+        if (problem_law) require(problem_law->ndim() == 1, "problem_law must be 1-D");
+    }
     const std::int64_t fixed_stride = fixed ? per_problem_stride(*fixed, n_problems, P, "fixed") : 0;
     const std::int64_t bstride = per_problem_stride(lower, n_problems, P, "lower");
     require(per_problem_stride(upper, n_problems, P, "upper") == bstride, "lower and upper must have the same shape");
@@ -108,32 +166,84 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
                 "problem_resample must have one entry per problem");
     if (group) require(group->ndim() == 1 && group->shape(0) == n_points, "group must have one id per point");
     if (law_key) require(law_key->ndim() == 1 && law_key->shape(0) == n_laws, "law_key must have one entry per law");
+    require(best_of >= 1 && n_problems % best_of == 0, "best_of must be a positive divisor of the number of problems");
+    const std::int64_t n_kept = n_problems / best_of;
+    require(summary_runs >= 0 && (summary_runs == 0 || n_kept % summary_runs == 0),
+            "summary_runs must divide the number of (best-of) results");
+    require(summary_runs == 0 || quantiles, "replicate summaries need quantiles");
+    if (quantiles) {
+        require(quantiles->ndim() == 1, "quantiles must be 1-D");
+        for (py::ssize_t k = 0; k < quantiles->shape(0); ++k)
+            require(quantiles->data()[k] >= 0.0 && quantiles->data()[k] <= 1.0, "quantiles must lie in [0, 1]");
+    }
+    require(layout == "auto" || layout == "thread" || layout == "group",
+            "layout must be 'auto', 'thread' or 'group'");
     Objective objective;
     objective.loss = static_cast<Loss>(loss);
     objective.delta = delta;
     objective.log_residual = log_residual;
     objective.irls_floor = irls_floor;
 
-    carray<double> params({n_problems, static_cast<std::int64_t>(P)});
-    carray<double> cost(n_problems);
-    carray<std::int32_t> nit(n_problems), nfev(n_problems), status(n_problems);
-    std::optional<carray<double>> jtj;
-    if (want_jtj) jtj.emplace(std::vector<std::int64_t>{n_problems, P, P});
+    // What comes back: per-problem results, the best of each run, or only the
+    // summaries.  The GPU never copies back more than that.
+    BatchOutputs kept, full;
+    const bool summarise = summary_runs > 0, reduce_best = best_of > 1;
+    if (!summarise) kept.allocate_problems(n_kept, P, want_jtj);
+    if (reduce_best) {
+        kept.best.emplace(n_kept);
+        kept.n_converged.emplace(n_kept);
+    }
+    ReduceView r;
+    r.best_of = best_of;
+    r.summary_runs = summary_runs;
+    if (summarise) {
+        const std::int64_t runs = n_kept / summary_runs, nq = quantiles->shape(0);
+        r.q = quantiles->data();
+        r.n_q = static_cast<int>(nq);
+        kept.mean.emplace(std::vector<std::int64_t>{runs, P});
+        kept.sd.emplace(std::vector<std::int64_t>{runs, P});
+        kept.quantiles.emplace(std::vector<std::int64_t>{runs, nq, P});
+        kept.n_used.emplace(std::vector<std::int64_t>{runs, P});
+        r.mean = data_or_null(kept.mean);
+        r.sd = data_or_null(kept.sd);
+        r.quantiles = data_or_null(kept.quantiles);
+        r.n_used = data_or_null(kept.n_used);
+    }
+    // The CPU needs every problem's results before reducing (and the best of
+    // each run before summarising); the GPU keeps those on the device and only
+    // writes what `kept` holds.
+    const bool cuda_device = device == "cuda";
+    BatchOutputs middle;  // best-of results that are then summarised
+    BatchOutputs& per_problem = (reduce_best || summarise) ? full : kept;
+    BatchOutputs& best_rows = summarise ? middle : kept;
+    if (!cuda_device && (reduce_best || summarise)) full.allocate_problems(n_problems, P, want_jtj && reduce_best && !summarise);
+    if (!cuda_device && reduce_best && summarise) middle.allocate_problems(n_kept, P, false);
+    r.params = data_or_null(best_rows.params);
+    r.cost = data_or_null(best_rows.cost);
+    r.nit = data_or_null(best_rows.nit);
+    r.nfev = data_or_null(best_rows.nfev);
+    r.status = data_or_null(best_rows.status);
+    r.jtj = data_or_null(best_rows.jtj);
+    r.best = data_or_null(kept.best);
+    r.n_converged = data_or_null(kept.n_converged);
 
     BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
-                ptr_or_null(problem_law), n_problems, p0.data(), ptr_or_null(fixed), fixed_stride,
+                ptr_or_null(problem_law), n_problems, ptr_or_null(p0), ptr_or_null(start_grid),
+                ptr_or_null(grid_sizes), n_grid, ptr_or_null(fixed), fixed_stride,
                 lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
                 objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
-                params.mutable_data(), cost.mutable_data(), nit.mutable_data(), nfev.mutable_data(),
-                status.mutable_data(), jtj ? jtj->mutable_data() : nullptr};
+                data_or_null(per_problem.params), data_or_null(per_problem.cost), data_or_null(per_problem.nit),
+                data_or_null(per_problem.nfev), data_or_null(per_problem.status), data_or_null(per_problem.jtj)};
     require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
-    if (device == "cuda") {
+    int n_chunks = 1;
+    if (cuda_device) {
 #ifdef LAWFIT_WITH_CUDA
         std::string err;
-        int n_chunks = 0;
         {
             py::gil_scoped_release release;
-            err = cuda::solve_batch(b, max_chunk, &n_chunks);
+            const cuda::Layout lay = layout == "thread" ? cuda::Layout::THREAD
+                                     : layout == "group" ? cuda::Layout::GROUP : cuda::Layout::AUTO;
+            err = cuda::solve_batch(b, r, want_jtj, lay, max_chunk, &n_chunks);
         }
         if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
 #else
@@ -144,10 +254,11 @@ py::tuple solve_batch(const carray<std::int32_t>& code, const carray<double>& co
         {
             py::gil_scoped_release release;
             completed = solve_batch_cpu(b, n_threads, python_interrupted);
+            if (completed) reduce_batch_cpu(b, r);
         }
         if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
     }
-    return py::make_tuple(params, cost, nit, nfev, status, jtj ? py::object(*jtj) : py::none());
+    return kept.to_dict(n_chunks);
 }
 
 py::tuple evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
@@ -262,8 +373,11 @@ PYBIND11_MODULE(_core, m) {
           py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
           py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
           py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
-          py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(),
-          "Fit every problem of a ragged batch; returns (params, cost, nit, nfev, status, jtj).");
+          py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
+          py::arg("grid_sizes") = py::none(), py::arg("best_of") = 1, py::arg("summary_runs") = 0,
+          py::arg("quantiles") = py::none(), py::arg("layout") = "auto",
+          "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
+          "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("params"), "Value and gradient of a program at every point.");
     m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("law"), py::arg("resample"),

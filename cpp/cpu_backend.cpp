@@ -11,15 +11,26 @@
 
 namespace lawfit {
 
-// Points per interpreter block on the CPU: long enough to vectorise each
-// opcode's loop, short enough that the scratch stays in L1/L2.
-constexpr int kCpuBlock = 16;
+constexpr int kCpuBlock = kBlock;  // config.hpp: equal to the GPU group size
+
+namespace {
+void mark_all(const BatchView& batch, Status status) {
+    for (std::int64_t i = 0; i < batch.n_problems; ++i) batch.status[i] = static_cast<std::int32_t>(status);
+}
+
+void mark_all_bad(const BatchView& batch) {
+    for (std::int64_t i = 0; i < batch.n_problems; ++i) write_bad_input(batch, i, batch.params + i * batch.prog.n_params);
+}
+}  // namespace
 
 bool solve_batch_cpu(const BatchView& batch, int n_threads,
                      const std::function<bool()>& interrupted) {
     const std::int64_t n = batch.n_problems;
-    for (std::int64_t i = 0; i < n; ++i)
-        batch.status[i] = static_cast<std::int32_t>(Status::NOT_RUN);
+    if (!with_size_class(batch.prog, [](auto) {})) {  // a program no size class holds
+        mark_all_bad(batch);
+        return true;
+    }
+    mark_all(batch, Status::NOT_RUN);
     if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     n_threads = static_cast<int>(std::min<std::int64_t>(n_threads, std::max<std::int64_t>(n, 1)));
     // Small chunks balance uneven problems; never so small that the counter dominates.
@@ -32,13 +43,16 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
     int running = n_threads;
 
     auto worker = [&]() {
-        auto ws = std::make_unique<Workspace<kCpuBlock>>();
-        while (!cancel.load(std::memory_order_relaxed)) {
-            const std::int64_t start = next.fetch_add(chunk);
-            if (start >= n) break;
-            const std::int64_t stop = std::min(n, start + chunk);
-            for (std::int64_t i = start; i < stop; ++i) solve_problem<kCpuBlock>(batch, i, *ws);
-        }
+        with_size_class(batch.prog, [&](auto size) {
+            using Size = decltype(size);
+            auto ws = std::make_unique<Workspace<kCpuBlock, Size::kParams, Size::kStack>>();
+            while (!cancel.load(std::memory_order_relaxed)) {
+                const std::int64_t start = next.fetch_add(chunk);
+                if (start >= n) break;
+                const std::int64_t stop = std::min(n, start + chunk);
+                for (std::int64_t i = start; i < stop; ++i) solve_problem(batch, i, *ws);
+            }
+        });
         std::lock_guard<std::mutex> lock(mu);
         if (--running == 0) cv.notify_all();
     };
@@ -63,9 +77,24 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
     return false;
 }
 
+void reduce_batch_cpu(const BatchView& b, const ReduceView& r) {
+    const int P = b.prog.n_params;
+    const std::int64_t n_kept = b.n_problems / r.best_of;
+    if (r.best_of > 1)
+        for (std::int64_t run = 0; run < n_kept; ++run) keep_best_of_run(b, r, run);
+    if (r.summary_runs <= 0) return;
+    const bool reduced = r.best_of > 1;
+    std::vector<double> values(r.summary_runs);
+    std::unique_ptr<bool[]> use(new bool[r.summary_runs]);
+    for (std::int64_t run = 0; run < n_kept / r.summary_runs; ++run)
+        for (int j = 0; j < P; ++j)
+            summarize_run(reduced ? r.params : b.params, reduced ? r.cost : b.cost, reduced ? r.status : b.status,
+                          P, r, run, j, values.data(), use.get());
+}
+
 bool evaluate_program_cpu(const ProgramView& prog, const double* columns, std::int64_t n_points,
                           const double* params, double* value, double* grad) {
-    auto s = std::make_unique<BlockScratch<kCpuBlock>>();
+    auto s = std::make_unique<BlockScratch<kCpuBlock>>();  // any law: the largest class
     const int P = prog.n_params;
     const std::uint32_t all = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
     for (std::int64_t p0 = 0; p0 < n_points; p0 += kCpuBlock) {

@@ -4,6 +4,7 @@
 #include <functional>
 
 #include "lawfit/batch.hpp"
+#include "lawfit/reduce.hpp"
 
 namespace lawfit {
 
@@ -13,6 +14,9 @@ namespace lawfit {
 // Returns false if the run was interrupted.
 bool solve_batch_cpu(const BatchView& batch, int n_threads,
                      const std::function<bool()>& interrupted);
+
+// Applies r (best of runs, replicate summaries) to the solved batch b.
+void reduce_batch_cpu(const BatchView& b, const ReduceView& r);
 
 // Evaluates the program's value and gradient at every point (for tests and
 // predictions): value[n_points], grad[n_points x P].

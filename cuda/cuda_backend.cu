@@ -1,28 +1,70 @@
 #include <cuda_runtime.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "cuda_backend.cuh"
+#include "group_layout.cuh"
 
 namespace lawfit {
 namespace cuda {
 
 namespace {
 
-// One thread solves one problem: the iteration, losses, linear algebra and RNG
-// are the CPU's code (cpp/lawfit/*.hpp) instantiated with a block of 1 point.
-__global__ void solve_kernel(BatchView batch, std::int64_t first, std::int64_t count) {
+// Thread layout: one thread solves one problem; the iteration, losses, linear
+// algebra and RNG are the CPU's code (cpp/lawfit/*.hpp) with a block of 1.
+template <int NP, int NS>
+__global__ void solve_thread_kernel(BatchView batch, std::int64_t first, std::int64_t count) {
     const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
     if (t >= count) return;
-    Workspace<1> ws;
-    solve_problem<1>(batch, first + t, ws);
+    Workspace<1, NP, NS> ws;
+    solve_problem(batch, first + t, ws);
+}
+
+// Group layout (group_layout.cuh): kBlock threads per problem.
+template <int NP, int NS>
+__global__ void solve_group_kernel(BatchView batch, std::int64_t first, std::int64_t count) {
+    const Group group = cg::tiled_partition<kBlock>(cg::this_thread_block());
+    const std::int64_t t = (blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x) / kBlock;
+    if (t >= count) return;  // whole groups leave together: blockDim is a multiple of kBlock
+    Workspace<1, NP, NS> ws;
+    solve_problem_group(group, batch, first + t, ws);
+}
+
+// Best of each run of problems (reduce.hpp), runs first_run .. first_run + n - 1.
+__global__ void best_kernel(BatchView batch, ReduceView r, std::int64_t first_run, std::int64_t n) {
+    const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+    if (t < n) keep_best_of_run(batch, r, first_run + t);
+}
+
+// Replicate summaries: one thread per (run, parameter); `values` and `use`
+// give each thread summary_runs entries of scratch.
+__global__ void summary_kernel(const double* params, const double* cost, const std::int32_t* status, int P,
+                               ReduceView r, std::int64_t first_run, std::int64_t n, double* values, bool* use) {
+    const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
+    if (t >= n * P) return;
+    const std::int64_t run = first_run + t / P;
+    const int j = static_cast<int>(t % P);
+    summarize_run(params, cost, status, P, r, run, j, values + t * r.summary_runs, use + t * r.summary_runs);
 }
 
 struct DeviceBuffer {
     void* ptr = nullptr;
-    ~DeviceBuffer() { if (ptr) cudaFree(ptr); }
+    DeviceBuffer() = default;
+    DeviceBuffer(const DeviceBuffer&) = delete;
+    DeviceBuffer& operator=(const DeviceBuffer&) = delete;
+    ~DeviceBuffer() {
+        if (ptr) cudaFree(ptr);
+    }
+    template <class T>
+    T* as() const { return static_cast<T*>(ptr); }
 };
 
+std::string message(cudaError_t e, const char* what) {
+    return std::string(what) + ": " + cudaGetErrorString(e);
+}
+
+// Copies n host values to the device (nothing for a null or empty array).
 template <class T>
 cudaError_t upload(DeviceBuffer& buf, const T* host, std::size_t n, const T** dev) {
     *dev = nullptr;
@@ -33,8 +75,19 @@ cudaError_t upload(DeviceBuffer& buf, const T* host, std::size_t n, const T** de
     return cudaMemcpy(buf.ptr, host, n * sizeof(T), cudaMemcpyHostToDevice);
 }
 
-std::string message(cudaError_t e, const char* what) {
-    return std::string(what) + ": " + cudaGetErrorString(e);
+template <class T>
+cudaError_t allocate(DeviceBuffer& buf, std::size_t n) {
+    return n ? cudaMalloc(&buf.ptr, n * sizeof(T)) : cudaSuccess;
+}
+
+template <class T>
+cudaError_t download(T* host, const DeviceBuffer& dev, std::size_t n) {
+    if (!host || n == 0) return cudaSuccess;
+    return cudaMemcpy(host, dev.ptr, n * sizeof(T), cudaMemcpyDeviceToHost);
+}
+
+unsigned blocks_for(std::int64_t threads, int per_block) {
+    return static_cast<unsigned>((threads + per_block - 1) / per_block);
 }
 
 }  // namespace
@@ -50,78 +103,201 @@ std::string device_name(int device) {
     return prop.name;
 }
 
-std::string solve_batch(const BatchView& host, std::int64_t max_chunk, int* n_chunks) {
+Layout choose_layout(const BatchView& b, Layout requested) {
+    if (requested != Layout::AUTO) return requested;
+    const double points_per_law = b.n_laws > 0 ? static_cast<double>(b.n_points) / b.n_laws : 0.0;
+    return points_per_law >= kGroupMinPoints ? Layout::GROUP : Layout::THREAD;
+}
+
+namespace {
+
+// Inputs on the device; the BatchView `dev` points at them.
+struct DeviceInputs {
+    DeviceBuffer code, consts, cols, y, w, off, law, p0, grid, sizes, fixed, lo, hi, res, group, key, q;
+};
+
+std::string upload_inputs(const BatchView& host, const ReduceView& r, DeviceInputs& d, BatchView& dev,
+                          ReduceView& rdev) {
     const int P = host.prog.n_params;
     const std::int64_t K = host.n_problems, n = host.n_points;
-    const std::int64_t stride_p = P, stride_pp = static_cast<std::int64_t>(P) * P;
-    // Each thread's Workspace lives in local memory; give the kernel room.
-    cudaDeviceSetLimit(cudaLimitStackSize, sizeof(Workspace<1>) + 4096);
-
-    // Data shared by every problem: uploaded once.
-    DeviceBuffer b_code, b_consts, b_cols, b_y, b_w, b_off, b_law, b_p0, b_fixed, b_lo, b_hi, b_res, b_group, b_key;
-    BatchView dev = host;
+    dev = host;
+    rdev = r;
     cudaError_t e;
     const std::int32_t* code;
-    if ((e = upload(b_code, host.prog.code, 2 * static_cast<std::size_t>(host.prog.n_instr), &code))) return message(e, "program");
+    if ((e = upload(d.code, host.prog.code, 2 * static_cast<std::size_t>(host.prog.n_instr), &code))) return message(e, "program");
     dev.prog.code = code;
     const double* consts;
-    if ((e = upload(b_consts, host.prog.consts, host.prog.n_consts, &consts))) return message(e, "constants");
+    if ((e = upload(d.consts, host.prog.consts, host.prog.n_consts, &consts))) return message(e, "constants");
     dev.prog.consts = consts;
-    if ((e = upload(b_cols, host.columns, static_cast<std::size_t>(host.prog.n_columns) * n, &dev.columns))) return message(e, "inputs");
-    if ((e = upload(b_y, host.y, n, &dev.y))) return message(e, "y");
-    if ((e = upload(b_w, host.weight, host.weight ? n : 0, &dev.weight))) return message(e, "weights");
-    if ((e = upload(b_off, host.offsets, host.n_laws + 1, &dev.offsets))) return message(e, "offsets");
-    if ((e = upload(b_law, host.problem_law, host.problem_law ? K : 0, &dev.problem_law))) return message(e, "problem_law");
-    if ((e = upload(b_p0, host.p0, K * stride_p, &dev.p0))) return message(e, "p0");
-    if ((e = upload(b_fixed, host.fixed, host.fixed ? (host.fixed_stride ? K * P : P) : 0, &dev.fixed))) return message(e, "fixed");
+    if ((e = upload(d.cols, host.columns, static_cast<std::size_t>(host.prog.n_columns) * n, &dev.columns))) return message(e, "inputs");
+    if ((e = upload(d.y, host.y, n, &dev.y))) return message(e, "y");
+    if ((e = upload(d.w, host.weight, host.weight ? n : 0, &dev.weight))) return message(e, "weights");
+    if ((e = upload(d.off, host.offsets, host.n_laws + 1, &dev.offsets))) return message(e, "offsets");
+    if ((e = upload(d.law, host.problem_law, host.problem_law ? K : 0, &dev.problem_law))) return message(e, "problem_law");
+    if ((e = upload(d.p0, host.p0, host.p0 ? K * P : 0, &dev.p0))) return message(e, "p0");
+    std::size_t grid_values = 0;
+    for (int j = 0; host.grid_sizes && j < P; ++j) grid_values += host.grid_sizes[j];
+    if ((e = upload(d.grid, host.start_grid, grid_values, &dev.start_grid))) return message(e, "start grid");
+    if ((e = upload(d.sizes, host.grid_sizes, host.grid_sizes ? P : 0, &dev.grid_sizes))) return message(e, "start grid");
+    if ((e = upload(d.fixed, host.fixed, host.fixed ? (host.fixed_stride ? K * P : P) : 0, &dev.fixed))) return message(e, "fixed");
     const std::size_t nb = host.bounds_stride ? K * P : P;
-    if ((e = upload(b_lo, host.lower, nb, &dev.lower))) return message(e, "lower");
-    if ((e = upload(b_hi, host.upper, nb, &dev.upper))) return message(e, "upper");
-    if ((e = upload(b_res, host.problem_resample, host.problem_resample ? K : 0, &dev.problem_resample))) return message(e, "problem_resample");
-    if ((e = upload(b_group, host.group, host.group ? n : 0, &dev.group))) return message(e, "group");
-    if ((e = upload(b_key, host.law_key, host.law_key ? host.n_laws : 0, &dev.law_key))) return message(e, "law_key");
+    if ((e = upload(d.lo, host.lower, nb, &dev.lower))) return message(e, "lower");
+    if ((e = upload(d.hi, host.upper, nb, &dev.upper))) return message(e, "upper");
+    if ((e = upload(d.res, host.problem_resample, host.problem_resample ? K : 0, &dev.problem_resample))) return message(e, "problem_resample");
+    if ((e = upload(d.group, host.group, host.group ? n : 0, &dev.group))) return message(e, "group");
+    if ((e = upload(d.key, host.law_key, host.law_key ? host.n_laws : 0, &dev.law_key))) return message(e, "law_key");
+    if ((e = upload(d.q, r.q, r.n_q, &rdev.q))) return message(e, "quantiles");
+    return "";
+}
 
-    // Outputs per chunk, sized to the free memory (half of it, to leave room
+// Per-chunk device outputs: every problem's results, the best of each run,
+// the summaries.
+struct ChunkOutputs {
+    DeviceBuffer params, cost, nit, nfev, status, jtj;               // per problem
+    DeviceBuffer b_params, b_cost, b_nit, b_nfev, b_status, b_jtj, best, n_conv;  // per run (best_of)
+    DeviceBuffer mean, sd, quant, n_used, values, use;                // per summary run
+};
+
+template <int NP, int NS>
+std::string run_batch(const BatchView& host, const ReduceView& r, bool want_jtj, Layout layout,
+                      std::int64_t max_chunk, int* n_chunks) {
+    const int P = host.prog.n_params;
+    const std::int64_t K = host.n_problems, S = r.best_of, R = r.summary_runs;
+    const bool summarise = R > 0, reduce_best = S > 1;
+    const bool jtj_per_problem = want_jtj && !summarise;
+    // Each thread's Workspace lives in local memory; give the kernel room.
+    cudaDeviceSetLimit(cudaLimitStackSize, sizeof(Workspace<1, NP, NS>) + NP * sizeof(double) + 4096);
+
+    DeviceInputs inputs;
+    BatchView dev;
+    ReduceView rdev;
+    std::string err = upload_inputs(host, r, inputs, dev, rdev);
+    if (!err.empty()) return err;
+
+    // Chunks hold whole runs; size them to half the free memory (the rest is
     // for the local-memory stacks of the threads in flight).
-    const std::size_t per_problem = sizeof(double) * (stride_p + 1 + (host.jtj ? stride_pp : 0)) + 3 * sizeof(std::int32_t);
+    const std::int64_t unit = S * (summarise ? R : 1);
+    const double per_problem = sizeof(double) * (P + 1 + (jtj_per_problem ? P * P : 0)) + 3 * sizeof(std::int32_t) +
+                               (sizeof(double) * (P + 1 + (jtj_per_problem ? P * P : 0)) + 3 * sizeof(std::int32_t) +
+                                2 * sizeof(std::int64_t) + P * (sizeof(double) + sizeof(bool))) / S;
     std::size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
-    std::int64_t chunk = std::max<std::int64_t>(1, static_cast<std::int64_t>(free_b / 2 / per_problem));
+    std::int64_t chunk = static_cast<std::int64_t>(free_b / 2 / per_problem);
     if (max_chunk > 0) chunk = std::min(chunk, max_chunk);
-    chunk = std::min(chunk, std::max<std::int64_t>(K, 1));
-    DeviceBuffer o_params, o_cost, o_nit, o_nfev, o_status, o_jtj;
-    if ((e = cudaMalloc(&o_params.ptr, chunk * stride_p * sizeof(double)))) return message(e, "outputs");
-    if ((e = cudaMalloc(&o_cost.ptr, chunk * sizeof(double)))) return message(e, "outputs");
-    if ((e = cudaMalloc(&o_nit.ptr, chunk * sizeof(std::int32_t)))) return message(e, "outputs");
-    if ((e = cudaMalloc(&o_nfev.ptr, chunk * sizeof(std::int32_t)))) return message(e, "outputs");
-    if ((e = cudaMalloc(&o_status.ptr, chunk * sizeof(std::int32_t)))) return message(e, "outputs");
-    if (host.jtj && (e = cudaMalloc(&o_jtj.ptr, chunk * stride_pp * sizeof(double)))) return message(e, "outputs");
+    chunk = std::max<std::int64_t>(unit, chunk / unit * unit);
+    chunk = std::min(chunk, std::max<std::int64_t>(K, unit));
+    const std::int64_t chunk_kept = chunk / S, chunk_runs = summarise ? chunk_kept / R : 0;
 
+    ChunkOutputs o;
+    cudaError_t e;
+    if ((e = allocate<double>(o.params, chunk * P)) || (e = allocate<double>(o.cost, chunk)) ||
+        (e = allocate<std::int32_t>(o.nit, chunk)) || (e = allocate<std::int32_t>(o.nfev, chunk)) ||
+        (e = allocate<std::int32_t>(o.status, chunk)) ||
+        (e = allocate<double>(o.jtj, jtj_per_problem ? chunk * P * P : 0)))
+        return message(e, "outputs");
+    if (reduce_best &&
+        ((e = allocate<double>(o.b_params, chunk_kept * P)) || (e = allocate<double>(o.b_cost, chunk_kept)) ||
+         (e = allocate<std::int32_t>(o.b_nit, chunk_kept)) || (e = allocate<std::int32_t>(o.b_nfev, chunk_kept)) ||
+         (e = allocate<std::int32_t>(o.b_status, chunk_kept)) ||
+         (e = allocate<double>(o.b_jtj, jtj_per_problem ? chunk_kept * P * P : 0)) ||
+         (e = allocate<std::int64_t>(o.best, chunk_kept)) || (e = allocate<std::int64_t>(o.n_conv, chunk_kept))))
+        return message(e, "best-of outputs");
+    if (summarise &&
+        ((e = allocate<double>(o.mean, chunk_runs * P)) || (e = allocate<double>(o.sd, chunk_runs * P)) ||
+         (e = allocate<double>(o.quant, chunk_runs * r.n_q * P)) ||
+         (e = allocate<std::int64_t>(o.n_used, chunk_runs * P)) ||
+         (e = allocate<double>(o.values, chunk_kept * P)) || (e = allocate<bool>(o.use, chunk_kept * P))))
+        return message(e, "summary outputs");
+
+    const Layout lay = choose_layout(host, layout);
     *n_chunks = 0;
     for (std::int64_t first = 0; first < K; first += chunk) {
         const std::int64_t count = std::min(chunk, K - first);
-        // Output pointers are offset so that problem index i writes at i - first.
+        const std::int64_t kept0 = first / S, n_kept = count / S;
+        // Output pointers are offset so that problem i writes at i - first
+        // (and run k of the reductions at k - its chunk's first run).
         BatchView c = dev;
-        c.params = static_cast<double*>(o_params.ptr) - first * stride_p;
-        c.cost = static_cast<double*>(o_cost.ptr) - first;
-        c.nit = static_cast<std::int32_t*>(o_nit.ptr) - first;
-        c.nfev = static_cast<std::int32_t*>(o_nfev.ptr) - first;
-        c.status = static_cast<std::int32_t*>(o_status.ptr) - first;
-        c.jtj = host.jtj ? static_cast<double*>(o_jtj.ptr) - first * stride_pp : nullptr;
-        const int threads = 64;
-        const std::int64_t blocks = (count + threads - 1) / threads;
-        solve_kernel<<<static_cast<unsigned>(blocks), threads>>>(c, first, count);
-        if ((e = cudaGetLastError())) return message(e, "kernel launch");
-        if ((e = cudaMemcpy(host.params + first * stride_p, o_params.ptr, count * stride_p * sizeof(double), cudaMemcpyDeviceToHost))) return message(e, "solve");
-        cudaMemcpy(host.cost + first, o_cost.ptr, count * sizeof(double), cudaMemcpyDeviceToHost);
-        cudaMemcpy(host.nit + first, o_nit.ptr, count * sizeof(std::int32_t), cudaMemcpyDeviceToHost);
-        cudaMemcpy(host.nfev + first, o_nfev.ptr, count * sizeof(std::int32_t), cudaMemcpyDeviceToHost);
-        cudaMemcpy(host.status + first, o_status.ptr, count * sizeof(std::int32_t), cudaMemcpyDeviceToHost);
-        if (host.jtj) cudaMemcpy(host.jtj + first * stride_pp, o_jtj.ptr, count * stride_pp * sizeof(double), cudaMemcpyDeviceToHost);
-        if ((e = cudaGetLastError())) return message(e, "copy back");
+        c.params = o.params.as<double>() - first * P;
+        c.cost = o.cost.as<double>() - first;
+        c.nit = o.nit.as<std::int32_t>() - first;
+        c.nfev = o.nfev.as<std::int32_t>() - first;
+        c.status = o.status.as<std::int32_t>() - first;
+        c.jtj = jtj_per_problem ? o.jtj.as<double>() - first * P * P : nullptr;
+        if (lay == Layout::GROUP) {
+            const int threads = 128;  // 8 problems per block
+            solve_group_kernel<NP, NS><<<blocks_for(count * kBlock, threads), threads>>>(c, first, count);
+        } else {
+            const int threads = 64;
+            solve_thread_kernel<NP, NS><<<blocks_for(count, threads), threads>>>(c, first, count);
+        }
+        if ((e = cudaGetLastError())) return message(e, "solve kernel launch");
+
+        ReduceView rc = rdev;
+        const double* kept_params = c.params;
+        const double* kept_cost = c.cost;
+        const std::int32_t* kept_status = c.status;
+        if (reduce_best) {
+            rc.params = o.b_params.as<double>() - kept0 * P;
+            rc.cost = o.b_cost.as<double>() - kept0;
+            rc.nit = o.b_nit.as<std::int32_t>() - kept0;
+            rc.nfev = o.b_nfev.as<std::int32_t>() - kept0;
+            rc.status = o.b_status.as<std::int32_t>() - kept0;
+            rc.jtj = jtj_per_problem ? o.b_jtj.as<double>() - kept0 * P * P : nullptr;
+            rc.best = o.best.as<std::int64_t>() - kept0;
+            rc.n_converged = o.n_conv.as<std::int64_t>() - kept0;
+            best_kernel<<<blocks_for(n_kept, 128), 128>>>(c, rc, kept0, n_kept);
+            if ((e = cudaGetLastError())) return message(e, "best-of kernel launch");
+            kept_params = rc.params;
+            kept_cost = rc.cost;
+            kept_status = rc.status;
+        }
+        const std::int64_t run0 = summarise ? kept0 / R : 0, n_runs = summarise ? n_kept / R : 0;
+        if (summarise) {
+            rc.mean = o.mean.as<double>() - run0 * P;
+            rc.sd = o.sd.as<double>() - run0 * P;
+            rc.quantiles = o.quant.as<double>() - run0 * r.n_q * P;
+            rc.n_used = o.n_used.as<std::int64_t>() - run0 * P;
+            summary_kernel<<<blocks_for(n_runs * P, 128), 128>>>(kept_params, kept_cost, kept_status, P, rc, run0,
+                                                                n_runs, o.values.as<double>(), o.use.as<bool>());
+            if ((e = cudaGetLastError())) return message(e, "summary kernel launch");
+        }
+        // Only what the caller keeps leaves the device.
+        if (summarise) {
+            if ((e = download(r.mean + run0 * P, o.mean, n_runs * P)) || (e = download(r.sd + run0 * P, o.sd, n_runs * P)) ||
+                (e = download(r.quantiles + run0 * r.n_q * P, o.quant, n_runs * r.n_q * P)) ||
+                (e = download(r.n_used + run0 * P, o.n_used, n_runs * P)))
+                return message(e, "solve");
+        } else if (reduce_best) {
+            if ((e = download(r.params + kept0 * P, o.b_params, n_kept * P)) ||
+                (e = download(r.cost + kept0, o.b_cost, n_kept)) || (e = download(r.nit + kept0, o.b_nit, n_kept)) ||
+                (e = download(r.nfev + kept0, o.b_nfev, n_kept)) || (e = download(r.status + kept0, o.b_status, n_kept)) ||
+                (e = download(r.jtj ? r.jtj + kept0 * P * P : nullptr, o.b_jtj, n_kept * P * P)))
+                return message(e, "solve");
+        } else {
+            if ((e = download(host.params + first * P, o.params, count * P)) ||
+                (e = download(host.cost + first, o.cost, count)) || (e = download(host.nit + first, o.nit, count)) ||
+                (e = download(host.nfev + first, o.nfev, count)) || (e = download(host.status + first, o.status, count)) ||
+                (e = download(host.jtj ? host.jtj + first * P * P : nullptr, o.jtj, count * P * P)))
+                return message(e, "solve");
+        }
+        if (reduce_best && ((e = download(r.best + kept0, o.best, n_kept)) ||
+                            (e = download(r.n_converged + kept0, o.n_conv, n_kept))))
+            return message(e, "solve");
         ++*n_chunks;
     }
     return "";
+}
+
+}  // namespace
+
+std::string solve_batch(const BatchView& host, const ReduceView& r, bool want_jtj, Layout layout,
+                        std::int64_t max_chunk, int* n_chunks) {
+    std::string err = "the law program does not fit any size class";
+    with_size_class(host.prog, [&](auto size) {
+        using Size = decltype(size);
+        err = run_batch<Size::kParams, Size::kStack>(host, r, want_jtj, layout, max_chunk, n_chunks);
+    });
+    return err;
 }
 
 }  // namespace cuda

@@ -1,9 +1,10 @@
-// GPU back end: the same header-only core as the CPU, one problem per thread.
+// GPU back end: the same header-only core as the CPU, in two layouts.
 #pragma once
 #include <cstdint>
 #include <string>
 
 #include "lawfit/batch.hpp"
+#include "lawfit/reduce.hpp"
 
 namespace lawfit {
 namespace cuda {
@@ -11,12 +12,26 @@ namespace cuda {
 int device_count();
 std::string device_name(int device);
 
-// Solves the batch on the current device.  Every pointer in `host` is a host
-// pointer; arrays are copied to the device once, problems run in chunks sized
-// to the free device memory (at most `max_chunk` problems when > 0), outputs
-// are copied back into host's output arrays.  Returns an error message, empty
-// on success.
-std::string solve_batch(const BatchView& host, std::int64_t max_chunk, int* n_chunks);
+// THREAD: one thread per problem (many small problems: no cooperation cost).
+// GROUP: kBlock = 16 threads per problem (group_layout.cuh): reads of
+// consecutive points coalesce, a problem's evaluation takes 1/16 of the
+// steps, and results are bit-identical to the CPU back end.
+// AUTO: GROUP when the laws average at least kGroupMinPoints points.
+enum class Layout { AUTO, THREAD, GROUP };
+// Where GROUP starts to pay is a guess until measured on a GPU: the GPU
+// benchmark times both layouts (bench suite 'gpu', layout rows).
+constexpr double kGroupMinPoints = 128.0;
+
+Layout choose_layout(const BatchView& b, Layout requested);
+
+// Solves the batch on the current device.  Every pointer in `host` and `r` is
+// a host pointer; inputs are copied to the device once, problems run in chunks
+// of whole runs sized to the free device memory (at most `max_chunk` problems
+// when > 0), reductions (r: best of runs, replicate summaries) run on the
+// device and only what r keeps is copied back (host's per-problem outputs
+// only when nothing is reduced).  Returns an error message, empty on success.
+std::string solve_batch(const BatchView& host, const ReduceView& r, bool want_jtj, Layout layout,
+                        std::int64_t max_chunk, int* n_chunks);
 
 }  // namespace cuda
 }  // namespace lawfit

@@ -112,7 +112,7 @@ def test_random_int32_code_arrays():
             except (ValueError, TypeError):
                 pass
             else:
-                assert set(out[4].tolist()) <= set(range(1, 10))
+                assert set(out["status"].tolist()) <= set(range(1, 10))
         tried += 1
     print(f"{tried} random int32 programs, {evaluated} evaluated")
     assert tried > 100
@@ -193,7 +193,7 @@ def test_powi_exponent_out_of_range_is_refused(n):
                                 np.full(1, np.inf), 1.49012e-8, 1.49012e-8, 0.0, 3, 1, False)
     except ValueError:
         return
-    assert out[4][0] in (int(lawfit.Status.NON_FINITE), int(lawfit.Status.BAD_INPUT))
+    assert out["status"][0] in (int(lawfit.Status.NON_FINITE), int(lawfit.Status.BAD_INPUT))
 
 
 # ------------------------------------------------------------------ the atheris harnesses

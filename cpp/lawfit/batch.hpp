@@ -24,7 +24,16 @@ struct BatchView {
     std::int64_t n_laws;
     const std::int64_t* problem_law;  // n_problems, or null: problem i uses law i
     std::int64_t n_problems;
-    const double* p0;              // n_problems x P
+    const double* p0;              // n_problems x P, or null with a start grid
+    // Starts generated where the problem runs (never materialised): problem i
+    // starts at point i mod n_grid of the grid whose parameter j takes the
+    // grid_sizes[j] values stored one parameter after another in start_grid;
+    // C order, the last parameter varying fastest (like itertools.product);
+    // grid points outside a problem's bounds are clipped onto them.  Without
+    // problem_law, problem i then fits law i / n_grid.
+    const double* start_grid;
+    const std::int32_t* grid_sizes;  // P
+    std::int64_t n_grid;
     const std::uint8_t* fixed;     // P (stride 0) or n_problems x P; nonzero = held
     std::int64_t fixed_stride;
     const double* lower;           // like fixed
@@ -51,16 +60,45 @@ struct BatchView {
     double* jtj;        // n_problems x P x P, or null
 };
 
-// Scratch one worker needs to solve problems one after another.
-template <int B>
+// Scratch one worker needs to solve problems one after another, for laws of
+// up to NP parameters whose programs reach a stack depth of at most NS.
+template <int B, int NP = kMaxParams, int NS = kMaxStack>
 struct Workspace {
-    BlockScratch<B> block;
-    Accumulator<B> acc;
-    LmWork lm;
+    BlockScratch<B, NP, NS> block;
+    Accumulator<B, NP> acc;
+    LmWorkN<NP> lm;
 };
+
+// Size classes: the scratch capacities a back end instantiates.  A batch runs
+// in the smallest class that holds its law (every problem of a batch shares
+// one program), so a 2-parameter power law does not carry the memory of a
+// 16-parameter one.
+template <int NP, int NS>
+struct SizeClass {
+    static constexpr int kParams = NP;
+    static constexpr int kStack = NS;
+};
+
+// Calls f(SizeClass<NP, NS>{}) with the smallest class for the program.
+// Returns false (f not called) when the program does not fit the largest.
+template <class F>
+bool with_size_class(const ProgramView& prog, F&& f) {
+    const int P = prog.n_params, depth = program_stack_depth(prog);
+    if (depth < 0 || P < 0) return false;
+    if (P <= 4 && depth <= 8) return f(SizeClass<4, 8>{}), true;
+    if (P <= 8 && depth <= 12) return f(SizeClass<8, 12>{}), true;
+    if (P <= kMaxParams && depth <= kMaxStack) return f(SizeClass<kMaxParams, kMaxStack>{}), true;
+    return false;
+}
 
 namespace detail {
 LAWFIT_HD inline bool is_finite(double v) { return v - v == 0.0; }
+
+LAWFIT_HD inline int popcount(std::uint32_t m) {
+    int n = 0;
+    for (; m; m &= m - 1) ++n;
+    return n;
+}
 
 LAWFIT_HD inline void write_result(const BatchView& b, std::int64_t i, const LmOutcome& o,
                                    const double* A) {
@@ -72,69 +110,122 @@ LAWFIT_HD inline void write_result(const BatchView& b, std::int64_t i, const LmO
     if (b.jtj)
         for (int j = 0; j < P * P; ++j) b.jtj[i * P * P + j] = A ? A[j] : 0.0;
 }
+
+// A problem that cannot be fitted: status BAD_INPUT, x = its start as given.
 }  // namespace detail
 
-// Validates problem i, runs LM on it and writes its outputs.
-template <int B>
-LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B>& ws) {
+// Problem i's start (all P parameters) into x.
+LAWFIT_HD inline void problem_start(const BatchView& b, std::int64_t i, double* x) {
     const int P = b.prog.n_params;
-    double* x = b.params + i * P;
+    if (!b.start_grid) {
+        for (int j = 0; j < P; ++j) x[j] = b.p0[i * P + j];
+        return;
+    }
+    std::int64_t r = i % b.n_grid, end = 0;
+    for (int j = 0; j < P; ++j) end += b.grid_sizes[j];
+    for (int j = P - 1; j >= 0; --j) {
+        const std::int64_t size = b.grid_sizes[j];
+        end -= size;
+        x[j] = b.start_grid[end + r % size];
+        r /= size;
+    }
+}
+
+// What problem i fits: its law's points, free parameters and resample.
+struct ProblemSetup {
+    bool ok = false;
+    std::int64_t begin = 0, end = 0;
+    std::uint32_t free_mask = 0;
+    int n_free = 0;
+    Resample resample;
+};
+
+// Checks problem i's start, bounds and law and copies its start into x.  The
+// per-point checks are check_points(), split out so that a group of GPU
+// threads can share them.
+LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, int max_params, double* x) {
+    ProblemSetup su;
+    const int P = b.prog.n_params;
     const double* lo = b.lower + i * b.bounds_stride;
     const double* hi = b.upper + i * b.bounds_stride;
     const std::uint8_t* fixed = b.fixed ? b.fixed + i * b.fixed_stride : nullptr;
+    bool ok = P >= 0 && P <= max_params;
+    if (ok) problem_start(b, i, x);
+    for (int j = 0; ok && j < P; ++j) {
+        if (b.start_grid) x[j] = x[j] < lo[j] ? lo[j] : (x[j] > hi[j] ? hi[j] : x[j]);  // as numpy.clip
+        ok = detail::is_finite(x[j]) && !(lo[j] > hi[j]) && x[j] >= lo[j] && x[j] <= hi[j];
+        if (!fixed || !fixed[j]) su.free_mask |= 1u << j;
+    }
+    su.n_free = detail::popcount(su.free_mask);
+    const std::int64_t law = b.problem_law ? b.problem_law[i] : (b.start_grid ? i / b.n_grid : i);
+    ok = ok && law >= 0 && law < b.n_laws && b.objective.delta > 0.0;
+    if (ok) {
+        su.begin = b.offsets[law];
+        su.end = b.offsets[law + 1];
+        ok = su.begin >= 0 && su.end <= b.n_points && su.end - su.begin >= (su.n_free > 0 ? su.n_free : 1);
+        su.resample.seed = b.seed;
+        su.resample.law = b.law_key ? b.law_key[law] : law;
+        su.resample.index = b.problem_resample ? b.problem_resample[i] : -1;
+        su.resample.group = b.group;
+    }
+    su.ok = ok;
+    return su;
+}
+
+// Checks points begin + first, begin + first + stride, ... of the problem:
+// finite inputs and y, non-negative finite weights and group ids.  Returns
+// false on a bad point; *n_used counts the points the resample draws.
+LAWFIT_HD inline bool check_points(const BatchView& b, const ProblemSetup& su, std::int64_t first,
+                                   std::int64_t stride, std::int64_t* n_used) {
+    *n_used = 0;
+    for (std::int64_t k = su.begin + first; k < su.end; k += stride) {
+        bool ok = detail::is_finite(b.y[k]) &&
+                  (!b.weight || (detail::is_finite(b.weight[k]) && b.weight[k] >= 0.0)) &&
+                  (!b.group || b.group[k] >= 0);
+        for (int c = 0; ok && c < b.prog.n_columns; ++c) ok = detail::is_finite(b.columns[c * b.n_points + k]);
+        if (!ok) return false;
+        *n_used += su.resample.count(k, su.begin) > 0;
+    }
+    return true;
+}
+
+// A resample that drew fewer distinct points than free parameters cannot be fitted.
+LAWFIT_HD inline bool enough_points(const ProblemSetup& su, std::int64_t n_used) {
+    return su.resample.index < 0 || n_used >= su.n_free;
+}
+
+// Outputs of a problem that cannot be fitted: status BAD_INPUT, no
+// evaluations, x (P values) = its start as given.
+LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double* x) {
+    problem_start(b, i, x);
     LmOutcome bad;
     bad.status = Status::BAD_INPUT;
+    detail::write_result(b, i, bad, nullptr);
+}
 
-    std::uint32_t free_mask = 0;
-    bool ok = P >= 0 && P <= kMaxParams;
-    for (int j = 0; ok && j < P; ++j) {
-        x[j] = b.p0[i * P + j];
-        ok = detail::is_finite(x[j]) && !(lo[j] > hi[j]) && x[j] >= lo[j] && x[j] <= hi[j];
-        if (!fixed || !fixed[j]) free_mask |= 1u << j;
-    }
-    const std::int64_t law = b.problem_law ? b.problem_law[i] : i;
-    ok = ok && law >= 0 && law < b.n_laws;
-    std::int64_t begin = 0, end = 0;
-    if (ok) {
-        begin = b.offsets[law];
-        end = b.offsets[law + 1];
-        int n_free = 0;
-        for (std::uint32_t m = free_mask; m; m &= m - 1) ++n_free;
-        ok = begin >= 0 && end <= b.n_points && end - begin >= (n_free > 0 ? n_free : 1);
-    }
-    Resample resample;
-    resample.seed = b.seed;
-    resample.law = b.law_key ? b.law_key[law] : law;
-    resample.index = b.problem_resample ? b.problem_resample[i] : -1;
-    resample.group = b.group;
-    ok = ok && b.objective.delta > 0.0;
-    std::int64_t n_used = 0;  // points with a positive multiplicity
-    for (std::int64_t k = begin; ok && k < end; ++k) {
-        ok = detail::is_finite(b.y[k]) && (!b.weight || (detail::is_finite(b.weight[k]) && b.weight[k] >= 0.0)) &&
-             (!b.group || b.group[k] >= 0);
-        for (int c = 0; ok && c < b.prog.n_columns; ++c)
-            ok = detail::is_finite(b.columns[c * b.n_points + k]);
-        if (resample.index >= 0) n_used += resample.count(k, begin) > 0;
-    }
-    if (ok && resample.index >= 0) {
-        int n_free = 0;
-        for (std::uint32_t m = free_mask; m; m &= m - 1) ++n_free;
-        ok = n_used >= n_free;  // a resample that drew too few distinct points
-    }
-    if (!ok) {
-        detail::write_result(b, i, bad, nullptr);
+// Validates problem i, runs LM on it and writes its outputs.
+template <int B, int NP, int NS>
+LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws) {
+    const int P = b.prog.n_params;
+    double* x = b.params + i * P;
+    ProblemSetup su = setup_problem(b, i, NP, x);
+    std::int64_t n_used = 0;
+    su.ok = su.ok && check_points(b, su, 0, 1, &n_used) && enough_points(su, n_used);
+    if (!su.ok) {
+        write_bad_input(b, i, x);
         return;
     }
-    ProblemData data{b.columns, b.n_points, b.y, b.weight, begin, end};
-    ProgramEvaluator<B> eval{b.prog, data, b.objective, resample, ws.block, ws.acc};
+    ProblemData data{b.columns, b.n_points, b.y, b.weight, su.begin, su.end};
+    ProgramEvaluator<B, NP, NS> eval{b.prog, data, b.objective, su.resample, ws.block, ws.acc};
     if (b.evaluate_only) {
         LmOutcome o;
         o.nfev = 1;
-        o.status = eval(x, free_mask, ws.lm.A, ws.lm.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
+        o.status = eval(x, su.free_mask, ws.lm.A, ws.lm.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
         detail::write_result(b, i, o, ws.lm.A);
         return;
     }
-    const LmOutcome o = lm_solve(eval, P, x, free_mask, lo, hi, b.opt, ws.lm);
+    const LmOutcome o = lm_solve(eval, P, x, su.free_mask, b.lower + i * b.bounds_stride,
+                                 b.upper + i * b.bounds_stride, b.opt, ws.lm);
     detail::write_result(b, i, o, ws.lm.A);
 }
 

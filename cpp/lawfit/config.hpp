@@ -16,3 +16,11 @@
 #else
 #define LAWFIT_LANES
 #endif
+
+namespace lawfit {
+// Points per interpreter block on the CPU, and threads per problem in the
+// GPU's group layout: the same number, so both add the same partial sums in
+// the same order and give bit-identical results.  16 lanes vectorise each
+// opcode's loop while a block's scratch stays in L1/L2.
+constexpr int kBlock = 16;
+}  // namespace lawfit

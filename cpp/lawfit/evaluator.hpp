@@ -75,127 +75,151 @@ LAWFIT_HD inline void set_product(double* __restrict a, const double* __restrict
 }
 }  // namespace detail
 
-template <int B>
+// Per-lane running sums of the cost, g and A over the blocks of one problem.
+// Only entries (j, k >= j) of parameters in the result's mask are used.
+template <int B, int NP = kMaxParams>
 struct Accumulator {
     alignas(64) double cost[B];
-    alignas(64) double g[kMaxParams][B];
-    alignas(64) double A[kMaxParams][kMaxParams][B];
+    alignas(64) double g[NP][B];
+    alignas(64) double A[NP][NP][B];
     alignas(64) double wg[B];  // w * (gradient row j) of the current block
+
+    LAWFIT_HD void reset(std::uint32_t mask) {
+        LAWFIT_LANES for (int i = 0; i < B; ++i) cost[i] = 0.0;
+        for (std::uint32_t m = mask; m;) {
+            const int j = detail::next_bit(m);
+            LAWFIT_LANES for (int i = 0; i < B; ++i) g[j][i] = 0.0;
+            for (std::uint32_t m2 = mask >> j; m2;) {
+                const int k = detail::next_bit(m2) + j;
+                LAWFIT_LANES for (int i = 0; i < B; ++i) A[j][k][i] = 0.0;
+            }
+        }
+    }
 };
 
-template <int B>
+// Adds the block just run (points p0 .. p0 + nb - 1, result in s's slot 0) to
+// the lane sums.  Lane i only ever sees points p0 + i of successive blocks, so
+// B lanes spread over B GPU threads add exactly what one CPU block adds.
+template <int B, int NP, int NS>
+LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, const Resample& resample,
+                                std::int64_t p0, int nb, std::uint32_t mask, BlockScratch<B, NP, NS>& s,
+                                Accumulator<B, NP>& acc) {
+    double* __restrict f = s.val[0];
+    if (obj.log_residual) {  // d log f = df / f
+        double* __restrict inv_f = s.tmp_a;
+        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+            inv_f[i] = 1.0 / f[i];
+            f[i] = math::log(f[i]);
+        }
+        detail::scale_grads<B>(s.grad[0], mask, inv_f);
+    }
+    double* __restrict wr = s.tmp_a;   // weight of r in g
+    double* __restrict wt = s.tmp_b;   // weight of J J^T in A
+    double* __restrict mult = acc.wg;  // multiplicity (0 on padding lanes)
+    for (int i = 0; i < nb; ++i) {
+        wt[i] = data.weight ? data.weight[p0 + i] : 1.0;
+        mult[i] = resample.count(p0 + i, data.begin);
+        wr[i] = data.y[p0 + i];
+    }
+    for (int i = nb; i < B; ++i) {
+        wt[i] = 0.0;
+        mult[i] = 0.0;
+        wr[i] = data.y[p0 + nb - 1];
+    }
+    if (obj.loss == Loss::L2) {
+        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+            const double r = f[i] - wr[i];
+            wt[i] *= mult[i];
+            wr[i] = wt[i] * r;
+            acc.cost[i] += wr[i] * r;
+        }
+    } else {
+        const double d2 = obj.delta * obj.delta;
+        for (int i = 0; i < B; ++i) {
+            const double r = f[i] - wr[i], w = wt[i], m = mult[i];
+            double r0, r1, r2;
+            const double z = w * r * r / d2;
+            loss_rho(obj.loss, z, r0, r1, r2);
+            double h = r1 + 2.0 * r2 * z;
+            h = h > obj.irls_floor * r1 ? h : obj.irls_floor * r1;
+            h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
+            acc.cost[i] += m * d2 * r0;
+            wr[i] = m * r1 * w * r;
+            wt[i] = m * h * w;
+        }
+    }
+    for (std::uint32_t m = mask; m;) {
+        const int j = detail::next_bit(m);
+        const double* gj = s.grad[0][j];
+        detail::add_product<B>(acc.g[j], wr, gj);
+        detail::set_product<B>(acc.wg, wt, gj);
+        for (std::uint32_t m2 = mask >> j; m2;) {
+            const int k = detail::next_bit(m2) + j;
+            detail::add_product<B>(acc.A[j][k], acc.wg, s.grad[0][k]);
+        }
+    }
+}
+
+// Writes cost = 1/2 sum, g and the full symmetric A from the lane sums; `sum`
+// adds up one quantity over the lanes (on the CPU a loop over B lanes, on the
+// GPU the same loop over the threads of a group), always in lane order so
+// every back end rounds alike.  Returns false if anything is non-finite.
+template <class LaneSum>
+LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, double* g, double* cost) {
+    for (int j = 0; j < P * P; ++j) A[j] = 0.0;
+    for (int j = 0; j < P; ++j) g[j] = 0.0;
+    const double c = sum(-1, -1);
+    for (std::uint32_t m = mask; m;) {
+        const int j = detail::next_bit(m);
+        g[j] = sum(j, -1);
+        for (std::uint32_t m2 = mask >> j; m2;) {
+            const int k = detail::next_bit(m2) + j;
+            const double a = sum(j, k);
+            A[j * P + k] = a;
+            A[k * P + j] = a;
+        }
+    }
+    *cost = 0.5 * c;
+    bool finite = std::isfinite(*cost);
+    for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
+    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
+    return finite;
+}
+
+template <int B, int NP = kMaxParams, int NS = kMaxStack>
 struct ProgramEvaluator {
     const ProgramView& prog;
     ProblemData data;
     Objective obj;
     Resample resample;
-    BlockScratch<B>& s;
-    Accumulator<B>& acc;
+    BlockScratch<B, NP, NS>& s;
+    Accumulator<B, NP>& acc;
 
     // A is P x P row-major (full symmetric; rows of fixed parameters zero).
     // Returns false if the program fails or anything is non-finite.
     LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,
                               double* cost) {
-        const int P = prog.n_params;
         std::uint32_t mask = 0;
         bool first = true;
         for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
             const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
-            if (!run_block<B>(prog, data.columns, data.col_stride, p0, nb, params, free_mask, s))
-                return false;
-            if (first) {
-                // The result's dependency mask is the same for every block.
+            if (!run_block(prog, data.columns, data.col_stride, p0, nb, params, free_mask, s)) return false;
+            if (first) {  // the result's dependency mask is the same for every block
                 mask = s.mask[0] & free_mask;
-                LAWFIT_LANES for (int i = 0; i < B; ++i) acc.cost[i] = 0.0;
-                for (std::uint32_t m = mask; m;) {
-                    const int j = detail::next_bit(m);
-                    LAWFIT_LANES for (int i = 0; i < B; ++i) acc.g[j][i] = 0.0;
-                    for (std::uint32_t m2 = mask >> j; m2;) {
-                        const int k = detail::next_bit(m2) + j;
-                        LAWFIT_LANES for (int i = 0; i < B; ++i) acc.A[j][k][i] = 0.0;
-                    }
-                }
+                acc.reset(mask);
                 first = false;
             }
-            double* __restrict f = s.val[0];
-            if (obj.log_residual) {  // d log f = df / f
-                double* __restrict inv_f = s.tmp_a;
-                LAWFIT_LANES for (int i = 0; i < B; ++i) {
-                    inv_f[i] = 1.0 / f[i];
-                    f[i] = math::log(f[i]);
-                }
-                detail::scale_grads<B>(s.grad[0], mask, inv_f);
-            }
-            double* __restrict wr = s.tmp_a;   // weight of r in g
-            double* __restrict wt = s.tmp_b;   // weight of J J^T in A
-            double* __restrict mult = acc.wg;  // multiplicity (0 on padding lanes)
-            for (int i = 0; i < nb; ++i) {
-                wt[i] = data.weight ? data.weight[p0 + i] : 1.0;
-                mult[i] = resample.count(p0 + i, data.begin);
-                wr[i] = data.y[p0 + i];
-            }
-            for (int i = nb; i < B; ++i) {
-                wt[i] = 0.0;
-                mult[i] = 0.0;
-                wr[i] = data.y[p0 + nb - 1];
-            }
-            if (obj.loss == Loss::L2) {
-                LAWFIT_LANES for (int i = 0; i < B; ++i) {
-                    const double r = f[i] - wr[i];
-                    wt[i] *= mult[i];
-                    wr[i] = wt[i] * r;
-                    acc.cost[i] += wr[i] * r;
-                }
-            } else {
-                const double d2 = obj.delta * obj.delta;
-                for (int i = 0; i < B; ++i) {
-                    const double r = f[i] - wr[i], w = wt[i], m = mult[i];
-                    double r0, r1, r2;
-                    const double z = w * r * r / d2;
-                    loss_rho(obj.loss, z, r0, r1, r2);
-                    double h = r1 + 2.0 * r2 * z;
-                    h = h > obj.irls_floor * r1 ? h : obj.irls_floor * r1;
-                    h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
-                    acc.cost[i] += m * d2 * r0;
-                    wr[i] = m * r1 * w * r;
-                    wt[i] = m * h * w;
-                }
-            }
-            for (std::uint32_t m = mask; m;) {
-                const int j = detail::next_bit(m);
-                const double* gj = s.grad[0][j];
-                detail::add_product<B>(acc.g[j], wr, gj);
-                detail::set_product<B>(acc.wg, wt, gj);
-                for (std::uint32_t m2 = mask >> j; m2;) {
-                    const int k = detail::next_bit(m2) + j;
-                    detail::add_product<B>(acc.A[j][k], acc.wg, s.grad[0][k]);
-                }
-            }
+            accumulate_block(obj, data, resample, p0, nb, mask, s, acc);
         }
-        for (int j = 0; j < P * P; ++j) A[j] = 0.0;
-        for (int j = 0; j < P; ++j) g[j] = 0.0;
-        double c = 0.0;
-        if (!first) {
-            LAWFIT_LANES for (int i = 0; i < B; ++i) c += acc.cost[i];
-            for (std::uint32_t m = mask; m;) {
-                const int j = detail::next_bit(m);
-                double gs = 0.0;
-                LAWFIT_LANES for (int i = 0; i < B; ++i) gs += acc.g[j][i];
-                g[j] = gs;
-                for (std::uint32_t m2 = mask >> j; m2;) {
-                    const int k = detail::next_bit(m2) + j;
-                    double as = 0.0;
-                    LAWFIT_LANES for (int i = 0; i < B; ++i) as += acc.A[j][k][i];
-                    A[j * P + k] = as;
-                    A[k * P + j] = as;
-                }
-            }
-        }
-        *cost = 0.5 * c;
-        bool finite = std::isfinite(*cost);
-        for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
-        for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
-        return finite;
+        if (first) acc.reset(0);  // no points
+        const Accumulator<B, NP>& a = acc;
+        auto lane_sum = [&a](int j, int k) {
+            const double* v = j < 0 ? a.cost : (k < 0 ? a.g[j] : a.A[j][k]);
+            double t = 0.0;
+            LAWFIT_LANES for (int i = 0; i < B; ++i) t += v[i];
+            return t;
+        };
+        return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);
     }
 };
 

@@ -45,15 +45,19 @@ struct LmOutcome {
     Status status = Status::NOT_RUN;
 };
 
-// Working storage; lives wherever the back end wants (stack, thread-local).
-struct LmWork {
-    double A[kMaxParams * kMaxParams], g[kMaxParams];
-    double An[kMaxParams * kMaxParams], gn[kMaxParams];
-    double S[kMaxParams * kMaxParams], L[kMaxParams * kMaxParams];
-    double b[kMaxParams], z[kMaxParams], t[kMaxParams], inv_l[kMaxParams];
-    double xn[kMaxParams], diag[kMaxParams];
-    int idx[kMaxParams];
+// Working storage for laws of up to NP parameters; lives wherever the back
+// end wants (stack, thread-local, GPU local memory).
+template <int NP>
+struct LmWorkN {
+    static constexpr int kParams = NP;
+    double A[NP * NP], g[NP];
+    double An[NP * NP], gn[NP];
+    double S[NP * NP], L[NP * NP];
+    double b[NP], z[NP], t[NP], inv_l[NP];
+    double xn[NP], diag[NP];
+    int idx[NP];
 };
+using LmWork = LmWorkN<kMaxParams>;
 
 namespace detail {
 LAWFIT_HD inline double clamp(double v, double lo, double hi) {
@@ -68,11 +72,12 @@ LAWFIT_HD inline double norm(const double* v, int m) {
 
 // Trust-region subproblem in scaled variables: z minimises
 // 1/2 z^T S z + b^T z subject to ||z|| <= delta (approximately: within 10%).
-// S is m x m (lower triangle used, leading dimension kMaxParams); par is the
+// S is m x m (lower triangle used, leading dimension NP); par is the
 // Levenberg parameter, used as the starting guess and updated.
 // Returns false when no damped system could be factorised.
-LAWFIT_HD inline bool trust_region_step(LmWork& w, int m, double delta, double* par) {
-    const int ld = kMaxParams;
+template <int NP>
+LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* par) {
+    const int ld = NP;
     auto factor_and_solve = [&](double lambda) {
         for (int a = 0; a < m; ++a) {
             for (int c = 0; c <= a; ++c) w.L[a * ld + c] = w.S[a * ld + c];
@@ -122,11 +127,15 @@ LAWFIT_HD inline bool trust_region_step(LmWork& w, int m, double delta, double* 
 // ones move).  On return x holds the best point found and w.A / w.g hold
 // J^T W J and J^T W r there (P x P, zero rows for fixed parameters).
 // `eval(x, free_mask, A, g, &cost)` returns false when anything is non-finite.
-template <class Eval>
+template <class Eval, int NP>
 LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_mask,
                              const double* lo, const double* hi, const LmOptions& opt,
-                             LmWork& w) {
+                             LmWorkN<NP>& w) {
     LmOutcome out;
+    if (P > NP) {
+        out.status = Status::BAD_INPUT;
+        return out;
+    }
     int n = 0;
     for (int j = 0; j < P; ++j)
         if ((free_mask >> j) & 1u) w.idx[n++] = j;
@@ -156,7 +165,7 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
     if (!(delta > 0.0)) delta = opt.factor;
     double par = 0.0;
     bool first = true;
-    int act[kMaxParams];
+    int act[NP];
 
     while (true) {
         if (f == 0.0) {  // exact fit: no relative reduction is possible
@@ -182,12 +191,12 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             break;
         }
         // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
-        double inv_d[kMaxParams];
+        double inv_d[NP];
         for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
         for (int a = 0; a < m; ++a) {
             const int ja = w.idx[act[a]];
             for (int c = 0; c <= a; ++c)
-                w.S[a * kMaxParams + c] = w.A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
+                w.S[a * NP + c] = w.A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
             w.b[a] = w.g[ja] * inv_d[a];
         }
         if (!detail::trust_region_step(w, m, delta, &par)) {

@@ -26,16 +26,39 @@ struct ProgramView {
     int n_columns;  // rows of the input matrix the program may read
 };
 
-// Scratch for one block: B values and P gradient rows per stack slot.
+// Scratch for one block: B values and NP gradient rows for each of NS stack
+// slots.  NP and NS are capacities (size classes, batch.hpp): a 5-parameter
+// law needs a third of the memory the 16-parameter maximum would take, which
+// matters for L1 on the CPU and for local memory on the GPU.
 // Lane arrays are 64-byte aligned so vector loads never straddle cache lines.
-template <int B>
+template <int B, int NP = kMaxParams, int NS = kMaxStack>
 struct BlockScratch {
-    alignas(64) double val[kMaxStack][B];
-    alignas(64) double grad[kMaxStack][kMaxParams][B];
+    static constexpr int kParams = NP;
+    static constexpr int kStack = NS;
+    alignas(64) double val[NS][B];
+    alignas(64) double grad[NS][NP][B];
     alignas(64) double tmp_a[B];
     alignas(64) double tmp_b[B];
-    std::uint32_t mask[kMaxStack];
+    std::uint32_t mask[NS];
 };
+
+// Deepest stack the program reaches (leaves push, binary operations pop one),
+// or -1 if it underflows; picks the size class before any block runs.
+LAWFIT_HD inline int program_stack_depth(const ProgramView& prog) {
+    int sp = 0, deepest = 0;
+    for (int pc = 0; pc < prog.n_instr; ++pc) {
+        const Op op = static_cast<Op>(prog.code[2 * pc]);
+        if (op == Op::CONST || op == Op::INPUT || op == Op::PARAM) {
+            deepest = ++sp > deepest ? sp : deepest;
+        } else if (op == Op::ADD || op == Op::SUB || op == Op::MUL || op == Op::DIV || op == Op::POW ||
+                   op == Op::MIN || op == Op::MAX) {
+            if (--sp < 1) return -1;
+        } else if (sp < 1) {
+            return -1;
+        }
+    }
+    return deepest;
+}
 
 namespace detail {
 
@@ -73,16 +96,17 @@ LAWFIT_HD inline void scale_grads(double (*g)[B], std::uint32_t m, const double*
 // `params` are all P values; gradients are tracked only for `free_mask`.
 // On return the result is in slot 0: s.val[0][i], s.grad[0][j][i] for j in s.mask[0].
 // Returns false if the program is malformed (stack misuse, bad argument).
-template <int B>
+template <int B, int NP, int NS>
 LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::int64_t col_stride,
                          std::int64_t point0, int nb, const double* params,
-                         std::uint32_t free_mask, BlockScratch<B>& s) {
+                         std::uint32_t free_mask, BlockScratch<B, NP, NS>& s) {
+    if (prog.n_params > NP) return false;
     int sp = 0;  // number of occupied slots
     for (int pc = 0; pc < prog.n_instr; ++pc) {
         const Op op = static_cast<Op>(prog.code[2 * pc]);
         const std::int32_t arg = prog.code[2 * pc + 1];
         if (op == Op::CONST || op == Op::INPUT || op == Op::PARAM) {
-            if (sp >= kMaxStack) return false;
+            if (sp >= NS) return false;
             double* v = s.val[sp];
             s.mask[sp] = 0;
             if (op == Op::CONST) {

@@ -35,13 +35,16 @@ def solve_batch(
     code: npt.NDArray[np.int32], consts: npt.NDArray[np.float64], n_params: int,
     columns: npt.NDArray[np.float64], y: npt.NDArray[np.float64], weight: Optional[npt.NDArray[np.float64]],
     offsets: npt.NDArray[np.int64], problem_law: Optional[npt.NDArray[np.int64]],
-    p0: npt.NDArray[np.float64], fixed: Optional[npt.NDArray[np.uint8]],
+    p0: Optional[npt.NDArray[np.float64]], fixed: Optional[npt.NDArray[np.uint8]],
     lower: npt.NDArray[np.float64], upper: npt.NDArray[np.float64],
     ftol: float, xtol: float, gtol: float, max_nfev: int, n_threads: int, want_jtj: bool,
     loss: int = 0, delta: float = 1.0, log_residual: bool = False, seed: int = 0,
     problem_resample: Optional[npt.NDArray[np.int64]] = None, group: Optional[npt.NDArray[np.int32]] = None,
-    evaluate_only: bool = False, device: str = "cpu", max_chunk: int = 0, irls_floor: float = 0.0, law_key: Optional[npt.NDArray[np.int64]] = None,
-) -> tuple: ...
+    evaluate_only: bool = False, device: str = "cpu", max_chunk: int = 0, irls_floor: float = 0.0,
+    law_key: Optional[npt.NDArray[np.int64]] = None, start_grid: Optional[npt.NDArray[np.float64]] = None,
+    grid_sizes: Optional[npt.NDArray[np.int32]] = None, best_of: int = 1, summary_runs: int = 0,
+    quantiles: Optional[npt.NDArray[np.float64]] = None, layout: str = "auto",
+) -> dict: ...
 def evaluate(code: npt.NDArray[np.int32], consts: npt.NDArray[np.float64], n_params: int,
              columns: npt.NDArray[np.float64], params: npt.NDArray[np.float64]) -> tuple: ...
 def solve_callback(fun: Callable, p0: npt.NDArray[np.float64], fixed: Optional[npt.NDArray[np.uint8]],

@@ -184,7 +184,7 @@ def check_batch(kwargs: dict) -> str:
     except RuntimeError:
         assert device == "cuda", "RuntimeError from the CPU back end"
         return "refused: no GPU"
-    params, cost, nit, nfev, status, jtj = out
+    params, cost, nit, nfev, status, jtj = (out[k] for k in ("params", "cost", "nit", "nfev", "status", "jtj"))
     K, P = kwargs["p0"].shape
     assert params.shape == (K, P) and cost.shape == (K,) and status.shape == (K,)
     assert nit.shape == (K,) and nfev.shape == (K,)
