@@ -121,7 +121,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
                      const std::optional<carray<double>>& start_grid,
                      const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
                      std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
-                     const std::string& layout) {
+                     const std::string& layout, std::int64_t grid_resamples) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.shape(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
@@ -135,6 +135,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     require(p0.has_value() != (start_grid.has_value() || grid_sizes.has_value()),
             "give either p0 or a start grid (start_grid and grid_sizes), not both");
     std::int64_t n_problems = 0, n_grid = 0;
+    require(grid_resamples >= 0 && (grid_resamples == 0 || start_grid), "grid_resamples needs a start grid");
     if (p0) {
         require(p0->ndim() == 2 && p0->shape(1) == P, "p0 must have shape (n_problems, P)");
         n_problems = p0->shape(0);
@@ -153,7 +154,9 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
             total += size;
         }
         require(n_grid >= 1 && start_grid->shape(0) == total, "start_grid must hold sum(grid_sizes) values");
-        n_problems = problem_law ? problem_law->shape(0) : n_laws * n_grid;
+        require(grid_resamples == 0 || (!problem_law && !problem_resample),
+                "grid_resamples generates every (law, resample, start): give neither problem_law nor problem_resample");
+        n_problems = problem_law ? problem_law->shape(0) : n_laws * n_grid * std::max<std::int64_t>(grid_resamples, 1);
         if (problem_law) require(problem_law->ndim() == 1, "problem_law must be 1-D");
     }
     const std::int64_t fixed_stride = fixed ? per_problem_stride(*fixed, n_problems, P, "fixed") : 0;
@@ -229,7 +232,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
 
     BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
                 ptr_or_null(problem_law), n_problems, ptr_or_null(p0), ptr_or_null(start_grid),
-                ptr_or_null(grid_sizes), n_grid, ptr_or_null(fixed), fixed_stride,
+                ptr_or_null(grid_sizes), n_grid, grid_resamples, ptr_or_null(fixed), fixed_stride,
                 lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
                 objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 data_or_null(per_problem.params), data_or_null(per_problem.cost), data_or_null(per_problem.nit),
@@ -375,7 +378,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
           py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
           py::arg("grid_sizes") = py::none(), py::arg("best_of") = 1, py::arg("summary_runs") = 0,
-          py::arg("quantiles") = py::none(), py::arg("layout") = "auto",
+          py::arg("quantiles") = py::none(), py::arg("layout") = "auto", py::arg("grid_resamples") = 0,
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),

@@ -1,9 +1,15 @@
 """CUDA back end: agreement with the CPU, chunking, and clean behaviour without a GPU.
 
-The GPU runs the same header-only core as the CPU (cpp/lawfit/*.hpp) with a
-block of one point per thread, so sums are accumulated in a different order:
-parameters agree to 1e-10 relative (rounding differences amplified by at most
-the problems' conditioning), status codes and bootstrap multiplicities exactly.
+The GPU runs the same header-only core as the CPU (cpp/lawfit/*.hpp) in two
+layouts.  'group' (16 threads per problem) adds the same per-lane partial sums
+in the same order as the CPU's 16-point blocks, so its results are
+bit-identical to the CPU's (tests/cpp: lanes_spread_over_threads_add_up_like_
+one_block shows the arithmetic on the CPU) for laws built from + - * / exp log
+sqrt and integer powers, which use lawfit's own exp/log; other functions use
+each platform's libm.  'thread' (one thread per problem) adds points one by
+one, a different order: parameters agree to 1e-10 relative (rounding
+differences amplified by at most the problems' conditioning), status codes and
+bootstrap multiplicities exactly.
 """
 import numpy as np
 import pytest
@@ -39,16 +45,37 @@ def test_auto_falls_back_to_cpu_and_cuda_says_why():
 
 @needs_gpu
 @pytest.mark.parametrize("loss, residual", [("l2", "linear"), ("huber", "log")])
-def test_cpu_and_gpu_agree(loss, residual):
+@pytest.mark.parametrize("layout", ["thread", "group"])
+def test_cpu_and_gpu_agree(loss, residual, layout):
     program, columns, y, offsets = _chinchilla_batch()
     K = len(offsets) - 1
     kw = dict(loss=loss, delta=1e-3 if loss == "huber" else 1.0, residual=residual)
     cpu = solve_batch(program, columns, y, offsets, np.tile(START, (K, 1)), device="cpu", **kw)
-    gpu = solve_batch(program, columns, y, offsets, np.tile(START, (K, 1)), device="cuda", **kw)
+    gpu = solve_batch(program, columns, y, offsets, np.tile(START, (K, 1)), device="cuda", layout=layout, **kw)
     assert np.array_equal(cpu.status, gpu.status)
     ok = cpu.status > 0
+    if layout == "group":  # same sums in the same order: the same bits
+        np.testing.assert_array_equal(gpu.params, cpu.params)
+        np.testing.assert_array_equal(gpu.cost, cpu.cost)
+        np.testing.assert_array_equal(gpu.nfev, cpu.nfev)
+        np.testing.assert_array_equal(gpu.jtj, cpu.jtj)
     np.testing.assert_allclose(gpu.params[ok], cpu.params[ok], rtol=1e-10)
     np.testing.assert_allclose(gpu.cost[ok], cpu.cost[ok], rtol=1e-10)
+
+
+@needs_gpu
+def test_bad_problems_get_the_same_status_in_both_layouts():
+    program, columns, y, offsets = _chinchilla_batch(6)
+    y = y.copy()
+    y[45] = np.nan  # law 1 has a NaN point
+    p0 = np.tile(START, (6, 1))
+    p0[3, 0] = np.inf  # problem 3 has a bad start
+    cpu = solve_batch(program, columns, y, offsets, p0, device="cpu")
+    for layout in ("thread", "group"):
+        gpu = solve_batch(program, columns, y, offsets, p0, device="cuda", layout=layout)
+        np.testing.assert_array_equal(gpu.status, cpu.status)
+        assert gpu.status[1] == gpu.status[3] == int(lawfit.Status.BAD_INPUT)
+        np.testing.assert_array_equal(gpu.params[[1, 3]], p0[[1, 3]])
 
 
 @needs_gpu
@@ -64,9 +91,44 @@ def test_bootstrap_resamples_identical_on_gpu():
 
 
 @needs_gpu
-def test_chunking_gives_the_same_answers():
+@pytest.mark.parametrize("layout", ["thread", "group"])
+def test_chunking_gives_the_same_answers(layout):
     program, columns, y, offsets = _chinchilla_batch(257)
     p0 = np.tile(START, (257, 1))
-    one = solve_batch(program, columns, y, offsets, p0, device="cuda")
-    many = solve_batch(program, columns, y, offsets, p0, device="cuda", max_chunk=10)
+    one = solve_batch(program, columns, y, offsets, p0, device="cuda", layout=layout)
+    many = solve_batch(program, columns, y, offsets, p0, device="cuda", max_chunk=10, layout=layout)
+    assert many.n_chunks == 26 and one.n_chunks == 1
     assert np.array_equal(one.params, many.params) and np.array_equal(one.status, many.status)
+
+
+GRID = {"E": [1.0, 2.0], "A": [100.0, 1000.0], "alpha": [0.2, 0.5], "B": [100.0, 1000.0], "beta": [0.2, 0.5]}
+
+
+@needs_gpu
+@pytest.mark.parametrize("layout", ["thread", "group"])
+def test_device_starts_and_reductions_match_the_cpu(layout):
+    # Grid starts generated on the device, the best of each law's 32 starts
+    # reduced there, in chunks of whole runs; then bootstrap summaries.
+    program, columns, y, offsets = _chinchilla_batch(40)
+    exact = layout == "group"
+    check = np.testing.assert_array_equal if exact else (
+        lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-10))
+    for kw in (dict(), dict(max_chunk=70)):  # 70 -> chunks of 64 problems (two whole runs)
+        cpu = solve_batch(program, columns, y, offsets, start_grid=GRID, best_of=32, device="cpu")
+        gpu = solve_batch(program, columns, y, offsets, start_grid=GRID, best_of=32, device="cuda",
+                          layout=layout, **kw)
+        np.testing.assert_array_equal(gpu.status, cpu.status)
+        np.testing.assert_array_equal(gpu.best, cpu.best)
+        np.testing.assert_array_equal(gpu.n_converged, cpu.n_converged)
+        check(gpu.params, cpu.params)
+    L, R = 40, 50
+    q = np.array([0.025, 0.5, 0.975])
+    boot = dict(problem_law=np.repeat(np.arange(L), R), problem_resample=np.tile(np.arange(R), L), seed=4,
+                summary_runs=R, quantiles=q)
+    p0 = np.tile(START, (L * R, 1))
+    cpu = solve_batch(program, columns, y, offsets, p0, device="cpu", **boot)
+    gpu = solve_batch(program, columns, y, offsets, p0, device="cuda", layout=layout, max_chunk=3 * R, **boot)
+    assert gpu.n_chunks == 14 and gpu.params is None
+    np.testing.assert_array_equal(gpu.n_used, cpu.n_used)
+    check(gpu.quantiles, cpu.quantiles)
+    check(gpu.mean, cpu.mean)

@@ -30,10 +30,14 @@ struct BatchView {
     // grid_sizes[j] values stored one parameter after another in start_grid;
     // C order, the last parameter varying fastest (like itertools.product);
     // grid points outside a problem's bounds are clipped onto them.  Without
-    // problem_law, problem i then fits law i / n_grid.
+    // problem_law, problem i fits law i / n_grid; with grid_resamples = R > 0
+    // (and neither problem_law nor problem_resample) the whole
+    // laws x resamples x starts product is generated: problem i fits law
+    // i / (R n_grid), resample (i / n_grid) mod R, from grid point i mod n_grid.
     const double* start_grid;
     const std::int32_t* grid_sizes;  // P
     std::int64_t n_grid;
+    std::int64_t grid_resamples;
     const std::uint8_t* fixed;     // P (stride 0) or n_problems x P; nonzero = held
     std::int64_t fixed_stride;
     const double* lower;           // like fixed
@@ -157,7 +161,8 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
         if (!fixed || !fixed[j]) su.free_mask |= 1u << j;
     }
     su.n_free = detail::popcount(su.free_mask);
-    const std::int64_t law = b.problem_law ? b.problem_law[i] : (b.start_grid ? i / b.n_grid : i);
+    const std::int64_t per_law = b.start_grid ? b.n_grid * (b.grid_resamples > 0 ? b.grid_resamples : 1) : 1;
+    const std::int64_t law = b.problem_law ? b.problem_law[i] : i / per_law;
     ok = ok && law >= 0 && law < b.n_laws && b.objective.delta > 0.0;
     if (ok) {
         su.begin = b.offsets[law];
@@ -165,7 +170,9 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
         ok = su.begin >= 0 && su.end <= b.n_points && su.end - su.begin >= (su.n_free > 0 ? su.n_free : 1);
         su.resample.seed = b.seed;
         su.resample.law = b.law_key ? b.law_key[law] : law;
-        su.resample.index = b.problem_resample ? b.problem_resample[i] : -1;
+        su.resample.index = b.problem_resample                       ? b.problem_resample[i]
+                            : b.start_grid && b.grid_resamples > 0 ? (i / b.n_grid) % b.grid_resamples
+                                                                   : -1;
         su.resample.group = b.group;
     }
     su.ok = ok;
@@ -195,11 +202,12 @@ LAWFIT_HD inline bool enough_points(const ProblemSetup& su, std::int64_t n_used)
 }
 
 // Outputs of a problem that cannot be fitted: status BAD_INPUT, no
-// evaluations, x (P values) = its start as given.
+// evaluations, cost NaN (never a best start), x (P values) = its start as given.
 LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double* x) {
     problem_start(b, i, x);
     LmOutcome bad;
     bad.status = Status::BAD_INPUT;
+    bad.cost = NAN;
     detail::write_result(b, i, bad, nullptr);
 }
 

@@ -114,6 +114,7 @@ def solve_batch(
     summary_runs: int = 0,
     quantiles=(0.025, 0.975),
     layout: str = "auto",
+    n_resamples: int = 0,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -142,6 +143,11 @@ def solve_batch(
     where the problems run: problem ``k`` starts at grid point ``k % n_grid``
     (the last parameter varying fastest, like ``itertools.product``), clipped
     into its bounds; without ``problem_law`` it fits law ``k // n_grid``.
+    With ``n_resamples=R`` as well (and neither ``problem_law`` nor
+    ``problem_resample``) the solver generates every (law, resample, start):
+    problem ``k`` fits resample ``(k // n_grid) % R`` of law
+    ``k // (R * n_grid)`` from grid point ``k % n_grid`` — with ``best_of=n_grid``
+    and ``summary_runs=R`` a whole grid bootstrap returns one small table.
 
     Reductions, done where the batch runs (on the GPU only the reduced table
     is copied back): ``best_of=S`` keeps the best of every run of ``S``
@@ -163,7 +169,7 @@ def solve_batch(
             raise ValueError("give either p0 or start_grid, not both")
         grid_values, grid_sizes = _grid_arrays(start_grid, list(program.param_names))
         n_grid = int(np.prod(grid_sizes.astype(np.int64)))
-        K = len(problem_law) if problem_law is not None else (len(offsets) - 1) * n_grid
+        K = len(problem_law) if problem_law is not None else (len(offsets) - 1) * n_grid * max(int(n_resamples), 1)
     else:
         if p0 is None:
             raise ValueError("solve_batch needs p0 or start_grid")
@@ -223,6 +229,7 @@ def solve_batch(
         summary_runs=int(summary_runs),
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
         layout=layout,
+        grid_resamples=int(n_resamples),
     )
     return BatchSolution(**out)
 

@@ -43,7 +43,7 @@ def solve_batch(
     evaluate_only: bool = False, device: str = "cpu", max_chunk: int = 0, irls_floor: float = 0.0,
     law_key: Optional[npt.NDArray[np.int64]] = None, start_grid: Optional[npt.NDArray[np.float64]] = None,
     grid_sizes: Optional[npt.NDArray[np.int32]] = None, best_of: int = 1, summary_runs: int = 0,
-    quantiles: Optional[npt.NDArray[np.float64]] = None, layout: str = "auto",
+    quantiles: Optional[npt.NDArray[np.float64]] = None, layout: str = "auto", grid_resamples: int = 0,
 ) -> dict: ...
 def evaluate(code: npt.NDArray[np.int32], consts: npt.NDArray[np.float64], n_params: int,
              columns: npt.NDArray[np.float64], params: npt.NDArray[np.float64]) -> tuple: ...

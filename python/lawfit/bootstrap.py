@@ -44,7 +44,7 @@ import numpy as np
 from . import _core
 from ._batch import solve_batch
 from ._status import is_converged, summarize_status
-from .multistart import FitData, MultistartResult, reduce_best
+from .multistart import FitData, MultistartResult
 from .uncertainty import (
     bca_interval,
     evaluate_many,
@@ -453,17 +453,17 @@ def bootstrap(
         law = np.repeat(np.arange(L, dtype=np.int64), R * S)
         res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), L)
         p0 = np.repeat(S0[:, None, :, :], R, axis=1).reshape(L * R * S, P)
+        # The best start of every resample is picked where the batch runs
+        # (on a GPU only one row per resample comes back).
         sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
                           problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
                           fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
-                          lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, **common)
-        c = sol.cost.reshape(L, R, S)
-        st = sol.status.reshape(L, R, S)
-        best, ok, _, _ = reduce_best(c, st, basin_rtol)
-        p = np.take_along_axis(sol.params.reshape(L, R, S, P), best[:, :, None, None], axis=2)[:, :, 0]
-        params[:, r0:r1] = np.where(ok[:, :, None], p, np.nan)
-        cost[:, r0:r1] = np.where(ok, np.take_along_axis(c, best[:, :, None], axis=2)[:, :, 0], np.nan)
-        status[:, r0:r1] = np.take_along_axis(st, best[:, :, None], axis=2)[:, :, 0]
+                          lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=S, **common)
+        conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
+        ok = conv.reshape(L, R)
+        params[:, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(L, R, P), np.nan)
+        cost[:, r0:r1] = np.where(ok, sol.cost.reshape(L, R), np.nan)
+        status[:, r0:r1] = sol.status.reshape(L, R)
     n_failed = (~np.isfinite(params).all(axis=2)).sum(axis=1)
 
     jp = jl = None

@@ -12,6 +12,7 @@
 #include "cpu_backend.hpp"
 #include "harness.hpp"
 #include "lawfit/batch.hpp"
+#include "lawfit/reduce.hpp"
 #include "programs.hpp"
 
 using lawfit::Status;
@@ -87,12 +88,12 @@ struct Batch {
         return b;
     }
 
-    // Runs every problem with block size B on this thread.
-    template <int B>
+    // Runs every problem with block size B (and scratch capacities NP, NS) on this thread.
+    template <int B, int NP = lawfit::kMaxParams, int NS = lawfit::kMaxStack>
     void solve_serial() {
         const lawfit::BatchView b = view();
-        auto ws = std::make_unique<lawfit::Workspace<B>>();
-        for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem<B>(b, i, *ws);
+        auto ws = std::make_unique<lawfit::Workspace<B, NP, NS>>();
+        for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
     }
 
     bool solve_threads(int n_threads, const std::function<bool()>& interrupted = nullptr) {
@@ -319,4 +320,151 @@ LF_TEST(interruption_marks_unsolved_problems) {
     CHECK_EQ(interrupted + solved, K);
     CHECK(batch.converged(0));
     check_recovers_truth(batch, 0, 0, 1e-2, 1e-3);  // noisy data
+}
+
+LF_TEST(size_classes_give_bit_identical_results) {
+    // The scratch capacities only change array sizes, never the arithmetic.
+    Batch small({5, 16, 17, 40}, 0.01), large = small;
+    CHECK_EQ(lawfit::program_stack_depth(small.prog.view()), 3);
+    small.solve_serial<16, 4, 8>();
+    large.solve_serial<16>();
+    for (std::int64_t k = 0; k < small.n_problems(); ++k) {
+        CHECK_EQ(small.status[k], large.status[k]);
+        CHECK_EQ(small.nfev[k], large.nfev[k]);
+        CHECK_SAME_BITS(small.cost[k], large.cost[k]);
+        for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(small.params[3 * k + j], large.params[3 * k + j]);
+    }
+    // A law that does not fit a class is refused, not overrun.
+    auto ws = std::make_unique<lawfit::Workspace<16, 2, 8>>();
+    const lawfit::BatchView b = small.view();
+    lawfit::solve_problem(b, 0, *ws);
+    CHECK_EQ(small.status[0], code(Status::BAD_INPUT));
+    CHECK_EQ(small.params[0], 1.0);  // the start, as given
+}
+
+LF_TEST(stack_depth_of_programs) {
+    lft::Program underflow = lft::exp_decay();
+    underflow.code.insert(underflow.code.begin(), {static_cast<int>(lawfit::Op::ADD), 0});
+    CHECK_EQ(lawfit::program_stack_depth(underflow.view()), -1);
+}
+
+LF_TEST(lanes_spread_over_threads_add_up_like_one_block) {
+    // What the GPU's group layout relies on: 16 one-point lanes, lane i taking
+    // points begin + i, begin + i + 16, ..., then summed in lane order, give
+    // the bits of the CPU's 16-lane block evaluation (plain and robust loss,
+    // log residuals, bootstrap multiplicities, weights).
+    Batch batch({5, 16, 37, 100}, 0.02);
+    batch.weight.resize(batch.y.size());
+    for (std::size_t k = 0; k < batch.weight.size(); ++k) batch.weight[k] = 0.5 + 0.01 * static_cast<double>(k % 13);
+    const lawfit::BatchView b = batch.view();
+    const double params[3] = {1.3, 0.7, 0.05};
+    constexpr int B = lawfit::kBlock;
+    for (int variant = 0; variant < 3; ++variant) {
+        lawfit::Objective obj;
+        if (variant == 1) {
+            obj.loss = lawfit::Loss::HUBER;
+            obj.delta = 0.01;
+            obj.irls_floor = 1.0;
+        }
+        lawfit::Resample res;
+        res.seed = 11;
+        res.index = variant == 2 ? 3 : -1;
+        for (std::int64_t law = 0; law < b.n_laws; ++law) {
+            res.law = law;
+            lawfit::ProblemData data{b.columns, b.n_points, b.y, b.weight, b.offsets[law], b.offsets[law + 1]};
+            auto s16 = std::make_unique<lawfit::BlockScratch<B, 4, 8>>();
+            auto a16 = std::make_unique<lawfit::Accumulator<B, 4>>();
+            lawfit::ProgramEvaluator<B, 4, 8> block{b.prog, data, obj, res, *s16, *a16};
+            double A_cpu[9], g_cpu[3], c_cpu = 0.0;
+            CHECK(block(params, 7u, A_cpu, g_cpu, &c_cpu));
+
+            std::vector<lawfit::Accumulator<1, 4>> lanes(B);
+            lawfit::BlockScratch<1, 4, 8> s1;
+            std::uint32_t mask = 0;
+            for (int lane = 0; lane < B; ++lane) {
+                bool first = true;
+                for (std::int64_t p = data.begin + lane; p < data.end; p += B) {
+                    CHECK(lawfit::run_block(b.prog, data.columns, data.col_stride, p, 1, params, 7u, s1));
+                    if (first) {
+                        mask = s1.mask[0] & 7u;
+                        lanes[lane].reset(mask);
+                        first = false;
+                    }
+                    lawfit::accumulate_block(obj, data, res, p, 1, mask, s1, lanes[lane]);
+                }
+                if (first) lanes[lane].reset(7u);
+            }
+            auto lane_sum = [&lanes](int j, int k) {
+                double t = 0.0;
+                for (const auto& a : lanes) t += j < 0 ? a.cost[0] : (k < 0 ? a.g[j][0] : a.A[j][k][0]);
+                return t;
+            };
+            double A_grp[9], g_grp[3], c_grp = 0.0;
+            CHECK(lawfit::finish_sums(3, mask, lane_sum, A_grp, g_grp, &c_grp));
+            CHECK_SAME_BITS(c_cpu, c_grp);
+            for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(g_cpu[j], g_grp[j]);
+            for (int j = 0; j < 9; ++j) CHECK_SAME_BITS(A_cpu[j], A_grp[j]);
+        }
+    }
+}
+
+LF_TEST(start_grid_matches_explicit_starts) {
+    // Grid a in {0.5, 2}, b in {0.3, 1, 3}, c in {0}: 6 starts per law, the
+    // last parameter fastest; a start outside the bounds is clipped onto them.
+    Batch explicit_starts({20, 30}, 0.01), grid = explicit_starts;
+    const std::vector<double> values{0.5, 2.0, 0.3, 1.0, 3.0, 0.0};
+    const std::vector<std::int32_t> sizes{2, 3, 1};
+    explicit_starts.p0.clear();
+    for (int law = 0; law < 2; ++law)
+        for (double a : {0.5, 2.0})
+            for (double bb : {0.3, 1.0, 3.0}) explicit_starts.p0.insert(explicit_starts.p0.end(), {a, std::min(bb, 2.0), 0.0});
+    explicit_starts.problem_law = {0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1};
+    explicit_starts.upper = {kInf, 2.0, kInf};
+    grid.upper = explicit_starts.upper;
+    grid.p0.assign(12 * 3, 0.0);  // sizes the outputs; not read
+    explicit_starts.solve_serial<16>();
+    lawfit::BatchView b = grid.view();
+    b.p0 = nullptr;
+    b.start_grid = values.data();
+    b.grid_sizes = sizes.data();
+    b.n_grid = 6;
+    auto ws = std::make_unique<lawfit::Workspace<16>>();
+    for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
+    for (std::int64_t k = 0; k < 12; ++k) {
+        CHECK_EQ(grid.status[k], explicit_starts.status[k]);
+        for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(grid.params[3 * k + j], explicit_starts.params[3 * k + j]);
+    }
+}
+
+LF_TEST(best_of_runs_and_replicate_summaries) {
+    // Costs and statuses of 2 runs x 4 problems: the best converged cost wins;
+    // a run with nothing converged falls back to the lowest finite cost.
+    const double cost[8] = {3.0, 1.0, 0.5, 1.0, 2.0, NAN, 1.5, 4.0};
+    const std::int32_t status[8] = {1, 2, 6, 1, 6, 1, 5, 9};
+    std::int64_t n_conv = -1;
+    CHECK_EQ(lawfit::best_in_run(cost, status, 0, 4, &n_conv), 1);
+    CHECK_EQ(n_conv, 3);
+    CHECK_EQ(lawfit::best_in_run(cost, status, 4, 4, &n_conv), 2);
+    CHECK_EQ(n_conv, 0);
+    // Quantiles: numpy.quantile([1, 2, 3, 4, 10], q) for q = 0, 0.25, 0.5, 0.975, 1.
+    double v[5] = {10.0, 3.0, 1.0, 4.0, 2.0};
+    lawfit::heap_sort(v, 5);
+    for (int k = 0; k < 4; ++k) CHECK(v[k] <= v[k + 1]);
+    CHECK_EQ(lawfit::sorted_quantile(v, 5, 0.0), 1.0);
+    CHECK_EQ(lawfit::sorted_quantile(v, 5, 0.25), 2.0);
+    CHECK_EQ(lawfit::sorted_quantile(v, 5, 0.5), 3.0);
+    CHECK_NEAR(lawfit::sorted_quantile(v, 5, 0.975), 9.4, 1e-15, 0.0);
+    CHECK_EQ(lawfit::sorted_quantile(v, 5, 1.0), 10.0);
+    CHECK(std::isnan(lawfit::sorted_quantile(v, 0, 0.5)));
+    // Summary over replicates: unused and non-finite ones are skipped.
+    double reps[6] = {2.0, 100.0, 4.0, NAN, 6.0, 8.0};
+    const bool use[6] = {true, false, true, true, true, true};
+    const double q[2] = {0.0, 0.5};
+    double mean = 0, sd = 0, quant[2];
+    const std::int64_t used = lawfit::summarize_replicates(reps, use, 6, q, 2, &mean, &sd, quant, 1);
+    CHECK_EQ(used, 4);
+    CHECK_EQ(mean, 5.0);
+    CHECK_NEAR(sd, std::sqrt(20.0 / 3.0), 1e-15, 0.0);
+    CHECK_EQ(quant[0], 2.0);
+    CHECK_EQ(quant[1], 5.0);
 }
