@@ -1,15 +1,29 @@
 #!/usr/bin/env bash
 # Everything a GPU run must show, in one command, on a machine with CUDA, the
 # usual Python stack (numpy, pybind11, scikit-build-core, pytest) and no
-# internet:   bash bench/gpu_check.sh
+# internet.  From a checkout that has ../shared, stage the data first and carry it:
+#   bash bench/stage_data.sh                 # here: copies ~200 KB into bench/.data (ignored)
+#   bash bench/gpu_check.sh [--quick]        # there (device tool: carry=["bench/.data"])
+# Prints: the device, the kernels' register and local-memory use, the GPU
+# tests (CPU/GPU agreement in both layouts, chunking, device-side starts and
+# reductions), then the GPU benchmark's summary table.  --quick runs the
+# benchmark at its quick scale (about a minute); the default is the full scale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
-pip install --no-build-isolation -q .
+scale="--full"
+if [ "${1:-}" = "--quick" ]; then scale="--quick"; shift; fi
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
+pip install --no-build-isolation -q . 2>&1 | tail -3
+if [ -d bench/.data ]; then export LAWFIT_DATA="$PWD/bench/.data"; fi
 python - <<'PY'
 import lawfit._core as c
 print("WITH_CUDA:", c.WITH_CUDA, "devices:", c.cuda_device_count(), c.cuda_device_name(0))
 assert c.WITH_CUDA and c.cuda_device_count() > 0, "the CUDA back end is not usable"
 PY
-python -m pytest -q tests/test_gpu.py tests/test_curve_fit.py
-python bench/run.py --only gpu "$@"   # Chinchilla laws 1e3..1e7, CPU vs GPU, bootstrap x grid
+# Register and local-memory use of every kernel, for the record (sm_90).
+if command -v nvcc > /dev/null; then
+  nvcc -std=c++17 -O3 --fmad=false -Icpp -Icuda -arch=sm_90 -Xptxas -v -c cuda/cuda_backend.cu -o /tmp/lawfit_kernels.o 2>&1 \
+    | grep -E "Compiling entry|Used|stack frame" | sed -E 's/_ZN6lawfit4cuda[0-9A-Za-z_]*(solve_[a-z]+_kernel|best_kernel|summary_kernel)(ILi([0-9]+)ELi([0-9]+)E)?.*/\1 NP=\3 NS=\4/' || true
+fi
+python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_curve_fit.py
+python bench/run.py --only gpu $scale "$@"

@@ -76,3 +76,23 @@ def test_runner_writes_table_json(tmp_path, capsys):
     assert {"cpu_model", "cores", "versions", "seed"} <= set(record["info"])
     assert record["rows"] and all("accuracy" in r for r in record["rows"])
     assert "accuracy" in capsys.readouterr().out
+
+
+def test_gpu_workloads_run_on_the_cpu_at_toy_size():
+    # The GPU benchmark's code runs here with the CPU standing in for the
+    # device, so it cannot rot between the rare runs on a GPU.  The 'device'
+    # rows then are CPU rows: both layouts and the CPU agree bit for bit.
+    from lawfit.bench.suite.gpu import gpu_rows
+
+    cfg = Config(scale="toy", threads=2)
+    rows = gpu_rows(cfg, "cpu", "cpu stand-in")
+    _check_schema(rows)
+    problems = {r.problem for r in rows}
+    assert {"power law 2p", "Chinchilla 5p", "Farseer-like 9p", "Chinchilla 5p layouts",
+            "Epoch full analysis (grid + bootstrap x grid)"} <= problems
+    layout_notes = [r.note for r in rows if r.problem == "Chinchilla 5p layouts" and r.tool != "lawfit cpu"]
+    assert layout_notes and all(n.endswith("laws: True") for n in layout_notes)
+    epoch = [r for r in rows if r.problem.startswith("Epoch")][0]
+    assert "alpha" in epoch.note and epoch.shape["resamples_used"] >= 1
+    assert all(r.check == "ok" for r in rows if r.problem != "Farseer-like 9p"), [
+        (r.problem, r.tool, r.note) for r in rows if r.check != "ok"]

@@ -168,10 +168,10 @@ def plot(path: Path, rows: Sequence[Row], info: dict) -> bool:
         return False
     panels = [("chinchilla_laws", "laws in the batch (40 points each)", lambda r: r.n_fits),
               ("chinchilla_points", "points per law", lambda r: r.points)]
-    gpu_rows = [r for r in rows if r.benchmark == "gpu" and r.problem.startswith("Chinchilla")]
+    gpu_rows = [r for r in rows if r.benchmark == "gpu" and r.problem == "Chinchilla 5p"]
     panels = [p for p in panels if any(r.benchmark == p[0] for r in rows)]
     if gpu_rows:
-        panels.insert(1, ("gpu", "laws in the batch (40 points each)", lambda r: r.n_fits))
+        panels.insert(1, ("gpu", "laws in the batch (50 points each)", lambda r: r.n_fits))
     if not panels:
         return False
     fig, axes = plt.subplots(1, len(panels), figsize=(6.2 * len(panels), 5.4), squeeze=False)
@@ -180,7 +180,7 @@ def plot(path: Path, rows: Sequence[Row], info: dict) -> bool:
               "lawfit cuda": ("C4", "o", "-"), "lawfit cpu": ("C0", "o", ":")}
     handles = {}
     for ax, (bench, xlabel, xof) in zip(axes[0], panels):
-        sel = [r for r in rows if r.benchmark == bench and (bench != "gpu" or r.problem.startswith("Chinchilla"))]
+        sel = [r for r in rows if r.benchmark == bench and (bench != "gpu" or r.problem == "Chinchilla 5p")]
         for tool in dict.fromkeys(r.tool for r in sel):
             pts = sorted((xof(r), r.fits_per_s, r.check) for r in sel if r.tool == tool)
             color, marker, ls = styles.get(tool, (None, "o", "-"))
