@@ -63,6 +63,72 @@ std::int64_t per_problem_stride(const carray<T>& a, std::int64_t n_problems, int
     return P;
 }
 
+// An array argument that may lie on the GPU: a numpy array (converted to a
+// C-contiguous array of T, as py::array_t does), or any object exposing
+// __cuda_array_interface__ (CuPy, PyTorch, Numba...), read where it lies with
+// no copy.  Device arrays must already have the exact dtype and be
+// C-contiguous; a copy would defeat their purpose, so none is made.
+template <class T>
+struct ArrayArg {
+    std::optional<carray<T>> host;
+    py::object owner;  // keeps a device array alive during the call
+    const T* ptr = nullptr;
+    std::vector<std::int64_t> shape;
+    bool on_device = false;
+    std::intptr_t stream = 0;  // the producer's stream to wait for (0: none)
+
+    int ndim() const { return static_cast<int>(shape.size()); }
+    std::int64_t dim(int k) const { return shape[k]; }
+};
+
+template <class T>
+const char* typestr();
+template <>
+const char* typestr<double>() { return "<f8"; }
+template <>
+const char* typestr<std::int64_t>() { return "<i8"; }
+
+template <class T>
+ArrayArg<T> array_arg(const py::object& obj, const char* name) {
+    ArrayArg<T> a;
+    if (!py::hasattr(obj, "__cuda_array_interface__")) {
+        a.host.emplace(carray<T>::ensure(obj));
+        require(a.host->ptr() != nullptr, std::string(name) + " must be an array of numbers");
+        a.ptr = a.host->data();
+        for (int k = 0; k < a.host->ndim(); ++k) a.shape.push_back(a.host->shape(k));
+        return a;
+    }
+    const py::dict cai = obj.attr("__cuda_array_interface__");
+    const std::string where = std::string(name) + " (a GPU array): ";
+    require(cai.contains("shape") && cai.contains("typestr") && cai.contains("data"),
+            where + "__cuda_array_interface__ lacks shape, typestr or data");
+    const std::string ts = py::str(cai["typestr"]);
+    require(ts == typestr<T>(), where + "dtype must be " + typestr<T>() + " (got " + ts + "); convert it on the GPU first");
+    for (const auto& d : py::tuple(cai["shape"])) a.shape.push_back(d.cast<std::int64_t>());
+    if (cai.contains("strides") && !cai["strides"].is_none()) {
+        std::int64_t expect = sizeof(T);
+        const py::tuple strides(cai["strides"]);
+        require(static_cast<int>(strides.size()) == a.ndim(), where + "strides do not match its shape");
+        for (int k = a.ndim() - 1; k >= 0; --k) {
+            require(a.shape[k] <= 1 || strides[k].cast<std::int64_t>() == expect, where + "must be C-contiguous");
+            expect *= a.shape[k];
+        }
+    }
+    require(!cai.contains("mask") || cai["mask"].is_none(), where + "masked arrays are not supported");
+    const py::tuple data(cai["data"]);
+    a.ptr = reinterpret_cast<const T*>(data[0].cast<std::uintptr_t>());
+    if (cai.contains("stream") && !cai["stream"].is_none()) a.stream = cai["stream"].cast<std::intptr_t>();
+    a.on_device = true;
+    a.owner = obj;
+    return a;
+}
+
+template <class T>
+std::optional<ArrayArg<T>> optional_array_arg(const py::object& obj, const char* name) {
+    if (obj.is_none()) return std::nullopt;
+    return array_arg<T>(obj, name);
+}
+
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
@@ -108,9 +174,9 @@ T* data_or_null(std::optional<carray<T>>& a) {
 }
 
 py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
-                     const carray<double>& columns, const carray<double>& y,
-                     const std::optional<carray<double>>& weight, const carray<std::int64_t>& offsets,
-                     const std::optional<carray<std::int64_t>>& problem_law, const std::optional<carray<double>>& p0,
+                     const py::object& columns_arg, const py::object& y_arg, const py::object& weight_arg,
+                     const carray<std::int64_t>& offsets, const std::optional<carray<std::int64_t>>& problem_law,
+                     const py::object& p0_arg,
                      const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
                      const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
                      int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
@@ -122,12 +188,15 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
                      const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
                      std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
                      const std::string& layout, std::int64_t grid_resamples) {
+    const ArrayArg<double> columns = array_arg<double>(columns_arg, "columns"), y = array_arg<double>(y_arg, "y");
+    const std::optional<ArrayArg<double>> weight = optional_array_arg<double>(weight_arg, "weight");
+    const std::optional<ArrayArg<double>> p0 = optional_array_arg<double>(p0_arg, "p0");
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
-    const std::int64_t n_points = columns.shape(1);
-    const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
+    const std::int64_t n_points = columns.dim(1);
+    const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.dim(0)));
     const int P = n_params;
-    require(y.ndim() == 1 && y.shape(0) == n_points, "y must have one value per point");
-    require(!weight || (weight->ndim() == 1 && weight->shape(0) == n_points), "weight must have one value per point");
+    require(y.ndim() == 1 && y.dim(0) == n_points, "y must have one value per point");
+    require(!weight || (weight->ndim() == 1 && weight->dim(0) == n_points), "weight must have one value per point");
     require(offsets.ndim() == 1 && offsets.shape(0) >= 1, "offsets must be 1-D with n_laws + 1 entries");
     const std::int64_t n_laws = offsets.shape(0) - 1;
     for (std::int64_t k = 0; k < n_laws; ++k)
@@ -137,8 +206,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     std::int64_t n_problems = 0, n_grid = 0;
     require(grid_resamples >= 0 && (grid_resamples == 0 || start_grid), "grid_resamples needs a start grid");
     if (p0) {
-        require(p0->ndim() == 2 && p0->shape(1) == P, "p0 must have shape (n_problems, P)");
-        n_problems = p0->shape(0);
+        require(p0->ndim() == 2 && p0->dim(1) == P, "p0 must have shape (n_problems, P)");
+        n_problems = p0->dim(0);
         if (problem_law) require(problem_law->ndim() == 1 && problem_law->shape(0) == n_problems, "problem_law must have one entry per problem");
         else require(n_problems == n_laws, "without problem_law there must be one problem per law");
     } else {
@@ -230,14 +299,17 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     r.best = data_or_null(kept.best);
     r.n_converged = data_or_null(kept.n_converged);
 
-    BatchView b{prog, columns.data(), n_points, y.data(), ptr_or_null(weight), offsets.data(), n_laws,
-                ptr_or_null(problem_law), n_problems, ptr_or_null(p0), ptr_or_null(start_grid),
+    BatchView b{prog, columns.ptr, n_points, y.ptr, weight ? weight->ptr : nullptr, offsets.data(), n_laws,
+                ptr_or_null(problem_law), n_problems, p0 ? p0->ptr : nullptr, ptr_or_null(start_grid),
                 ptr_or_null(grid_sizes), n_grid, grid_resamples, ptr_or_null(fixed), fixed_stride,
                 lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
                 objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 data_or_null(per_problem.params), data_or_null(per_problem.cost), data_or_null(per_problem.nit),
                 data_or_null(per_problem.nfev), data_or_null(per_problem.status), data_or_null(per_problem.jtj)};
     require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
+    const bool any_on_device = columns.on_device || y.on_device || (weight && weight->on_device) || (p0 && p0->on_device);
+    require(cuda_device || !any_on_device,
+            "columns, y, weight and p0 lie on the GPU: run with device='cuda' (or 'auto'), or copy them to numpy");
     int n_chunks = 1;
     if (cuda_device) {
 #ifdef LAWFIT_WITH_CUDA
@@ -246,7 +318,14 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
             py::gil_scoped_release release;
             const cuda::Layout lay = layout == "thread" ? cuda::Layout::THREAD
                                      : layout == "group" ? cuda::Layout::GROUP : cuda::Layout::AUTO;
-            err = cuda::solve_batch(b, r, want_jtj, lay, max_chunk, &n_chunks);
+            cuda::Resident resident;
+            resident.columns = columns.on_device;
+            resident.y = y.on_device;
+            resident.weight = weight && weight->on_device;
+            resident.p0 = p0 && p0->on_device;
+            for (std::intptr_t stream : {columns.stream, y.stream, weight ? weight->stream : 0, p0 ? p0->stream : 0})
+                resident.streams.push_back(stream);
+            err = cuda::solve_batch(b, r, resident, want_jtj, lay, max_chunk, &n_chunks);
         }
         if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
 #else

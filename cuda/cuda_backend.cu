@@ -116,8 +116,8 @@ struct DeviceInputs {
     DeviceBuffer code, consts, cols, y, w, off, law, p0, grid, sizes, fixed, lo, hi, res, group, key, q;
 };
 
-std::string upload_inputs(const BatchView& host, const ReduceView& r, DeviceInputs& d, BatchView& dev,
-                          ReduceView& rdev) {
+std::string upload_inputs(const BatchView& host, const ReduceView& r, const Resident& resident, DeviceInputs& d,
+                          BatchView& dev, ReduceView& rdev) {
     const int P = host.prog.n_params;
     const std::int64_t K = host.n_problems, n = host.n_points;
     dev = host;
@@ -129,12 +129,17 @@ std::string upload_inputs(const BatchView& host, const ReduceView& r, DeviceInpu
     const double* consts;
     if ((e = upload(d.consts, host.prog.consts, host.prog.n_consts, &consts))) return message(e, "constants");
     dev.prog.consts = consts;
-    if ((e = upload(d.cols, host.columns, static_cast<std::size_t>(host.prog.n_columns) * n, &dev.columns))) return message(e, "inputs");
-    if ((e = upload(d.y, host.y, n, &dev.y))) return message(e, "y");
-    if ((e = upload(d.w, host.weight, host.weight ? n : 0, &dev.weight))) return message(e, "weights");
+    for (std::intptr_t stream : resident.streams)  // device inputs: wait until their producers are done
+        if (stream != 0 && (e = cudaStreamSynchronize(reinterpret_cast<cudaStream_t>(stream))))
+            return message(e, "waiting for the inputs' stream");
+    if (!resident.columns &&
+        (e = upload(d.cols, host.columns, static_cast<std::size_t>(host.prog.n_columns) * n, &dev.columns)))
+        return message(e, "inputs");
+    if (!resident.y && (e = upload(d.y, host.y, n, &dev.y))) return message(e, "y");
+    if (!resident.weight && (e = upload(d.w, host.weight, host.weight ? n : 0, &dev.weight))) return message(e, "weights");
     if ((e = upload(d.off, host.offsets, host.n_laws + 1, &dev.offsets))) return message(e, "offsets");
     if ((e = upload(d.law, host.problem_law, host.problem_law ? K : 0, &dev.problem_law))) return message(e, "problem_law");
-    if ((e = upload(d.p0, host.p0, host.p0 ? K * P : 0, &dev.p0))) return message(e, "p0");
+    if (!resident.p0 && (e = upload(d.p0, host.p0, host.p0 ? K * P : 0, &dev.p0))) return message(e, "p0");
     std::size_t grid_values = 0;
     for (int j = 0; host.grid_sizes && j < P; ++j) grid_values += host.grid_sizes[j];
     if ((e = upload(d.grid, host.start_grid, grid_values, &dev.start_grid))) return message(e, "start grid");
@@ -159,8 +164,8 @@ struct ChunkOutputs {
 };
 
 template <int NP, int NS>
-std::string run_batch(const BatchView& host, const ReduceView& r, bool want_jtj, Layout layout,
-                      std::int64_t max_chunk, int* n_chunks) {
+std::string run_batch(const BatchView& host, const ReduceView& r, const Resident& resident, bool want_jtj,
+                      Layout layout, std::int64_t max_chunk, int* n_chunks) {
     const int P = host.prog.n_params;
     const std::int64_t K = host.n_problems, S = r.best_of, R = r.summary_runs;
     const bool summarise = R > 0, reduce_best = S > 1;
@@ -171,7 +176,7 @@ std::string run_batch(const BatchView& host, const ReduceView& r, bool want_jtj,
     DeviceInputs inputs;
     BatchView dev;
     ReduceView rdev;
-    std::string err = upload_inputs(host, r, inputs, dev, rdev);
+    std::string err = upload_inputs(host, r, resident, inputs, dev, rdev);
     if (!err.empty()) return err;
 
     // Chunks hold whole runs; size them to half the free memory (the rest is
@@ -290,12 +295,12 @@ std::string run_batch(const BatchView& host, const ReduceView& r, bool want_jtj,
 
 }  // namespace
 
-std::string solve_batch(const BatchView& host, const ReduceView& r, bool want_jtj, Layout layout,
-                        std::int64_t max_chunk, int* n_chunks) {
+std::string solve_batch(const BatchView& host, const ReduceView& r, const Resident& resident, bool want_jtj,
+                        Layout layout, std::int64_t max_chunk, int* n_chunks) {
     std::string err = "the law program does not fit any size class";
     with_size_class(host.prog, [&](auto size) {
         using Size = decltype(size);
-        err = run_batch<Size::kParams, Size::kStack>(host, r, want_jtj, layout, max_chunk, n_chunks);
+        err = run_batch<Size::kParams, Size::kStack>(host, r, resident, want_jtj, layout, max_chunk, n_chunks);
     });
     return err;
 }

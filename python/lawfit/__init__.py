@@ -29,6 +29,7 @@ from .bootstrap import BootstrapResult, Replicates, bootstrap
 from .catalog import Law, fit_shared, laws, lr_areas, register_law
 from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
 from .curve_fit import OptimizeWarning, curve_fit
+from ._batch import BatchSolution, solve_batch
 from .formula import Program, compile_law, parse
 
 __version__ = "0.1.0"
@@ -39,6 +40,8 @@ __all__ = [
     "evaluate",
     "Evaluation",
     "curve_fit",
+    "solve_batch",
+    "BatchSolution",
     "compile_law",
     "parse",
     "Program",

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import _core
+from ._device import as_cuda_array, device_log, is_device_array, to_host
 
 __all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code", "resolve_device"]
 
@@ -74,7 +75,7 @@ def loss_code(loss) -> _core.Loss:
 
 
 def _per_problem(a, n_problems: int, n_params: int, dtype, name: str) -> np.ndarray:
-    a = np.ascontiguousarray(a, dtype=dtype)
+    a = np.ascontiguousarray(to_host(a), dtype=dtype)
     if a.shape == (n_params,) or a.shape == (n_problems, n_params):
         return a
     raise ValueError(f"{name} must have shape ({n_params},) or ({n_problems}, {n_params}), got {a.shape}")
@@ -158,6 +159,13 @@ def solve_batch(
     ``quantiles`` (numpy.quantile's default rule) of each parameter over the
     converged ones, and returns only those.
 
+    GPU arrays (anything exposing ``__cuda_array_interface__``: CuPy,
+    PyTorch, Numba; or a CUDA DLPack producer such as a JAX array, viewed
+    through CuPy) for ``columns``, ``y``, ``weight`` and ``p0`` are read
+    where they lie, without a copy, when the batch runs on the GPU
+    (``device='auto'`` then means 'cuda'); they must already be float64 and
+    C-contiguous.  The small index arrays are copied to the host.
+
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
     'auto' (group when laws average 128 points or more).  Ignored on the CPU.
@@ -173,9 +181,11 @@ def solve_batch(
     else:
         if p0 is None:
             raise ValueError("solve_batch needs p0 or start_grid")
-        p0 = np.ascontiguousarray(p0, dtype=np.float64)
+        p0 = as_cuda_array(p0)
+        if not is_device_array(p0):
+            p0 = np.ascontiguousarray(p0, dtype=np.float64)
         if p0.ndim == 1:
-            p0 = p0[None, :]
+            p0 = p0.reshape(1, -1)
         K = p0.shape[0]
     inf = np.full(P, np.inf)
     lower = _per_problem(-inf if lower is None else lower, K, P, np.float64, "lower")
@@ -188,19 +198,24 @@ def solve_batch(
         raise ValueError(f"robust_hessian must be 'triggs' or 'irls', got {robust_hessian!r}")
     if residual not in ("linear", "log"):
         raise ValueError(f"residual must be 'linear' or 'log', got {residual!r}")
-    y = np.asarray(y, dtype=np.float64)
+    columns, y, weight = as_cuda_array(columns), as_cuda_array(y), as_cuda_array(weight)
+    on_gpu = [name for name, a in (("columns", columns), ("y", y), ("weight", weight), ("p0", p0))
+              if is_device_array(a)]
+    if on_gpu and device == "auto":
+        device = "cuda"  # arrays on the GPU: read them there
     if residual == "log":
         with np.errstate(divide="ignore", invalid="ignore"):
-            y = np.log(y)  # non-positive y become NaN: that law gets BAD_INPUT
+            y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
+            # non-positive y become NaN: that law gets BAD_INPUT
     out = _core.solve_batch(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
         n_params=P,
-        columns=np.ascontiguousarray(columns, dtype=np.float64),
-        y=np.ascontiguousarray(y),
-        weight=None if weight is None else np.ascontiguousarray(weight, dtype=np.float64),
-        offsets=np.ascontiguousarray(offsets, dtype=np.int64),
-        problem_law=None if problem_law is None else np.ascontiguousarray(problem_law, dtype=np.int64),
+        columns=_float_array(columns),
+        y=_float_array(y),
+        weight=None if weight is None else _float_array(weight),
+        offsets=np.ascontiguousarray(to_host(offsets), dtype=np.int64),
+        problem_law=None if problem_law is None else np.ascontiguousarray(to_host(problem_law), dtype=np.int64),
         p0=p0,
         fixed=fixed,
         lower=lower,
@@ -216,8 +231,8 @@ def solve_batch(
         log_residual=residual == "log",
         seed=int(seed) & (2**64 - 1),
         problem_resample=None if problem_resample is None
-        else np.ascontiguousarray(problem_resample, dtype=np.int64),
-        group=None if group is None else np.ascontiguousarray(group, dtype=np.int32),
+        else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
+        group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
         evaluate_only=evaluate_only,
         device=resolve_device(device),
         max_chunk=int(max_chunk),
@@ -232,6 +247,11 @@ def solve_batch(
         grid_resamples=int(n_resamples),
     )
     return BatchSolution(**out)
+
+
+def _float_array(a):
+    """float64 C-contiguous numpy array, or a GPU array as it is (the core checks it)."""
+    return a if is_device_array(a) else np.ascontiguousarray(a, dtype=np.float64)
 
 
 def _grid_arrays(grid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from . import _core
+from ._device import to_host
 from ._batch import solve_batch
 from ._covariance import scaled_covariance
 from ._status import CONVERGED, Status, is_converged, status_message, warn_failures
@@ -276,6 +277,9 @@ def curve_fit(
     """
     opts = _solver_options(kwargs)
     _check_nan_policy(nan_policy)
+    # GPU arrays (CuPy, PyTorch...) are copied to the host once: the input
+    # matrix is built with numpy.  lawfit.solve_batch reads them in place.
+    xdata, ydata, sigma = to_host(xdata), to_host(ydata), to_host(sigma)
     if _is_batch(ydata):
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
