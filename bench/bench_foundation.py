@@ -49,6 +49,17 @@ def headline(n_laws: int, n_scipy: int, repeat: int) -> dict:
 
     t = best_of(run, repeat)
     popt, pcov, status = result["fit"]
+    # The same fits with the law compiled to machine code (lawfit._jit; the
+    # one-off compile, cached on disk, is timed apart).
+    import time as _time
+    from lawfit import _jit
+    from lawfit.formula import compile_law
+    t0 = _time.perf_counter()
+    compiled = _jit.compiled_solver(compile_law(CHINCHILLA, inputs=["N", "D"])) is not None
+    t_compile = _time.perf_counter() - t0
+    t_jit = float("nan")
+    if compiled:
+        t_jit = best_of(lambda: result.setdefault("jit", fit_collection(N, D, loss, jit=True)), repeat)
     ref, t_scipy = scipy_fits(N, D, loss, n_scipy)
     ok = is_converged(status)[:n_scipy] & np.isfinite(ref).all(axis=1)
     rel = np.abs(popt[:n_scipy][ok] / ref[ok] - 1)
@@ -70,6 +81,9 @@ def headline(n_laws: int, n_scipy: int, repeat: int) -> dict:
         "laws": n_laws,
         "lawfit_fits_per_s": n_laws / t,
         "lawfit_seconds": t,
+        "lawfit_jit_fits_per_s": n_laws / t_jit,
+        "jit_compile_seconds": t_compile,
+        "jit_identical": bool(compiled and np.array_equal(result["jit"][0], popt, equal_nan=True)),
         "scipy_fits_per_s": n_scipy / t_scipy,
         "scipy_sample": n_scipy,
         "ratio": (n_laws / t) / (n_scipy / t_scipy),
@@ -125,8 +139,12 @@ def main() -> None:
     print(f"## Chinchilla, {h['laws']:,} laws x 40 points, one p0 ({info['threads']} threads)\n")
     print(table([
         {"tool": "lawfit (batch)", "fits/s": h["lawfit_fits_per_s"], "converged": h["converged"], "n": h["laws"]},
+        {"tool": "lawfit (batch, jit=True)", "fits/s": h["lawfit_jit_fits_per_s"], "n": h["laws"]},
         {"tool": "scipy curve_fit lm (loop)", "fits/s": h["scipy_fits_per_s"], "n": h["scipy_sample"]},
     ], ["tool", "fits/s", "n"]))
+    print(f"\njit: compiled in {h['jit_compile_seconds']:.2f} s (0 when cached), results identical to the "
+          f"interpreter's: {h['jit_identical']}; ratio lawfit jit/scipy: "
+          f"{h['lawfit_jit_fits_per_s'] / h['scipy_fits_per_s']:.0f}x")
     print(f"\nratio lawfit/scipy: {h['ratio']:.0f}x; parameters where both converge "
           f"({h['both_converged']}): max rel diff {h['max_rel_param_diff']:.2e}, "
           f"median {h['median_rel_param_diff']:.2e}; with ftol=xtol=1e-14 for both (scipy with exact jac) "

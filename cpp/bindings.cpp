@@ -187,7 +187,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
                      const std::optional<carray<double>>& start_grid,
                      const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
                      std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
-                     const std::string& layout, std::int64_t grid_resamples) {
+                     const std::string& layout, std::int64_t grid_resamples, std::uintptr_t jit_address) {
     const ArrayArg<double> columns = array_arg<double>(columns_arg, "columns"), y = array_arg<double>(y_arg, "y");
     const std::optional<ArrayArg<double>> weight = optional_array_arg<double>(weight_arg, "weight");
     const std::optional<ArrayArg<double>> p0 = optional_array_arg<double>(p0_arg, "p0");
@@ -335,7 +335,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
         bool completed;
         {
             py::gil_scoped_release release;
-            completed = solve_batch_cpu(b, n_threads, python_interrupted);
+            completed = solve_batch_cpu(b, n_threads, python_interrupted, reinterpret_cast<SolveRange>(jit_address));
             if (completed) reduce_batch_cpu(b, r);
         }
         if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
@@ -437,6 +437,8 @@ PYBIND11_MODULE(_core, m) {
         .value("CAUCHY", Loss::CAUCHY).value("ARCTAN", Loss::ARCTAN)
         .finalize();
     m.attr("MAX_PARAMS") = kMaxParams;
+    // Code compiled at run time must agree on the batch's layout (lawfit._jit checks).
+    m.attr("BATCH_VIEW_SIZE") = sizeof(BatchView);
 #ifdef LAWFIT_WITH_CUDA
     m.attr("WITH_CUDA") = true;
     m.def("cuda_device_count", &cuda::device_count, "Number of usable CUDA devices (0 without a driver).");
@@ -458,6 +460,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
           py::arg("grid_sizes") = py::none(), py::arg("best_of") = 1, py::arg("summary_runs") = 0,
           py::arg("quantiles") = py::none(), py::arg("layout") = "auto", py::arg("grid_resamples") = 0,
+          py::arg("jit_address") = 0,
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),

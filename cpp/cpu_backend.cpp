@@ -24,7 +24,7 @@ void mark_all_bad(const BatchView& batch) {
 }  // namespace
 
 bool solve_batch_cpu(const BatchView& batch, int n_threads,
-                     const std::function<bool()>& interrupted) {
+                     const std::function<bool()>& interrupted, SolveRange generated) {
     const std::int64_t n = batch.n_problems;
     if (!with_size_class(batch.prog, [](auto) {})) {  // a program no size class holds
         mark_all_bad(batch);
@@ -43,16 +43,24 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
     int running = n_threads;
 
     auto worker = [&]() {
-        with_size_class(batch.prog, [&](auto size) {
-            using Size = decltype(size);
-            auto ws = std::make_unique<Workspace<kCpuBlock, Size::kParams, Size::kStack>>();
+        if (generated) {
             while (!cancel.load(std::memory_order_relaxed)) {
                 const std::int64_t start = next.fetch_add(chunk);
                 if (start >= n) break;
-                const std::int64_t stop = std::min(n, start + chunk);
-                for (std::int64_t i = start; i < stop; ++i) solve_problem(batch, i, *ws);
+                generated(&batch, start, std::min(n, start + chunk));
             }
-        });
+        } else {
+            with_size_class(batch.prog, [&](auto size) {
+                using Size = decltype(size);
+                auto ws = std::make_unique<Workspace<kCpuBlock, Size::kParams, Size::kStack>>();
+                while (!cancel.load(std::memory_order_relaxed)) {
+                    const std::int64_t start = next.fetch_add(chunk);
+                    if (start >= n) break;
+                    const std::int64_t stop = std::min(n, start + chunk);
+                    for (std::int64_t i = start; i < stop; ++i) solve_problem(batch, i, *ws);
+                }
+            });
+        }
         std::lock_guard<std::mutex> lock(mu);
         if (--running == 0) cv.notify_all();
     };

@@ -211,8 +211,9 @@ LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double
     detail::write_result(b, i, bad, nullptr);
 }
 
-// Validates problem i, runs LM on it and writes its outputs.
-template <int B, int NP, int NS>
+// Validates problem i, runs LM on it and writes its outputs.  Runner
+// evaluates blocks (evaluator.hpp: the interpreter unless code was generated).
+template <class Runner = Interpreter, int B, int NP, int NS>
 LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws) {
     const int P = b.prog.n_params;
     double* x = b.params + i * P;
@@ -224,7 +225,7 @@ LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP
         return;
     }
     ProblemData data{b.columns, b.n_points, b.y, b.weight, su.begin, su.end};
-    ProgramEvaluator<B, NP, NS> eval{b.prog, data, b.objective, su.resample, ws.block, ws.acc};
+    ProgramEvaluator<B, NP, NS, Runner> eval{b.prog, data, b.objective, su.resample, ws.block, ws.acc};
     if (b.evaluate_only) {
         LmOutcome o;
         o.nfev = 1;

@@ -186,7 +186,19 @@ LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, 
     return finite;
 }
 
-template <int B, int NP = kMaxParams, int NS = kMaxStack>
+// How a block of points is evaluated: the interpreter runs any program; code
+// generated for one program (lawfit.codegen, compiled at run time) provides a
+// class with the same static run() and gives the same bits without dispatch.
+struct Interpreter {
+    template <int B, int NP, int NS>
+    LAWFIT_HD static bool run(const ProgramView& prog, const double* columns, std::int64_t col_stride,
+                              std::int64_t point0, int nb, const double* params, std::uint32_t free_mask,
+                              BlockScratch<B, NP, NS>& s) {
+        return run_block(prog, columns, col_stride, point0, nb, params, free_mask, s);
+    }
+};
+
+template <int B, int NP = kMaxParams, int NS = kMaxStack, class Runner = Interpreter>
 struct ProgramEvaluator {
     const ProgramView& prog;
     ProblemData data;
@@ -203,7 +215,7 @@ struct ProgramEvaluator {
         bool first = true;
         for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
             const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
-            if (!run_block(prog, data.columns, data.col_stride, p0, nb, params, free_mask, s)) return false;
+            if (!Runner::run(prog, data.columns, data.col_stride, p0, nb, params, free_mask, s)) return false;
             if (first) {  // the result's dependency mask is the same for every block
                 mask = s.mask[0] & free_mask;
                 acc.reset(mask);

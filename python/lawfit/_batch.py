@@ -116,6 +116,7 @@ def solve_batch(
     quantiles=(0.025, 0.975),
     layout: str = "auto",
     n_resamples: int = 0,
+    jit=False,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -166,6 +167,12 @@ def solve_batch(
     (``device='auto'`` then means 'cuda'); they must already be float64 and
     C-contiguous.  The small index arrays are copied to the host.
 
+    ``jit`` (CPU only): True compiles the law to machine code first
+    (:mod:`lawfit._jit`: the system's C++ compiler, cached by the law's hash;
+    bit-identical results, no interpreter dispatch) and raises if it cannot;
+    'auto' does so when a compiler is there and falls back to the interpreter
+    otherwise; False (default) interprets.
+
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
     'auto' (group when laws average 128 points or more).  Ignored on the CPU.
@@ -207,6 +214,8 @@ def solve_batch(
         with np.errstate(divide="ignore", invalid="ignore"):
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
+    device = resolve_device(device)
+    jit_address = _jit_address(program, jit) if device == "cpu" else 0
     out = _core.solve_batch(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
@@ -234,7 +243,7 @@ def solve_batch(
         else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
         group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
         evaluate_only=evaluate_only,
-        device=resolve_device(device),
+        device=device,
         max_chunk=int(max_chunk),
         irls_floor=1.0 if robust_hessian == "irls" else 0.0,
         law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
@@ -245,8 +254,22 @@ def solve_batch(
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
         layout=layout,
         grid_resamples=int(n_resamples),
+        jit_address=jit_address,
     )
     return BatchSolution(**out)
+
+
+def _jit_address(program, jit) -> int:
+    if jit is False or jit is None:
+        return 0
+    if jit not in (True, "auto"):
+        raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
+    from . import _jit
+
+    address = _jit.compiled_solver(program)
+    if address is None and jit is True:
+        raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
+    return address or 0
 
 
 def _float_array(a):

@@ -36,7 +36,7 @@ except ImportError:  # pragma: no cover - scipy is optional
 
 __all__ = ["curve_fit", "OptimizeWarning"]
 
-_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device")
+_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device", "jit")
 
 
 def _solver_options(kwargs: dict) -> dict:
@@ -50,6 +50,7 @@ def _solver_options(kwargs: dict) -> dict:
         "xtol": kwargs.get("xtol", 1.49012e-8),
         "gtol": kwargs.get("gtol", 0.0),
         "max_nfev": kwargs.get("max_nfev", kwargs.get("maxfev")) or 0,
+        "jit": kwargs.get("jit", False),  # formula laws only (lawfit.solve_batch)
     }
     for k in ("ftol", "xtol", "gtol"):
         if not np.isfinite(opts[k]) or opts[k] < 0:
@@ -226,8 +227,11 @@ def curve_fit(
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq, and
         ``n_threads`` (batch threads, default all cores), ``device`` ('cpu',
         'cuda' or 'auto'; batches only, default 'cpu'); for a formula string
-        ``inputs`` (names of the rows of a 2-D xdata) and ``param_names`` (the
-        parameters in the order of p0; default: order of first appearance).
+        ``inputs`` (names of the rows of a 2-D xdata), ``param_names`` (the
+        parameters in the order of p0; default: order of first appearance)
+        and ``jit`` (True or 'auto': compile the law to machine code first,
+        see :func:`lawfit.solve_batch`; same results, about 1.3x the speed
+        once compiled).
 
     Returns
     -------

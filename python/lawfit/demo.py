@@ -38,9 +38,9 @@ def make_collection(n_laws: int = 1000, n_points: int = 40, seed: int = 0, noise
     return N, D, loss, true
 
 
-def fit_collection(N, D, loss, n_threads=None):
+def fit_collection(N, D, loss, n_threads=None, jit=False):
     """Fit every law of the collection in one batch; returns popt, pcov, status."""
-    return curve_fit(CHINCHILLA, {"N": N, "D": D}, loss, p0=START, n_threads=n_threads)
+    return curve_fit(CHINCHILLA, {"N": N, "D": D}, loss, p0=START, n_threads=n_threads, jit=jit)
 
 
 def scipy_fits(N, D, loss, n_sample: int, **kwargs):

@@ -86,7 +86,7 @@ struct Problem {
         lawfit::BatchView b = view();
         configure(b);
         auto ws = std::make_unique<lawfit::Workspace<16>>();
-        for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem<16>(b, i, *ws);
+        for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
     }
     void solve() {
         solve([](lawfit::BatchView&) {});

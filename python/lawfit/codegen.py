@@ -1,0 +1,231 @@
+"""Straight-line C++ for one law program: the interpreter's arithmetic without dispatch.
+
+:func:`runner_source` turns a compiled :class:`~lawfit.formula.Program` into
+a C++ struct with the same ``run()`` as the interpreter's
+(``cpp/lawfit/evaluator.hpp``, ``Interpreter``): one loop over the 16 points
+of a block whose body holds every operation of the law and of its gradient,
+with the dependency masks resolved when the code is generated.  Each value and
+gradient row is computed by the same floating-point operations, in the same
+order, as ``cpp/lawfit/program.hpp`` computes it, so with multiply-add
+contraction off (the core's build flags) the results are bit-identical to the
+interpreter's; the tests check that.
+
+The source is device-agnostic (``LAWFIT_HD``): :mod:`lawfit._jit` compiles it
+for the CPU with the system's C++ compiler; the same text is what an NVRTC
+path on the GPU would compile (not built: see the README's GPU notes).
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from ._opcodes import Op
+
+__all__ = ["runner_source", "size_class"]
+
+_BINARY = {Op.ADD, Op.SUB, Op.MUL, Op.DIV, Op.POW, Op.MIN, Op.MAX}
+_LEAVES = {Op.CONST, Op.INPUT, Op.PARAM}
+
+
+def size_class(n_params: int) -> int:
+    """Gradient rows the scratch holds (batch.hpp's size classes: 4, 8 or 16)."""
+    for cap in (4, 8, 16):
+        if n_params <= cap:
+            return cap
+    raise ValueError(f"a law may have at most 16 parameters, got {n_params}")
+
+
+def _literal(c: float) -> str:
+    """An exact C++ literal for a double."""
+    if math.isnan(c):
+        return "(0.0 / 0.0)"
+    if math.isinf(c):
+        return "(1.0 / 0.0)" if c > 0 else "(-1.0 / 0.0)"
+    return f"{c.hex()}"  # hexadecimal floating literal: exact
+
+
+@dataclass
+class _Slot:
+    value: str
+    grads: dict = field(default_factory=dict)  # parameter index -> expression name
+
+
+class _Emitter:
+    def __init__(self):
+        self.lines: list[str] = []
+        self.n = 0
+
+    def let(self, expr: str) -> str:
+        name = f"t{self.n}"
+        self.n += 1
+        self.lines.append(f"const double {name} = {expr};")
+        return name
+
+
+def _combine(em: _Emitter, a: _Slot, b: _Slot, da: str, db: str) -> dict:
+    """Rows of d(out) = da * d(a) + db * d(b), as program.hpp writes them."""
+    rows = {}
+    for j in sorted(set(a.grads) | set(b.grads)):
+        in_a, in_b = j in a.grads, j in b.grads
+        if in_a and in_b:
+            rows[j] = em.let(f"{da} * {a.grads[j]} + {db} * {b.grads[j]}")
+        elif in_a:
+            rows[j] = em.let(f"{da} * {a.grads[j]}")
+        else:
+            rows[j] = em.let(f"{db} * {b.grads[j]}")
+    return rows
+
+
+def _binary(em: _Emitter, op: Op, a: _Slot, b: _Slot) -> _Slot:
+    if op in (Op.ADD, Op.SUB):
+        sign = "+" if op == Op.ADD else "-"
+        rows = dict(a.grads)
+        for j, h in b.grads.items():
+            rows[j] = em.let(f"{a.grads[j]} {sign} {h}" if j in a.grads else (h if op == Op.ADD else f"-{h}"))
+        return _Slot(em.let(f"{a.value} {sign} {b.value}"), rows)
+    if op == Op.MUL:
+        return _Slot(em.let(f"{a.value} * {b.value}"), _combine(em, a, b, b.value, a.value))
+    if op == Op.DIV:
+        rb = em.let(f"1.0 / {b.value}")  # one division per lane, as the interpreter
+        q = em.let(f"{a.value} * {rb}")
+        db = em.let(f"-{q} * {rb}")
+        return _Slot(q, _combine(em, a, b, rb, db))
+    if op == Op.POW:
+        v = em.let(f"std::pow({a.value}, {b.value})")
+        da = em.let(f"{b.value} * std::pow({a.value}, {b.value} - 1.0)")
+        db = em.let(f"{v} * std::log({a.value})") if b.grads else "0.0"
+        return _Slot(v, _combine(em, a, b, da, db))
+    # MIN, MAX
+    cmp = "<=" if op == Op.MIN else ">="
+    take = f"({a.value} {cmp} {b.value})"
+    da, db = em.let(f"{take} ? 1.0 : 0.0"), em.let(f"{take} ? 0.0 : 1.0")
+    rows = _combine(em, a, b, da, db)
+    return _Slot(em.let(f"{take} ? {a.value} : {b.value}"), rows)
+
+
+def _unary(em: _Emitter, op: Op, arg: int, a: _Slot) -> _Slot:
+    x = a.value
+    if op == Op.NEG:
+        v, d = em.let(f"-{x}"), "-1.0"
+    elif op == Op.EXP:
+        v = em.let(f"lawfit::math::exp({x})")
+        d = v
+    elif op == Op.LOG:
+        d = em.let(f"1.0 / {x}")
+        v = em.let(f"lawfit::math::log({x})")
+    elif op == Op.LOG10:
+        d = em.let(f"1.0 / ({x} * 2.302585092994046)")
+        v = em.let(f"lawfit::math::log({x}) * 0.43429448190325176")
+    elif op == Op.LOG1P:
+        d, v = em.let(f"1.0 / (1.0 + {x})"), em.let(f"std::log1p({x})")
+    elif op == Op.EXPM1:
+        d, v = em.let(f"lawfit::math::exp({x})"), em.let(f"std::expm1({x})")
+    elif op == Op.SQRT:
+        v = em.let(f"std::sqrt({x})")
+        d = em.let(f"0.5 / {v}")
+    elif op == Op.ABS:
+        d = em.let(f"{x} > 0 ? 1.0 : ({x} < 0 ? -1.0 : 0.0)")
+        v = em.let(f"std::fabs({x})")
+    elif op == Op.SIN:
+        d, v = em.let(f"std::cos({x})"), em.let(f"std::sin({x})")
+    elif op == Op.COS:
+        d, v = em.let(f"-std::sin({x})"), em.let(f"std::cos({x})")
+    elif op == Op.TAN:
+        v = em.let(f"std::tan({x})")
+        d = em.let(f"1.0 + {v} * {v}")
+    elif op == Op.ARCTAN:
+        d, v = em.let(f"1.0 / (1.0 + {x} * {x})"), em.let(f"std::atan({x})")
+    elif op == Op.TANH:
+        v = em.let(f"std::tanh({x})")
+        d = em.let(f"1.0 - {v} * {v}")
+    elif op == Op.SIGMOID:
+        v = em.let(f"lawfit::detail::sigmoid({x})")
+        d = em.let(f"{v} * (1.0 - {v})")
+    elif op == Op.SOFTPLUS:
+        d = em.let(f"lawfit::detail::sigmoid({x})")
+        v = em.let(f"({x} > 0 ? {x} : 0.0) + std::log1p(lawfit::math::exp(-({x} < 0 ? -{x} : {x})))")
+    elif op == Op.POWI:
+        if not -64 <= arg <= 64:
+            raise ValueError(f"POWI exponent {arg} out of range")
+        n = abs(arg)
+        pm1 = "1.0"
+        for _ in range(1, n):  # a^(n-1) by repeated multiplication, as the interpreter
+            pm1 = em.let(f"{pm1} * {x}")
+        pn = "1.0" if n == 0 else em.let(f"{pm1} * {x}")
+        if arg >= 0:
+            d, v = em.let(f"{_literal(float(n))} * {pm1}"), pn
+        else:
+            v = em.let(f"1.0 / {pn}")
+            d = em.let(f"{_literal(float(-n))} * {v} / {x}")
+    else:
+        raise ValueError(f"opcode {op!r} has no code generator")
+    return _Slot(v, {j: em.let(f"{g} * {d}") for j, g in a.grads.items()})
+
+
+def runner_source(program, name: str = "GeneratedRunner") -> str:
+    """C++ source of a struct ``name`` with the interpreter's ``run()`` for ``program``.
+
+    Raises ValueError for programs the interpreter would reject (stack
+    misuse, inputs or parameters out of range, unknown opcodes).
+    """
+    P, n_cols = len(program.param_names), int(program.n_columns)
+    em = _Emitter()
+    stack: list[_Slot] = []
+    inputs: set[int] = set()
+    for op_code, arg in program.code.tolist():
+        op = Op(op_code)
+        if op in _LEAVES:
+            if op == Op.CONST:
+                stack.append(_Slot(_literal(float(program.consts[arg]))))
+            elif op == Op.INPUT:
+                if not 0 <= arg < n_cols:
+                    raise ValueError(f"input column {arg} out of range")
+                inputs.add(arg)
+                stack.append(_Slot(f"x{arg}[i]"))
+            else:
+                if not 0 <= arg < P:
+                    raise ValueError(f"parameter {arg} out of range")
+                stack.append(_Slot(f"p{arg}", {arg: "1.0"}))
+        elif op in _BINARY:
+            if len(stack) < 2:
+                raise ValueError("the program pops more values than it pushes")
+            b, a = stack.pop(), stack.pop()
+            stack.append(_binary(em, op, a, b))
+        else:
+            if not stack:
+                raise ValueError("the program pops more values than it pushes")
+            stack.append(_unary(em, op, arg, stack.pop()))
+    if len(stack) != 1:
+        raise ValueError("the program must leave exactly one value")
+    out = stack[0]
+    mask = sum(1 << j for j in out.grads)
+    body = "\n            ".join(em.lines)
+    stores = "\n            ".join([f"s.val[0][i] = {out.value};"] +
+                                   [f"s.grad[0][{j}][i] = {g};" for j, g in sorted(out.grads.items())])
+    pad = "\n        ".join(
+        f"const double* in{c} = columns + {c} * col_stride + point0;\n"
+        f"        alignas(64) double x{c}[B];\n"
+        f"        for (int i = 0; i < nb; ++i) x{c}[i] = in{c}[i];\n"
+        f"        for (int i = nb; i < B; ++i) x{c}[i] = in{c}[nb - 1];  // pad: see run_block"
+        for c in sorted(inputs))
+    params = "\n        ".join(f"const double p{j} = params[{j}];" for j in range(P))
+    return f"""// Generated by lawfit.codegen for one law program ({P} parameters); do not edit.
+struct {name} {{
+    static constexpr std::uint32_t kMask = {mask}u;  // parameters the law depends on
+    template <int B, int NP, int NS>
+    LAWFIT_HD static bool run(const lawfit::ProgramView&, const double* columns, std::int64_t col_stride,
+                              std::int64_t point0, int nb, const double* params, std::uint32_t free_mask,
+                              lawfit::BlockScratch<B, NP, NS>& s) {{
+        static_assert(NP >= {max(P, 1)}, "scratch too small for this law");
+        (void)col_stride; (void)point0; (void)nb; (void)params;
+        {pad}
+        {params}
+        LAWFIT_LANES for (int i = 0; i < B; ++i) {{
+            {body}
+            {stores}
+        }}
+        s.mask[0] = kMask & free_mask;
+        return true;
+    }}
+}};
+"""

@@ -1,0 +1,115 @@
+"""Laws compiled to machine code (lawfit.codegen + lawfit._jit) give the interpreter's bits.
+
+Each formula below is fitted twice, interpreted and compiled, from several
+starts (some of which fail: statuses must match too); every output array must
+be identical.  Together the formulas use every opcode.  Skipped when no C++
+compiler is available.
+"""
+import numpy as np
+import pytest
+
+import lawfit
+from lawfit import _core, _jit
+from lawfit._opcodes import Op
+from lawfit.codegen import runner_source, size_class
+
+pytestmark = pytest.mark.skipif(_jit.compiler() is None, reason="no C++ compiler")
+
+FORMULAS = [
+    # ADD SUB MUL DIV POW NEG EXP, parameter exponent and base
+    ("a*exp(-b*x) + c/(x + d) - x**e + (d*x)**0.5", dict(a=1.5, b=0.7, c=0.3, d=1.0, e=0.5)),
+    # LOG LOG10 LOG1P EXPM1 SQRT ABS
+    ("a*log(x + b) + c*log10(x*d) + log1p(b*x) - expm1(-c*x) + sqrt(abs(a - x))", dict(a=1.1, b=0.4, c=0.2, d=2.0)),
+    # SIN COS TAN ARCTAN TANH SIGMOID SOFTPLUS
+    ("a*sin(b*x) + cos(c*x) + 0.1*tan(b*x/8) + arctan(a*x) + tanh(c*x) + sigmoid(a - x) + softplus(b*x - 2)",
+     dict(a=0.9, b=0.5, c=1.3)),
+    # MIN MAX POWI (integer powers, positive and negative)
+    ("minimum(a*x, b) + maximum(c, x - a) + a*x**3 + b*(x + c)**-2 + (a*x)**2", dict(a=0.8, b=2.0, c=0.5)),
+    # Chinchilla, as the benchmarks run it
+    ("E + A/N**alpha + B/D**beta", None),
+]
+
+
+def _opcodes(program):
+    return {Op(int(c)) for c in program.code[:, 0]}
+
+
+def test_the_formulas_cover_every_opcode():
+    used = set()
+    for formula, truth in FORMULAS:
+        inputs = ["N", "D"] if truth is None else ["x"]
+        used |= _opcodes(lawfit.compile_law(formula, inputs=inputs))
+    assert set(Op) - {Op.N_OPS} <= used
+
+
+def _data(formula, truth, n_laws=6, n=37, seed=0):
+    rng = np.random.default_rng(seed)
+    if truth is None:
+        from lawfit.demo import START, make_collection
+
+        N, D, loss, _ = make_collection(n_laws, n, seed=seed)
+        program = lawfit.compile_law(formula, inputs=["N", "D"])
+        return program, program.input_matrix({"N": N.ravel(), "D": D.ravel()}), loss.ravel(), START
+    program = lawfit.compile_law(formula, inputs=["x"])
+    x = np.tile(np.linspace(0.2, 6.0, n), n_laws)
+    p = np.array([truth[k] for k in program.param_names])
+    y, _ = _core.evaluate(program.code, program.consts, len(p), program.input_matrix({"x": x}), p)
+    y = y * (1 + 0.01 * rng.standard_normal(y.size))
+    return program, program.input_matrix({"x": x}), y, p * 1.2
+
+
+@pytest.mark.parametrize("formula, truth", FORMULAS)
+def test_compiled_law_gives_the_interpreters_bits(formula, truth, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    program, columns, y, start = _data(formula, truth)
+    L = len(y) // 37
+    offsets = np.arange(L + 1) * 37
+    starts = np.vstack([start, start * 0.5, start * 3.0, np.full_like(start, np.nan)])
+    p0 = np.repeat(starts, L, axis=0)
+    law = np.tile(np.arange(L), len(starts))
+    fixed = np.zeros_like(p0, dtype=np.uint8)
+    fixed[::5, 0] = 1  # some problems hold their first parameter
+    kw = dict(problem_law=law, fixed=fixed, n_threads=2, max_nfev=60)
+    interpreted = lawfit.solve_batch(program, columns, y, offsets, p0, **kw)
+    compiled = lawfit.solve_batch(program, columns, y, offsets, p0, jit=True, **kw)
+    for name in ("params", "cost", "nit", "nfev", "status", "jtj"):
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(interpreted, name), err_msg=name)
+    assert (interpreted.status[-L:] == int(lawfit.Status.BAD_INPUT)).all()
+    robust = dict(loss="huber", delta=0.05, residual="linear")
+    a = lawfit.solve_batch(program, columns, y, offsets, p0, **kw, **robust)
+    b = lawfit.solve_batch(program, columns, y, offsets, p0, jit=True, **kw, **robust)
+    np.testing.assert_array_equal(a.params, b.params)
+    assert list(tmp_path.glob("jit/law_*.so"))  # cached where LAWFIT_CACHE says
+
+
+def test_compiled_code_is_cached_and_reused(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    program = lawfit.compile_law("a*x**-b + c", inputs=["x"])
+    first = _jit.compiled_solver(program)
+    assert first and _jit.last_error() == ""
+    assert _jit.compiled_solver(lawfit.compile_law("a*x**-b + c", inputs=["x"])) == first
+    assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
+
+
+def test_without_a_compiler_auto_falls_back_and_true_says_why(monkeypatch, tmp_path):
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(_jit, "compiler", lambda: None)
+    monkeypatch.setattr(_jit, "_loaded", {})
+    program = lawfit.compile_law("a*x + b", inputs=["x"])
+    x = np.linspace(0, 1, 10)
+    cols, y = program.input_matrix({"x": x}), 2 * x + 1
+    sol = lawfit.solve_batch(program, cols, y, [0, 10], [1.0, 0.0], jit="auto")
+    np.testing.assert_allclose(sol.params[0], [2.0, 1.0], rtol=1e-10)
+    with pytest.raises(RuntimeError, match="no C\\+\\+ compiler"):
+        lawfit.solve_batch(program, cols, y, [0, 10], [1.0, 0.0], jit=True)
+    with pytest.raises(ValueError, match="jit must be"):
+        lawfit.solve_batch(program, cols, y, [0, 10], [1.0, 0.0], jit="always")
+
+
+def test_generated_source_is_straight_line_and_sized():
+    program = lawfit.compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
+    src = runner_source(program)
+    assert "switch" not in src and "kMask = 31u" in src
+    assert size_class(5) == 8 and size_class(2) == 4 and size_class(16) == 16
+    with pytest.raises(ValueError):
+        size_class(17)
