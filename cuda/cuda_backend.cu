@@ -155,12 +155,51 @@ std::string upload_inputs(const BatchView& host, const ReduceView& r, const Resi
     return "";
 }
 
+// Device rows of results (params, cost, nit, nfev, status, J^T J): one per
+// problem of a chunk, or one per run of its best-of reduction.
+struct ResultRows {
+    DeviceBuffer params, cost, nit, nfev, status, jtj;
+    int P = 0;
+
+    cudaError_t allocate(std::int64_t n, int n_params, bool with_jtj) {
+        P = n_params;
+        cudaError_t e;
+        if ((e = lawfit::cuda::allocate<double>(params, n * P)) || (e = lawfit::cuda::allocate<double>(cost, n)) ||
+            (e = lawfit::cuda::allocate<std::int32_t>(nit, n)) || (e = lawfit::cuda::allocate<std::int32_t>(nfev, n)) ||
+            (e = lawfit::cuda::allocate<std::int32_t>(status, n)))
+            return e;
+        return lawfit::cuda::allocate<double>(jtj, with_jtj ? n * P * P : 0);
+    }
+    // Output pointers offset so that row k is written at k - first.
+    void point(std::int64_t first, double** p, double** c, std::int32_t** it, std::int32_t** fe, std::int32_t** st,
+               double** j) const {
+        *p = params.as<double>() - first * P;
+        *c = cost.as<double>() - first;
+        *it = nit.as<std::int32_t>() - first;
+        *fe = nfev.as<std::int32_t>() - first;
+        *st = status.as<std::int32_t>() - first;
+        *j = jtj.ptr ? jtj.as<double>() - first * P * P : nullptr;
+    }
+    // Rows 0 .. n-1 into host rows first .. first + n - 1 (null host arrays skipped).
+    cudaError_t download(std::int64_t first, std::int64_t n, double* p, double* c, std::int32_t* it, std::int32_t* fe,
+                         std::int32_t* st, double* j) const {
+        cudaError_t e;
+        if ((e = lawfit::cuda::download(p ? p + first * P : nullptr, params, n * P)) ||
+            (e = lawfit::cuda::download(c ? c + first : nullptr, cost, n)) ||
+            (e = lawfit::cuda::download(it ? it + first : nullptr, nit, n)) ||
+            (e = lawfit::cuda::download(fe ? fe + first : nullptr, nfev, n)) ||
+            (e = lawfit::cuda::download(st ? st + first : nullptr, status, n)))
+            return e;
+        return lawfit::cuda::download(j && jtj.ptr ? j + first * P * P : nullptr, jtj, n * P * P);
+    }
+};
+
 // Per-chunk device outputs: every problem's results, the best of each run,
 // the summaries.
 struct ChunkOutputs {
-    DeviceBuffer params, cost, nit, nfev, status, jtj;               // per problem
-    DeviceBuffer b_params, b_cost, b_nit, b_nfev, b_status, b_jtj, best, n_conv;  // per run (best_of)
-    DeviceBuffer mean, sd, quant, n_used, values, use;                // per summary run
+    ResultRows problems, kept;                              // kept: per run (best_of)
+    DeviceBuffer best, n_conv;                              // per run (best_of)
+    DeviceBuffer mean, sd, quant, n_used, values, use;      // per summary run
 };
 
 template <int NP, int NS>
@@ -195,17 +234,10 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
 
     ChunkOutputs o;
     cudaError_t e;
-    if ((e = allocate<double>(o.params, chunk * P)) || (e = allocate<double>(o.cost, chunk)) ||
-        (e = allocate<std::int32_t>(o.nit, chunk)) || (e = allocate<std::int32_t>(o.nfev, chunk)) ||
-        (e = allocate<std::int32_t>(o.status, chunk)) ||
-        (e = allocate<double>(o.jtj, jtj_per_problem ? chunk * P * P : 0)))
-        return message(e, "outputs");
-    if (reduce_best &&
-        ((e = allocate<double>(o.b_params, chunk_kept * P)) || (e = allocate<double>(o.b_cost, chunk_kept)) ||
-         (e = allocate<std::int32_t>(o.b_nit, chunk_kept)) || (e = allocate<std::int32_t>(o.b_nfev, chunk_kept)) ||
-         (e = allocate<std::int32_t>(o.b_status, chunk_kept)) ||
-         (e = allocate<double>(o.b_jtj, jtj_per_problem ? chunk_kept * P * P : 0)) ||
-         (e = allocate<std::int64_t>(o.best, chunk_kept)) || (e = allocate<std::int64_t>(o.n_conv, chunk_kept))))
+    if ((e = o.problems.allocate(chunk, P, jtj_per_problem))) return message(e, "outputs");
+    if (reduce_best && ((e = o.kept.allocate(chunk_kept, P, jtj_per_problem)) ||
+                        (e = allocate<std::int64_t>(o.best, chunk_kept)) ||
+                        (e = allocate<std::int64_t>(o.n_conv, chunk_kept))))
         return message(e, "best-of outputs");
     if (summarise &&
         ((e = allocate<double>(o.mean, chunk_runs * P)) || (e = allocate<double>(o.sd, chunk_runs * P)) ||
@@ -222,12 +254,7 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
         // Output pointers are offset so that problem i writes at i - first
         // (and run k of the reductions at k - its chunk's first run).
         BatchView c = dev;
-        c.params = o.params.as<double>() - first * P;
-        c.cost = o.cost.as<double>() - first;
-        c.nit = o.nit.as<std::int32_t>() - first;
-        c.nfev = o.nfev.as<std::int32_t>() - first;
-        c.status = o.status.as<std::int32_t>() - first;
-        c.jtj = jtj_per_problem ? o.jtj.as<double>() - first * P * P : nullptr;
+        o.problems.point(first, &c.params, &c.cost, &c.nit, &c.nfev, &c.status, &c.jtj);
         if (lay == Layout::GROUP) {
             const int threads = 128;  // 8 problems per block
             solve_group_kernel<NP, NS><<<blocks_for(count * kBlock, threads), threads>>>(c, first, count);
@@ -242,12 +269,7 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
         const double* kept_cost = c.cost;
         const std::int32_t* kept_status = c.status;
         if (reduce_best) {
-            rc.params = o.b_params.as<double>() - kept0 * P;
-            rc.cost = o.b_cost.as<double>() - kept0;
-            rc.nit = o.b_nit.as<std::int32_t>() - kept0;
-            rc.nfev = o.b_nfev.as<std::int32_t>() - kept0;
-            rc.status = o.b_status.as<std::int32_t>() - kept0;
-            rc.jtj = jtj_per_problem ? o.b_jtj.as<double>() - kept0 * P * P : nullptr;
+            o.kept.point(kept0, &rc.params, &rc.cost, &rc.nit, &rc.nfev, &rc.status, &rc.jtj);
             rc.best = o.best.as<std::int64_t>() - kept0;
             rc.n_converged = o.n_conv.as<std::int64_t>() - kept0;
             best_kernel<<<blocks_for(n_kept, 128), 128>>>(c, rc, kept0, n_kept);
@@ -273,17 +295,11 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
                 (e = download(r.n_used + run0 * P, o.n_used, n_runs * P)))
                 return message(e, "solve");
         } else if (reduce_best) {
-            if ((e = download(r.params + kept0 * P, o.b_params, n_kept * P)) ||
-                (e = download(r.cost + kept0, o.b_cost, n_kept)) || (e = download(r.nit + kept0, o.b_nit, n_kept)) ||
-                (e = download(r.nfev + kept0, o.b_nfev, n_kept)) || (e = download(r.status + kept0, o.b_status, n_kept)) ||
-                (e = download(r.jtj ? r.jtj + kept0 * P * P : nullptr, o.b_jtj, n_kept * P * P)))
+            if ((e = o.kept.download(kept0, n_kept, r.params, r.cost, r.nit, r.nfev, r.status, r.jtj)))
                 return message(e, "solve");
-        } else {
-            if ((e = download(host.params + first * P, o.params, count * P)) ||
-                (e = download(host.cost + first, o.cost, count)) || (e = download(host.nit + first, o.nit, count)) ||
-                (e = download(host.nfev + first, o.nfev, count)) || (e = download(host.status + first, o.status, count)) ||
-                (e = download(host.jtj ? host.jtj + first * P * P : nullptr, o.jtj, count * P * P)))
-                return message(e, "solve");
+        } else if ((e = o.problems.download(first, count, host.params, host.cost, host.nit, host.nfev, host.status,
+                                            host.jtj))) {
+            return message(e, "solve");
         }
         if (reduce_best && ((e = download(r.best + kept0, o.best, n_kept)) ||
                             (e = download(r.n_converged + kept0, o.n_conv, n_kept))))

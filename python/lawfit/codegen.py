@@ -103,60 +103,53 @@ def _binary(em: _Emitter, op: Op, a: _Slot, b: _Slot) -> _Slot:
     return _Slot(em.let(f"{take} ? {a.value} : {b.value}"), rows)
 
 
+# Unary operations as program.hpp computes them: (first, second) steps, each
+# naming what it computes ("v" the value, "d" the derivative) and its
+# expression in x (the operand) and whichever of v, d came first.
+_UNARY = {
+    Op.NEG: (("v", "-{x}"), ("d", "-1.0")),
+    Op.EXP: (("v", "lawfit::math::exp({x})"), ("d", "{v}")),
+    Op.LOG: (("d", "1.0 / {x}"), ("v", "lawfit::math::log({x})")),
+    Op.LOG10: (("d", "1.0 / ({x} * 2.302585092994046)"), ("v", "lawfit::math::log({x}) * 0.43429448190325176")),
+    Op.LOG1P: (("d", "1.0 / (1.0 + {x})"), ("v", "std::log1p({x})")),
+    Op.EXPM1: (("d", "lawfit::math::exp({x})"), ("v", "std::expm1({x})")),
+    Op.SQRT: (("v", "std::sqrt({x})"), ("d", "0.5 / {v}")),
+    Op.ABS: (("d", "{x} > 0 ? 1.0 : ({x} < 0 ? -1.0 : 0.0)"), ("v", "std::fabs({x})")),
+    Op.SIN: (("d", "std::cos({x})"), ("v", "std::sin({x})")),
+    Op.COS: (("d", "-std::sin({x})"), ("v", "std::cos({x})")),
+    Op.TAN: (("v", "std::tan({x})"), ("d", "1.0 + {v} * {v}")),
+    Op.ARCTAN: (("d", "1.0 / (1.0 + {x} * {x})"), ("v", "std::atan({x})")),
+    Op.TANH: (("v", "std::tanh({x})"), ("d", "1.0 - {v} * {v}")),
+    Op.SIGMOID: (("v", "lawfit::detail::sigmoid({x})"), ("d", "{v} * (1.0 - {v})")),
+    Op.SOFTPLUS: (("d", "lawfit::detail::sigmoid({x})"),
+                  ("v", "({x} > 0 ? {x} : 0.0) + std::log1p(lawfit::math::exp(-({x} < 0 ? -{x} : {x})))")),
+}
+
+
+def _powi(em: _Emitter, arg: int, x: str) -> tuple[str, str]:
+    """(value, derivative) of x**arg by repeated multiplication, as the interpreter."""
+    if not -64 <= arg <= 64:
+        raise ValueError(f"POWI exponent {arg} out of range")
+    n = abs(arg)
+    pm1 = "1.0"
+    for _ in range(1, n):
+        pm1 = em.let(f"{pm1} * {x}")
+    pn = "1.0" if n == 0 else em.let(f"{pm1} * {x}")
+    if arg >= 0:
+        return pn, em.let(f"{_literal(float(n))} * {pm1}")
+    v = em.let(f"1.0 / {pn}")
+    return v, em.let(f"{_literal(float(-n))} * {v} / {x}")
+
+
 def _unary(em: _Emitter, op: Op, arg: int, a: _Slot) -> _Slot:
-    x = a.value
-    if op == Op.NEG:
-        v, d = em.let(f"-{x}"), "-1.0"
-    elif op == Op.EXP:
-        v = em.let(f"lawfit::math::exp({x})")
-        d = v
-    elif op == Op.LOG:
-        d = em.let(f"1.0 / {x}")
-        v = em.let(f"lawfit::math::log({x})")
-    elif op == Op.LOG10:
-        d = em.let(f"1.0 / ({x} * 2.302585092994046)")
-        v = em.let(f"lawfit::math::log({x}) * 0.43429448190325176")
-    elif op == Op.LOG1P:
-        d, v = em.let(f"1.0 / (1.0 + {x})"), em.let(f"std::log1p({x})")
-    elif op == Op.EXPM1:
-        d, v = em.let(f"lawfit::math::exp({x})"), em.let(f"std::expm1({x})")
-    elif op == Op.SQRT:
-        v = em.let(f"std::sqrt({x})")
-        d = em.let(f"0.5 / {v}")
-    elif op == Op.ABS:
-        d = em.let(f"{x} > 0 ? 1.0 : ({x} < 0 ? -1.0 : 0.0)")
-        v = em.let(f"std::fabs({x})")
-    elif op == Op.SIN:
-        d, v = em.let(f"std::cos({x})"), em.let(f"std::sin({x})")
-    elif op == Op.COS:
-        d, v = em.let(f"-std::sin({x})"), em.let(f"std::cos({x})")
-    elif op == Op.TAN:
-        v = em.let(f"std::tan({x})")
-        d = em.let(f"1.0 + {v} * {v}")
-    elif op == Op.ARCTAN:
-        d, v = em.let(f"1.0 / (1.0 + {x} * {x})"), em.let(f"std::atan({x})")
-    elif op == Op.TANH:
-        v = em.let(f"std::tanh({x})")
-        d = em.let(f"1.0 - {v} * {v}")
-    elif op == Op.SIGMOID:
-        v = em.let(f"lawfit::detail::sigmoid({x})")
-        d = em.let(f"{v} * (1.0 - {v})")
-    elif op == Op.SOFTPLUS:
-        d = em.let(f"lawfit::detail::sigmoid({x})")
-        v = em.let(f"({x} > 0 ? {x} : 0.0) + std::log1p(lawfit::math::exp(-({x} < 0 ? -{x} : {x})))")
-    elif op == Op.POWI:
-        if not -64 <= arg <= 64:
-            raise ValueError(f"POWI exponent {arg} out of range")
-        n = abs(arg)
-        pm1 = "1.0"
-        for _ in range(1, n):  # a^(n-1) by repeated multiplication, as the interpreter
-            pm1 = em.let(f"{pm1} * {x}")
-        pn = "1.0" if n == 0 else em.let(f"{pm1} * {x}")
-        if arg >= 0:
-            d, v = em.let(f"{_literal(float(n))} * {pm1}"), pn
-        else:
-            v = em.let(f"1.0 / {pn}")
-            d = em.let(f"{_literal(float(-n))} * {v} / {x}")
+    if op == Op.POWI:
+        v, d = _powi(em, arg, a.value)
+    elif op in _UNARY:
+        got = {"x": a.value}
+        for what, expr in _UNARY[op]:
+            text = expr.format(**got)
+            got[what] = text if text in ("-1.0", got.get("v")) else em.let(text)
+        v, d = got["v"], got["d"]
     else:
         raise ValueError(f"opcode {op!r} has no code generator")
     return _Slot(v, {j: em.let(f"{g} * {d}") for j, g in a.grads.items()})
