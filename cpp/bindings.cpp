@@ -7,6 +7,7 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <string>
 
 #include "callback_evaluator.hpp"
@@ -187,7 +188,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
                      const std::optional<carray<double>>& start_grid,
                      const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
                      std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
-                     const std::string& layout, std::int64_t grid_resamples, std::uintptr_t jit_address) {
+                     const std::string& layout, std::int64_t grid_resamples, std::uintptr_t jit_address,
+                     std::uintptr_t cuda_jit_address) {
     const ArrayArg<double> columns = array_arg<double>(columns_arg, "columns"), y = array_arg<double>(y_arg, "y");
     const std::optional<ArrayArg<double>> weight = optional_array_arg<double>(weight_arg, "weight");
     const std::optional<ArrayArg<double>> p0 = optional_array_arg<double>(p0_arg, "p0");
@@ -323,9 +325,16 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
             resident.y = y.on_device;
             resident.weight = weight && weight->on_device;
             resident.p0 = p0 && p0->on_device;
-            for (std::intptr_t stream : {columns.stream, y.stream, weight ? weight->stream : 0, p0 ? p0->stream : 0})
-                resident.streams.push_back(stream);
-            err = cuda::solve_batch(b, r, resident, want_jtj, lay, max_chunk, &n_chunks);
+            const std::intptr_t streams[4] = {columns.stream, y.stream, weight ? weight->stream : 0, p0 ? p0->stream : 0};
+            std::copy(streams, streams + 4, resident.streams);
+            if (cuda_jit_address) {  // the law compiled for the GPU at run time
+                char msg[512] = {0};
+                const int code = reinterpret_cast<cuda::CompiledSolve>(cuda_jit_address)(
+                    &b, &r, &resident, want_jtj, static_cast<int>(lay), max_chunk, &n_chunks, msg, sizeof(msg));
+                if (code != 0) err = msg[0] ? msg : "compiled law failed";
+            } else {
+                err = cuda::solve_batch(b, r, resident, want_jtj, lay, max_chunk, &n_chunks);
+            }
         }
         if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
 #else
@@ -440,6 +449,11 @@ PYBIND11_MODULE(_core, m) {
     // Code compiled at run time must agree on the batch's layout (lawfit._jit checks).
     m.attr("BATCH_VIEW_SIZE") = sizeof(BatchView);
 #ifdef LAWFIT_WITH_CUDA
+    m.attr("CUDA_ABI") = cuda::abi_signature();
+#else
+    m.attr("CUDA_ABI") = 0;
+#endif
+#ifdef LAWFIT_WITH_CUDA
     m.attr("WITH_CUDA") = true;
     m.def("cuda_device_count", &cuda::device_count, "Number of usable CUDA devices (0 without a driver).");
     m.def("cuda_device_name", &cuda::device_name, py::arg("device") = 0);
@@ -460,7 +474,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
           py::arg("grid_sizes") = py::none(), py::arg("best_of") = 1, py::arg("summary_runs") = 0,
           py::arg("quantiles") = py::none(), py::arg("layout") = "auto", py::arg("grid_resamples") = 0,
-          py::arg("jit_address") = 0,
+          py::arg("jit_address") = 0, py::arg("cuda_jit_address") = 0,
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),

@@ -2,7 +2,6 @@
 #pragma once
 #include <cstdint>
 #include <string>
-#include <vector>
 
 #include "lawfit/batch.hpp"
 #include "lawfit/reduce.hpp"
@@ -23,15 +22,24 @@ enum class Layout { AUTO, THREAD, GROUP };
 // benchmark times both layouts (bench suite 'gpu', layout rows).
 constexpr double kGroupMinPoints = 128.0;
 
-Layout choose_layout(const BatchView& b, Layout requested);
-
 // Inputs that already lie on the device (__cuda_array_interface__ arrays):
 // used where they are, never copied.  `streams` are the producers' streams
-// (0: none) to wait for before reading them.
+// (0: none) to wait for before reading them.  Plain data: it also crosses
+// into code compiled at run time (lawfit._jit).
 struct Resident {
     bool columns = false, y = false, weight = false, p0 = false;
-    std::vector<std::intptr_t> streams;
+    std::intptr_t streams[4] = {0, 0, 0, 0};
 };
+
+// Entry point of a law compiled at run time for the GPU (lawfit._jit):
+// solve_batch() for that one law; returns 0, or nonzero with a message in err.
+using CompiledSolve = int (*)(const BatchView* host, const ReduceView* r, const Resident* resident, int want_jtj,
+                              int layout, std::int64_t max_chunk, int* n_chunks, char* err, int err_len);
+
+// What code compiled at run time must agree on with this build.
+constexpr std::uint64_t abi_signature() {
+    return sizeof(BatchView) * 1000000ull + sizeof(ReduceView) * 1000ull + sizeof(Resident);
+}
 
 // Solves the batch on the current device.  Every pointer in `host` and `r` is
 // a host pointer except the inputs `resident` names; the others are copied to

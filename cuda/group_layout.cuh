@@ -24,7 +24,7 @@ __device__ T group_sum(const Group& group, T v) {
     return s;
 }
 
-template <int NP, int NS>
+template <class Runner, int NP, int NS>
 struct GroupEvaluator {
     const Group& group;
     const ProgramView& prog;
@@ -40,7 +40,7 @@ struct GroupEvaluator {
         bool ok = true, first = true;
         std::uint32_t mask = 0;
         for (std::int64_t p = data.begin + group.thread_rank(); p < data.end; p += kBlock) {
-            if (!run_block(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) {
+            if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) {
                 ok = false;
                 break;
             }
@@ -64,7 +64,7 @@ struct GroupEvaluator {
 };
 
 // solve_problem() for a group: problem i, whose lanes all call this.
-template <int NP, int NS>
+template <class Runner, int NP, int NS>
 __device__ void solve_problem_group(const Group& group, const BatchView& b, std::int64_t i,
                                     Workspace<1, NP, NS>& ws) {
     const int P = b.prog.n_params;
@@ -80,7 +80,7 @@ __device__ void solve_problem_group(const Group& group, const BatchView& b, std:
         return;
     }
     ProblemData data{b.columns, b.n_points, b.y, b.weight, su.begin, su.end};
-    GroupEvaluator<NP, NS> eval{group, b.prog, data, b.objective, su.resample, ws.block, ws.acc};
+    GroupEvaluator<Runner, NP, NS> eval{group, b.prog, data, b.objective, su.resample, ws.block, ws.acc};
     LmOutcome o;
     if (b.evaluate_only) {
         o.nfev = 1;

@@ -78,12 +78,13 @@ def test_runner_writes_table_json(tmp_path, capsys):
     assert "accuracy" in capsys.readouterr().out
 
 
-def test_gpu_workloads_run_on_the_cpu_at_toy_size():
+def test_gpu_workloads_run_on_the_cpu_at_toy_size(tmp_path, monkeypatch):
     # The GPU benchmark's code runs here with the CPU standing in for the
     # device, so it cannot rot between the rare runs on a GPU.  The 'device'
     # rows then are CPU rows: both layouts and the CPU agree bit for bit.
     from lawfit.bench.suite.gpu import gpu_rows
 
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))  # compiled laws (the jit rows) go here
     cfg = Config(scale="toy", threads=2)
     rows = gpu_rows(cfg, "cpu", "cpu stand-in")
     _check_schema(rows)
@@ -94,5 +95,7 @@ def test_gpu_workloads_run_on_the_cpu_at_toy_size():
     assert layout_notes and all(n.endswith("laws: True") for n in layout_notes)
     epoch = [r for r in rows if r.problem.startswith("Epoch")][0]
     assert "alpha" in epoch.note and epoch.shape["resamples_used"] >= 1
+    jit_notes = [r.note for r in rows if r.tool.endswith(" jit")]
+    assert all(n.endswith("identical results: True") for n in jit_notes)
     assert all(r.check == "ok" for r in rows if r.problem != "Farseer-like 9p"), [
         (r.problem, r.tool, r.note) for r in rows if r.check != "ok"]

@@ -132,3 +132,15 @@ def test_device_starts_and_reductions_match_the_cpu(layout):
     np.testing.assert_array_equal(gpu.n_used, cpu.n_used)
     check(gpu.quantiles, cpu.quantiles)
     check(gpu.mean, cpu.mean)
+
+
+@needs_gpu
+@pytest.mark.parametrize("layout", ["thread", "group"])
+def test_law_compiled_for_the_gpu_gives_the_interpreters_bits(layout):
+    program, columns, y, offsets = _chinchilla_batch(200)
+    p0 = np.tile(START, (200, 1))
+    kw = dict(device="cuda", layout=layout, loss="huber", delta=1e-2)
+    interpreted = solve_batch(program, columns, y, offsets, p0, **kw)
+    compiled = solve_batch(program, columns, y, offsets, p0, jit=True, **kw)
+    for name in ("params", "cost", "nfev", "status", "jtj"):
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(interpreted, name), err_msg=name)

@@ -113,3 +113,16 @@ def test_generated_source_is_straight_line_and_sized():
     assert size_class(5) == 8 and size_class(2) == 4 and size_class(16) == 16
     with pytest.raises(ValueError):
         size_class(17)
+
+
+@pytest.mark.skipif(not _core.WITH_CUDA or _jit.nvcc() is None, reason="no CUDA build or no nvcc")
+def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
+    # The batch driver of cuda/batch_runner.cuh with the law's code in its
+    # kernels, built by nvcc and loaded; it agrees with the core on the data
+    # layout.  Running it needs a GPU (tests/test_gpu.py).
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    program = lawfit.compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
+    address = _jit.compiled_cuda_solver(program)
+    assert address, _jit.last_error()
+    assert _jit.compiled_cuda_solver(program) == address  # loaded once
+    assert len(list(tmp_path.glob("jit/law_cuda_*.so"))) == 1

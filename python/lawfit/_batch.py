@@ -167,11 +167,11 @@ def solve_batch(
     (``device='auto'`` then means 'cuda'); they must already be float64 and
     C-contiguous.  The small index arrays are copied to the host.
 
-    ``jit`` (CPU only): True compiles the law to machine code first
-    (:mod:`lawfit._jit`: the system's C++ compiler, cached by the law's hash;
-    bit-identical results, no interpreter dispatch) and raises if it cannot;
-    'auto' does so when a compiler is there and falls back to the interpreter
-    otherwise; False (default) interprets.
+    ``jit``: True compiles the law to machine code first (:mod:`lawfit._jit`:
+    the system's C++ compiler for the CPU, nvcc for the GPU; cached by the
+    law's hash; results bit-identical to the interpreter's, without its
+    dispatch) and raises if it cannot; 'auto' does so when a compiler is there
+    and falls back to the interpreter otherwise; False (default) interprets.
 
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
@@ -215,7 +215,7 @@ def solve_batch(
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
     device = resolve_device(device)
-    jit_address = _jit_address(program, jit) if device == "cpu" else 0
+    jit_address = _jit_address(program, jit, device)
     out = _core.solve_batch(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
@@ -254,19 +254,20 @@ def solve_batch(
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
         layout=layout,
         grid_resamples=int(n_resamples),
-        jit_address=jit_address,
+        jit_address=jit_address if device == "cpu" else 0,
+        cuda_jit_address=jit_address if device == "cuda" else 0,
     )
     return BatchSolution(**out)
 
 
-def _jit_address(program, jit) -> int:
+def _jit_address(program, jit, device: str) -> int:
     if jit is False or jit is None:
         return 0
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
     from . import _jit
 
-    address = _jit.compiled_solver(program)
+    address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if address is None and jit is True:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
     return address or 0

@@ -29,7 +29,7 @@ from pathlib import Path
 from . import _core
 from .codegen import runner_source, size_class
 
-__all__ = ["compiled_solver", "compiler", "last_error"]
+__all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error"]
 
 # -ffp-contract=off and -fno-math-errno as the core's own build (CMakeLists.txt):
 # the same rounding as the interpreter.
@@ -64,6 +64,37 @@ __attribute__((visibility("default"))) void lawfit_jit_solve(const lawfit::Batch
 """
 
 
+_CUDA_TEMPLATE = """#include <cstdint>
+#include <cstdio>
+#include <string>
+
+#include "batch_runner.cuh"
+
+namespace {{
+{runner}
+}}  // namespace
+
+extern "C" {{
+__attribute__((visibility("default"))) std::uint64_t lawfit_cuda_jit_abi() {{
+    return lawfit::cuda::abi_signature();
+}}
+
+__attribute__((visibility("default"))) int lawfit_cuda_jit_solve(
+        const lawfit::BatchView* host, const lawfit::ReduceView* r, const lawfit::cuda::Resident* resident,
+        int want_jtj, int layout, std::int64_t max_chunk, int* n_chunks, char* err, int err_len) {{
+    const std::string e = lawfit::cuda::run_batch<GeneratedRunner, {np}, 1>(
+        *host, *r, *resident, want_jtj != 0, static_cast<lawfit::cuda::Layout>(layout), max_chunk, n_chunks);
+    if (e.empty()) return 0;
+    std::snprintf(err, static_cast<std::size_t>(err_len), "%s", e.c_str());
+    return 1;
+}}
+}}
+"""
+
+# --fmad=false as the package's CUDA build (cuda/CMakeLists.txt).
+CUDA_FLAGS = ["-std=c++17", "-O3", "--fmad=false", "-shared", "-Xcompiler", "-fPIC"]
+
+
 def last_error() -> str:
     """Why the last :func:`compiled_solver` call returned None ('' if it did not)."""
     return _error
@@ -78,6 +109,17 @@ def compiler() -> str | None:
     return None
 
 
+def nvcc() -> str | None:
+    """The CUDA compiler: ``$CUDACXX``, else nvcc on the PATH or under ``$CUDA_HOME``."""
+    for name in filter(None, (os.environ.get("CUDACXX"), "nvcc")):
+        path = shutil.which(name)
+        if path:
+            return path
+    home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
+    path = Path(home) / "bin" / "nvcc"
+    return str(path) if path.is_file() else None
+
+
 def _include_dir() -> Path | None:
     """The core's headers: shipped in the package, or cpp/ of a source checkout."""
     here = Path(__file__).resolve().parent
@@ -87,16 +129,26 @@ def _include_dir() -> Path | None:
     return None
 
 
+def _cuda_include_dir() -> Path | None:
+    """The GPU back end's headers (batch_runner.cuh and what it includes)."""
+    here = Path(__file__).resolve().parent
+    for candidate in (here / "include" / "cuda", here.parent.parent / "cuda"):
+        if (candidate / "batch_runner.cuh").is_file():
+            return candidate
+    return None
+
+
 def _cache_dir() -> Path:
     root = os.environ.get("LAWFIT_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "lawfit")
     return Path(root) / "jit"
 
 
-def _headers_digest(include: Path) -> str:
+def _headers_digest(*folders: Path) -> str:
     h = hashlib.sha256()
-    for path in sorted((include / "lawfit").glob("*.hpp")):
-        h.update(path.name.encode())
-        h.update(path.read_bytes())
+    for folder in folders:
+        for path in sorted([*folder.glob("*.hpp"), *folder.glob("*.cuh")]):
+            h.update(path.name.encode())
+            h.update(path.read_bytes())
     return h.hexdigest()
 
 
@@ -121,12 +173,13 @@ def compiled_solver(program) -> int | None:
     if include is None:
         _error = "the core's headers are not installed with this lawfit"
         return None
-    key = hashlib.sha256("\n".join([source, cxx, " ".join(FLAGS), _headers_digest(include)]).encode()).hexdigest()[:24]
+    key = hashlib.sha256("\n".join([source, cxx, " ".join(FLAGS), _headers_digest(include / "lawfit")]).encode())
+    key = key.hexdigest()[:24]
     with _lock:
         if key in _loaded:
             return _loaded[key][1]
         try:
-            lib_path = _build(source, key, cxx, include)
+            lib_path = _build(source, key, [cxx, *FLAGS, f"-I{include}"], "law.cpp")
             lib = ctypes.CDLL(str(lib_path))
             lib.lawfit_jit_batch_view_size.restype = ctypes.c_uint64
             if lib.lawfit_jit_batch_view_size() != _core.BATCH_VIEW_SIZE:
@@ -140,20 +193,66 @@ def compiled_solver(program) -> int | None:
         return address
 
 
-def _build(source: str, key: str, cxx: str, include: Path) -> Path:
+def compiled_cuda_solver(program) -> int | None:
+    """Address of ``program``'s GPU entry point (the whole batch driver of
+    batch_runner.cuh with the law's generated code in its kernels), compiled
+    with nvcc for this machine's GPU, or None (see :func:`last_error`).
+    nvcc takes several seconds the first time; the result is cached."""
+    global _error
+    _error = ""
+    if not _core.WITH_CUDA:
+        _error = "this lawfit build has no CUDA back end"
+        return None
+    try:
+        runner = runner_source(program)
+    except ValueError as exc:
+        _error = f"no code generator for this program: {exc}"
+        return None
+    source = _CUDA_TEMPLATE.format(runner=runner, np=size_class(len(program.param_names)))
+    compiler_path, include, cuda_include = nvcc(), _include_dir(), _cuda_include_dir()
+    if compiler_path is None:
+        _error = "no CUDA compiler (nvcc) found (set CUDACXX or CUDA_HOME)"
+        return None
+    if include is None or cuda_include is None:
+        _error = "the core's headers are not installed with this lawfit"
+        return None
+    # The GPU of this machine, or (no GPU: a build to inspect) the package's architectures.
+    arch = ["-arch=native"] if _core.cuda_device_count() > 0 else [
+        "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90"]
+    command = [compiler_path, *CUDA_FLAGS, *arch, f"-I{include}", f"-I{cuda_include}"]
+    key = hashlib.sha256("\n".join([source, " ".join(command),
+                                     _headers_digest(include / "lawfit", cuda_include)]).encode()).hexdigest()[:24]
+    with _lock:
+        if key in _loaded:
+            return _loaded[key][1]
+        try:
+            lib = ctypes.CDLL(str(_build(source, "cuda_" + key, command, "law.cu")))
+            lib.lawfit_cuda_jit_abi.restype = ctypes.c_uint64
+            if lib.lawfit_cuda_jit_abi() != _core.CUDA_ABI:
+                _error = "compiled code disagrees with the core on the batch layout"
+                return None
+        except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+            _error = f"compiling the law for the GPU failed: {exc}"
+            return None
+        address = ctypes.cast(lib.lawfit_cuda_jit_solve, ctypes.c_void_p).value
+        _loaded[key] = (lib, address)
+        return address
+
+
+def _build(source: str, key: str, command: list[str], name: str) -> Path:
+    """Compiles source with ``command`` (compiler and flags) into the cache, once."""
     cache = _cache_dir()
     cache.mkdir(parents=True, exist_ok=True)
     lib_path = cache / f"law_{key}.so"
     if lib_path.is_file():
         return lib_path
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
-        src = Path(tmp) / "law.cpp"
+        src = Path(tmp) / name
         src.write_text(source)
         out = Path(tmp) / "law.so"
-        proc = subprocess.run([cxx, *FLAGS, f"-I{include}", str(src), "-o", str(out)], capture_output=True,
-                              text=True, timeout=300)
+        proc = subprocess.run([*command, str(src), "-o", str(out)], capture_output=True, text=True, timeout=600)
         if proc.returncode != 0:
             raise subprocess.SubprocessError(proc.stderr.strip().splitlines()[-1] if proc.stderr else
-                                             f"{cxx} exited with {proc.returncode}")
+                                             f"{command[0]} exited with {proc.returncode}")
         os.replace(out, lib_path)  # atomic: concurrent builders never see half a file
     return lib_path

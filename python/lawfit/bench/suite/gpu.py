@@ -27,6 +27,8 @@ sample; notes give the largest GPU-vs-CPU parameter difference.
 """
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ..core import Config, Model, Problem, Row, compare, fmt_size, judge, lawfit_status, reference, timed
@@ -144,10 +146,10 @@ def _ladder(cfg, device, device_name, spec):
     grid = _one_point_grid(spec["start"])
     peak = fp64_peak(device_name)
 
-    def solve(n, dev):
+    def solve(n, dev, jit=False):
         law = np.arange(n, dtype=np.int64) % base  # built inside: the GPU run includes all host work
         return solve_batch(program, cols, y.ravel(), offsets, start_grid=grid, problem_law=law, want_jtj=False,
-                           device=dev, n_threads=cfg.threads)
+                           device=dev, n_threads=cfg.threads, jit=jit)
 
     solve(100, device)
     solve(100, "cpu")  # warm-ups
@@ -182,7 +184,29 @@ def _ladder(cfg, device, device_name, spec):
         note = "" if n <= cpu_max else f"CPU timed on {cpu_timed:,} of {n:,}, time extrapolated"
         rows.append(_row("gpu", spec["name"], size, "lawfit cpu", n, POINTS, cpu_timed / cpu_rate, cpu_timed,
                          ac, lawfit_status(cpu_sol.status), note, shape))
+    rows += _jit_row(cfg, device, device_name, spec["name"], solve, sizes[-1], g, rows[-2], program)
     return rows
+
+
+def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_row, program):
+    """The largest batch again with the law compiled to machine code (lawfit._jit)."""
+    from ... import _jit
+
+    t0 = time.perf_counter()
+    address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
+    compile_s = time.perf_counter() - t0
+    if address is None:
+        cfg.skip(f"gpu {name} jit", _jit.last_error())
+        return []
+    t, sol = timed(lambda: solve(n, device, jit=True), cfg.pick(1, 2, 2))
+    same = np.array_equal(sol.params, interpreted.params, equal_nan=True)
+    shape = dict(interpreted_row.shape, jit=True, compile_seconds=compile_s)
+    a = interpreted_row  # the same answers (checked bit for bit below): the same accuracy
+    row = Row("gpu", name, interpreted_row.size, f"lawfit {device} jit", n, POINTS, n / t, t, n, a.accuracy_metric,
+              a.accuracy, a.agree, a.compared, a.check, lawfit_status(sol.status),
+              f"{device_name}; law compiled in {compile_s:.1f} s (cached after); "
+              f"{interpreted_row.seconds / t:.2f}x the interpreter; identical results: {same}", None, shape)
+    return [row]
 
 
 def _layouts(cfg, device, device_name):
@@ -266,9 +290,9 @@ def _epoch_analysis(cfg, device, device_name):
         return solve_batch(program, cols, ylog, offsets, start_grid=axes, seed=seed, loss="huber", delta=DELTA,
                            want_jtj=False, device=dev, n_threads=cfg.threads, best_of=S, **kw)
 
-    def analysis(dev, r):
-        full = solve(dev)
-        boot = solve(dev, n_resamples=r, summary_runs=r, quantiles=q)
+    def analysis(dev, r, jit=False):
+        full = solve(dev, jit=jit)
+        boot = solve(dev, n_resamples=r, summary_runs=r, quantiles=q, jit=jit)
         return full, boot
 
     analysis(device, 1)  # warm-up
@@ -297,10 +321,26 @@ def _epoch_analysis(cfg, device, device_name):
              "data": source, "device": device_name, "cpu_resamples": R_cpu, "gpu_seconds": tg,
              "resamples_used": int(g_boot.n_used[0, 0])}
     problem = "Epoch full analysis (grid + bootstrap x grid)"
-    return [
+    jit_rows = []
+    from ... import _jit
+
+    t0 = time.perf_counter()
+    compiled = (_jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)) is not None
+    compile_s = time.perf_counter() - t0
+    if compiled:
+        tj, (j_full, j_boot) = timed(lambda: analysis(device, R, jit=True), 1)
+        same = np.array_equal(j_full.params, g_full.params) and np.array_equal(j_boot.quantiles, g_boot.quantiles)
+        jit_rows.append(_row("gpu", problem, size, f"lawfit {device} jit", n, M, tj, n, ag,
+                             lawfit_status(j_full.status),
+                             f"{device_name}; law compiled in {compile_s:.1f} s (cached after); {tg / tj:.2f}x the "
+                             f"interpreter; identical results: {same}", dict(shape, jit=True)))
+    else:
+        cfg.skip("gpu epoch jit", _jit.last_error())
+    rows = [
         _row("gpu", problem, size, f"lawfit {device}", n, M, tg, n, ag, lawfit_status(g_full.status),
              f"{device_name}; one call per stage, reductions on the device; {interval}; "
              f"max rel diff to CPU: full fit {full_diff:.1e}, resamples {diff:.1e}", shape),
         _row("gpu", problem, size, "lawfit cpu", n, M, cpu_seconds, (R_cpu + 1) * S, ac, lawfit_status(c_full.status),
              f"CPU timed on the full fit + {R_cpu} of {R:,} resamples, time extrapolated", shape),
     ]
+    return rows[:1] + jit_rows + rows[1:]
