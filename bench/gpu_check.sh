@@ -6,8 +6,11 @@
 #   bash bench/gpu_check.sh [--quick]        # there (device tool: carry=["bench/.data"])
 # Prints: the device, the kernels' register and local-memory use, the GPU
 # tests (CPU/GPU agreement in both layouts, chunking, device-side starts and
-# reductions), then the GPU benchmark's summary table.  --quick runs the
-# benchmark at its quick scale (about a minute); the default is the full scale.
+# reductions, CuPy inputs, laws compiled with nvcc), then the GPU benchmark's
+# summary table.  --quick runs the benchmark at its quick scale (a few
+# minutes with the build); the default is the full scale (1e7-fit ladders,
+# 18 million Epoch fits): if one 10-minute device call cannot hold both, run
+# `bash bench/gpu_check.sh --quick` first and then `python bench/run.py --only gpu`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scale="--full"
@@ -15,6 +18,7 @@ if [ "${1:-}" = "--quick" ]; then scale="--quick"; shift; fi
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
 pip install --no-build-isolation -q . 2>&1 | tail -3
 if [ -d bench/.data ]; then export LAWFIT_DATA="$PWD/bench/.data"; fi
+export LAWFIT_CACHE="${LAWFIT_CACHE:-$PWD/bench/.jit-cache}"   # laws compiled at run time (ignored folder)
 python - <<'PY'
 import lawfit._core as c
 print("WITH_CUDA:", c.WITH_CUDA, "devices:", c.cuda_device_count(), c.cuda_device_name(0))
@@ -25,5 +29,5 @@ if command -v nvcc > /dev/null; then
   nvcc -std=c++17 -O3 --fmad=false -Icpp -Icuda -arch=sm_90 -Xptxas -v -c cuda/cuda_backend.cu -o /tmp/lawfit_kernels.o 2>&1 \
     | grep -E "Compiling entry|Used|stack frame" | sed -E 's/_ZN6lawfit4cuda[0-9A-Za-z_]*(solve_[a-z]+_kernel|best_kernel|summary_kernel)(ILi([0-9]+)ELi([0-9]+)E)?.*/\1 NP=\3 NS=\4/' || true
 fi
-python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_curve_fit.py
+python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_device_arrays.py tests/test_jit.py tests/test_curve_fit.py
 python bench/run.py --only gpu $scale "$@"
