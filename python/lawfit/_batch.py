@@ -179,6 +179,8 @@ def solve_batch(
     """
     P = len(program.param_names)
     grid_values = grid_sizes = None
+    if int(n_resamples) < 0 or (n_resamples and start_grid is None):
+        raise ValueError("n_resamples must be a non-negative count and needs start_grid")
     if start_grid is not None:
         if p0 is not None:
             raise ValueError("give either p0 or start_grid, not both")
