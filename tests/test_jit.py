@@ -127,3 +127,19 @@ def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     assert address, _jit.last_error()
     assert _jit.compiled_cuda_solver(program) == address  # loaded once
     assert len(list(tmp_path.glob("jit/law_cuda_*.so"))) == 1
+
+
+def test_multistart_and_bootstrap_carry_jit_and_give_the_same_answers(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    rng = np.random.default_rng(4)
+    x = np.linspace(1, 10, 40)
+    y = 3 * x**-0.5 + 1 + 0.02 * rng.standard_normal(40)
+    starts = {"a": [1, 5], "b": [0.2, 1], "c": [0, 2]}
+    runs = {}
+    for jit in (False, True):
+        fit = lawfit.fit_multistart("a*x**-b + c", x, y, starts, loss="huber", delta=0.05,
+                                    robust_hessian="triggs", jit=jit)
+        assert fit.solver_options["jit"] is jit and fit.solver_options["robust_hessian"] == "triggs"
+        runs[jit] = (fit, lawfit.bootstrap(fit, 64, seed=2, jackknife=False))
+    np.testing.assert_array_equal(runs[True][0].params, runs[False][0].params)
+    np.testing.assert_array_equal(runs[True][1].interval(0.9)[0], runs[False][1].interval(0.9)[0])

@@ -433,7 +433,8 @@ def bootstrap(
     opts = fit.solver_options
     common = dict(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
                   n_threads=opts["n_threads"], device=opts["device"], loss=fit.loss, delta=fit.delta,
-                  residual=fit.residual)
+                  residual=fit.residual, robust_hessian=opts.get("robust_hessian", "irls"),
+                  jit=opts.get("jit", False))
     fixed_law = np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (L, P))
     any_fixed = bool(fixed_law.any())
 

@@ -457,6 +457,7 @@ def fit_multistart(
     device: str = "cpu",
     robust_hessian: str = "irls",
     warn: bool = True,
+    jit=False,
 ) -> MultistartResult:
     """Fit one or many laws from many starting points in one batch; keep the best start per law.
 
@@ -497,6 +498,9 @@ def fit_multistart(
     n_starts, seed : for ``starts="sobol"`` or ``"lhs"``.
     ftol, xtol, gtol, max_nfev : MINPACK-style stopping rules, as curve_fit.
     n_threads, device : where the batch runs ('cpu', 'cuda', 'auto').
+    jit : bool or 'auto'
+        Compile the law to machine code first (:func:`lawfit.solve_batch`):
+        the same results, faster for large batches; kept for the bootstrap.
     robust_hessian : {'irls', 'triggs'}
         Gauss-Newton matrix of robust losses (see :func:`lawfit._batch.solve_batch`).
     warn : bool
@@ -539,7 +543,7 @@ def fit_multistart(
     fixed_k = np.repeat(fixed_law, S, axis=0) if fixed_mask.any() else None
     problem_law = np.repeat(np.arange(L, dtype=np.int64), S)
     opts = dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, n_threads=n_threads, device=device,
-                loss=loss, delta=delta, residual=residual, robust_hessian=robust_hessian)
+                loss=loss, delta=delta, residual=residual, robust_hessian=robust_hessian, jit=jit)
     common = dict(weight=data.weight, **opts)
 
     run = np.arange(L * S)
@@ -592,7 +596,7 @@ def fit_multistart(
         start_cost=start_cost, loss=loss, delta=float(delta), residual=residual, fixed=fixed_mask,
         lower=lo, upper=hi, solver_options=dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev,
                                                 n_threads=n_threads, device=device,
-                                                robust_hessian=robust_hessian),
+                                                robust_hessian=robust_hessian, jit=jit),
     )
 
 
