@@ -61,6 +61,15 @@ def test_fit_prints_the_table_and_frontier_without_out(csv, capsys):
     assert any(line.split()[:1] == ["family"] and "N_opt" in line for line in lines[1:])
 
 
+def test_fit_with_jit_prints_the_same_table(csv, capsys, tmp_path, monkeypatch):
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))  # compiled laws (or nothing, without a compiler)
+    args = ("fit", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "-q")
+    code, plain, _ = run_main(capsys, *args)
+    code_jit, compiled, err = run_main(capsys, *args, "--jit")
+    assert code == code_jit == 0 and err == ""
+    assert compiled == plain  # the compiled law gives the interpreter's bits
+
+
 def run_main(capsys, *args):
     """The same entry point in-process (faster than a subprocess for the many small cases)."""
     from lawfit.__main__ import main

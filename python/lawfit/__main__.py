@@ -90,6 +90,9 @@ def _add_fit_options(p: argparse.ArgumentParser, *, law_required: bool) -> None:
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     p.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    p.add_argument("--jit", action="store_true",
+                   help="compile the law to machine code first (same results; needs a C++ compiler, or nvcc "
+                        "for the GPU; falls back to the interpreter without one)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
     p.add_argument("--nan-policy", choices=["raise", "omit", "propagate"], default="raise",
                    help="rows with missing values: stop (default), skip them, or let their laws fail")
@@ -134,7 +137,8 @@ def _run_fit(args, prog: str):
         res = fit(args.data, args.law, x=args.x, y=args.y, by=args.by, sigma=args.sigma, loss=args.loss,
                   delta=args.delta, residual=args.residual, starts=args.starts, n_starts=args.n_starts,
                   prune=args.prune, bootstrap=args.bootstrap, bootstrap_by=args.bootstrap_by, ci=args.ci,
-                  fixed=_fixed(args.fixed), shared=args.shared, device=args.device, seed=args.seed,
+                  fixed=_fixed(args.fixed), shared=args.shared, device=args.device,
+                  jit="auto" if args.jit else False, seed=args.seed,
                   progress=not args.quiet, level=args.level, nan_policy=args.nan_policy, n_threads=args.threads)
     for w in caught:
         if not args.quiet:
