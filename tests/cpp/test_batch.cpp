@@ -4,14 +4,19 @@
 #define LAWFIT_TEST_MAIN
 #include <atomic>
 #include <cmath>
+#include <condition_variable>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <memory>
+#include <mutex>
+#include <thread>
 #include <vector>
 
 #include "cpu_backend.hpp"
 #include "harness.hpp"
 #include "lawfit/batch.hpp"
+#include "lawfit/group.hpp"
 #include "lawfit/reduce.hpp"
 #include "programs.hpp"
 
@@ -103,6 +108,74 @@ struct Batch {
 
     bool converged(std::int64_t k) const { return lawfit::converged(static_cast<Status>(status[k])); }
 };
+
+// What the GPU's group layout needs from a thread group, done by CPU
+// threads: shfl and all exchange values through shared slots between two
+// barrier waits, so each lane sees what the tile's intrinsics would give it.
+class LaneExchange {
+  public:
+    std::uint64_t exchange(int lane, std::uint64_t bits, int src) {
+        slots_[lane] = bits;
+        wait();
+        const std::uint64_t out = slots_[src];
+        wait();
+        return out;
+    }
+
+  private:
+    void wait() {
+        std::unique_lock<std::mutex> lock(mu_);
+        const long gen = generation_;
+        if (++arrived_ == lawfit::kBlock) {
+            arrived_ = 0;
+            ++generation_;
+            cv_.notify_all();
+        } else {
+            cv_.wait(lock, [&] { return generation_ != gen; });
+        }
+    }
+    std::mutex mu_;
+    std::condition_variable cv_;
+    int arrived_ = 0;
+    long generation_ = 0;
+    std::uint64_t slots_[lawfit::kBlock] = {};
+};
+
+struct EmulatedGroup {
+    int lane;
+    LaneExchange* ex;
+    int thread_rank() const { return lane; }
+    template <class T>
+    T shfl(T v, int src) const {
+        static_assert(sizeof(T) <= sizeof(std::uint64_t), "one slot per lane");
+        std::uint64_t bits = 0;
+        std::memcpy(&bits, &v, sizeof(T));
+        bits = ex->exchange(lane, bits, src);
+        T out;
+        std::memcpy(&out, &bits, sizeof(T));
+        return out;
+    }
+    bool all(bool pred) const {
+        bool every = true;
+        for (int i = 0; i < lawfit::kBlock; ++i) every = shfl(pred, i) && every;
+        return every;
+    }
+};
+
+// Runs every problem of b in the GPU's group layout (lawfit/group.hpp), with
+// kBlock CPU threads standing in for the GPU threads of a group.
+void solve_in_groups(const lawfit::BatchView& b) {
+    for (std::int64_t i = 0; i < b.n_problems; ++i) {
+        LaneExchange ex;
+        std::vector<std::thread> lanes;
+        for (int lane = 0; lane < lawfit::kBlock; ++lane)
+            lanes.emplace_back([&b, &ex, i, lane] {
+                auto ws = std::make_unique<lawfit::Workspace<1, 4, 8>>();
+                lawfit::solve_problem_group<lawfit::Interpreter>(EmulatedGroup{lane, &ex}, b, i, *ws);
+            });
+        for (auto& t : lanes) t.join();
+    }
+}
 
 void check_recovers_truth(const Batch& batch, std::int64_t k, std::int64_t law, double rtol, double atol = 1e-9) {
     for (int j = 0; j < 3; ++j) CHECK_NEAR(batch.params[3 * k + j], batch.truth[3 * law + j], rtol, atol);
@@ -467,4 +540,64 @@ LF_TEST(best_of_runs_and_replicate_summaries) {
     CHECK_NEAR(sd, std::sqrt(20.0 / 3.0), 1e-15, 0.0);
     CHECK_EQ(quant[0], 2.0);
     CHECK_EQ(quant[1], 5.0);
+}
+
+LF_TEST(group_layout_gives_the_cpu_blocks_bits) {
+    // The GPU's group layout (16 threads per problem), run by 16 CPU threads:
+    // the same bits as the CPU's 16-point blocks, with weights, bad input,
+    // bounds, fixed parameters, bootstrap resamples and a robust loss on log
+    // residuals.  On a GPU tests/test_gpu.py checks the same with real tiles.
+    for (int variant = 0; variant < 3; ++variant) {
+        Batch cpu({3, 16, 17, 40, 100, 20, 5}, 0.02);
+        cpu.weight.assign(cpu.y.size(), 1.0);
+        for (std::size_t k = 0; k < cpu.weight.size(); ++k) cpu.weight[k] = 0.5 + 0.01 * static_cast<double>(k % 7);
+        cpu.y[cpu.offsets[5] + 3] = kNaN;  // a bad point in law 5
+        cpu.problem_law = {0, 1, 2, 3, 4, 5, 6, 4, 3};
+        cpu.p0.clear();
+        for (int k = 0; k < 9; ++k) cpu.p0.insert(cpu.p0.end(), {1.0 + 0.1 * k, 0.8, 0.0});
+        cpu.lower.assign(27, -kInf);
+        cpu.upper.assign(27, kInf);
+        cpu.upper[7 * 3 + 1] = 0.6;  // problem 7: a bound the start violates -> BAD_INPUT
+        cpu.upper[8 * 3 + 1] = 0.9;  // problem 8: a bound that may bind
+        cpu.fixed.assign(27, 0);
+        cpu.fixed[6 * 3 + 2] = 1;    // problem 6 holds c
+        Batch group = cpu;
+        auto configure = [variant](lawfit::BatchView& b) {
+            if (variant >= 1) {
+                b.seed = 7;
+                static const std::int64_t resample[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
+                b.problem_resample = resample;
+            }
+            if (variant == 2) {
+                b.objective.loss = lawfit::Loss::HUBER;
+                b.objective.delta = 0.01;
+                b.objective.irls_floor = 1.0;
+            }
+        };
+        {
+            lawfit::BatchView b = cpu.view();
+            configure(b);
+            auto ws = std::make_unique<lawfit::Workspace<16, 4, 8>>();
+            for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
+        }
+        {
+            lawfit::BatchView b = group.view();
+            configure(b);
+            solve_in_groups(b);
+        }
+        int converged = 0;
+        for (std::int64_t k = 0; k < 9; ++k) {
+            CHECK_EQ(group.status[k], cpu.status[k]);
+            CHECK_EQ(group.nfev[k], cpu.nfev[k]);
+            CHECK_EQ(group.nit[k], cpu.nit[k]);
+            CHECK_SAME_BITS(group.cost[k], cpu.cost[k]);
+            for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(group.params[3 * k + j], cpu.params[3 * k + j]);
+            for (int j = 0; j < 9; ++j) CHECK_SAME_BITS(group.jtj[9 * k + j], cpu.jtj[9 * k + j]);
+            converged += cpu.converged(k);
+        }
+        CHECK_EQ(cpu.status[5], code(Status::BAD_INPUT));
+        CHECK_EQ(cpu.status[7], code(Status::BAD_INPUT));
+        std::printf("  variant %d: %d of 9 converged\n", variant, converged);
+        CHECK(converged >= 4);
+    }
 }
