@@ -8,6 +8,8 @@ import numpy.typing as npt
 MAX_PARAMS: int
 MAX_STACK: int
 WITH_CUDA: bool
+BATCH_VIEW_SIZE: int  # sizeof(BatchView): code compiled at run time must agree
+CUDA_ABI: int  # the same for the GPU driver (0 without CUDA)
 
 class Status(enum.IntEnum):
     NOT_RUN = 0
