@@ -118,6 +118,56 @@ def test_random_int32_code_arrays():
     assert tried > 100
 
 
+def test_random_reductions_grids_and_resamples():
+    # solve_batch's device-side options (start grids, generated resamples,
+    # best-of runs, replicate summaries) with random, often invalid, shapes and
+    # values: a clear ValueError or consistent outputs, never a crash.
+    rng = np.random.default_rng(11)
+    programs = [lawfit.compile_law(f, inputs=["x"]) for f in ("a*x**-b + c", "a*exp(-b*x)", "a + b*x + c*x**2")]
+    solved = refused = 0
+    for _ in range(1500):
+        prog = programs[rng.integers(3)]
+        P = len(prog.param_names)
+        sizes = rng.integers(0, 12, int(rng.integers(0, 5)))
+        offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+        L, M = len(sizes), int(offsets[-1])
+        x, y = rng.uniform(0.1, 5, M), rng.normal(1, 0.3, M)
+        if M and rng.random() < 0.1:
+            y[rng.integers(M)] = np.nan
+        kw = {}
+        if rng.random() < 0.5:
+            grid = [rng.normal(1, 1, int(rng.integers(0 if rng.random() < 0.05 else 1, 3))) for _ in range(P)]
+            kw["start_grid"] = grid
+            if rng.random() < 0.5:
+                kw["n_resamples"] = int(rng.integers(-1, 4))
+            K = L * int(np.prod([max(len(g), 1) for g in grid])) * max(kw.get("n_resamples", 0), 1)
+        else:
+            K = int(rng.integers(0, 8))
+            kw["p0"] = rng.normal(1, 1, (K, P))
+            kw["problem_law"] = rng.integers(-1, L + 1, K)
+        if rng.random() < 0.5:
+            kw["best_of"] = int(rng.integers(0, 4))
+        if rng.random() < 0.4:
+            kw["summary_runs"] = int(rng.integers(0, 4))
+            kw["quantiles"] = rng.uniform(-0.1, 1.1, int(rng.integers(0, 3)))
+        if rng.random() < 0.2:
+            kw["problem_resample"], kw["seed"] = rng.integers(-1, 3, K), 3
+        try:
+            sol = lawfit.solve_batch(prog, prog.input_matrix({"x": x}), y, offsets, max_nfev=20,
+                                     want_jtj=bool(rng.random() < 0.5), **kw)
+        except ValueError:
+            refused += 1
+            continue
+        solved += 1
+        if sol.status is not None:
+            assert sol.params.shape == (len(sol.status), P)
+            assert set(np.unique(sol.status).tolist()) <= set(range(11))
+        if sol.mean is not None:
+            assert sol.mean.shape == sol.sd.shape == sol.n_used.shape and len(sol.quantiles) == len(sol.mean)
+            assert (sol.n_used >= 0).all()
+    assert solved > 300 and refused > 100
+
+
 def test_random_byte_strings_into_parse():
     rng = np.random.default_rng(3)
     for _ in range(3000):
