@@ -190,6 +190,7 @@ LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, 
 // generated for one program (lawfit.codegen, compiled at run time) provides a
 // class with the same static run() and gives the same bits without dispatch.
 struct Interpreter {
+    static constexpr bool kFusedL2 = false;  // generated code may also fuse the L2 accumulation
     template <int B, int NP, int NS>
     LAWFIT_HD static bool run(const ProgramView& prog, const double* columns, std::int64_t col_stride,
                               std::int64_t point0, int nb, const double* params, std::uint32_t free_mask,
@@ -213,6 +214,20 @@ struct ProgramEvaluator {
                               double* cost) {
         std::uint32_t mask = 0;
         bool first = true;
+        if constexpr (Runner::kFusedL2) {
+            // Generated code, plain least squares: evaluation and accumulation
+            // in one pass, the same operations as the general path below.
+            if (obj.loss == Loss::L2 && !obj.log_residual && resample.index < 0 &&
+                (Runner::kMask & ~free_mask) == 0 && data.end > data.begin) {
+                mask = Runner::kMask;
+                acc.reset(mask);
+                for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
+                    const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
+                    Runner::run_l2(data.columns, data.col_stride, p0, nb, params, data.y, data.weight, acc);
+                }
+                return finish(mask, A, g, cost);
+            }
+        }
         for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
             const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
             if (!Runner::run(prog, data.columns, data.col_stride, p0, nb, params, free_mask, s)) return false;
@@ -224,6 +239,10 @@ struct ProgramEvaluator {
             accumulate_block(obj, data, resample, p0, nb, mask, s, acc);
         }
         if (first) acc.reset(0);  // no points
+        return finish(mask, A, g, cost);
+    }
+
+    LAWFIT_HD bool finish(std::uint32_t mask, double* A, double* g, double* cost) const {
         const Accumulator<B, NP>& a = acc;
         auto lane_sum = [&a](int j, int k) {
             const double* v = j < 0 ? a.cost : (k < 0 ? a.g[j] : a.A[j][k]);
