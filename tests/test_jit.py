@@ -126,7 +126,7 @@ def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     address = _jit.compiled_cuda_solver(program)
     assert address, _jit.last_error()
     assert _jit.compiled_cuda_solver(program) == address  # loaded once
-    assert len(list(tmp_path.glob("jit/law_cuda_*.so"))) == 1
+    assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
 
 
 def test_multistart_and_bootstrap_carry_jit_and_give_the_same_answers(tmp_path, monkeypatch):

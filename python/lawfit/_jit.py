@@ -152,20 +152,10 @@ def _headers_digest(*folders: Path) -> str:
     return h.hexdigest()
 
 
-def module_source(program) -> str:
-    """The whole C++ file compiled for ``program``."""
-    return _TEMPLATE.format(runner=runner_source(program), np=size_class(len(program.param_names)))
-
-
 def compiled_solver(program) -> int | None:
     """Address of the compiled entry point for ``program``, or None (see :func:`last_error`)."""
     global _error
     _error = ""
-    try:
-        source = module_source(program)
-    except ValueError as exc:
-        _error = f"no code generator for this program: {exc}"
-        return None
     cxx, include = compiler(), _include_dir()
     if cxx is None:
         _error = "no C++ compiler found (set CXX)"
@@ -173,24 +163,8 @@ def compiled_solver(program) -> int | None:
     if include is None:
         _error = "the core's headers are not installed with this lawfit"
         return None
-    key = hashlib.sha256("\n".join([source, cxx, " ".join(FLAGS), _headers_digest(include / "lawfit")]).encode())
-    key = key.hexdigest()[:24]
-    with _lock:
-        if key in _loaded:
-            return _loaded[key][1]
-        try:
-            lib_path = _build(source, key, [cxx, *FLAGS, f"-I{include}"], "law.cpp")
-            lib = ctypes.CDLL(str(lib_path))
-            lib.lawfit_jit_batch_view_size.restype = ctypes.c_uint64
-            if lib.lawfit_jit_batch_view_size() != _core.BATCH_VIEW_SIZE:
-                _error = "compiled code disagrees with the core on the batch layout"
-                return None
-        except (OSError, subprocess.SubprocessError, AttributeError) as exc:
-            _error = f"compiling the law failed: {exc}"
-            return None
-        address = ctypes.cast(lib.lawfit_jit_solve, ctypes.c_void_p).value
-        _loaded[key] = (lib, address)
-        return address
+    return _compile_and_load(program, _TEMPLATE, [cxx, *FLAGS, f"-I{include}"], [include / "lawfit"], "law.cpp",
+                             "lawfit_jit_batch_view_size", _core.BATCH_VIEW_SIZE, "lawfit_jit_solve")
 
 
 def compiled_cuda_solver(program) -> int | None:
@@ -203,12 +177,6 @@ def compiled_cuda_solver(program) -> int | None:
     if not _core.WITH_CUDA:
         _error = "this lawfit build has no CUDA back end"
         return None
-    try:
-        runner = runner_source(program)
-    except ValueError as exc:
-        _error = f"no code generator for this program: {exc}"
-        return None
-    source = _CUDA_TEMPLATE.format(runner=runner, np=size_class(len(program.param_names)))
     compiler_path, include, cuda_include = nvcc(), _include_dir(), _cuda_include_dir()
     if compiler_path is None:
         _error = "no CUDA compiler (nvcc) found (set CUDACXX or CUDA_HOME)"
@@ -220,21 +188,36 @@ def compiled_cuda_solver(program) -> int | None:
     arch = ["-arch=native"] if _core.cuda_device_count() > 0 else [
         "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90"]
     command = [compiler_path, *CUDA_FLAGS, *arch, f"-I{include}", f"-I{cuda_include}"]
-    key = hashlib.sha256("\n".join([source, " ".join(command),
-                                     _headers_digest(include / "lawfit", cuda_include)]).encode()).hexdigest()[:24]
+    return _compile_and_load(program, _CUDA_TEMPLATE, command, [include / "lawfit", cuda_include], "law.cu",
+                             "lawfit_cuda_jit_abi", _core.CUDA_ABI, "lawfit_cuda_jit_solve")
+
+
+def _compile_and_load(program, template: str, command: list[str], headers: list[Path], name: str,
+                      abi_symbol: str, abi: int, entry_symbol: str) -> int | None:
+    """Generates, compiles (once: cached by the hash of source, command and
+    headers), loads and checks the library; returns the entry's address."""
+    global _error
+    try:
+        source = template.format(runner=runner_source(program), np=size_class(len(program.param_names)))
+    except ValueError as exc:
+        _error = f"no code generator for this program: {exc}"
+        return None
+    key = hashlib.sha256("\n".join([source, " ".join(command), _headers_digest(*headers)]).encode())
+    key = key.hexdigest()[:24]
     with _lock:
         if key in _loaded:
             return _loaded[key][1]
         try:
-            lib = ctypes.CDLL(str(_build(source, "cuda_" + key, command, "law.cu")))
-            lib.lawfit_cuda_jit_abi.restype = ctypes.c_uint64
-            if lib.lawfit_cuda_jit_abi() != _core.CUDA_ABI:
+            lib = ctypes.CDLL(str(_build(source, key, command, name)))
+            check = getattr(lib, abi_symbol)
+            check.restype = ctypes.c_uint64
+            if check() != abi:
                 _error = "compiled code disagrees with the core on the batch layout"
                 return None
         except (OSError, subprocess.SubprocessError, AttributeError) as exc:
-            _error = f"compiling the law for the GPU failed: {exc}"
+            _error = f"compiling the law with {Path(command[0]).name} failed: {exc}"
             return None
-        address = ctypes.cast(lib.lawfit_cuda_jit_solve, ctypes.c_void_p).value
+        address = ctypes.cast(getattr(lib, entry_symbol), ctypes.c_void_p).value
         _loaded[key] = (lib, address)
         return address
 
