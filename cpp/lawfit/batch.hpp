@@ -114,8 +114,6 @@ LAWFIT_HD inline void write_result(const BatchView& b, std::int64_t i, const LmO
     if (b.jtj)
         for (int j = 0; j < P * P; ++j) b.jtj[i * P * P + j] = A ? A[j] : 0.0;
 }
-
-// A problem that cannot be fitted: status BAD_INPUT, x = its start as given.
 }  // namespace detail
 
 // Problem i's start (all P parameters) into x.
