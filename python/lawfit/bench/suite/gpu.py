@@ -19,7 +19,9 @@ Workloads, each timed on the GPU and on the CPU in the same run:
   million fits; 100 with --quick), each resample's best start and the
   percentile intervals reduced on the device, all starts generated there:
   the whole bootstrap is one call that returns a table of a few numbers.
-  The CPU is timed on a few resamples.
+  The CPU is timed on a few resamples.  Variants: the same with the law
+  compiled (jit rows), and pruned on cost -- every start evaluated, LM only
+  from the 100 best of each resample -- compared with the full analysis.
 
 Times include moving the arrays between host and device (numpy in, numpy
 out).  Accuracy as everywhere: against the scipy-polished reference on a
