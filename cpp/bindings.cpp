@@ -9,6 +9,8 @@
 
 #include <algorithm>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "callback_evaluator.hpp"
 #include "cpu_backend.hpp"
@@ -404,12 +406,25 @@ py::tuple covariance(const carray<double>& jtj, double min_pivot) {
     require(P >= 1 && P <= kMaxParams, "P out of range");
     carray<double> out({K, static_cast<std::int64_t>(P), static_cast<std::int64_t>(P)});
     carray<bool> ok(K);
+    const double* in = jtj.data();
+    double* res = out.mutable_data();
+    bool* good = ok.mutable_data();
+    auto invert = [=](std::int64_t first, std::int64_t last) {
+        double work[kMaxParams * kMaxParams];
+        for (std::int64_t k = first; k < last; ++k)
+            good[k] = scaled_spd_inverse(in + k * P * P, P, res + k * P * P, work, min_pivot);
+    };
     {
         py::gil_scoped_release release;
-        double work[kMaxParams * kMaxParams];
-        for (std::int64_t k = 0; k < K; ++k)
-            ok.mutable_data()[k] = scaled_spd_inverse(jtj.data() + k * P * P, P,
-                                                      out.mutable_data() + k * P * P, work, min_pivot);
+        // Independent small inversions: split large batches over the cores
+        // (each matrix is done by one thread, so results do not depend on it).
+        const std::int64_t n_threads = K < 4096 ? 1 : std::min<std::int64_t>(
+            std::max(1u, std::thread::hardware_concurrency()), K / 2048);
+        std::vector<std::thread> pool;
+        for (std::int64_t t = 1; t < n_threads; ++t)
+            pool.emplace_back(invert, K * t / n_threads, K * (t + 1) / n_threads);
+        invert(0, K / n_threads);
+        for (auto& th : pool) th.join();
     }
     return py::make_tuple(out, ok);
 }
