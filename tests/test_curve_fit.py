@@ -283,3 +283,19 @@ def test_covariance_warning_when_dof_is_zero():
     with pytest.warns(lawfit.OptimizeWarning):
         popt, pcov = lawfit.curve_fit(exp_decay, x, y, p0=[2, 1, 0.2])
     assert np.isinf(pcov).all()
+
+
+def test_batched_covariance_inversions_do_not_depend_on_threading():
+    # Above 4,096 matrices the inversions are split over threads; each matrix
+    # is still inverted by one thread with the same code, so the result equals
+    # inverting it alone, and numpy's inverse to rounding.
+    from lawfit import _core
+
+    rng = np.random.default_rng(8)
+    J = rng.normal(size=(5000, 12, 4)) * np.array([1.0, 1e3, 1e-2, 10.0])
+    jtj = np.einsum("kmi,kmj->kij", J, J)
+    cov, ok = _core.covariance(jtj, 1e-13)
+    assert ok.all()
+    single, _ = _core.covariance(np.ascontiguousarray(jtj[4321:4322]), 1e-13)
+    np.testing.assert_array_equal(cov[4321], single[0])
+    np.testing.assert_allclose(cov[:50], np.linalg.inv(jtj[:50]), rtol=1e-9, atol=0)
