@@ -144,3 +144,32 @@ def test_law_compiled_for_the_gpu_gives_the_interpreters_bits(layout):
     compiled = solve_batch(program, columns, y, offsets, p0, jit=True, **kw)
     for name in ("params", "cost", "nfev", "status", "jtj"):
         np.testing.assert_array_equal(getattr(compiled, name), getattr(interpreted, name), err_msg=name)
+
+
+def test_auto_skips_a_gpu_that_fails_its_self_check(monkeypatch):
+    # A GPU that is present but gives wrong answers (or errors) is not used by
+    # device='auto': one warning says why, and the CPU runs.
+    import lawfit._batch as batch
+
+    monkeypatch.setattr(batch, "_self_check", [])
+    monkeypatch.setattr(batch._core, "WITH_CUDA", True)
+    monkeypatch.setattr(batch._core, "cuda_device_count", lambda: 1)
+    real_solve = batch.solve_batch
+
+    def wrong_on_gpu(*args, device="cpu", **kw):
+        sol = real_solve(*args, device="cpu", **kw)
+        if device == "cuda":
+            sol.params = sol.params * (1 + 1e-12)  # a broken kernel's last digits
+        return sol
+
+    monkeypatch.setattr(batch, "solve_batch", wrong_on_gpu)
+    with pytest.warns(lawfit.LawfitWarning, match="group layout differs from the CPU"):
+        assert resolve_device("auto") == "cpu"
+    assert resolve_device("auto") == "cpu"  # checked once per process
+    assert resolve_device("cuda") == "cuda"  # asked for explicitly: no check
+
+    monkeypatch.setattr(batch, "_self_check", [])
+    monkeypatch.setattr(batch, "solve_batch", real_solve)
+    if not HAS_GPU:  # the real back end raises without a device: also a failed check
+        with pytest.warns(lawfit.LawfitWarning, match="self-check"):
+            assert resolve_device("auto") == "cpu"

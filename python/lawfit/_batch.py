@@ -18,16 +18,67 @@ __all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code", "reso
 
 
 def resolve_device(device: str) -> str:
-    """'auto' -> 'cuda' when this build has the CUDA back end and a GPU is usable, else 'cpu'.
+    """'auto' -> 'cuda' when this build has the CUDA back end, a GPU is usable
+    and it passes :func:`gpu_self_check`; else 'cpu'.
 
     'cuda' is returned as asked; the core raises a RuntimeError saying why if
     it cannot run there (built without CUDA, no driver, no device).
     """
     if device == "auto":
-        return "cuda" if _core.WITH_CUDA and _core.cuda_device_count() > 0 else "cpu"
+        usable = _core.WITH_CUDA and _core.cuda_device_count() > 0
+        return "cuda" if usable and gpu_self_check() else "cpu"
     if device not in ("cpu", "cuda"):
         raise ValueError(f"device must be 'auto', 'cpu' or 'cuda', got {device!r}")
     return device
+
+
+_self_check: list = []  # [passed, reason] once run in this process
+
+
+def gpu_self_check() -> bool:
+    """Whether this GPU gives the CPU's answers on a small batch (run once per process).
+
+    device='auto' only uses a GPU that passes: 64 Chinchilla-like laws solved
+    on both back ends must agree bit for bit in the group layout (the same
+    sums in the same order) and to 1e-10 in the thread layout.  A GPU that
+    fails (or raises) is skipped with a LawfitWarning saying why; device='cuda'
+    still runs there on request.
+    """
+    if not _self_check:
+        import warnings
+
+        from ._status import LawfitWarning
+        passed, reason = _run_self_check()
+        _self_check[:] = [passed, reason]
+        if not passed:
+            warnings.warn(f"lawfit: device='auto' uses the CPU: the GPU failed its self-check ({reason})",
+                          LawfitWarning, stacklevel=3)
+    return bool(_self_check[0])
+
+
+def _run_self_check() -> tuple[bool, str]:
+    from .formula import compile_law
+
+    rng = np.random.default_rng(0)
+    L, M = 64, 40
+    N, D = 10 ** rng.uniform(7, 10, (L, M)), 10 ** rng.uniform(9, 12, (L, M))
+    y = (1.8 + 400 * N**-0.34 + 2000 * D**-0.37) * (1 + 0.01 * rng.standard_normal((L, M)))
+    program = compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
+    args = (program, program.input_matrix({"N": N.ravel(), "D": D.ravel()}), y.ravel(), np.arange(L + 1) * M,
+            np.tile([2.0, 300.0, 0.3, 1000.0, 0.3], (L, 1)))
+    try:
+        cpu = solve_batch(*args, device="cpu")
+        group = solve_batch(*args, device="cuda", layout="group")
+        thread = solve_batch(*args, device="cuda", layout="thread")
+    except RuntimeError as exc:
+        return False, str(exc)
+    if not (np.array_equal(group.status, cpu.status) and np.array_equal(group.params, cpu.params, equal_nan=True)):
+        return False, "group layout differs from the CPU"
+    ok = cpu.status > 0
+    if not (np.array_equal(thread.status, cpu.status) and
+            np.allclose(thread.params[ok], cpu.params[ok], rtol=1e-10, atol=0)):
+        return False, "thread layout differs from the CPU"
+    return True, ""
 
 
 def default_threads() -> int:
