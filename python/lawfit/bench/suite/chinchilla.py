@@ -10,6 +10,8 @@ per law, and their time is extrapolated per fit.
 """
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..core import Config, Model, Problem, available_peers, compare_on_sample, fmt_size, lawfit_status
@@ -33,10 +35,10 @@ def chinchilla_jac(x, E, A, alpha, B, beta):
 MODEL = Model(chinchilla, chinchilla_jac)
 
 
-def _fit_all(N, D, loss, threads):
+def _fit_all(N, D, loss, threads, jit=False):
     from ...curve_fit import curve_fit
 
-    popt, _pcov, status = curve_fit(LAW, {"N": N, "D": D}, loss, p0=START, n_threads=threads)
+    popt, _pcov, status = curve_fit(LAW, {"N": N, "D": D}, loss, p0=START, n_threads=threads, jit=jit)
     return popt, status
 
 
@@ -70,7 +72,32 @@ def chinchilla_laws(cfg: Config) -> list:
     rows = []
     for n in sizes:
         rows += _one_size(cfg, "chinchilla_laws", n, 40, n_sample, repeat, cfg.seed + 1)
-    return rows
+    return rows + _compiled_row(cfg, rows, sizes[-1], repeat)
+
+
+def _compiled_row(cfg, rows, n_laws, repeat):
+    """The largest batch again with the law compiled (jit=True): same answers, its own speed."""
+    from ... import _jit
+    from ...demo import make_collection
+    from ...formula import compile_law
+
+    if _jit.compiled_solver(compile_law(LAW, inputs=["N", "D"])) is None:  # compiles once, untimed
+        cfg.skip("chinchilla_laws jit", _jit.last_error())
+        return []
+    N, D, loss, _ = make_collection(n_laws, 40, seed=cfg.seed + 1)
+    seconds, (popt, status) = timed(lambda: _fit_all(N, D, loss, cfg.threads, jit=True), repeat)
+    interpreted, _ = _fit_all(N, D, loss, cfg.threads)
+    same = np.array_equal(popt, interpreted, equal_nan=True)
+    group = [r for r in rows if r.size == fmt_size(n_laws, 40)]
+    base = group[0]
+    lm = [r for r in group if r.tool == "scipy curve_fit lm"]
+    vs_scipy = f"; {n_laws / seconds / lm[0].fits_per_s:,.0f}x scipy curve_fit lm" if lm else ""
+    # The interpreted row's accuracy carries over: the answers are the same bits (checked).
+    return [dataclasses.replace(base, problem="Chinchilla 5p, law compiled (jit=True)", tool="lawfit (jit)",
+                                fits_per_s=n_laws / seconds, seconds=seconds, timed_fits=n_laws,
+                                status=lawfit_status(status), shape=dict(base.shape, jit=True),
+                                note=f"{base.seconds / seconds:.2f}x the interpreter{vs_scipy}; "
+                                     f"answers identical: {same}")]
 
 
 def chinchilla_points(cfg: Config) -> list:
