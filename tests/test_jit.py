@@ -75,10 +75,15 @@ def test_compiled_law_gives_the_interpreters_bits(formula, truth, tmp_path, monk
     for name in ("params", "cost", "nit", "nfev", "status", "jtj"):
         np.testing.assert_array_equal(getattr(compiled, name), getattr(interpreted, name), err_msg=name)
     assert (interpreted.status[-L:] == int(lawfit.Status.BAD_INPUT)).all()
-    robust = dict(loss="huber", delta=0.05, residual="linear")
-    a = lawfit.solve_batch(program, columns, y, offsets, p0, **kw, **robust)
-    b = lawfit.solve_batch(program, columns, y, offsets, p0, jit=True, **kw, **robust)
-    np.testing.assert_array_equal(a.params, b.params)
+    weight = np.linspace(0.5, 2.0, y.size)
+    variants = [dict(loss="huber", delta=0.05), dict(weight=weight)]  # the generic and the fused path
+    if (y > 0).all():
+        variants.append(dict(residual="log", weight=weight))
+    for extra in variants:
+        a = lawfit.solve_batch(program, columns, y, offsets, p0, **kw, **extra)
+        b = lawfit.solve_batch(program, columns, y, offsets, p0, jit=True, **kw, **extra)
+        np.testing.assert_array_equal(a.params, b.params, err_msg=str(extra))
+        np.testing.assert_array_equal(a.jtj, b.jtj, err_msg=str(extra))
 
 
 def test_compiled_code_is_cached_and_reused(tmp_path, monkeypatch):
