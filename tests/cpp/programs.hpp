@@ -1,5 +1,5 @@
-// Helpers shared by the C++ tests: law programs written as opcode lists and a
-// whole-array evaluation with the block interpreter.
+// Helpers shared by the C++ tests: law programs written as opcode lists, a
+// whole-array evaluation with the block interpreter, a batch's output arrays.
 #pragma once
 #include <cstdint>
 #include <initializer_list>
@@ -7,6 +7,7 @@
 #include <utility>
 #include <vector>
 
+#include "lawfit/batch.hpp"
 #include "lawfit/opcodes.hpp"
 #include "lawfit/program.hpp"
 
@@ -92,5 +93,28 @@ Evaluation evaluate(const Program& prog, const std::vector<double>& columns, std
 }
 
 inline std::uint32_t all_params(int P) { return P >= 32 ? 0xffffffffu : ((1u << P) - 1u); }
+
+// The per-problem output arrays of a batch (K problems, P parameters) and
+// the BatchView's output pointers into them; `fill` and `int_fill` mark
+// entries the solver never wrote.
+struct BatchOutputs {
+    std::vector<double> params, cost, jtj;
+    std::vector<std::int32_t> nit, nfev, status;
+
+    void attach(lawfit::BatchView& b, std::int64_t K, int P, double fill, std::int32_t int_fill) {
+        params.assign(K * P, fill);
+        cost.assign(K, fill);
+        jtj.assign(K * P * P, fill);
+        nit.assign(K, int_fill);
+        nfev.assign(K, int_fill);
+        status.assign(K, -1);
+        b.params = params.data();
+        b.cost = cost.data();
+        b.nit = nit.data();
+        b.nfev = nfev.data();
+        b.status = status.data();
+        b.jtj = jtj.data();
+    }
+};
 
 }  // namespace lft

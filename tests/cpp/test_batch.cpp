@@ -31,15 +31,12 @@ int code(Status s) { return static_cast<int>(s); }
 
 // A ragged batch of exponential decays y = a exp(-b x) + c, one law per
 // entry of `sizes`, with owned storage and a BatchView over it.
-struct Batch {
+struct Batch : lft::BatchOutputs {
     lft::Program prog = lft::exp_decay();
     std::vector<double> columns, y, weight, p0, lower, upper;
     std::vector<std::int64_t> offsets{0}, problem_law;
     std::vector<std::uint8_t> fixed;
     std::vector<double> truth;  // per law, 3 values
-    // Outputs.
-    std::vector<double> params, cost, jtj;
-    std::vector<std::int32_t> nit, nfev, status;
 
     explicit Batch(const std::vector<int>& sizes, double noise = 0.0) {
         for (std::size_t law = 0; law < sizes.size(); ++law) {
@@ -61,13 +58,8 @@ struct Batch {
 
     lawfit::BatchView view() {
         const std::int64_t K = n_problems();
-        params.assign(K * 3, kNaN);
-        cost.assign(K, kNaN);
-        jtj.assign(K * 9, kNaN);
-        nit.assign(K, -1);
-        nfev.assign(K, -1);
-        status.assign(K, -1);
         lawfit::BatchView b{};  // every field named: new fields keep their defaults
+        attach(b, K, 3, kNaN, -1);
         b.prog = prog.view();
         b.columns = columns.data();
         b.n_points = static_cast<std::int64_t>(y.size());
@@ -84,12 +76,6 @@ struct Batch {
         b.upper = upper.data();
         b.bounds_stride = static_cast<std::int64_t>(lower.size()) == 3 * K && K > 1 ? 3 : 0;
         b.opt = lawfit::LmOptions();
-        b.params = params.data();
-        b.cost = cost.data();
-        b.nit = nit.data();
-        b.nfev = nfev.data();
-        b.status = status.data();
-        b.jtj = jtj.data();
         return b;
     }
 

@@ -29,12 +29,11 @@ double rho(Loss loss, double z) {
 }
 
 // y = a exp(-b x) + c on [0, 4], optional outliers, solved on this thread.
-struct Problem {
+struct Problem : lft::BatchOutputs {
     lft::Program prog = lft::exp_decay();
     std::vector<double> x, y;
     std::vector<std::int64_t> offsets;
-    std::vector<double> p0, lower, upper, params, cost, jtj;
-    std::vector<std::int32_t> nit, nfev, status;
+    std::vector<double> p0, lower, upper;
     std::vector<std::int64_t> resample, law_index;
     std::vector<std::int32_t> group;
 
@@ -51,13 +50,8 @@ struct Problem {
     std::int64_t K() const { return static_cast<std::int64_t>(p0.size() / 3); }
 
     lawfit::BatchView view() {
-        params.assign(3 * K(), 0.0);
-        cost.assign(K(), 0.0);
-        jtj.assign(9 * K(), 0.0);
-        nit.assign(K(), 0);
-        nfev.assign(K(), 0);
-        status.assign(K(), -1);
         lawfit::BatchView b{};
+        attach(b, K(), 3, 0.0, 0);
         b.prog = prog.view();
         b.columns = x.data();
         b.n_points = static_cast<std::int64_t>(y.size());
@@ -72,12 +66,6 @@ struct Problem {
         b.upper = upper.data();
         b.problem_resample = resample.empty() ? nullptr : resample.data();
         b.group = group.empty() ? nullptr : group.data();
-        b.params = params.data();
-        b.cost = cost.data();
-        b.nit = nit.data();
-        b.nfev = nfev.data();
-        b.status = status.data();
-        b.jtj = jtj.data();
         return b;
     }
 
