@@ -88,8 +88,6 @@ template <class T>
 const char* typestr();
 template <>
 const char* typestr<double>() { return "<f8"; }
-template <>
-const char* typestr<std::int64_t>() { return "<i8"; }
 
 template <class T>
 ArrayArg<T> array_arg(const py::object& obj, const char* name) {
@@ -254,6 +252,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     }
     require(layout == "auto" || layout == "thread" || layout == "group",
             "layout must be 'auto', 'thread' or 'group'");
+    require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
     Objective objective;
     objective.loss = static_cast<Loss>(loss);
     objective.delta = delta;
@@ -310,7 +309,6 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
                 objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
                 data_or_null(per_problem.params), data_or_null(per_problem.cost), data_or_null(per_problem.nit),
                 data_or_null(per_problem.nfev), data_or_null(per_problem.status), data_or_null(per_problem.jtj)};
-    require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
     const bool any_on_device = columns.on_device || y.on_device || (weight && weight->on_device) || (p0 && p0->on_device);
     require(cuda_device || !any_on_device,
             "columns, y, weight and p0 lie on the GPU: run with device='cuda' (or 'auto'), or copy them to numpy");
@@ -327,8 +325,10 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
             resident.y = y.on_device;
             resident.weight = weight && weight->on_device;
             resident.p0 = p0 && p0->on_device;
-            const std::intptr_t streams[4] = {columns.stream, y.stream, weight ? weight->stream : 0, p0 ? p0->stream : 0};
-            std::copy(streams, streams + 4, resident.streams);
+            resident.streams[0] = columns.stream;
+            resident.streams[1] = y.stream;
+            resident.streams[2] = weight ? weight->stream : 0;
+            resident.streams[3] = p0 ? p0->stream : 0;
             if (cuda_jit_address) {  // the law compiled for the GPU at run time
                 char msg[512] = {0};
                 const int code = reinterpret_cast<cuda::CompiledSolve>(cuda_jit_address)(
@@ -465,14 +465,11 @@ PYBIND11_MODULE(_core, m) {
     m.attr("BATCH_VIEW_SIZE") = sizeof(BatchView);
 #ifdef LAWFIT_WITH_CUDA
     m.attr("CUDA_ABI") = cuda::abi_signature();
-#else
-    m.attr("CUDA_ABI") = 0;
-#endif
-#ifdef LAWFIT_WITH_CUDA
     m.attr("WITH_CUDA") = true;
     m.def("cuda_device_count", &cuda::device_count, "Number of usable CUDA devices (0 without a driver).");
     m.def("cuda_device_name", &cuda::device_name, py::arg("device") = 0);
 #else
+    m.attr("CUDA_ABI") = 0;
     m.attr("WITH_CUDA") = false;
     m.def("cuda_device_count", []() { return 0; }, "Number of usable CUDA devices (always 0: built without CUDA).");
     m.def("cuda_device_name", [](int) { return std::string(); }, py::arg("device") = 0);

@@ -11,7 +11,6 @@
 
 namespace lawfit {
 
-constexpr int kCpuBlock = kBlock;  // config.hpp: equal to the GPU group size
 
 namespace {
 void mark_all(const BatchView& batch, Status status) {
@@ -42,23 +41,24 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
     std::condition_variable cv;
     int running = n_threads;
 
+    // Takes chunks of problems until none is left (or the batch is cancelled).
+    auto claim = [&](auto&& solve_range) {
+        while (!cancel.load(std::memory_order_relaxed)) {
+            const std::int64_t start = next.fetch_add(chunk);
+            if (start >= n) break;
+            solve_range(start, std::min(n, start + chunk));
+        }
+    };
     auto worker = [&]() {
         if (generated) {
-            while (!cancel.load(std::memory_order_relaxed)) {
-                const std::int64_t start = next.fetch_add(chunk);
-                if (start >= n) break;
-                generated(&batch, start, std::min(n, start + chunk));
-            }
+            claim([&](std::int64_t first, std::int64_t last) { generated(&batch, first, last); });
         } else {
             with_size_class(batch.prog, [&](auto size) {
                 using Size = decltype(size);
-                auto ws = std::make_unique<Workspace<kCpuBlock, Size::kParams, Size::kStack>>();
-                while (!cancel.load(std::memory_order_relaxed)) {
-                    const std::int64_t start = next.fetch_add(chunk);
-                    if (start >= n) break;
-                    const std::int64_t stop = std::min(n, start + chunk);
-                    for (std::int64_t i = start; i < stop; ++i) solve_problem(batch, i, *ws);
-                }
+                auto ws = std::make_unique<Workspace<kBlock, Size::kParams, Size::kStack>>();
+                claim([&](std::int64_t first, std::int64_t last) {
+                    for (std::int64_t i = first; i < last; ++i) solve_problem(batch, i, *ws);
+                });
             });
         }
         std::lock_guard<std::mutex> lock(mu);
@@ -102,12 +102,12 @@ void reduce_batch_cpu(const BatchView& b, const ReduceView& r) {
 
 bool evaluate_program_cpu(const ProgramView& prog, const double* columns, std::int64_t n_points,
                           const double* params, double* value, double* grad) {
-    auto s = std::make_unique<BlockScratch<kCpuBlock>>();  // any law: the largest class
+    auto s = std::make_unique<BlockScratch<kBlock>>();  // any law: the largest class
     const int P = prog.n_params;
     const std::uint32_t all = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
-    for (std::int64_t p0 = 0; p0 < n_points; p0 += kCpuBlock) {
-        const int nb = static_cast<int>(std::min<std::int64_t>(kCpuBlock, n_points - p0));
-        if (!run_block<kCpuBlock>(prog, columns, n_points, p0, nb, params, all, *s)) return false;
+    for (std::int64_t p0 = 0; p0 < n_points; p0 += kBlock) {
+        const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, n_points - p0));
+        if (!run_block<kBlock>(prog, columns, n_points, p0, nb, params, all, *s)) return false;
         for (int i = 0; i < nb; ++i) {
             value[p0 + i] = s->val[0][i];
             for (int j = 0; j < P; ++j)

@@ -216,9 +216,9 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
     // Chunks hold whole runs; size them to half the free memory (the rest is
     // for the local-memory stacks of the threads in flight).
     const std::int64_t unit = S * (summarise ? R : 1);
-    const double per_problem = sizeof(double) * (P + 1 + (jtj_per_problem ? P * P : 0)) + 3 * sizeof(std::int32_t) +
-                               (sizeof(double) * (P + 1 + (jtj_per_problem ? P * P : 0)) + 3 * sizeof(std::int32_t) +
-                                2 * sizeof(std::int64_t) + P * (sizeof(double) + sizeof(bool))) / S;
+    const double row_bytes = sizeof(double) * (P + 1 + (jtj_per_problem ? P * P : 0)) + 3 * sizeof(std::int32_t);
+    const double per_problem =
+        row_bytes + (row_bytes + 2 * sizeof(std::int64_t) + P * (sizeof(double) + sizeof(bool))) / S;
     std::size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
     std::int64_t chunk = static_cast<std::int64_t>(free_b / 2 / per_problem);

@@ -140,6 +140,10 @@ struct ProblemSetup {
     std::uint32_t free_mask = 0;
     int n_free = 0;
     Resample resample;
+
+    LAWFIT_HD ProblemData data(const BatchView& b) const {
+        return ProblemData{b.columns, b.n_points, b.y, b.weight, begin, end};
+    }
 };
 
 // Checks problem i's start, bounds and law and copies its start into x.  The
@@ -166,12 +170,10 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
         su.begin = b.offsets[law];
         su.end = b.offsets[law + 1];
         ok = su.begin >= 0 && su.end <= b.n_points && su.end - su.begin >= (su.n_free > 0 ? su.n_free : 1);
-        su.resample.seed = b.seed;
-        su.resample.law = b.law_key ? b.law_key[law] : law;
-        su.resample.index = b.problem_resample                       ? b.problem_resample[i]
-                            : b.start_grid && b.grid_resamples > 0 ? (i / b.n_grid) % b.grid_resamples
-                                                                   : -1;
-        su.resample.group = b.group;
+        const std::int64_t index = b.problem_resample                       ? b.problem_resample[i]
+                                   : b.start_grid && b.grid_resamples > 0 ? (i / b.n_grid) % b.grid_resamples
+                                                                          : -1;
+        su.resample = Resample::of(b.seed, b.law_key ? b.law_key[law] : law, index, b.group);
     }
     su.ok = ok;
     return su;
@@ -199,6 +201,20 @@ LAWFIT_HD inline bool enough_points(const ProblemSetup& su, std::int64_t n_used)
     return su.resample.index < 0 || n_used >= su.n_free;
 }
 
+// Problem i from x with any evaluator: LM, or with evaluate_only the cost at x
+// (status NOT_RUN, or NON_FINITE).  On return ws.A is J^T W J at x.
+template <class Eval, int NP>
+LAWFIT_HD LmOutcome fit_problem(Eval& eval, const BatchView& b, std::int64_t i, const ProblemSetup& su, double* x,
+                                LmWorkN<NP>& w) {
+    if (!b.evaluate_only)
+        return lm_solve(eval, b.prog.n_params, x, su.free_mask, b.lower + i * b.bounds_stride,
+                        b.upper + i * b.bounds_stride, b.opt, w);
+    LmOutcome o;
+    o.nfev = 1;
+    o.status = eval(x, su.free_mask, w.A, w.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
+    return o;
+}
+
 // Outputs of a problem that cannot be fitted: status BAD_INPUT, no
 // evaluations, cost NaN (never a best start), x (P values) = its start as given.
 LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double* x) {
@@ -222,17 +238,8 @@ LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP
         write_bad_input(b, i, x);
         return;
     }
-    ProblemData data{b.columns, b.n_points, b.y, b.weight, su.begin, su.end};
-    ProgramEvaluator<B, NP, NS, Runner> eval{b.prog, data, b.objective, su.resample, ws.block, ws.acc};
-    if (b.evaluate_only) {
-        LmOutcome o;
-        o.nfev = 1;
-        o.status = eval(x, su.free_mask, ws.lm.A, ws.lm.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
-        detail::write_result(b, i, o, ws.lm.A);
-        return;
-    }
-    const LmOutcome o = lm_solve(eval, P, x, su.free_mask, b.lower + i * b.bounds_stride,
-                                 b.upper + i * b.bounds_stride, b.opt, ws.lm);
+    ProgramEvaluator<B, NP, NS, Runner> eval{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc};
+    const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
     detail::write_result(b, i, o, ws.lm.A);
 }
 

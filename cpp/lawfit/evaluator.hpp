@@ -48,15 +48,22 @@ struct Objective {
 // Which bootstrap resample this problem fits (index < 0: the data as given).
 // With group ids (law-local, >= 0) whole groups share one multiplicity.
 struct Resample {
-    std::uint64_t seed = 0;
-    std::int64_t law = 0;
     std::int64_t index = -1;
+    std::uint64_t key = 0;                // resample_key(seed, law, index)
     const std::int32_t* group = nullptr;  // indexed like y, or null
+
+    LAWFIT_HD static Resample of(std::uint64_t seed, std::int64_t law, std::int64_t index,
+                                 const std::int32_t* group) {
+        Resample r;
+        r.index = index;
+        r.key = index < 0 ? 0 : resample_key(seed, law, index);
+        r.group = group;
+        return r;
+    }
 
     LAWFIT_HD int count(std::int64_t point, std::int64_t begin) const {
         if (index < 0) return 1;
-        const std::int64_t unit = group ? group[point] : point - begin;
-        return bootstrap_count(seed, law, index, unit);
+        return resample_count(key, group ? group[point] : point - begin);
     }
 };
 

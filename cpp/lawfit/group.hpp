@@ -92,16 +92,9 @@ LAWFIT_HD void solve_problem_group(const Group& group, const BatchView& b, std::
         if (lead) write_bad_input(b, i, b.params + i * P);
         return;
     }
-    ProblemData data{b.columns, b.n_points, b.y, b.weight, su.begin, su.end};
-    GroupEvaluator<Group, Runner, NP, NS> eval{group, b.prog, data, b.objective, su.resample, ws.block, ws.acc};
-    LmOutcome o;
-    if (b.evaluate_only) {
-        o.nfev = 1;
-        o.status = eval(x, su.free_mask, ws.lm.A, ws.lm.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
-    } else {
-        o = lm_solve(eval, P, x, su.free_mask, b.lower + i * b.bounds_stride, b.upper + i * b.bounds_stride,
-                     b.opt, ws.lm);
-    }
+    GroupEvaluator<Group, Runner, NP, NS> eval{group, b.prog, su.data(b), b.objective, su.resample, ws.block,
+                                               ws.acc};
+    const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
     if (lead) {
         for (int j = 0; j < P; ++j) b.params[i * P + j] = x[j];
         detail::write_result(b, i, o, ws.lm.A);

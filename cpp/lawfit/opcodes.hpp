@@ -5,6 +5,8 @@
 #pragma once
 #include <cstdint>
 
+#include "config.hpp"
+
 namespace lawfit {
 
 enum class Op : std::int32_t {
@@ -23,6 +25,12 @@ enum class Op : std::int32_t {
     N_OPS = 26
 };
 
+// Operations that push a value (no operand) and those that pop two.
+LAWFIT_HD constexpr bool is_leaf(Op op) { return op == Op::CONST || op == Op::INPUT || op == Op::PARAM; }
+LAWFIT_HD constexpr bool is_binary(Op op) {
+    return op == Op::ADD || op == Op::SUB || op == Op::MUL || op == Op::DIV || op == Op::POW || op == Op::MIN ||
+           op == Op::MAX;
+}
 
 // Limits of the interpreters: parameters per law and stack depth of a program.
 constexpr int kMaxParams = 16;

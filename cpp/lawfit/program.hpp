@@ -48,10 +48,9 @@ LAWFIT_HD inline int program_stack_depth(const ProgramView& prog) {
     int sp = 0, deepest = 0;
     for (int pc = 0; pc < prog.n_instr; ++pc) {
         const Op op = static_cast<Op>(prog.code[2 * pc]);
-        if (op == Op::CONST || op == Op::INPUT || op == Op::PARAM) {
+        if (is_leaf(op)) {
             deepest = ++sp > deepest ? sp : deepest;
-        } else if (op == Op::ADD || op == Op::SUB || op == Op::MUL || op == Op::DIV || op == Op::POW ||
-                   op == Op::MIN || op == Op::MAX) {
+        } else if (is_binary(op)) {
             if (--sp < 1) return -1;
         } else if (sp < 1) {
             return -1;
@@ -105,7 +104,7 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
     for (int pc = 0; pc < prog.n_instr; ++pc) {
         const Op op = static_cast<Op>(prog.code[2 * pc]);
         const std::int32_t arg = prog.code[2 * pc + 1];
-        if (op == Op::CONST || op == Op::INPUT || op == Op::PARAM) {
+        if (is_leaf(op)) {
             if (sp >= NS) return false;
             double* v = s.val[sp];
             s.mask[sp] = 0;
@@ -130,9 +129,7 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
             ++sp;
             continue;
         }
-        const bool binary = op == Op::ADD || op == Op::SUB || op == Op::MUL || op == Op::DIV ||
-                            op == Op::POW || op == Op::MIN || op == Op::MAX;
-        if (binary) {
+        if (is_binary(op)) {
             if (sp < 2) return false;
             double* __restrict a = s.val[sp - 2];
             const double* __restrict b = s.val[sp - 1];

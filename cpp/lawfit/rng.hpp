@@ -23,13 +23,17 @@ LAWFIT_HD inline std::uint64_t splitmix64(std::uint64_t z) {
     return z ^ (z >> 31);
 }
 
-// Poisson(1) count for one unit of one resample.
-LAWFIT_HD inline int bootstrap_count(std::uint64_t seed, std::int64_t law, std::int64_t resample,
-                                     std::int64_t unit) {
+// The part of the stream shared by every unit of resample `resample` of law
+// `law`: computed once per problem, not once per point and evaluation.
+LAWFIT_HD inline std::uint64_t resample_key(std::uint64_t seed, std::int64_t law, std::int64_t resample) {
     std::uint64_t h = splitmix64(seed);
     h = splitmix64(h ^ static_cast<std::uint64_t>(law));
-    h = splitmix64(h ^ static_cast<std::uint64_t>(resample));
-    h = splitmix64(h ^ static_cast<std::uint64_t>(unit));
+    return splitmix64(h ^ static_cast<std::uint64_t>(resample));
+}
+
+// Poisson(1) count for one unit of the resample with this key.
+LAWFIT_HD inline int resample_count(std::uint64_t key, std::int64_t unit) {
+    const std::uint64_t h = splitmix64(key ^ static_cast<std::uint64_t>(unit));
     const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
     // Inverse CDF of Poisson(1): P(k) = e^-1 / k!.
     double p = 0.36787944117144233, cdf = p;
@@ -40,6 +44,12 @@ LAWFIT_HD inline int bootstrap_count(std::uint64_t seed, std::int64_t law, std::
         cdf += p;
     }
     return k;
+}
+
+// Poisson(1) count for one unit of one resample.
+LAWFIT_HD inline int bootstrap_count(std::uint64_t seed, std::int64_t law, std::int64_t resample,
+                                     std::int64_t unit) {
+    return resample_count(resample_key(seed, law, resample), unit);
 }
 
 }  // namespace lawfit

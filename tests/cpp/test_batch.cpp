@@ -425,11 +425,8 @@ LF_TEST(lanes_spread_over_threads_add_up_like_one_block) {
             obj.delta = 0.01;
             obj.irls_floor = 1.0;
         }
-        lawfit::Resample res;
-        res.seed = 11;
-        res.index = variant == 2 ? 3 : -1;
         for (std::int64_t law = 0; law < b.n_laws; ++law) {
-            res.law = law;
+            const lawfit::Resample res = lawfit::Resample::of(11, law, variant == 2 ? 3 : -1, nullptr);
             lawfit::ProblemData data{b.columns, b.n_points, b.y, b.weight, b.offsets[law], b.offsets[law + 1]};
             auto s16 = std::make_unique<lawfit::BlockScratch<B, 4, 8>>();
             auto a16 = std::make_unique<lawfit::Accumulator<B, 4>>();
