@@ -347,18 +347,27 @@ def _float_array(a):
     return a if is_device_array(a) else np.ascontiguousarray(a, dtype=np.float64)
 
 
-def _grid_arrays(grid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """(values of every axis concatenated, axis sizes) from a grid mapping or sequence."""
+def grid_axes(grid, names) -> list[np.ndarray]:
+    """One float64 axis per parameter (in ``names`` order) from a grid mapping
+    (every parameter named exactly; a scalar is a one-value axis) or a
+    sequence of axes; every axis needs a value."""
+    names = list(names)
     if isinstance(grid, Mapping):
         missing = [n for n in names if n not in grid]
         extra = [n for n in grid if n not in names]
         if missing or extra:
-            raise ValueError(f"the start grid must name every parameter exactly: missing {missing}, unknown {extra}")
+            raise ValueError(f"the grid must name every parameter exactly: missing {missing}, unknown {extra}")
         grid = [grid[n] for n in names]
     axes = [np.atleast_1d(np.asarray(a, dtype=np.float64)).ravel() for a in grid]
     if len(axes) != len(names):
         raise ValueError(f"the start grid needs one axis per parameter ({len(names)}), got {len(axes)}")
     if any(a.size == 0 for a in axes):
         raise ValueError("every grid axis needs at least one value")
+    return axes
+
+
+def _grid_arrays(grid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(values of every axis concatenated, axis sizes) from a grid mapping or sequence."""
+    axes = grid_axes(grid, names)
     sizes = np.array([a.size for a in axes], dtype=np.int32)
     return np.ascontiguousarray(np.concatenate(axes) if axes else np.zeros(0)), sizes

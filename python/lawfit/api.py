@@ -236,7 +236,6 @@ class _Batch:
             if na.any() and first_bad is None:
                 first_bad = (c, int(na.sum()), int(np.argmax(na)))
             bad |= na
-        self.n_dropped = 0
         if bad.any() and nan_policy == "raise":
             c, k, pos = first_bad
             raise ValueError(f"column {c!r} has {k} missing or non-finite value(s), first at "
@@ -538,7 +537,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                         loss=loss, delta=delta, residual=residual, lower=lower, upper=upper,
                         fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"],
                         max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"],
-                        warn=False, jit=spec.get("jit", False))
+                        warn=False, jit=spec["jit"])
     prog.stage("fitted")
     boot = None
     if spec["bootstrap"]:
@@ -618,7 +617,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
     lower, upper = law._bound_arrays(spec["bounds"])
     jidx = np.empty((G, len(names)), dtype=np.int64)
     for i, p in enumerate(names):
-        jidx[:, i] = index[p] if p in shared else np.asarray(index[p])
+        jidx[:, i] = index[p]
     jl, ju = np.empty(len(jnames)), np.empty(len(jnames))
     for i in range(len(names)):
         jl[jidx[:, i]], ju[jidx[:, i]] = lower[i], upper[i]
@@ -627,7 +626,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
     ms = fit_multistart(program, joint_inputs, batch.y, np.clip(p0, jl, ju)[None, :], sigma=batch.sigma,
                         loss=loss, delta=delta, residual=residual, lower=jl, upper=ju, fixed=jfixed or None,
                         max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"], warn=False,
-                        jit=spec.get("jit", False))
+                        jit=spec["jit"])
     prog.stage("fitted")
     boot = None
     if spec["bootstrap"]:

@@ -222,7 +222,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     tmax = df.groupby(run)[time].transform("max").to_numpy(dtype=float) if time else None
     df = df.assign(_tfrac=df[time].to_numpy(dtype=float) / tmax if time else 1.0)
     for fam, fd in df.groupby(family, sort=True):
-        sizes = fd.groupby(run)[size].first().sort_values(kind="mergesort")
+        sizes = fd.groupby(run)[size].first()
         order = sorted(sizes.index, key=lambda r: (sizes[r], str(r)))
         if len(order) < (min_models + 1 if scheme == "leave_largest_out" else 1):
             skipped.append(f"{family}={fam!r}: {len(order)} run(s)")
@@ -273,7 +273,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
                       f"converge ({summarize_status(res.status)}); their ARE is NaN (see .table['status'])",
                       LawfitWarning, stacklevel=2)
     pred = res.predict(test)
-    gi = res._select_groups(test, len(test))
+    gi = res._select_groups(test)
     with np.errstate(all="ignore"):
         rel = np.abs(test[y].to_numpy(dtype=float) - pred["prediction"].to_numpy()) / \
             np.abs(test[y].to_numpy(dtype=float))

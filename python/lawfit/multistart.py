@@ -22,7 +22,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-from ._batch import solve_batch
+from ._batch import grid_axes, solve_batch
 from ._status import Status, is_converged, warn_failures
 from .formula import Program, compile_law
 
@@ -66,14 +66,7 @@ def grid_starts(grid: Mapping[str, Sequence[float]], param_names: Sequence[str])
     >>> grid_starts({"a": [0, 1], "b": [5, 6, 7]}, ["a", "b"]).tolist()
     [[0.0, 5.0], [0.0, 6.0], [0.0, 7.0], [1.0, 5.0], [1.0, 6.0], [1.0, 7.0]]
     """
-    names = list(param_names)
-    missing = [n for n in names if n not in grid]
-    extra = [n for n in grid if n not in names]
-    if missing or extra:
-        raise ValueError(f"the grid must name every parameter exactly: missing {missing}, unknown {extra}")
-    axes = [np.atleast_1d(np.asarray(grid[n], dtype=np.float64)).ravel() for n in names]
-    if any(a.size == 0 for a in axes):
-        raise ValueError("every grid axis needs at least one value")
+    axes = grid_axes(grid, param_names)
     mesh = np.meshgrid(*axes, indexing="ij")
     return np.stack([m.ravel() for m in mesh], axis=1)
 

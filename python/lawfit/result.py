@@ -27,9 +27,9 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 
 from ._status import LawfitWarning, is_converged, summarize_status
-from .bootstrap import Replicates
+from .bootstrap import Replicates, _ragged_arange
 from .formula import compile_law
-from .uncertainty import percentile_interval, wald_interval
+from .uncertainty import params_as_inputs, percentile_interval, wald_interval
 
 __all__ = ["FitResult"]
 
@@ -47,13 +47,6 @@ def _pd():
 
 
 @lru_cache(maxsize=128)
-def _rows_program(formula: str, param_names: tuple, input_names: tuple):
-    """The formula with its parameters as *inputs*: one pass evaluates it for any
-    number of (point, parameter row) pairs."""
-    return compile_law(formula, inputs=list(input_names) + list(param_names), params=[])
-
-
-@lru_cache(maxsize=128)
 def _grad_program(formula: str, param_names: tuple, input_names: tuple):
     return compile_law(formula, inputs=list(input_names), params=list(param_names))
 
@@ -63,7 +56,7 @@ def eval_rows(formula: str, param_names: Sequence[str], input_names: Sequence[st
 
     ``x`` is (n_inputs, n) in ``input_names`` order.  Returns (n,) or (n, R).
     """
-    prog = _rows_program(formula, tuple(param_names), tuple(input_names))
+    prog = params_as_inputs(formula, tuple(param_names), tuple(input_names))
     p = np.asarray(params, dtype=float)
     lead = p.shape[:-1]
     n = lead[0]
@@ -74,12 +67,6 @@ def eval_rows(formula: str, param_names: Sequence[str], input_names: Sequence[st
     rows = np.vstack([np.repeat(xr, rep, axis=1), p.reshape(n * rep, -1).T])
     value, _ = prog.evaluate_columns(np.empty(0), prog.input_matrix(rows))
     return value.reshape(lead)
-
-
-def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    total = int(lengths.sum())
-    first = np.repeat(np.cumsum(lengths) - lengths, lengths)
-    return np.repeat(starts, lengths) + (np.arange(total) - first)
 
 
 def _fmt_key(v) -> str:
@@ -220,18 +207,6 @@ class FitResult:
         """The rows that were fitted (sorted by group) with the group keys, inputs and y."""
         return self._data.drop(columns=["_group"]).rename(columns={"_row": "row"}).reset_index(drop=True)
 
-    def _inputs_of(self, frame, *, require=True) -> dict:
-        """{law input: values} from a frame or mapping holding the x columns (or the input names)."""
-        out = {}
-        for name, col in zip(self.inputs, self.x):
-            if col in frame:
-                out[name] = np.asarray(frame[col], dtype=float).ravel()
-            elif name in frame:
-                out[name] = np.asarray(frame[name], dtype=float).ravel()
-            elif require:
-                raise ValueError(f"missing input {col!r}" + (f" (the law's {name!r})" if name != col else ""))
-        return out
-
     def _group_points(self):
         g = self._data["_group"].to_numpy()
         return g, np.asarray(np.vstack([self._data[c].to_numpy(dtype=float) for c in self.x])
@@ -345,7 +320,7 @@ class FitResult:
         lo, hi = wald_interval(est, se, level)
         return {"estimate": est, "stderr": se, "low": lo, "high": hi}
 
-    def _select_groups(self, frame, n_rows: int):
+    def _select_groups(self, frame):
         """Group of every row of ``frame`` (which names the group keys), or None to use every group."""
         if not self.by:
             return None
@@ -388,7 +363,7 @@ class FitResult:
             else:
                 raise ValueError(f"missing input {col!r}: pass it as a column or keyword")
         n = len(data)
-        group = self._select_groups(data, n)
+        group = self._select_groups(data)
         if group is None:  # every group at every point
             G = self.n_groups
             group = np.repeat(np.arange(G), n)

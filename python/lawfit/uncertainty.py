@@ -35,6 +35,7 @@ parameters):
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 from statistics import NormalDist
 from typing import Mapping, Union
 
@@ -61,11 +62,12 @@ __all__ = [
 # Evaluating a law (or any formula of the parameters) for many parameter rows
 
 
-def _params_as_inputs(expr: Union[str, Program], param_names, input_names) -> Program:
-    """Compile ``expr`` with its parameters as *inputs*: one numpy pass evaluates
-    it for any number of parameter rows (no parameter gradients needed)."""
-    text = expr.formula if isinstance(expr, Program) else expr
-    return compile_law(text, inputs=list(input_names) + list(param_names), params=[])
+@lru_cache(maxsize=128)
+def params_as_inputs(formula: str, param_names: tuple, input_names: tuple) -> Program:
+    """Compile ``formula`` with its parameters as *inputs*: one numpy pass
+    evaluates it for any number of parameter rows (no parameter gradients
+    needed).  Cached: derived quantities are evaluated many times."""
+    return compile_law(formula, inputs=list(input_names) + list(param_names), params=[])
 
 
 def evaluate_many(expr: Union[str, Program], params, x=None, *, param_names=None) -> np.ndarray:
@@ -110,7 +112,8 @@ def evaluate_many(expr: Union[str, Program], params, x=None, *, param_names=None
         raise ValueError("name the inputs of a formula string with a mapping {name: values}")
     if input_names and x is None:
         raise ValueError(f"inputs {input_names} need values (x)")
-    prog = _params_as_inputs(expr, param_names, input_names)
+    prog = params_as_inputs(expr.formula if isinstance(expr, Program) else expr, tuple(param_names),
+                            tuple(input_names))
     p = np.asarray(params, dtype=np.float64)
     if p.shape[-1] != len(param_names):
         raise ValueError(f"params must have {len(param_names)} columns, got shape {p.shape}")
