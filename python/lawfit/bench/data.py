@@ -57,25 +57,14 @@ def load_epoch_chinchilla(data_dir: Optional[str]):
     folder = dataset_dir(data_dir, "epoch_chinchilla")
     if folder is None:
         return None
-    try:  # the package's loader, once it is there
-        from ..datasets.chinchilla import load_epoch_chinchilla as loader
+    from ..datasets.chinchilla import load_epoch_chinchilla as loader
 
+    try:
         df = loader(folder, replication=True)
-        return (df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float),
-                "lawfit.datasets.chinchilla")
-    except Exception:  # noqa: BLE001 - loader missing or changed: read the file ourselves
-        pass
-    tidy = folder / "chinchilla_epoch_tidy.csv"
-    if not tidy.is_file():
+    except FileNotFoundError:
         return None
-    import pandas as pd
-
-    df = pd.read_csv(tidy)
-    loss = df["loss"].to_numpy(float)
-    # Epoch's notebook keeps a run when loss < sorted(loss)[-5]: drops the 5 highest.
-    keep = loss < np.sort(loss)[-5]
-    return (df["N"].to_numpy(float)[keep], df["D"].to_numpy(float)[keep], loss[keep],
-            "chinchilla_epoch_tidy.csv (pandas)")
+    return (df["N"].to_numpy(float), df["D"].to_numpy(float), df["loss"].to_numpy(float),
+            "lawfit.datasets.chinchilla")
 
 
 def synthetic_chinchilla(seed: int = 0, n: int = 240):
@@ -99,16 +88,6 @@ def load_colpret_long(data_dir: Optional[str]):
     folder = dataset_dir(data_dir, "hitchhiker_colpret")
     if folder is None:
         return None
-    try:  # a package loader, if another engineer has written one by now
-        from .. import datasets
-
-        loader = getattr(datasets, "load_colpret", None) or getattr(datasets, "load_hitchhiker_colpret", None)
-        if loader is not None:
-            df = loader(folder, table="long")
-            if set(COLPRET_COLUMNS) <= set(df.columns):
-                return df[COLPRET_COLUMNS].copy(), f"lawfit.datasets.{loader.__name__}"
-    except Exception:  # noqa: BLE001 - loader missing or different: read the parquet ourselves
-        pass
     path = folder / "colpret_long_losscols.parquet"
     if not path.is_file():
         return None

@@ -14,11 +14,10 @@ import dataclasses
 
 import numpy as np
 
+from ...demo import CHINCHILLA as LAW, START, fit_collection  # the demo's law and start
 from ..core import Config, Model, Problem, available_peers, compare_on_sample, fmt_size, lawfit_status
 from ..core import sample_indices, timed
 
-LAW = "E + A/N**alpha + B/D**beta"
-START = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
 PEERS = ("scipy curve_fit lm", "scipy curve_fit trf", "lmfit leastsq")
 
 
@@ -36,9 +35,7 @@ MODEL = Model(chinchilla, chinchilla_jac)
 
 
 def _fit_all(N, D, loss, threads, jit=False):
-    from ...curve_fit import curve_fit
-
-    popt, _pcov, status = curve_fit(LAW, {"N": N, "D": D}, loss, p0=START, n_threads=threads, jit=jit)
+    popt, _pcov, status = fit_collection(N, D, loss, n_threads=threads, jit=jit)
     return popt, status
 
 
@@ -51,9 +48,10 @@ def _one_size(cfg: Config, bench: str, n_laws: int, n_points: int, n_sample: int
     problems = [Problem(np.vstack([N[i], D[i]]), loss[i], START, alt_starts=(true[i],)) for i in idx]
     shape = {"laws": n_laws, "points": n_points, "params": 5, "starts": 1, "resamples": 1, "loss": "l2",
              "peer_sample": len(idx), "seed": seed}
-    return compare_on_sample(bench, "Chinchilla 5p", fmt_size(n_laws, n_points), n_laws, n_points, MODEL,
+    rows = compare_on_sample(bench, "Chinchilla 5p", fmt_size(n_laws, n_points), n_laws, n_points, MODEL,
                              problems, popt[idx], seconds, lawfit_status(status),
                              available_peers(cfg, PEERS), shape)
+    return rows, popt
 
 
 def _warm_up(cfg):
@@ -71,11 +69,12 @@ def chinchilla_laws(cfg: Config) -> list:
     repeat = cfg.pick(1, 3, 3)
     rows = []
     for n in sizes:
-        rows += _one_size(cfg, "chinchilla_laws", n, 40, n_sample, repeat, cfg.seed + 1)
-    return rows + _compiled_row(cfg, rows, sizes[-1], repeat)
+        got, popt = _one_size(cfg, "chinchilla_laws", n, 40, n_sample, repeat, cfg.seed + 1)
+        rows += got
+    return rows + _compiled_row(cfg, rows, sizes[-1], repeat, popt)
 
 
-def _compiled_row(cfg, rows, n_laws, repeat):
+def _compiled_row(cfg, rows, n_laws, repeat, interpreted):
     """The largest batch again with the law compiled (jit=True): same answers, its own speed."""
     from ... import _jit
     from ...demo import make_collection
@@ -86,7 +85,6 @@ def _compiled_row(cfg, rows, n_laws, repeat):
         return []
     N, D, loss, _ = make_collection(n_laws, 40, seed=cfg.seed + 1)
     seconds, (popt, status) = timed(lambda: _fit_all(N, D, loss, cfg.threads, jit=True), repeat)
-    interpreted, _ = _fit_all(N, D, loss, cfg.threads)
     same = np.array_equal(popt, interpreted, equal_nan=True)
     group = [r for r in rows if r.size == fmt_size(n_laws, 40)]
     base = group[0]
@@ -110,5 +108,5 @@ def chinchilla_points(cfg: Config) -> list:
     rows = []
     for m in points:
         n = max(8, total // m)
-        rows += _one_size(cfg, "chinchilla_points", n, m, n_sample, repeat, cfg.seed + 2)
+        rows += _one_size(cfg, "chinchilla_points", n, m, n_sample, repeat, cfg.seed + 2)[0]
     return rows

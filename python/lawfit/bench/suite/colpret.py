@@ -34,16 +34,13 @@ import numpy as np
 from ..core import Config, Model, Problem, available_peers, compare, judge, lawfit_status, reference
 from ..core import Row, run_peer, sample_indices, status_counts, timed
 from ..data import load_colpret_long
-from .epoch import lse, lse_jac
+from .epoch import DELTA, LAW as CHINCHILLA, MODEL as CHINCHILLA_MODEL, PARAMS as CHINCHILLA_PARAMS
 
 CUT_BEGINNING = 1e10
 FRACTIONS = tuple(np.round(np.arange(0.1, 1.01, 0.1), 1))
 MAX_HELD_OUT = 4
-DELTA = 1e-3
 #: ColPret's initial guess (from the datablations fit), as (a, b, e, alpha, beta).
 COLPRET_START = np.array([6.255414, 7.3049974, 0.6254804, 0.3526596, 0.3526596])
-CHINCHILLA = "log(exp(a - alpha*log(N)) + exp(b - beta*log(D)) + exp(e))"
-CHINCHILLA_PARAMS = ["a", "b", "e", "alpha", "beta"]
 CURVE = "log(exp(b - beta*log(D)) + exp(e))"
 CURVE_PARAMS = ["b", "e", "beta"]
 PEERS = ("scipy least_squares", "scipy L-BFGS-B")
@@ -133,7 +130,7 @@ def colpret(cfg: Config) -> list:
     n_sample = cfg.pick(5, 40, 200)
     forms = [
         ("Chinchilla 5p", compile_law(CHINCHILLA, inputs=["N", "D"], params=CHINCHILLA_PARAMS),
-         Model(lse, lse_jac, loss="huber", delta=DELTA),
+         CHINCHILLA_MODEL,
          [np.concatenate([law[1] for law in chin]), np.concatenate([law[2] for law in chin])] if chin else [],
          [np.vstack([np.log(N), np.log(D)]) for _, N, D, _ in chin], [y for *_, y in chin],
          np.tile(COLPRET_START, (len(chin), 1))),

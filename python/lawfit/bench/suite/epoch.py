@@ -58,12 +58,14 @@ def lse_jac(x, a, b, e, alpha, beta):
 MODEL = Model(lse, lse_jac, loss="huber", delta=DELTA)
 
 
-def grid() -> np.ndarray:
-    """The 4,500 starts, columns (a, b, e, alpha, beta)."""
-    ab = np.arange(0.0, 25.0 + 1e-9, 5.0)
-    e = np.arange(-1.0, 1.0 + 1e-9, 0.5)
-    ex = np.arange(0.0, 2.0 + 1e-9, 0.5)
-    return np.array(list(itertools.product(ab, ab, e, ex, ex)), dtype=float)
+#: Each parameter's values in the grid, (a, b, e, alpha, beta).
+AXES = (np.arange(0.0, 25.0 + 1e-9, 5.0), np.arange(0.0, 25.0 + 1e-9, 5.0), np.arange(-1.0, 1.0 + 1e-9, 0.5),
+        np.arange(0.0, 2.0 + 1e-9, 0.5), np.arange(0.0, 2.0 + 1e-9, 0.5))
+
+
+def grid(axes=AXES) -> np.ndarray:
+    """The starts (4,500 for the full axes), columns (a, b, e, alpha, beta), the last varying fastest."""
+    return np.array(list(itertools.product(*axes)), dtype=float)
 
 
 def published_start() -> np.ndarray:

@@ -262,13 +262,11 @@ def _layouts(cfg, device, device_name):
 # ---------------------------------------------------------------- the Epoch analysis
 
 def _epoch_axes(cfg):
-    """The 4,500-start grid of epoch.grid() as per-parameter axes (a, b, e, alpha, beta);
-    every other value (243 starts) at toy scale, for the tests."""
-    ab = np.arange(0.0, 25.0 + 1e-9, 5.0)
-    e = np.arange(-1.0, 1.0 + 1e-9, 0.5)
-    ex = np.arange(0.0, 2.0 + 1e-9, 0.5)
+    """epoch.AXES (the 4,500-start grid); every other value (243 starts) at toy scale, for the tests."""
+    from .epoch import AXES
+
     step = cfg.pick(2, 1, 1)
-    return [ab[::step], ab[::step], e[::step], ex[::step], ex[::step]]
+    return [a[::step] for a in AXES]
 
 
 def _epoch_analysis(cfg, device, device_name):
@@ -279,9 +277,8 @@ def _epoch_analysis(cfg, device, device_name):
     source, x, ylog, program, cols = _problem(cfg)
     M = len(ylog)
     axes = _epoch_axes(cfg)
-    S = int(np.prod([len(a) for a in axes]))
-    if S == 4500:  # the same starts, in the same order, as the CPU benchmark's grid
-        assert np.array_equal(np.array(np.meshgrid(*axes, indexing="ij")).reshape(5, -1).T, grid())
+    points = grid(axes)  # the starts start_grid generates, in its order (for pruned starts)
+    S = len(points)
     R = cfg.pick(2, 100, 4000)
     R_cpu = cfg.pick(1, 2, 4)
     seed = cfg.seed
@@ -323,7 +320,6 @@ def _epoch_analysis(cfg, device, device_name):
              "data": source, "device": device_name, "cpu_resamples": R_cpu, "gpu_seconds": tg,
              "resamples_used": int(g_boot.n_used[0, 0])}
     problem = "Epoch full analysis (grid + bootstrap x grid)"
-    points = np.array(np.meshgrid(*axes, indexing="ij")).reshape(5, -1).T  # the grid, for pruned starts
     keep = min(S, 100)
 
     def pruned(dev, r):
