@@ -5,6 +5,7 @@ import pytest
 
 import lawfit
 from lawfit import Status
+from lawfit._status import is_converged
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 
@@ -215,8 +216,8 @@ def test_batch_bad_problems_get_status_and_others_are_correct():
     xs = [x, x, x[:2], x, x]
     with pytest.warns(lawfit.LawfitWarning, match="3 BAD_INPUT"):
         popt, pcov, status = lawfit.curve_fit("a*exp(-b*x) + c", xs, ys, p0=[1, 1, 0])
-    assert [Status(s) for s in status] == [
-        status[0], Status.BAD_INPUT, Status.BAD_INPUT, status[3], Status.BAD_INPUT]
+    assert [Status(s) for s in status][1:3] + [Status(status[4])] == [Status.BAD_INPUT] * 3
+    assert is_converged(status[[0, 3]]).all()
     np.testing.assert_allclose(popt[0], [2.0, 1.1, 0.3], rtol=1e-8)
     np.testing.assert_allclose(popt[3], [6.0, 1.1, 0.9], rtol=1e-8)
     assert np.isnan(popt[1]).all() and np.isnan(popt[2]).all()

@@ -2,11 +2,13 @@
 // outputs) and the CPU back end (cpu_backend.cpp: threads, interruption).
 // The small cases here are also what run_sanitizers.sh runs under valgrind.
 #define LAWFIT_TEST_MAIN
+#include <algorithm>
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <memory>
 #include <mutex>
@@ -170,8 +172,7 @@ void check_recovers_truth(const Batch& batch, std::int64_t k, std::int64_t law, 
 }  // namespace
 
 LF_TEST(ragged_batch_recovers_every_law) {
-    // Sizes around the block length: 3 (one short block) ... 100, and a law
-    // right after an empty one.
+    // Sizes around the block length: 3 (one short block) ... 100.
     Batch batch({3, 4, 15, 16, 17, 31, 32, 33, 100, 7});
     batch.solve_serial<16>();
     for (std::int64_t k = 0; k < batch.n_problems(); ++k) {
