@@ -136,3 +136,9 @@ def as_float(df, columns: Iterable[str]):
         if c in df.columns:
             df[c] = pd.to_numeric(df[c], errors="raise").astype("float64")
     return df
+
+
+def columns_first(df, first: Iterable[str]):
+    """``df`` with the columns of ``first`` that it has moved to the front, the rest in their order."""
+    first = [c for c in first if c in df.columns]
+    return df[first + [c for c in df.columns if c not in first]]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._common import PathLike, _read_csv, as_float, require, resolve
+from ._common import PathLike, _read_csv, as_float, columns_first, require, resolve
 
 NAME = "gadre_overtraining"
 FILES = {"runs": "runs_losses.csv", "downstream": "downstream_long.csv"}
@@ -83,4 +83,4 @@ def load_gadre_overtraining(
         require(df, ["task", "accuracy"], f, "the Gadre et al. downstream table")
         df["error"] = 1.0 - df["accuracy"]
         first = ["run", "dataset", "arch", "N", "D", "M", "C", "task", "accuracy", "error"]
-    return df[first + [c for c in df.columns if c not in first]]
+    return columns_first(df, first)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional, Sequence, Union
 
-from ._common import PathLike, _read_csv, as_float, require, resolve
+from ._common import PathLike, _read_csv, as_float, columns_first, require, resolve
 
 NAME = "openathena_isoflops"
 FILES = {"annotated": "isoflops_transform_annotated.csv", "combined": "isoflops_combined.csv"}
@@ -73,5 +73,5 @@ def load_openathena_isoflops(
         require(df, ["outlier"], f, "an IsoFLOP table with QC flags (drop_outliers=True)")
         df = df[~df["outlier"].astype(bool)]
     first = ["experiment", "source", "dataset", "model", "condition", "N", "D", "C", "loss"]
-    df = df[[c for c in first if c in df.columns] + [c for c in df.columns if c not in first]]
+    df = columns_first(df, first)
     return df.sort_values(["experiment", "C", "N"], kind="stable").reset_index(drop=True)

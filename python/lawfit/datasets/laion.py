@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._common import PathLike, _read_csv, _read_parquet, as_float, require, resolve
+from ._common import (
+    PathLike,
+    _read_csv,
+    _read_parquet,
+    as_float,
+    columns_first,
+    require,
+    resolve,
+)
 
 NAME = "laion_clip_mammut"
 FILES = {"segmentation": "segmentation_results.parquet", "profile": "model_profile.csv"}
@@ -96,4 +104,4 @@ def load_laion_clip_mammut(path: Optional[PathLike] = None, table: Optional[str]
     out = as_float(out, ["D", "loss", "caption_loss", "miou", "acc1", "acc5"])
     first = ["run", "family", "model", "N", "D", "C", "loss"]
     first = [c for c in first if c in out.columns]
-    return out[first + [c for c in out.columns if c not in first]].reset_index(drop=True)
+    return columns_first(out, first).reset_index(drop=True)

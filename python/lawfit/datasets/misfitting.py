@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._common import PathLike, _read_csv, as_float, require, resolve
+from ._common import PathLike, _read_csv, as_float, columns_first, require, resolve
 
 NAME = "misfitting_li2025"
 FILES = {"checkpoints": "scaling_results.csv", "final": "scaling_results_last_ckpt_only.csv"}
@@ -69,4 +69,4 @@ def load_misfitting_li2025(path: Optional[PathLike] = None, final_only: bool = F
         df = df[df["portion_steps_elapsed"] == 1.0].reset_index(drop=True)
     first = ["run", "model", "sweep", "peak_lr", "N", "N_no_emb", "D"] + _FLOPS + ["loss", "step"]
     first = [c for c in first if c in df.columns]
-    return df[first + [c for c in df.columns if c not in first]]
+    return columns_first(df, first)

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._common import PathLike, _read_csv, _read_parquet, as_float, require, resolve
+from ._common import (
+    PathLike,
+    _read_csv,
+    _read_parquet,
+    as_float,
+    columns_first,
+    require,
+    resolve,
+)
 
 NAME = "pythia_evals"
 FILES = {"core": "pythia_v1_evals_core.csv", "long": "pythia_v1_evals_long.parquet"}
@@ -76,4 +84,4 @@ def load_pythia_evals(path: Optional[PathLike] = None, table: Optional[str] = No
     first = ["run", "size", "variant", "deduped", "N", "N_nonembedding", "step", "D", "C",
              "num_fewshot", "task"]
     first = [c for c in first if c in df.columns]
-    return df[first + [c for c in df.columns if c not in first]]
+    return columns_first(df, first)

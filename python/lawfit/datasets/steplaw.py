@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Optional
 
-from ._common import PathLike, _read_csv, as_float, require, resolve
+from ._common import PathLike, _read_csv, as_float, columns_first, require, resolve
 
 NAME = "steplaw_li2025"
 FILES = {
@@ -75,4 +75,4 @@ def load_steplaw_li2025(path: Optional[PathLike] = None, table: Optional[str] = 
     seq_len = df["seq_len"] if "seq_len" in df.columns else 2048
     df["batch_tokens"] = (df["bs"] * seq_len).astype("float64")
     first = ["run", "N", "D", "lr", "bs", "batch_tokens", "loss", "smooth_loss"]
-    return df[first + [c for c in df.columns if c not in first]]
+    return columns_first(df, first)
