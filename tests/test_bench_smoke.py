@@ -14,6 +14,8 @@ from lawfit.bench import core, main  # noqa: E402
 from lawfit.bench.core import ROW_FIELDS, Config  # noqa: E402
 from lawfit.bench.suite import REGISTRY, select  # noqa: E402
 
+from _env import HAS_GPU  # noqa: E402
+
 
 def _check_schema(rows):
     assert rows
@@ -48,9 +50,7 @@ def test_missing_peer_is_skipped_with_reason(monkeypatch):
 
 
 def test_gpu_section_skips_cleanly_without_a_gpu():
-    from lawfit import _core
-
-    if _core.WITH_CUDA and _core.cuda_device_count() > 0:
+    if HAS_GPU:
         pytest.skip("a GPU is usable here")
     cfg = Config(scale="toy")
     assert REGISTRY["gpu"][1](cfg) == []

@@ -16,16 +16,10 @@ import numpy as np
 import pytest
 
 import lawfit.datasets as ds
+from _env import data_root
 
 
-def _data_root() -> Path:
-    env = os.environ.get("LAWFIT_DATA")
-    if env:
-        return Path(env).expanduser()
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
-
-
-ROOT = _data_root()
+ROOT = data_root()
 PARQUET = {"hitchhiker_colpret", "laion_clip_mammut"}
 
 

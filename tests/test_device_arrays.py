@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit import _core
 from lawfit._device import is_device_array, to_host
 
-HAS_GPU = _core.WITH_CUDA and _core.cuda_device_count() > 0
+from _env import HAS_GPU
+
 
 
 class StandIn:

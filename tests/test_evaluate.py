@@ -8,8 +8,6 @@ fits the Chinchilla law to ColPret's GPT-3, OPT and Chinchilla families
 (every (family, number of models, share of training) cut-off is one law of a
 single batch) and checks that trend.
 """
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +16,7 @@ pd = pytest.importorskip("pandas")
 
 from lawfit import LawfitWarning  # noqa: E402
 from lawfit.evaluate import Evaluation, absolute_relative_error, evaluate  # noqa: E402
-
-
-def data_dir():
-    env = os.environ.get("LAWFIT_DATA")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from _env import data_root  # noqa: E402
 
 
 def family(n_sizes=6, E=1.7, seed=None, name="f"):
@@ -91,7 +83,7 @@ def test_evaluate_errors():
 
 @pytest.fixture(scope="module")
 def colpret():
-    root = data_dir()
+    root = data_root()
     if not (root / "hitchhiker_colpret").is_dir():
         pytest.skip("ColPret data not found (set LAWFIT_DATA)")
     from lawfit.datasets import load_hitchhiker_colpret

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit import _core
 from lawfit._batch import resolve_device, solve_batch
 from lawfit.demo import CHINCHILLA, START, make_collection
 
-HAS_GPU = _core.WITH_CUDA and _core.cuda_device_count() > 0
+from _env import HAS_GPU
+
 needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no usable CUDA device")
 
 

@@ -3,12 +3,12 @@
 Bootstrap properties are in test_robust_bootstrap.py, covariances and
 goodness of fit in test_robust_uncertainty.py.
 """
-import os
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from _env import data_root
 from lawfit import Status
 from lawfit._status import is_converged
 from lawfit.bootstrap import bootstrap
@@ -220,9 +220,7 @@ DERIVED = {"E": "exp(e)", "A": "exp(a)", "B": "exp(b)", "alpha": "alpha", "beta"
 
 
 def _epoch_dir() -> Path:
-    root = os.environ.get("LAWFIT_DATA")
-    base = Path(root) if root else Path(__file__).resolve().parents[1].parent / "shared" / "data"
-    return base / "epoch_chinchilla"
+    return data_root() / "epoch_chinchilla"
 
 
 def _load_epoch():
