@@ -331,7 +331,7 @@ def _jackknife(fit: MultistartResult, unit: np.ndarray, max_jackknife: int, seed
     if j_law.size == 0:
         return np.empty((0, P)), np.empty(0, dtype=np.int64)
     n_pts = data.n_points
-    fixed_law = np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (L, P))
+    fixed_law = fit.fixed_rows
     params = np.full((j_law.size, P), np.nan)
     # Chunks of jackknife laws bound the copied points (n_l per leave-out law).
     size = n_pts[j_law]
@@ -435,7 +435,7 @@ def bootstrap(
                   n_threads=opts["n_threads"], device=opts["device"], loss=fit.loss, delta=fit.delta,
                   residual=fit.residual, robust_hessian=opts.get("robust_hessian", "irls"),
                   jit=opts.get("jit", False))
-    fixed_law = np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (L, P))
+    fixed_law = fit.fixed_rows
     any_fixed = bool(fixed_law.any())
 
     # Problems ordered (law, resample, start); chunks of whole resamples bound memory.

@@ -357,10 +357,14 @@ class MultistartResult:
         return self.data.n_laws
 
     @property
+    def fixed_rows(self) -> np.ndarray:
+        """Which parameters each law holds fixed, (L, P) bool (a read-only view)."""
+        return np.broadcast_to(np.asarray(self.fixed, dtype=bool), (self.n_laws, len(self.param_names)))
+
+    @property
     def n_free(self) -> np.ndarray:
         """Free (not fixed) parameters per law, (L,)."""
-        fixed = np.broadcast_to(self.fixed, (self.n_laws, len(self.param_names)))
-        return (~fixed).sum(axis=1)
+        return (~self.fixed_rows).sum(axis=1)
 
     @property
     def converged(self) -> np.ndarray:

@@ -183,13 +183,9 @@ def _point_terms(fit, law: int):
     return r, w, grad
 
 
-def _fixed_rows(fit) -> np.ndarray:
-    return np.broadcast_to(np.asarray(fit.fixed, dtype=bool), (fit.n_laws, len(fit.param_names)))
-
-
 def _invert(fit, A: np.ndarray) -> np.ndarray:
     """Pseudo-inverse of (L, P, P) matrices over the free parameters (fixed rows 0)."""
-    fixed = _fixed_rows(fit)
+    fixed = fit.fixed_rows
     A = np.array(A, dtype=float)
     eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
     fixed_rc = fixed[:, :, None] | fixed[:, None, :]
@@ -246,7 +242,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
     hess = np.full((L, P, P), np.nan)
     meat = np.full((L, P, P), np.nan)
     few_inside, indefinite = [], []
-    fixed = _fixed_rows(fit)
+    fixed = fit.fixed_rows
     for law in np.flatnonzero(np.isfinite(fit.params).all(axis=1)):
         r, w, J = _point_terms(fit, law)
         J = np.where(fixed[law], 0.0, J)
