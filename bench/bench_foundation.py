@@ -20,7 +20,7 @@ import numpy as np
 
 import lawfit
 from lawfit.bench.report import simple_table as table
-from lawfit._batch import default_threads
+from lawfit.engine.core import default_threads
 from lawfit._status import is_converged
 from lawfit.demo import CHINCHILLA, START, fit_collection, make_collection, scipy_fits
 
@@ -52,7 +52,7 @@ def headline(n_laws: int, n_scipy: int, repeat: int) -> dict:
     # The same fits with the law compiled to machine code (lawfit._jit; the
     # one-off compile, cached on disk, is timed apart).
     import time as _time
-    from lawfit import _jit
+    from lawfit.engine import jit as _jit
     from lawfit.formula import compile_law
     t0 = _time.perf_counter()
     compiled = _jit.compiled_solver(compile_law(CHINCHILLA, inputs=["N", "D"])) is not None

@@ -39,7 +39,7 @@ import numpy as np
 
 import lawfit
 from lawfit.bench.report import simple_table as table
-from lawfit._batch import default_threads
+from lawfit.engine.core import default_threads
 from lawfit.bootstrap import bootstrap
 from lawfit.multistart import fit_multistart
 

@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 import lawfit
-from lawfit._batch import default_threads
+from lawfit.engine.core import default_threads
 from lawfit._status import is_converged
 
 LAW = "a*exp(-b*x) + c"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit._device import is_device_array, to_host
+from lawfit.engine.device import is_device_array, to_host
 
 from _env import HAS_GPU
 
@@ -86,7 +86,7 @@ def test_cupy_inputs_are_read_in_place_and_match_numpy():
 
 
 def test_dlpack_producers_on_the_gpu_need_cupy_or_are_left_alone():
-    from lawfit._device import as_cuda_array, on_cuda_via_dlpack
+    from lawfit.engine.device import as_cuda_array, on_cuda_via_dlpack
 
     class DLPackOnGpu:
         def __dlpack__(self, stream=None):

@@ -8,7 +8,7 @@ import importlib
 
 import pytest
 
-MODULES = ["lawfit", "lawfit._batch", "lawfit.curve_fit", "lawfit.multistart", "lawfit.bootstrap",
+MODULES = ["lawfit", "lawfit.engine.core", "lawfit.curve_fit", "lawfit.multistart", "lawfit.bootstrap",
            "lawfit.uncertainty", "lawfit.api", "lawfit.result", "lawfit.evaluate", "lawfit.catalog",
            "lawfit.catalog.law", "lawfit.catalog.catalog", "lawfit.catalog.shared", "lawfit.catalog.schedules",
            "lawfit.datasets", "lawfit.datasets.registry", "lawfit.datasets.chinchilla"]

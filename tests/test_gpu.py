@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit._batch import resolve_device, solve_batch
+from lawfit.engine.core import resolve_device, solve_batch
 from lawfit.demo import CHINCHILLA, START, make_collection
 
 from _env import HAS_GPU
@@ -149,7 +149,7 @@ def test_law_compiled_for_the_gpu_gives_the_interpreters_bits(layout):
 def test_auto_skips_a_gpu_that_fails_its_self_check(monkeypatch):
     # A GPU that is present but gives wrong answers (or errors) is not used by
     # device='auto': one warning says why, and the CPU runs.
-    import lawfit._batch as batch
+    import lawfit.engine.core as batch
 
     monkeypatch.setattr(batch, "_self_check", [])
     monkeypatch.setattr(batch._core, "WITH_CUDA", True)

@@ -31,7 +31,7 @@ PROMPT_S = 2.0
 CORE_CHILD = textwrap.dedent("""
     import sys, time
     import numpy as np
-    from lawfit._batch import solve_batch
+    from lawfit.engine.core import solve_batch
     from lawfit.formula import compile_law
 
     prog = compile_law("a*exp(-b*x) + c", ["x"])

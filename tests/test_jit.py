@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit import _core, _jit
+from lawfit import _core
+from lawfit.engine import jit as _jit
 from lawfit._opcodes import Op
 from lawfit.codegen import runner_source, size_class
 

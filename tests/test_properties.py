@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 
 import lawfit
 from lawfit import Status, _core
-from lawfit._batch import solve_batch
+from lawfit.engine.core import solve_batch
 from lawfit.formula import compile_law
 
 CONVERGED = [int(s) for s in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,

@@ -12,7 +12,7 @@ import pytest
 
 import lawfit
 from lawfit import _core
-from lawfit._batch import solve_batch
+from lawfit.engine.core import solve_batch
 from lawfit._status import is_converged
 from lawfit.multistart import grid_starts, reduce_best
 

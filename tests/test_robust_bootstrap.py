@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from lawfit import _core
-from lawfit._batch import solve_batch
+from lawfit.engine.core import solve_batch
 from lawfit.bootstrap import BootstrapResult, bootstrap, group_ids
 from lawfit.multistart import fit_multistart
 from lawfit.uncertainty import bca_interval, evaluate_many, jackknife_acceleration

@@ -19,7 +19,7 @@ bounds, start grid, derived quantities and citation), :class:`Law`,
 outcome codes).  ``lawfit demo`` on the command line fits a synthetic
 collection of 1,000 Chinchilla laws.
 """
-from ._core import MAX_PARAMS, Status
+from .engine.native import MAX_PARAMS, Status
 from ._status import LawfitWarning, status_message, summarize_status
 from . import uncertainty
 from .api import fit
@@ -29,7 +29,7 @@ from .bootstrap import BootstrapResult, Replicates, bootstrap
 from .catalog import Law, fit_shared, laws, lr_areas, register_law
 from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
 from .curve_fit import OptimizeWarning, curve_fit
-from ._batch import BatchSolution, solve_batch
+from .engine.core import BatchSolution, solve_batch
 from .formula import Program, compile_law, parse
 
 __version__ = "0.1.0"

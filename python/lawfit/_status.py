@@ -9,7 +9,7 @@ import warnings
 
 import numpy as np
 
-from ._core import Status
+from .engine.native import Status
 
 __all__ = ["Status", "LawfitWarning", "status_message", "summarize_status", "CONVERGED"]
 

@@ -41,8 +41,8 @@ from typing import Mapping, Union
 
 import numpy as np
 
-from . import _core
-from ._batch import solve_batch
+from .engine import native as _core
+from .engine.core import solve_batch
 from ._status import is_converged, summarize_status
 from .multistart import FitData, MultistartResult
 from .uncertainty import (

@@ -19,10 +19,10 @@ import warnings
 
 import numpy as np
 
-from . import _core
-from ._device import to_host
-from ._batch import solve_batch
-from ._covariance import scaled_covariance
+from .engine import native as _core
+from .engine.device import to_host
+from .engine.core import solve_batch
+from .engine.covariance import scaled_covariance
 from ._status import CONVERGED, Status, is_converged, status_message, warn_failures
 from .formula import compile_law, trace_checked
 

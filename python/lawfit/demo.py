@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from ._batch import default_threads
+from .engine.core import default_threads
 from ._status import is_converged, summarize_status
 from .curve_fit import curve_fit
 

@@ -22,7 +22,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-from ._batch import grid_axes, solve_batch
+from .engine.core import grid_axes, solve_batch
 from ._status import Status, is_converged, warn_failures
 from .formula import Program, compile_law
 

@@ -186,7 +186,7 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
             ax.set_ylim(ylo - pad, yhi + pad)
         title = labels[g]
         if not result.converged[g]:
-            from ._core import Status
+            from .engine.native import Status
 
             title += f"  [{Status(int(result._status[g])).name}]"
         ax.set_title(title, fontsize=10)

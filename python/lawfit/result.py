@@ -232,7 +232,7 @@ class FitResult:
         df["cost"] = self._cost
         for k in ("r2", "aic", "bic"):
             df[k] = self._gof.get(k, np.full(self.n_groups, np.nan))
-        from ._core import Status
+        from .engine.native import Status
 
         df["status"] = pd.Series([Status(int(s)).name for s in self._status], dtype=object)
         df["reason"] = pd.Series(self._reason, dtype=object)

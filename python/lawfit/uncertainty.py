@@ -41,8 +41,8 @@ from typing import Mapping, Union
 
 import numpy as np
 
-from . import _core
-from ._covariance import pinv_jtj
+from .engine import native as _core
+from .engine.covariance import pinv_jtj
 from ._status import LawfitWarning
 from .formula import Program, compile_law
 

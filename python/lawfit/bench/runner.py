@@ -106,7 +106,7 @@ def _memory_gib() -> Optional[float]:
 
 def machine_info(cfg: Config, argv: Sequence[str]) -> dict:
     from .. import __version__, _core
-    from .._batch import default_threads
+    from ..engine.core import default_threads
     from .suite.gpu import gpu_available
 
     usable, reason, name = gpu_available()

@@ -12,8 +12,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .._batch import solve_batch
-from .._covariance import scaled_covariance
+from ..engine.core import solve_batch
+from ..engine.covariance import scaled_covariance
 from .._status import Status
 from ..multistart import grid_starts, reduce_best
 

@@ -76,7 +76,7 @@ def chinchilla_laws(cfg: Config) -> list:
 
 def _compiled_row(cfg, rows, n_laws, repeat, interpreted):
     """The largest batch again with the law compiled (jit=True): same answers, its own speed."""
-    from ... import _jit
+    from ...engine import jit as _jit
     from ...demo import make_collection
     from ...formula import compile_law
 

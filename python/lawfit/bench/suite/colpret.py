@@ -105,7 +105,7 @@ def build_laws(df):
 
 def _solve(program, x_rows, ys, p0, threads):
     """One batch: the laws concatenated (ragged), Huber on log y."""
-    from ..._batch import solve_batch
+    from ...engine.core import solve_batch
 
     sizes = np.array([len(y) for y in ys], dtype=np.int64)
     offsets = np.concatenate([[0], np.cumsum(sizes)])

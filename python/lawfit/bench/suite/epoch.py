@@ -98,7 +98,7 @@ def _problem(cfg: Config):
 
 
 def _solve(cfg, program, cols, logL, p0, **kw):
-    from ..._batch import solve_batch
+    from ...engine.core import solve_batch
 
     K = len(p0)
     return solve_batch(program, cols, logL, np.array([0, len(logL)]), p0, problem_law=np.zeros(K, np.int64),
@@ -174,7 +174,7 @@ def approach3(cfg: Config) -> list:
 
 def bootstrap(cfg: Config) -> list:
     """The Epoch bootstrap: R Poisson resamples of the 240 runs, each from the published estimate."""
-    from ... import _core
+    from ...engine import native as _core
     from ..._status import is_converged
 
     source, x, y, program, cols = _problem(cfg)

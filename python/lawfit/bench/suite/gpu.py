@@ -45,7 +45,7 @@ FARSEER_CENTER = np.array([1.0, -2.0, -0.1, 5.0, 3.0, -0.1, 5.0, 0.0, -0.3])
 
 def gpu_available():
     """(usable, reason, device name)."""
-    from ... import _core
+    from ...engine import native as _core
 
     if not getattr(_core, "WITH_CUDA", False):
         return False, "this lawfit build has no CUDA back end (built without a CUDA compiler)", ""
@@ -133,7 +133,7 @@ def _one_point_grid(start):
 
 
 def _ladder(cfg, device, device_name, spec):
-    from ..._batch import solve_batch
+    from ...engine.core import solve_batch
     from ..._status import is_converged
     from ...formula import compile_law
 
@@ -192,7 +192,7 @@ def _ladder(cfg, device, device_name, spec):
 
 def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_row, program):
     """The largest batch again with the law compiled to machine code (lawfit._jit)."""
-    from ... import _jit
+    from ...engine import jit as _jit
 
     t0 = time.perf_counter()
     address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
@@ -213,7 +213,7 @@ def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_
 
 def _layouts(cfg, device, device_name):
     """Chinchilla with few and with many points: one thread vs 16 threads per problem."""
-    from ..._batch import solve_batch
+    from ...engine.core import solve_batch
     from ...formula import compile_law
     from .chinchilla import LAW, MODEL, START
 
@@ -270,8 +270,8 @@ def _epoch_axes(cfg):
 
 
 def _epoch_analysis(cfg, device, device_name):
-    from ... import _core
-    from ..._batch import solve_batch
+    from ...engine import native as _core
+    from ...engine.core import solve_batch
     from .epoch import DELTA, MODEL, _problem, grid
 
     source, x, ylog, program, cols = _problem(cfg)
@@ -346,7 +346,7 @@ def _epoch_analysis(cfg, device, device_name):
                      f"{bool(np.allclose(p_full.params, g_full.params, rtol=1e-6))}; interval ends differ by "
                      f"{pruned_diff:.1e} relative", dict(shape, keep=keep))
     jit_rows = []
-    from ... import _jit
+    from ...engine import jit as _jit
 
     t0 = time.perf_counter()
     compiled = (_jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)) is not None

@@ -31,7 +31,7 @@ def make(n_laws: int, seed: int):
 
 def robust(cfg: Config) -> list:
     """Chinchilla + 10% outliers under each robust loss."""
-    from ..._batch import solve_batch
+    from ...engine.core import solve_batch
     from ..._status import is_converged
     from ...formula import compile_law
 

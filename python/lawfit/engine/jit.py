@@ -26,8 +26,8 @@ import tempfile
 import threading
 from pathlib import Path
 
-from . import _core
-from .codegen import runner_source, size_class
+from . import native as _core
+from ..codegen import runner_source, size_class
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error"]
 
@@ -122,7 +122,7 @@ def nvcc() -> str | None:
 
 def _include_dir() -> Path | None:
     """The core's headers: shipped in the package, or cpp/ of a source checkout."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the package directory
     for candidate in (here / "include", here.parent.parent / "cpp"):
         if (candidate / "lawfit" / "batch.hpp").is_file():
             return candidate
@@ -131,7 +131,7 @@ def _include_dir() -> Path | None:
 
 def _cuda_include_dir() -> Path | None:
     """The GPU back end's headers (batch_runner.cuh and what it includes)."""
-    here = Path(__file__).resolve().parent
+    here = Path(__file__).resolve().parent.parent  # the package directory
     for candidate in (here / "include" / "cuda", here.parent.parent / "cuda"):
         if (candidate / "batch_runner.cuh").is_file():
             return candidate

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import _core
+from . import native as _core
 
 
 # Scaled Cholesky pivots below this go to the rank-revealing path: far above

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import _core
-from ._device import as_cuda_array, device_log, is_device_array, to_host
+from . import native as _core
+from .device import as_cuda_array, device_log, is_device_array, to_host
 
 __all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code", "resolve_device"]
 
@@ -47,7 +47,7 @@ def gpu_self_check() -> bool:
     if not _self_check:
         import warnings
 
-        from ._status import LawfitWarning
+        from .._status import LawfitWarning
         passed, reason = _run_self_check()
         _self_check[:] = [passed, reason]
         if not passed:
@@ -57,7 +57,7 @@ def gpu_self_check() -> bool:
 
 
 def _run_self_check() -> tuple[bool, str]:
-    from .formula import compile_law
+    from ..formula import compile_law
 
     rng = np.random.default_rng(0)
     L, M = 64, 40
@@ -334,7 +334,7 @@ def _jit_address(program, jit, device: str) -> int:
         return 0
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
-    from . import _jit
+    from . import jit as _jit
 
     address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if address is None and jit is True:
