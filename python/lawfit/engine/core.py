@@ -14,7 +14,7 @@ import numpy as np
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
 
-__all__ = ["BatchSolution", "solve_batch", "default_threads", "loss_code", "resolve_device"]
+__all__ = ["BatchSolution", "solve_batch", "evaluate_points", "default_threads", "loss_code", "resolve_device"]
 
 
 def resolve_device(device: str) -> str:
@@ -371,3 +371,19 @@ def _grid_arrays(grid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     axes = grid_axes(grid, names)
     sizes = np.array([a.size for a in axes], dtype=np.int32)
     return np.ascontiguousarray(np.concatenate(axes) if axes else np.zeros(0)), sizes
+
+
+def evaluate_points(program, columns, params, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+    """Value (M,) and parameter gradient (M, P) of ``program`` at every point, in the core.
+
+    ``columns`` is the program's input matrix (n_columns, M).  With ``offsets``
+    (L + 1,), law ``l``'s points ``offsets[l]:offsets[l+1]`` use ``params[l]``
+    ((L, P)): the statistics of every law of a batch in one call, no Python
+    loop over laws.  Without, ``params`` is one (P,) row for every point.
+    """
+    cols = np.ascontiguousarray(columns, dtype=np.float64)
+    p = np.ascontiguousarray(params, dtype=np.float64)
+    offs = None if offsets is None else np.ascontiguousarray(offsets, dtype=np.int64)
+    return _core.evaluate(np.ascontiguousarray(program.code, dtype=np.int32),
+                          np.ascontiguousarray(program.consts, dtype=np.float64), int(program.n_params),
+                          cols, p, offs)
