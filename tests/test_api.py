@@ -80,7 +80,7 @@ def test_all_groups_are_one_batch(monkeypatch, noisy):
 
     api = sys.modules["lawfit.api"]
     calls = {"fit": 0, "boot": 0}
-    real_fit, real_boot = api.fit_multistart, api._bootstrap
+    real_fit, real_boot = api.fit_data, api._bootstrap
 
     def counting_fit(*a, **k):
         calls["fit"] += 1
@@ -90,7 +90,7 @@ def test_all_groups_are_one_batch(monkeypatch, noisy):
         calls["boot"] += 1
         return real_boot(*a, **k)
 
-    monkeypatch.setattr(api, "fit_multistart", counting_fit)
+    monkeypatch.setattr(api, "fit_data", counting_fit)
     monkeypatch.setattr(api, "_bootstrap", counting_boot)
     data = pd.concat([noisy.assign(family=noisy["family"] + str(k)) for k in range(5)], ignore_index=True)
     r = fit(data, "chinchilla", y="loss", by="family", bootstrap=20, progress=False)

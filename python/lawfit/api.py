@@ -33,7 +33,9 @@ import numpy as np
 from ._status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
-from .multistart import fit_multistart, make_starts
+from .engine.data import Data
+from .engine.options import Options
+from .multistart import fit_data, fit_multistart, make_starts
 from .result import FitResult, _pd
 from .uncertainty import goodness_of_fit, wald_interval
 
@@ -297,13 +299,19 @@ class _Batch:
     def n_groups(self) -> int:
         return len(self.offsets) - 1
 
+    def to_data(self, program) -> Data:
+        """The engine's ragged container for ``program`` (its input matrix built once)."""
+        weight = None if self.sigma is None else 1.0 / (self.sigma * self.sigma)
+        return Data(program, program.input_matrix(self.inputs), self.y, self.offsets, weight)
+
     @property
     def n_points(self) -> np.ndarray:
         return np.diff(self.offsets)
 
 
-def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds, seed) -> np.ndarray:
-    """(S, P) shared by every group, or (G, S, P) for a law whose start grid depends on the data."""
+def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds, seed):
+    """Grid axes (the core makes the points), (S, P) shared by every group, or (G, S, P) for a law
+    whose start grid depends on the data."""
     names = list(law.params)
     lower, upper = law._bound_arrays(bounds)
     if isinstance(starts, str) and starts in ("sobol", "lhs", "latin_hypercube"):
@@ -313,6 +321,9 @@ def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds,
         return s
     if starts == "grid":
         starts = None
+    axes = law.start_axes(starts=starts, fixed=fixed_values, bounds=bounds)
+    if axes is not None:
+        return dict(zip(names, axes))
     grid = law.starts if starts is None else starts
     if not callable(grid):
         return law.start_grid(starts=starts, fixed=fixed_values, bounds=bounds)
@@ -323,6 +334,11 @@ def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds,
                                   starts=starts, fixed=fixed_values, bounds=bounds))
     S = max(p.shape[0] for p in per)
     return np.stack([np.vstack([p, np.repeat(p[:1], S - p.shape[0], axis=0)]) for p in per])
+
+
+def _n_starts(starts) -> int:
+    return int(np.prod([len(a) for a in starts.values()])) if isinstance(starts, Mapping) \
+        else int(starts.shape[-2])
 
 
 def _fixed(law: Law, fixed) -> tuple[dict, list[str]]:
@@ -390,7 +406,7 @@ class _Progress:
 
 
 def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None,
-        residual=None, starts=None, n_starts=None, prune=None, bounds=None, bootstrap: int = 0,
+        residual=None, starts=None, n_starts=None, prune="auto", bounds=None, bootstrap: int = 0,
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = "auto",
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
         absolute_sigma: bool = False, max_nfev: int = 0, n_threads: Optional[int] = None,
@@ -422,7 +438,9 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     starts : None, "grid", mapping, array, "sobol" or "lhs"
         Start set (default the law's grid); ``n_starts`` points for a
         space-filling design within the bounds; ``prune=k`` runs
-        Levenberg-Marquardt only from the k best starts of each law.
+        Levenberg-Marquardt only from the k best starts of each law (by the
+        objective at the start); ``"auto"`` (default) prunes large grids
+        (:mod:`lawfit.engine.starts`), None runs every start.
     bounds : dict, optional
         ``{param: (lower, upper)}`` added to the law's.
     bootstrap : int
@@ -531,13 +549,12 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                                  progress=progress, warn=warn, bad_log=bad_log)
 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
-    S = starts.shape[-2]
+    S = _n_starts(starts)
     prog = _Progress(progress, G * S * (1 + spec["bootstrap"]))
-    ms = fit_multistart(law.program, batch.inputs, batch.y, starts, offsets=batch.offsets, sigma=batch.sigma,
-                        loss=loss, delta=delta, residual=residual, lower=lower, upper=upper,
-                        fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"],
-                        max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"],
-                        warn=False, jit=spec["jit"])
+    options = Options(loss=loss, delta=delta, residual=residual, max_nfev=spec["max_nfev"],
+                      device=spec["device"], n_threads=spec["n_threads"], jit=spec["jit"])
+    ms = fit_data(batch.to_data(law.program), starts, options, lower=lower, upper=upper,
+                  fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"], warn=False)
     prog.stage("fitted")
     boot = None
     if spec["bootstrap"]:
@@ -553,7 +570,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
             gof = goodness_of_fit(ms)
     prog.stage("summarised")
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
-                       n_starts=np.full(G, S if spec["prune"] is None else min(int(spec["prune"]), S)),
+                       n_starts=np.full(G, S),
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
                        replicates=None if boot is None else boot.params,
                        boot_status=None if boot is None else boot.status,

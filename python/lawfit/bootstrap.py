@@ -44,7 +44,8 @@ import numpy as np
 from .engine import native as _core
 from .engine.core import solve_batch
 from ._status import is_converged, summarize_status
-from .multistart import FitData, MultistartResult
+from .engine.data import Data, group_ids
+from .multistart import MultistartResult
 from .uncertainty import (
     bca_interval,
     evaluate_many,
@@ -58,29 +59,6 @@ __all__ = ["bootstrap", "BootstrapResult", "Replicates", "group_ids"]
 # copied per jackknife call.
 _CHUNK_PROBLEMS = 1 << 21
 _CHUNK_POINTS = 1 << 24
-
-
-def group_ids(labels, offsets) -> np.ndarray:
-    """Law-local group ids 0..G_l-1 (int32) from per-point labels of any type.
-
-    Labels are compared within a law only: the same label in two laws is two
-    groups.  Ids follow the sorted order of the labels.
-
-    Examples
-    --------
-    >>> group_ids(["r1", "r2", "r1", "x", "x"], [0, 3, 5]).tolist()
-    [0, 1, 0, 0, 0]
-    """
-    labels = np.asarray(labels)
-    offsets = np.asarray(offsets, dtype=np.int64)
-    if labels.shape != (offsets[-1],):
-        raise ValueError(f"group must have one label per point ({offsets[-1]}), got shape {labels.shape}")
-    _, code = np.unique(labels, return_inverse=True)
-    law = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
-    key = law * (int(code.max(initial=0)) + 1) + code.ravel()
-    uniq, gid = np.unique(key, return_inverse=True)
-    first = np.searchsorted(uniq // (int(code.max(initial=0)) + 1), law)
-    return (gid.ravel() - first).astype(np.int32)
 
 
 @dataclass(eq=False)
@@ -255,9 +233,10 @@ class BootstrapResult:
         return "\n".join(lines)
 
 
-def _distinct_optima(fit: MultistartResult, n_starts: int, rtol: float, optima_rtol: float) -> np.ndarray:
+def _distinct_optima(fit: MultistartResult, n_starts: int, rtol: float, optima_rtol: float):
     """(L, S <= n_starts, P): each law's best converged optimum, then its next distinct
-    local optima whose cost is within ``optima_rtol`` of the best (padded with the best)."""
+    local optima whose cost is within ``optima_rtol`` of the best (padded with the best),
+    and how many of those rows each law has (L,)."""
     L, S, P = fit.all_params.shape
     conv = is_converged(fit.all_status) & np.isfinite(fit.all_cost)
     cost = np.where(conv, fit.all_cost, np.inf)
@@ -271,26 +250,28 @@ def _distinct_optima(fit: MultistartResult, n_starts: int, rtol: float, optima_r
     out = np.repeat(fit.params[:, None, :], width, axis=1)
     law, pos = np.nonzero(take)
     out[law, rank[law, pos]] = fit.all_params[law, order[law, pos]]
-    return out
+    return out, np.maximum(take.sum(axis=1), 1)
 
 
-def _resample_starts(fit: MultistartResult, starts, n_starts: int, rtol: float, optima_rtol: float) -> np.ndarray:
+def _resample_starts(fit: MultistartResult, starts, n_starts: int, rtol: float, optima_rtol: float):
+    """Starts of every law's resamples (L, S, P) and how many of the S rows each law uses (L,)."""
     L, P = fit.n_laws, len(fit.param_names)
     if isinstance(starts, str):
         if starts == "best":
-            return fit.params[:, None, :].copy()
+            return fit.params[:, None, :].copy(), np.ones(L, dtype=np.int64)
         if starts == "optima":
             return _distinct_optima(fit, max(1, n_starts), rtol, optima_rtol)
         if starts == "grid":
             s = fit.starts
-            return np.broadcast_to(s, (L,) + s.shape[-2:]).copy() if s.ndim == 2 else s.copy()
+            s = np.broadcast_to(s, (L,) + s.shape[-2:]).copy() if s.ndim == 2 else s.copy()
+            return s, np.full(L, s.shape[1], dtype=np.int64)
         raise ValueError(f"starts must be 'optima', 'best', 'grid' or an array, got {starts!r}")
     s = np.asarray(starts, dtype=np.float64)
     if s.ndim == 2 and s.shape[1] == P:
-        return np.broadcast_to(s, (L,) + s.shape).copy()
-    if s.ndim == 3 and s.shape[0] == L and s.shape[2] == P:
-        return s.copy()
-    raise ValueError(f"starts must have shape (S, {P}) or ({L}, S, {P}), got {s.shape}")
+        s = np.broadcast_to(s, (L,) + s.shape).copy()
+    elif not (s.ndim == 3 and s.shape[0] == L and s.shape[2] == P):
+        raise ValueError(f"starts must have shape (S, {P}) or ({L}, S, {P}), got {s.shape}")
+    return s.copy(), np.full(L, s.shape[1], dtype=np.int64)
 
 
 def _ragged_arange(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
@@ -424,17 +405,12 @@ def bootstrap(
     """
     if n_resamples < 1:
         raise ValueError("n_resamples must be positive")
-    data: FitData = fit.data
+    data: Data = fit.data
     L, P = fit.n_laws, len(fit.param_names)
     gid = None if group is None else group_ids(group, data.offsets)
-    S0 = _resample_starts(fit, starts, n_starts, basin_rtol, optima_rtol)  # (L, S, P)
-    S = S0.shape[1]
+    S0, n_used = _resample_starts(fit, starts, n_starts, basin_rtol, optima_rtol)  # (L, S, P), (L,)
     S0 = np.clip(S0, fit.lower[:, None, :], fit.upper[:, None, :])
-    opts = fit.solver_options
-    common = dict(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
-                  n_threads=opts["n_threads"], device=opts["device"], loss=fit.loss, delta=fit.delta,
-                  residual=fit.residual, robust_hessian=opts.get("robust_hessian", "irls"),
-                  jit=opts.get("jit", False))
+    common = fit.options.solver_kwargs()
     fixed_law = fit.fixed_rows
     any_fixed = bool(fixed_law.any())
 
@@ -447,24 +423,29 @@ def bootstrap(
         keys = np.ascontiguousarray(law_key, dtype=np.int64)
         if keys.shape != (L,):
             raise ValueError(f"law_key must hold one id per law ({L}), got shape {keys.shape}")
-    per_chunk = max(1, _CHUNK_PROBLEMS // max(1, L * S))
-    for r0 in range(0, n_resamples, per_chunk):
-        r1 = min(n_resamples, r0 + per_chunk)
-        R = r1 - r0
-        law = np.repeat(np.arange(L, dtype=np.int64), R * S)
-        res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), L)
-        p0 = np.repeat(S0[:, None, :, :], R, axis=1).reshape(L * R * S, P)
-        # The best start of every resample is picked where the batch runs
-        # (on a GPU only one row per resample comes back).
-        sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
-                          problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
-                          fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
-                          lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=S, **common)
-        conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
-        ok = conv.reshape(L, R)
-        params[:, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(L, R, P), np.nan)
-        cost[:, r0:r1] = np.where(ok, sol.cost.reshape(L, R), np.nan)
-        status[:, r0:r1] = sol.status.reshape(L, R)
+    # Laws with the same number of starts S go together, so that the best start of every
+    # resample is picked where the batch runs (best_of=S; on a GPU one row per resample
+    # comes back) and no law runs padded duplicate starts.
+    for S in np.unique(n_used):
+        laws = np.flatnonzero(n_used == S).astype(np.int64)
+        starts_s = S0[laws, :S]
+        per_chunk = max(1, _CHUNK_PROBLEMS // max(1, laws.size * S))
+        for r0 in range(0, n_resamples, per_chunk):
+            r1 = min(n_resamples, r0 + per_chunk)
+            R = r1 - r0
+            law = np.repeat(laws, R * S)
+            res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), laws.size)
+            p0 = np.repeat(starts_s[:, None, :, :], R, axis=1).reshape(laws.size * R * S, P)
+            sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
+                              problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
+                              fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
+                              lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=int(S),
+                              **common)
+            conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
+            ok = conv.reshape(laws.size, R)
+            params[laws, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(laws.size, R, P), np.nan)
+            cost[laws, r0:r1] = np.where(ok, sol.cost.reshape(laws.size, R), np.nan)
+            status[laws, r0:r1] = sol.status.reshape(laws.size, R)
     n_failed = (~np.isfinite(params).all(axis=2)).sum(axis=1)
 
     jp = jl = None

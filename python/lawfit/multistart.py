@@ -22,8 +22,11 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
-from .engine.core import grid_axes, solve_batch
-from ._status import Status, is_converged, warn_failures
+from .engine.core import grid_axes
+from .engine.data import Data
+from .engine.options import LOSSES, Options
+from .engine.starts import reduce_best, run_starts
+from ._status import is_converged, warn_failures
 from .formula import Program, compile_law
 
 __all__ = [
@@ -37,7 +40,6 @@ __all__ = [
     "MultistartResult",
 ]
 
-_LOSSES = ("l2", "huber", "soft_l1", "cauchy", "arctan")
 
 
 # --------------------------------------------------------------------------
@@ -165,33 +167,7 @@ def make_starts(spec, param_names: Sequence[str], *, n: int | None = None, lower
 # Data: one law program over a ragged batch of laws
 
 
-@dataclass(eq=False)
-class FitData:
-    """A law program and the ragged data of L laws (law l owns points offsets[l]:offsets[l+1]).
-
-    ``y`` is as given (the solver logs it itself for ``residual="log"``);
-    ``weight`` is 1/sigma^2 per point or None.
-    """
-
-    program: Program
-    columns: np.ndarray  # (n_columns, M), the program's input matrix
-    y: np.ndarray  # (M,)
-    offsets: np.ndarray  # (L + 1,) int64
-    weight: np.ndarray | None = None
-
-    @property
-    def n_laws(self) -> int:
-        return len(self.offsets) - 1
-
-    @property
-    def n_points(self) -> np.ndarray:
-        """Points per law, (L,)."""
-        return np.diff(self.offsets)
-
-    @property
-    def point_law(self) -> np.ndarray:
-        """The law of every point, (M,)."""
-        return np.repeat(np.arange(self.n_laws), self.n_points)
+FitData = Data  # the engine's ragged container (kept under its old name)
 
 
 def _default_inputs(x) -> list[str]:
@@ -279,7 +255,7 @@ def prepare_data(law: Union[str, Program], x, y, *, inputs: Sequence[str] | None
         if np.any(sig <= 0):
             raise ValueError("sigma must be positive")
         weight = 1.0 / (sig * sig)
-    return FitData(program, program.input_matrix(x_all), np.ascontiguousarray(y_all), offs, weight)
+    return Data(program, program.input_matrix(x_all), np.ascontiguousarray(y_all), offs, weight)
 
 
 # --------------------------------------------------------------------------
@@ -317,7 +293,7 @@ class MultistartResult:
     all_params, all_cost, all_status, all_nit : ndarrays, (L, S, ...)
         Every start's outcome; NaN / NOT_RUN for starts that ``prune`` skipped.
     start_cost : ndarray (L, S) or None
-        Objective at every start (the pruning pass), when ``prune`` was given.
+        Objective at every start (the pruning pass), when the starts were pruned.
     """
 
     data: FitData
@@ -342,7 +318,8 @@ class MultistartResult:
     fixed: np.ndarray  # (P,) or (L, P) bool
     lower: np.ndarray  # (L, P)
     upper: np.ndarray  # (L, P)
-    solver_options: dict = field(default_factory=dict)
+    options: Options = field(default_factory=Options)
+    n_run: np.ndarray | None = None  # (L,) starts LM ran from (fewer than S when pruned)
 
     @property
     def program(self) -> Program:
@@ -442,7 +419,7 @@ def fit_multistart(
     lower=None,
     upper=None,
     fixed=None,
-    prune: int | None = None,
+    prune="auto",
     basin_rtol: float = 1e-6,
     n_starts: int | None = None,
     seed: int = 0,
@@ -451,7 +428,7 @@ def fit_multistart(
     gtol: float = 0.0,
     max_nfev: int = 0,
     n_threads: int | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     robust_hessian: str = "irls",
     warn: bool = True,
     jit=False,
@@ -487,9 +464,12 @@ def fit_multistart(
         Bounds, (P,) or (L, P).
     fixed : list of str or bool mask, optional
         Parameters held at their start values.
-    prune : int, optional
+    prune : "auto", int or None
         Evaluate the objective at every start first (no iterations), then run
-        LM only from the ``prune`` best starts of each law.
+        LM only from the ``prune`` best starts of each law.  ``"auto"``
+        (default) prunes sets of more than 64 starts to the best 16 (see
+        :mod:`lawfit.engine.starts` for the measurements behind it); None runs
+        every start.
     basin_rtol : float
         Relative cost tolerance of the basin count.
     n_starts, seed : for ``starts="sobol"`` or ``"lhs"``.
@@ -516,101 +496,41 @@ def fit_multistart(
     >>> np.round(fit.params[0], 1), int(fit.basin_count[0]) > 1
     (array([3. , 0.5, 1. ]), True)
     """
-    loss = "l2" if loss == "linear" else loss  # scipy.optimize.least_squares' name
-    if loss not in _LOSSES:
-        raise ValueError(f"unknown loss {loss!r}; choose one of {', '.join(_LOSSES)}")
+    options = Options(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, loss=loss, delta=delta,
+                      residual=residual, robust_hessian=robust_hessian, device=device, n_threads=n_threads,
+                      jit=jit)
     data = prepare_data(law, x, y, inputs=inputs, params=params, offsets=offsets, sigma=sigma)
+    return fit_data(data, starts, options, lower=lower, upper=upper, fixed=fixed, prune=prune,
+                    basin_rtol=basin_rtol, n_starts=n_starts, seed=seed, warn=warn, stacklevel=4)
+
+
+def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fixed=None, prune="auto",
+             basin_rtol: float = 1e-6, n_starts: int | None = None, seed: int = 0, warn: bool = True,
+             progress=None, stacklevel: int = 3) -> MultistartResult:
+    """:func:`fit_multistart` on a ready :class:`lawfit.engine.data.Data` and :class:`Options`.
+
+    ``starts`` may also be a grid mapping, which goes to the core as its axes.
+    """
     names = list(data.program.param_names)
     L, P = data.n_laws, len(names)
     lo = _per_law(lower, L, P, -np.inf, "lower")
     hi = _per_law(upper, L, P, np.inf, "upper")
     if np.any(lo > hi):
         raise ValueError("each lower bound must not exceed the upper bound")
-    start_set = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
-    if start_set.ndim == 3 and start_set.shape[0] != L:
-        raise ValueError(f"per-law starts must have {L} rows, got {start_set.shape[0]}")
-    S = start_set.shape[-2]
-    # Every (law, start) pair is one problem, law-major: problem l*S + s.
-    p0 = (np.tile(start_set, (L, 1)) if start_set.ndim == 2 else start_set.reshape(L * S, P))
-    lo_k, hi_k = np.repeat(lo, S, axis=0), np.repeat(hi, S, axis=0)
-    p0 = np.clip(p0, lo_k, hi_k)
-    start_set = p0.reshape(L, S, P) if start_set.ndim == 3 else p0[:S]
+    if isinstance(starts, Mapping):
+        start_set = list(grid_axes(starts, names))  # the core makes the grid's points
+    else:
+        start_set = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
+        if start_set.ndim == 3 and start_set.shape[0] != L:
+            raise ValueError(f"per-law starts must have {L} rows, got {start_set.shape[0]}")
     fixed_mask = _fixed_mask(fixed, names, L)
-    fixed_law = np.broadcast_to(fixed_mask, (L, P)).astype(np.uint8)
-    fixed_k = np.repeat(fixed_law, S, axis=0) if fixed_mask.any() else None
-    problem_law = np.repeat(np.arange(L, dtype=np.int64), S)
-    opts = dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, n_threads=n_threads, device=device,
-                loss=loss, delta=delta, residual=residual, robust_hessian=robust_hessian, jit=jit)
-    common = dict(weight=data.weight, **opts)
-
-    run = np.arange(L * S)
-    start_cost = None
-    if prune is not None:
-        if prune < 1:
-            raise ValueError("prune must be a positive number of starts")
-        prune = min(int(prune), S)
-        ev = solve_batch(data.program, data.columns, data.y, data.offsets, p0, problem_law=problem_law,
-                         fixed=fixed_k, lower=lo_k, upper=hi_k, want_jtj=False, evaluate_only=True, **common)
-        start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
-        order = np.argsort(np.where(np.isfinite(start_cost), start_cost, np.inf), axis=1, kind="stable")
-        run = (order[:, :prune] + S * np.arange(L)[:, None]).ravel()
-    sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0[run], problem_law=problem_law[run],
-                      fixed=None if fixed_k is None else fixed_k[run], lower=lo_k[run], upper=hi_k[run],
-                      want_jtj=False, **common)
-
-    all_params = np.full((L * S, P), np.nan)
-    all_cost = np.full(L * S, np.nan)
-    all_status = np.full(L * S, int(Status.NOT_RUN), dtype=np.int32)
-    all_nit = np.zeros(L * S, dtype=np.int32)
-    all_nfev = np.zeros(L * S, dtype=np.int32)
-    all_params[run], all_cost[run], all_status[run] = sol.params, sol.cost, sol.status
-    all_nit[run], all_nfev[run] = sol.nit, sol.nfev
-    all_params, all_cost = all_params.reshape(L, S, P), all_cost.reshape(L, S)
-    all_status, all_nit, all_nfev = all_status.reshape(L, S), all_nit.reshape(L, S), all_nfev.reshape(L, S)
-
-    best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
-    rows = np.arange(L)
-    params = all_params[rows, best].copy()
-    params[~ok] = np.nan
-    cost = np.where(ok, all_cost[rows, best], np.nan)
-    status = all_status[rows, best].copy()
-
-    # J^T W J at the solutions: one evaluation per law (the big run kept none).
-    jtj = np.full((L, P, P), np.nan)
-    if ok.any():
-        law_ok = np.flatnonzero(ok)
-        ev = solve_batch(data.program, data.columns, data.y, data.offsets, params[law_ok],
-                         problem_law=law_ok.astype(np.int64), fixed=None if fixed_k is None else fixed_law[law_ok],
-                         lower=lo[law_ok], upper=hi[law_ok],
-                         want_jtj=True, evaluate_only=True, **common)
-        jtj[law_ok] = ev.jtj
+    out = run_starts(data, start_set, options, lower=lo, upper=hi, fixed=fixed_mask, prune=prune,
+                     basin_rtol=basin_rtol, progress=progress)
     if warn:
-        warn_failures(status, stacklevel=3)
+        warn_failures(out.status, stacklevel=stacklevel)
     return MultistartResult(
-        data=data, params=params, cost=cost, status=status, best_start=best, n_converged=n_conv,
-        basin_count=basin, jtj=jtj, nit=all_nit[rows, best], nfev=all_nfev.sum(axis=1), starts=start_set,
-        all_params=all_params, all_cost=all_cost, all_status=all_status, all_nit=all_nit,
-        start_cost=start_cost, loss=loss, delta=float(delta), residual=residual, fixed=fixed_mask,
-        lower=lo, upper=hi, solver_options=dict(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev,
-                                                n_threads=n_threads, device=device,
-                                                robust_hessian=robust_hessian, jit=jit),
-    )
-
-
-def reduce_best(cost: np.ndarray, status: np.ndarray, basin_rtol: float = 1e-6):
-    """Best converged start along the last axis of (..., S) cost and status arrays.
-
-    Returns ``(best, ok, n_converged, basin_count)``: the index of the lowest
-    converged cost (or, where none converged, of the lowest finite cost, else
-    0), whether a converged start exists, the number of converged starts, and
-    the number of converged starts with ``cost <= best * (1 + basin_rtol)``.
-    """
-    conv = is_converged(status) & np.isfinite(cost)
-    masked = np.where(conv, cost, np.inf)
-    best = np.argmin(masked, axis=-1)
-    ok = conv.any(axis=-1)
-    fallback = np.argmin(np.where(np.isfinite(cost), cost, np.inf), axis=-1)
-    best = np.where(ok, best, fallback)
-    best_cost = np.take_along_axis(masked, best[..., None], axis=-1)
-    basin = (conv & (masked <= best_cost + basin_rtol * np.abs(best_cost))).sum(axis=-1)
-    return best, ok, conv.sum(axis=-1), basin
+        data=data, params=out.params, cost=out.cost, status=out.status, best_start=out.best_start,
+        n_converged=out.n_converged, basin_count=out.basin_count, jtj=out.jtj, nit=out.nit, nfev=out.nfev,
+        starts=out.starts, all_params=out.all_params, all_cost=out.all_cost, all_status=out.all_status,
+        all_nit=out.all_nit, start_cost=out.start_cost, loss=options.loss, delta=options.delta,
+        residual=options.residual, fixed=fixed_mask, lower=lo, upper=hi, options=options, n_run=out.n_run)

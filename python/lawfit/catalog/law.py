@@ -306,6 +306,28 @@ class Law:
         points = np.clip(points, lower, upper)
         return np.unique(points, axis=0) if len(points) > 1 else points
 
+    def start_axes(self, *, starts=None, fixed: Optional[Mapping] = None,
+                   bounds: Optional[Mapping] = None) -> Optional[list]:
+        """The start grid as one axis per parameter (clipped into the bounds), or None.
+
+        None when the starts are not a Cartesian grid known without the data
+        (a callable grid, a list or array of points).  The engine sends axes
+        to the core, which makes the grid's points where the problems run;
+        the points are those of :meth:`start_grid` (before its de-duplication).
+        """
+        grid = self.starts if starts is None else starts
+        if not isinstance(grid, Mapping):
+            return None
+        fixed = {**self.fixed, **dict(fixed or {})}
+        lower, upper = self._bound_arrays(bounds)
+        base = _default_start(lower, upper)
+        axes = []
+        for j, p in enumerate(self.params):
+            values = [fixed[p]] if p in fixed else grid.get(p, [base[j]])
+            a = np.unique(np.clip(np.atleast_1d(np.asarray(values, dtype=float)).ravel(), lower[j], upper[j]))
+            axes.append(a)
+        return axes
+
     # ------------------------------------------------------------------ evaluation
     def predict(self, params, x=None, **inputs) -> np.ndarray:
         """The law's value at ``params`` (mapping or vector) for inputs given as ``x`` or keywords.

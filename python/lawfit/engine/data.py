@@ -1,0 +1,93 @@
+"""The ragged batch every entry point builds once per call.
+
+Law ``l`` owns points ``offsets[l]:offsets[l+1]`` of the flat arrays: the law
+program's input matrix ``columns`` (n_columns, M) -- raw inputs plus the
+program's hoisted transforms such as log N, computed once --, ``y`` (as given;
+the core logs it itself for log residuals), optional weights 1/sigma^2, and for
+the bootstrap optional resampling units (law-local ids: every point of a unit
+moves together) and per-law generator keys.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Data", "group_ids"]
+
+
+@dataclass(eq=False)
+class Data:
+    """A law program and the ragged data of L laws.
+
+    Attributes
+    ----------
+    program : lawfit.Program
+    columns : ndarray (n_columns, M)
+        ``program.input_matrix(inputs)``: the inputs and hoisted transforms.
+    y : ndarray (M,)
+    offsets : ndarray of int64 (L + 1,)
+    weight : ndarray (M,) or None
+        1/sigma^2 per point.
+    unit : ndarray of int32 (M,) or None
+        Bootstrap unit of every point, numbered 0.. within its law (None:
+        every point is its own unit).
+    law_key : ndarray of int64 (L,) or None
+        Each law's id in the bootstrap generator's key (None: its position).
+    """
+
+    program: object
+    columns: np.ndarray
+    y: np.ndarray
+    offsets: np.ndarray
+    weight: np.ndarray | None = None
+    unit: np.ndarray | None = None
+    law_key: np.ndarray | None = None
+
+    def __post_init__(self):
+        self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)
+        self.y = np.ascontiguousarray(self.y, dtype=np.float64)
+        if self.offsets.ndim != 1 or self.offsets.size < 1 or self.offsets[0] != 0 \
+                or self.offsets[-1] != self.y.size or np.any(np.diff(self.offsets) < 0):
+            raise ValueError("offsets must rise from 0 to the number of points")
+
+    @property
+    def n_laws(self) -> int:
+        return len(self.offsets) - 1
+
+    @property
+    def n_points(self) -> np.ndarray:
+        """Points per law, (L,)."""
+        return np.diff(self.offsets)
+
+    @property
+    def point_law(self) -> np.ndarray:
+        """The law of every point, (M,)."""
+        return np.repeat(np.arange(self.n_laws), self.n_points)
+
+    def weights_or_ones(self) -> np.ndarray:
+        return np.ones(self.y.size) if self.weight is None else self.weight
+
+
+def group_ids(labels, offsets) -> np.ndarray:
+    """Law-local group ids 0..G_l-1 (int32) from per-point labels of any type.
+
+    Labels are compared within a law only: the same label in two laws is two
+    groups.  Ids follow the sorted order of the labels.
+
+    Examples
+    --------
+    >>> group_ids(["r1", "r2", "r1", "x", "x"], [0, 3, 5]).tolist()
+    [0, 1, 0, 0, 0]
+    """
+    labels = np.asarray(labels)
+    offsets = np.asarray(offsets, dtype=np.int64)
+    if labels.shape != (offsets[-1],):
+        raise ValueError(f"group must have one label per point ({offsets[-1]}), got shape {labels.shape}")
+    _, code = np.unique(labels, return_inverse=True)
+    law = np.repeat(np.arange(len(offsets) - 1), np.diff(offsets))
+    width = int(code.max(initial=0)) + 1
+    key = law * width + code.ravel()
+    uniq, gid = np.unique(key, return_inverse=True)
+    first = np.searchsorted(uniq // width, law)
+    return (gid.ravel() - first).astype(np.int32)

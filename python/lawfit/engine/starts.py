@@ -1,0 +1,235 @@
+"""The one multistart driver: laws x starts in one core call, the best start per law.
+
+Every (law, start) pair is one problem.  Large start sets are pruned by
+default: the objective is evaluated at every start (one pass over the points,
+no iterations) and Levenberg-Marquardt runs from the ``k`` best starts of each
+law only.  A Cartesian grid is sent to the core as its axes (``start_grid``):
+the core makes the start points where the problems run.
+
+The default (``prune="auto"``): with more than :data:`AUTO_PRUNE_MIN_STARTS`
+starts, LM runs from the best :data:`AUTO_PRUNE_K`; a law whose best cost was
+reached by fewer than :data:`AUTO_CONFIRM` of them is then run from every
+remaining start as well.  Measured on the released collections in
+``../shared/data`` (README, "How it works"): ranking starts by their initial
+cost finds the full grid's optimum for every well-determined law -- the 19
+Hitchhiker (ColPret) scaled sets on Chinchilla's 243-point grid, Epoch's
+Approach-3 refit on 4,500 starts -- but not for small, nearly unidentifiable
+cut-offs of ``lawfit.evaluate`` (6-26 points: their optimum's start ranked
+as low as 80th of 243, and even the best 64 missed it).  Those laws reach
+their optimum from one or two starts, so the confirmation rule sends exactly
+them to the full grid, where they are cheap (few points).  ``prune=k`` runs
+exactly the k best; ``prune=None`` runs the whole grid.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._status import Status, is_converged
+from .core import grid_axes, solve_batch
+from .data import Data
+from .options import Options
+
+__all__ = ["StartsOutcome", "run_starts", "reduce_best", "resolve_prune", "AUTO_PRUNE_K",
+           "AUTO_PRUNE_MIN_STARTS", "AUTO_CONFIRM"]
+
+AUTO_PRUNE_K = 16
+AUTO_PRUNE_MIN_STARTS = 64
+AUTO_CONFIRM = 3
+
+
+@dataclass(eq=False)
+class StartsOutcome:
+    """Every start's outcome (L, S, ...) and the best start per law (L, ...)."""
+
+    params: np.ndarray  # (L, P) best converged; NaN where none converged
+    cost: np.ndarray  # (L,)
+    status: np.ndarray  # (L,) of the best start
+    best_start: np.ndarray  # (L,)
+    n_converged: np.ndarray  # (L,)
+    basin_count: np.ndarray  # (L,)
+    n_run: np.ndarray  # (L,) starts that LM ran from
+    jtj: np.ndarray  # (L, P, P) at params
+    nit: np.ndarray  # (L,)
+    nfev: np.ndarray  # (L,) summed over the law's starts
+    starts: np.ndarray  # (S, P) or (L, S, P), clipped into the bounds
+    all_params: np.ndarray  # (L, S, P), NaN for starts not run
+    all_cost: np.ndarray  # (L, S)
+    all_status: np.ndarray  # (L, S), NOT_RUN for starts not run
+    all_nit: np.ndarray  # (L, S)
+    start_cost: np.ndarray | None  # (L, S) objective at every start (the pruning pass)
+
+
+def resolve_prune(prune, n_starts: int):
+    """The number of starts LM runs from per law, or None for all of them."""
+    if isinstance(prune, str):
+        if prune != "auto":
+            raise ValueError(f"prune must be 'auto', None or a positive number of starts, got {prune!r}")
+        return AUTO_PRUNE_K if n_starts > AUTO_PRUNE_MIN_STARTS else None
+    if prune is None or prune is False:
+        return None
+    if isinstance(prune, bool) or int(prune) < 1:
+        raise ValueError("prune must be 'auto', None or a positive number of starts")
+    return min(int(prune), n_starts)  # asked for: the cost pass runs even when k covers every start
+
+
+def reduce_best(cost: np.ndarray, status: np.ndarray, basin_rtol: float = 1e-6):
+    """Best converged start along the last axis of (..., S) cost and status arrays.
+
+    Returns ``(best, ok, n_converged, basin_count)``: the index of the lowest
+    converged cost (or, where none converged, of the lowest finite cost, else
+    0), whether a converged start exists, the number of converged starts, and
+    the number of converged starts with ``cost <= best * (1 + basin_rtol)``.
+    The core's ``best_of`` reduction applies the same rule.
+    """
+    conv = is_converged(status) & np.isfinite(cost)
+    masked = np.where(conv, cost, np.inf)
+    best = np.argmin(masked, axis=-1)
+    ok = conv.any(axis=-1)
+    fallback = np.argmin(np.where(np.isfinite(cost), cost, np.inf), axis=-1)
+    best = np.where(ok, best, fallback)
+    best_cost = np.take_along_axis(masked, best[..., None], axis=-1)
+    basin = (conv & (masked <= best_cost + basin_rtol * np.abs(best_cost))).sum(axis=-1)
+    return best, ok, conv.sum(axis=-1), basin
+
+
+def _grid_points(axes: list[np.ndarray], index: np.ndarray) -> np.ndarray:
+    """Grid points (n, P) at flat indices (the last axis varying fastest)."""
+    sizes = [a.size for a in axes]
+    sub = np.unravel_index(index, sizes)
+    return np.stack([a[s] for a, s in zip(axes, sub)], axis=-1) if axes else np.empty((index.size, 0))
+
+
+def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper: np.ndarray,
+               fixed: np.ndarray, prune="auto", basin_rtol: float = 1e-6, want_jtj: bool = True,
+               progress=None) -> StartsOutcome:
+    """Fit every law of ``data`` from every start; keep the best start per law.
+
+    ``starts`` is an (S, P) array shared by every law, an (L, S, P) array, or
+    a list of P grid axes (a Cartesian grid, made by the core).  ``lower``,
+    ``upper`` are (L, P); ``fixed`` is a (P,) or (L, P) mask (fixed
+    parameters stay at their start values).
+    """
+    L, P = data.n_laws, len(data.program.param_names)
+    axes = None
+    if isinstance(starts, (list, tuple)):
+        axes = grid_axes(starts, data.program.param_names)
+        S = int(np.prod([a.size for a in axes]))
+        start_set = None
+    else:
+        start_set = np.asarray(starts, dtype=np.float64)
+        S = start_set.shape[-2]
+    fixed_law = np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
+    any_fixed = bool(fixed_law.any())
+    common = dict(weight=data.weight, **options.solver_kwargs())
+    k = resolve_prune(prune, S)
+
+    def rows(law_idx, start_idx):
+        """Start points (n, P) for problems (law_idx, start_idx), clipped into their law's bounds."""
+        if axes is not None:
+            p = _grid_points(axes, start_idx)
+        elif start_set.ndim == 2:
+            p = start_set[start_idx]
+        else:
+            p = start_set[law_idx, start_idx]
+        return np.clip(p, lower[law_idx], upper[law_idx])
+
+    def fixed_rows(law_idx):
+        return np.ascontiguousarray(fixed_law[law_idx], dtype=np.uint8) if any_fixed else None
+
+    start_cost = None
+    if k is None:
+        law_idx = np.repeat(np.arange(L, dtype=np.int64), S)
+        start_idx = np.tile(np.arange(S, dtype=np.int64), L)
+    else:
+        # Pruning pass: the objective at every start (no iterations).
+        if axes is not None and not any_fixed and _uniform(lower) and _uniform(upper):
+            ev = solve_batch(data.program, data.columns, data.y, data.offsets, start_grid=axes,
+                             lower=lower[0], upper=upper[0], want_jtj=False, evaluate_only=True,
+                             **_progress(progress), **common)
+        else:
+            law_all = np.repeat(np.arange(L, dtype=np.int64), S)
+            s_all = np.tile(np.arange(S, dtype=np.int64), L)
+            ev = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_all, s_all),
+                             problem_law=law_all, fixed=fixed_rows(law_all), lower=lower[law_all],
+                             upper=upper[law_all], want_jtj=False, evaluate_only=True, **_progress(progress),
+                             **common)
+        start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
+        order = np.argsort(np.where(np.isfinite(start_cost), start_cost, np.inf), axis=1, kind="stable")
+        start_idx = order[:, :k].ravel().astype(np.int64)
+        law_idx = np.repeat(np.arange(L, dtype=np.int64), k)
+    p0 = rows(law_idx, start_idx)
+    sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, problem_law=law_idx,
+                      fixed=fixed_rows(law_idx), lower=lower[law_idx], upper=upper[law_idx],
+                      want_jtj=False, **_progress(progress), **common)
+
+    flat = law_idx * S + start_idx
+    all_params = np.full((L * S, P), np.nan)
+    all_cost = np.full(L * S, np.nan)
+    all_status = np.full(L * S, int(Status.NOT_RUN), dtype=np.int32)
+    all_nit = np.zeros(L * S, dtype=np.int32)
+    all_nfev = np.zeros(L * S, dtype=np.int32)
+    all_params[flat], all_cost[flat], all_status[flat] = sol.params, sol.cost, sol.status
+    all_nit[flat], all_nfev[flat] = sol.nit, sol.nfev
+    all_params, all_cost = all_params.reshape(L, S, P), all_cost.reshape(L, S)
+    all_status, all_nit, all_nfev = all_status.reshape(L, S), all_nit.reshape(L, S), all_nfev.reshape(L, S)
+
+    best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
+    if k is not None and prune == "auto":
+        # Laws whose optimum only one or two of the k starts reached: run the rest of the grid too.
+        redo = np.flatnonzero(basin < min(AUTO_CONFIRM, k))
+        if redo.size:
+            not_run = all_status[redo] == int(Status.NOT_RUN)
+            law_r = np.repeat(redo, not_run.sum(axis=1)).astype(np.int64)
+            start_r = np.nonzero(not_run)[1].astype(np.int64)
+            more = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_r, start_r),
+                               problem_law=law_r, fixed=fixed_rows(law_r), lower=lower[law_r],
+                               upper=upper[law_r], want_jtj=False, **_progress(progress), **common)
+            all_params[law_r, start_r], all_cost[law_r, start_r] = more.params, more.cost
+            all_status[law_r, start_r], all_nit[law_r, start_r] = more.status, more.nit
+            all_nfev[law_r, start_r] = more.nfev
+            best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
+    n_run = (all_status != int(Status.NOT_RUN)).sum(axis=1)
+    law = np.arange(L)
+    params = all_params[law, best].copy()
+    params[~ok] = np.nan
+    cost = np.where(ok, all_cost[law, best], np.nan)
+    status = all_status[law, best].copy()
+    jtj = np.full((L, P, P), np.nan)
+    if want_jtj and ok.any():
+        jtj[ok] = jtj_at(data, params[ok], np.flatnonzero(ok), options, lower=lower, upper=upper,
+                         fixed=fixed_law if any_fixed else None)
+    if start_set is None:
+        start_set = np.clip(_grid_points(axes, np.arange(S)), lower[0], upper[0]) if _uniform(lower) and \
+            _uniform(upper) else np.clip(_grid_points(axes, np.arange(S))[None], lower[:, None], upper[:, None])
+    elif start_set.ndim == 2 and _uniform(lower) and _uniform(upper):
+        start_set = np.clip(start_set, lower[0], upper[0])
+    else:
+        start_set = np.clip(np.broadcast_to(start_set, (L, S, P)), lower[:, None], upper[:, None])
+    return StartsOutcome(params=params, cost=cost, status=status, best_start=best, n_converged=n_conv,
+                         basin_count=basin, n_run=n_run, jtj=jtj, nit=all_nit[law, best],
+                         nfev=all_nfev.sum(axis=1), starts=start_set, all_params=all_params, all_cost=all_cost,
+                         all_status=all_status, all_nit=all_nit, start_cost=start_cost)
+
+
+def jtj_at(data: Data, params: np.ndarray, laws: np.ndarray, options: Options, *, lower, upper,
+           fixed=None) -> np.ndarray:
+    """J^T W J (n, P, P) of laws ``laws`` at ``params`` (one evaluation each, no iterations)."""
+    laws = np.asarray(laws, dtype=np.int64)
+    ev = solve_batch(data.program, data.columns, data.y, data.offsets, params, problem_law=laws,
+                     fixed=None if fixed is None else np.ascontiguousarray(fixed[laws], dtype=np.uint8),
+                     lower=lower[laws], upper=upper[laws], want_jtj=True, evaluate_only=True,
+                     weight=data.weight, **options.solver_kwargs())
+    return ev.jtj
+
+
+def _uniform(a: np.ndarray) -> bool:
+    """Whether every row of an (L, P) array is the same."""
+    a = np.asarray(a)
+    return a.shape[0] <= 1 or bool(np.all((a == a[:1]) | (np.isnan(a) & np.isnan(a[:1]))))
+
+
+def _progress(callback) -> dict:
+    """solve_batch's progress keyword, only when there is a callback."""
+    return {} if callback is None else {"progress": callback}
