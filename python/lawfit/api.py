@@ -199,6 +199,26 @@ def _describe_group(df, pos: int, by: list[str]) -> str:
 # Preparing the batch
 
 
+def _canonical_order(codes: np.ndarray, keys: list) -> np.ndarray:
+    """Row order by group code, then by the values in ``keys`` (lexicographic).
+
+    Tables usually arrive grouped and sorted (one run after another, checkpoints
+    in order): a stable sort by group and a linear check then replace the full
+    multi-key sort, which costs ~0.5 s on 800,000 rows.
+    """
+    if any(np.isnan(k).any() for k in keys):  # NaN sorts last: leave it to lexsort
+        return np.lexsort(tuple(reversed([codes] + list(keys))))
+    order = np.argsort(codes, kind="stable")
+    cols = [codes[order]] + [k[order] for k in keys]
+    undecided = np.ones(max(order.size - 1, 0), dtype=bool)
+    for c in cols:
+        if np.any(undecided & (c[:-1] > c[1:])):
+            return np.lexsort(tuple(reversed([codes] + list(keys))))
+        undecided &= ~(c[:-1] < c[1:])
+    return order
+
+
+
 class _Batch:
     """The rows of all groups, sorted by group, and what the solver needs."""
 
@@ -262,7 +282,7 @@ class _Batch:
         sort_keys = [cols[c][idx] for c in dict.fromkeys(list(x_cols) + [y])]
         if sig is not None:
             sort_keys.append(sig[idx])
-        order = np.lexsort(tuple(reversed([codes] + sort_keys)))
+        order = _canonical_order(codes, sort_keys)
         rows = idx[order]
         codes = codes[order]
         G = int(codes.max()) + 1

@@ -41,7 +41,7 @@ from typing import Mapping, Union
 
 import numpy as np
 
-from .engine import native as _core
+from .engine.core import evaluate_points
 from .engine.covariance import pinv_jtj
 from ._status import LawfitWarning
 from .formula import Program, compile_law
@@ -161,26 +161,38 @@ def _rho(loss: str, z: np.ndarray):
     raise ValueError(f"unknown loss {loss!r}")
 
 
-def _point_terms(fit, law: int):
-    """Residuals r, weights w and residual Jacobian J of one law at its solution.
+def _point_terms(fit):
+    """Residuals r, weights w and residual Jacobian J (M, P) of every law at its solution,
+    and the law of every point: one core evaluation for the whole batch.
 
-    One compiled evaluation per law (vectorised over its points).
+    Laws without a converged fit are evaluated at zeros and must be masked by the caller.
     """
     data = fit.data
-    s, e = int(data.offsets[law]), int(data.offsets[law + 1])
-    prog = data.program
-    f, grad = _core.evaluate(np.ascontiguousarray(prog.code, dtype=np.int32),
-                             np.ascontiguousarray(prog.consts, dtype=np.float64), prog.n_params,
-                             np.ascontiguousarray(data.columns[:, s:e]), np.ascontiguousarray(fit.params[law]))
-    y = data.y[s:e]
-    w = np.ones(e - s) if data.weight is None else data.weight[s:e]
+    ok = np.isfinite(fit.params).all(axis=1)
+    params = np.where(ok[:, None], fit.params, 0.0)
+    f, grad = evaluate_points(data.program, data.columns, params, data.offsets)
+    y = data.y
+    w = data.weights_or_ones()
     with np.errstate(all="ignore"):
         if fit.residual == "log":
             r = np.log(f) - np.log(y)
             grad = grad / f[:, None]
         else:
             r = f - y
-    return r, w, grad
+    return r, w, grad, data.point_law
+
+
+def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` (M, ...) over every law's points, (L, ...); 0 for empty laws.
+
+    Each law's points are summed on their own (``np.add.reduceat``), not as
+    differences of one running sum, which would cost digits in later laws.
+    """
+    out = np.zeros((len(offsets) - 1,) + values.shape[1:])
+    nonempty = np.flatnonzero(np.diff(offsets) > 0)
+    if nonempty.size:
+        out[nonempty] = np.add.reduceat(values, offsets[nonempty], axis=0)
+    return out
 
 
 def _invert(fit, A: np.ndarray) -> np.ndarray:
@@ -239,26 +251,35 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
     if kind != "sandwich":
         raise ValueError(f"kind must be 'auto', 'jtj' or 'sandwich', got {kind!r}")
     L, P = fit.n_laws, len(fit.param_names)
-    hess = np.full((L, P, P), np.nan)
-    meat = np.full((L, P, P), np.nan)
-    few_inside, indefinite = [], []
+    ok = np.isfinite(fit.params).all(axis=1)
     fixed = fit.fixed_rows
-    for law in np.flatnonzero(np.isfinite(fit.params).all(axis=1)):
-        r, w, J = _point_terms(fit, law)
-        J = np.where(fixed[law], 0.0, J)
+    r, w, J, point_law = _point_terms(fit)
+    offsets = fit.data.offsets
+    with np.errstate(all="ignore"):
+        J = np.where(fixed[point_law], 0.0, J)
         z = w * r * r / fit.delta**2
         _, rho1, rho2 = _rho(fit.loss, z)
         g = (rho1 * w * r)[:, None] * J
-        meat[law] = g.T @ g
         # psi' = rho' + 2 rho'' z, not clipped at eps as in the solver's matrix:
         # for cauchy and arctan, residuals beyond the scale bend the objective down.
-        hess[law] = (J * ((rho1 + 2.0 * rho2 * z) * w)[:, None]).T @ J
-        free = ~fixed[law]
-        if np.linalg.eigvalsh(hess[law][np.ix_(free, free)]).min() <= 0:
-            indefinite.append(int(law))
-            meat[law] = np.nan
-        elif fit.loss == "huber" and np.count_nonzero(z <= 1.0) < 0.5 * z.size:
-            few_inside.append(int(law))
+        Jc = J * ((rho1 + 2.0 * rho2 * z) * w)[:, None]
+        meat = _segment_sum(np.einsum("mi,mj->mij", g, g), offsets)
+        hess = _segment_sum(np.einsum("mi,mj->mij", Jc, J), offsets)
+    meat[~ok] = np.nan
+    hess[~ok] = np.nan
+    # Smallest eigenvalue of each free block (fixed rows and columns set to the identity).
+    free_hess = np.where(np.isfinite(hess), hess, 0.0)
+    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
+    free_hess[fixed_rc] = 0.0
+    free_hess[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+    min_eig = np.linalg.eigvalsh(free_hess)[:, 0]
+    bad = ok & (min_eig <= 0)
+    meat[bad] = np.nan
+    indefinite = list(np.flatnonzero(bad))
+    few_inside = []
+    if fit.loss == "huber":
+        inside = _segment_sum((z <= 1.0).astype(float), offsets)
+        few_inside = list(np.flatnonzero(ok & ~bad & (inside < 0.5 * fit.data.n_points)))
     if few_inside:
         warnings.warn(
             f"lawfit: for {len(few_inside)} law(s) most residuals exceed the Huber scale delta="
@@ -306,26 +327,20 @@ def goodness_of_fit(fit) -> dict:
     ``log_likelihood``, ``aic``, ``bic``; NaN for laws without a converged fit.
     """
     L = fit.n_laws
-    out = {name: np.full(L, np.nan) for name in ("rss", "r2", "log_likelihood", "aic", "bic")}
+    ok = np.isfinite(fit.params).all(axis=1)
     n = fit.data.n_points.astype(float)
     k = fit.n_free.astype(float)
-    for law in np.flatnonzero(np.isfinite(fit.params).all(axis=1)):
-        r, w, _ = _point_terms(fit, law)
-        s, e = fit.data.offsets[law], fit.data.offsets[law + 1]
-        y = fit.data.y[s:e]
-        with np.errstate(divide="ignore"):
-            yt = np.log(y) if fit.residual == "log" else y
-        rss = float(np.sum(w * r * r))
-        ybar = np.sum(w * yt) / np.sum(w)
-        tss = float(np.sum(w * (yt - ybar) ** 2))
-        m = n[law]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ll = -0.5 * m * (np.log(2.0 * np.pi * rss / m) + 1.0) + 0.5 * np.sum(np.log(w))
-        out["rss"][law] = rss
-        out["r2"][law] = 1.0 - rss / tss if tss > 0 else np.nan
-        out["log_likelihood"][law] = ll
-        out["aic"][law] = 2.0 * (k[law] + 1.0) - 2.0 * ll
-        out["bic"][law] = (k[law] + 1.0) * np.log(m) - 2.0 * ll
+    offsets = fit.data.offsets
+    r, w, _, point_law = _point_terms(fit)
+    with np.errstate(all="ignore"):
+        yt = np.log(fit.data.y) if fit.residual == "log" else fit.data.y
+        rss = _segment_sum(w * r * r, offsets)
+        ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
+        tss = _segment_sum(w * (yt - ybar[point_law]) ** 2, offsets)
+        ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + 0.5 * _segment_sum(np.log(w), offsets)
+        out = {"rss": rss, "r2": np.where(tss > 0, 1.0 - rss / tss, np.nan), "log_likelihood": ll,
+               "aic": 2.0 * (k + 1.0) - 2.0 * ll, "bic": (k + 1.0) * np.log(n) - 2.0 * ll}
+    out = {name: np.where(ok, v, np.nan) for name, v in out.items()}
     out["n"] = fit.data.n_points.copy()
     out["k"] = fit.n_free.copy()
     return out

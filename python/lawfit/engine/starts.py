@@ -37,6 +37,7 @@ __all__ = ["StartsOutcome", "run_starts", "reduce_best", "resolve_prune", "AUTO_
 AUTO_PRUNE_K = 16
 AUTO_PRUNE_MIN_STARTS = 64
 AUTO_CONFIRM = 3
+_MAX_KEPT_JTJ = 1 << 23  # doubles of J^T W J kept for every start (64 MiB)
 
 
 @dataclass(eq=False)
@@ -160,9 +161,15 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         start_idx = order[:, :k].ravel().astype(np.int64)
         law_idx = np.repeat(np.arange(L, dtype=np.int64), k)
     p0 = rows(law_idx, start_idx)
+    # J^T W J at each start's solution comes with the LM run when it is small enough to keep
+    # for every start; otherwise one more evaluation at the best starts.
+    keep_jtj = want_jtj and L * S * P * P <= _MAX_KEPT_JTJ
+    all_jtj = np.full((L * S, P, P), np.nan) if keep_jtj else None
     sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, problem_law=law_idx,
                       fixed=fixed_rows(law_idx), lower=lower[law_idx], upper=upper[law_idx],
-                      want_jtj=False, **_progress(progress), **common)
+                      want_jtj=keep_jtj, **_progress(progress), **common)
+    if keep_jtj:
+        all_jtj[law_idx * S + start_idx] = sol.jtj
 
     flat = law_idx * S + start_idx
     all_params = np.full((L * S, P), np.nan)
@@ -185,7 +192,9 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
             start_r = np.nonzero(not_run)[1].astype(np.int64)
             more = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_r, start_r),
                                problem_law=law_r, fixed=fixed_rows(law_r), lower=lower[law_r],
-                               upper=upper[law_r], want_jtj=False, **_progress(progress), **common)
+                               upper=upper[law_r], want_jtj=keep_jtj, **_progress(progress), **common)
+            if keep_jtj:
+                all_jtj[law_r * S + start_r] = more.jtj
             all_params[law_r, start_r], all_cost[law_r, start_r] = more.params, more.cost
             all_status[law_r, start_r], all_nit[law_r, start_r] = more.status, more.nit
             all_nfev[law_r, start_r] = more.nfev
@@ -197,7 +206,9 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     cost = np.where(ok, all_cost[law, best], np.nan)
     status = all_status[law, best].copy()
     jtj = np.full((L, P, P), np.nan)
-    if want_jtj and ok.any():
+    if keep_jtj:
+        jtj[ok] = all_jtj[(law * S + best)[ok]]
+    elif want_jtj and ok.any():
         jtj[ok] = jtj_at(data, params[ok], np.flatnonzero(ok), options, lower=lower, upper=upper,
                          fixed=fixed_law if any_fixed else None)
     if start_set is None:
