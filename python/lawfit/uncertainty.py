@@ -42,7 +42,7 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import pinv_jtj
+from .engine.covariance import free_block_pinv, parameter_covariance
 from ._status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -195,19 +195,6 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _invert(fit, A: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of (L, P, P) matrices over the free parameters (fixed rows 0)."""
-    fixed = fit.fixed_rows
-    A = np.array(A, dtype=float)
-    eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
-    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
-    A[fixed_rc] = 0.0
-    A[fixed_rc & eye] = 1.0
-    inv = pinv_jtj(A, fit.data.n_points)
-    inv[fixed_rc] = 0.0
-    return inv
-
-
 def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
     """Covariance of the fitted parameters, (L, P, P).
 
@@ -241,11 +228,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
     if kind == "jtj":
         if fit.loss != "l2":
             raise ValueError("kind='jtj' needs the L2 loss; use kind='sandwich' or the bootstrap")
-        cov = _invert(fit, fit.jtj)
-        if not absolute_sigma:
-            dof = fit.data.n_points - fit.n_free
-            s_sq = np.where(dof > 0, 2.0 * fit.cost / np.where(dof > 0, dof, 1), np.inf)
-            cov = cov * s_sq[:, None, None]
+        cov = parameter_covariance(fit.jtj, fit.cost, fit.data.n_points, fit.fixed_rows, absolute_sigma)
         cov[~np.isfinite(fit.params).all(axis=1)] = np.nan
         return cov
     if kind != "sandwich":
@@ -290,7 +273,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
             f"lawfit: for {len(indefinite)} law(s) the robust objective is not convex at the solution "
             "(many residuals beyond the loss scale); no sandwich covariance (NaN): use lawfit.bootstrap",
             LawfitWarning, stacklevel=3)
-    bread = _invert(fit, np.where(np.isfinite(hess), hess, 0.0))
+    bread = free_block_pinv(np.where(np.isfinite(hess), hess, 0.0), fit.fixed_rows, fit.data.n_points)
     n = fit.data.n_points
     k = fit.n_free
     factor = np.where(n > k, n / np.maximum(n - k, 1), np.inf)
