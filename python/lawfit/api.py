@@ -37,7 +37,7 @@ from .engine.data import Data
 from .engine.options import Options
 from .multistart import fit_data, fit_multistart, make_starts
 from .result import FitResult, _pd
-from .uncertainty import goodness_of_fit, wald_interval
+from .uncertainty import goodness_of_fit, identifiability, wald_interval
 
 __all__ = ["fit", "load_table", "resolve_law"]
 
@@ -319,6 +319,11 @@ class _Batch:
     def n_groups(self) -> int:
         return len(self.offsets) - 1
 
+    def distinct_inputs(self, groups) -> dict:
+        """Distinct values of every input column in each of ``groups``, {input name: counts}."""
+        return {name: np.array([np.unique(v[self.offsets[g]:self.offsets[g + 1]]).size for g in groups])
+                for name, v in self.inputs.items()}
+
     def to_data(self, program) -> Data:
         """The engine's ragged container for ``program`` (its input matrix built once)."""
         weight = None if self.sigma is None else 1.0 / (self.sigma * self.sigma)
@@ -588,13 +593,16 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
         with np.errstate(invalid="ignore", divide="ignore"):  # dof = 0 laws: inf * 0 in the scaling
             cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])
             gof = goodness_of_fit(ms)
+    identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
+                                      ms.converged, list(law.params), batch.distinct_inputs)
     prog.stage("summarised")
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
                        n_starts=np.full(G, S),
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
                        replicates=None if boot is None else boot.params,
                        boot_status=None if boot is None else boot.status,
-                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot)
+                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot,
+                       identified=identified, identified_reason=why)
     prog.done(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
         warn_failures(result._status, stacklevel=4)
@@ -602,7 +610,8 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
 
 
 def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost, n_starts, n_converged,
-              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot) -> FitResult:
+              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot, identified=None,
+              identified_reason=None) -> FitResult:
     """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
     level = spec["level"]
     G = batch.n_groups
@@ -621,6 +630,8 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
             pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
             bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
     reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
+    if identified_reason is not None:
+        reasons = [why or r for r, why in zip(reasons, identified_reason)]
     sigma = spec["sigma"]
     return FitResult(
         law=law, keys=batch.keys, by=spec["by"], x=spec["x_cols"], y=spec["y"],

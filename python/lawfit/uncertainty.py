@@ -460,3 +460,83 @@ def wald_interval(estimate, stderr, level: float = 0.95):
     est = np.asarray(estimate, dtype=float)
     half = z * np.asarray(stderr, dtype=float)
     return est - half, est + half
+
+
+# --------------------------------------------------------------------------
+# Identifiability
+
+#: A law whose column-scaled J^T W J has a smaller eigenvalue than this share of
+#: its largest is not identifiable: the data determine a combination of its
+#: parameters, not each of them (the scaled matrix is the correlation form, so
+#: the share is independent of units; 1e-12 keeps laws whose covariance carries
+#: at least a couple of digits).
+IDENTIFIABLE_RCOND = 1e-12
+
+
+def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
+    """Which laws the data determine, and why not where they do not.
+
+    Parameters
+    ----------
+    jtj : (L, P, P)
+        J^T W J at the solutions.
+    stderr : (L, P)
+        Standard errors from the covariance.
+    fixed : (L, P) bool
+        Fixed parameters (left out).
+    converged : (L,) bool
+        Laws that did not converge are not judged (their status says why).
+    param_names : list of str
+    distinct : callable, optional
+        ``distinct(laws)`` -> {input name: counts of distinct values in each of
+        ``laws``}; asked only for the laws found not identifiable, and an
+        input with fewer than 4 values is named in their reason.
+
+    Returns
+    -------
+    (identified (L,) bool, reasons: list of str, "" where identified)
+
+    A law is not identifiable when a free parameter has no finite standard
+    error (the law does not depend on it at the optimum, e.g. an exponent
+    whose coefficient sits at 0), or when the column-scaled J^T W J is
+    singular to :data:`IDENTIFIABLE_RCOND` (e.g. Chinchilla's five parameters
+    on two model sizes: E and the N term trade off exactly).
+    """
+    jtj = np.asarray(jtj, dtype=float)
+    L, P = jtj.shape[0], jtj.shape[-1]
+    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
+    converged = np.asarray(converged, dtype=bool)
+    se = np.asarray(stderr, dtype=float)
+    finite = np.isfinite(jtj).all(axis=(-2, -1))
+    A = np.where(finite[:, None, None], jtj, 0.0)
+    d = np.sqrt(np.clip(np.diagonal(A, axis1=-2, axis2=-1), 0.0, None))
+    free = ~fixed
+    d_safe = np.where((d > 0) & free, d, 1.0)
+    scaled = A / (d_safe[:, :, None] * d_safe[:, None, :])
+    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
+    scaled[fixed_rc] = 0.0
+    scaled[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+    with np.errstate(all="ignore"):
+        w, v = np.linalg.eigh(scaled)
+        rcond = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
+    flat = free & (d == 0)  # the law does not depend on these at the optimum
+    no_se = free & ~np.isfinite(se)
+    singular = rcond <= IDENTIFIABLE_RCOND
+    bad = converged & finite & (flat.any(axis=1) | no_se.any(axis=1) | singular)
+    reasons = [""] * L
+    bad_laws = np.flatnonzero(bad)
+    counts = distinct(bad_laws) if distinct is not None and bad_laws.size else {}
+    for i, law in enumerate(bad_laws):  # only the laws that need a message
+        if flat[law].any():
+            which = [param_names[j] for j in np.flatnonzero(flat[law])]
+            why = "the fit does not depend on " + ", ".join(which) + " at the optimum"
+        elif singular[law]:
+            comp = np.abs(v[law, :, 0]) * free[law]
+            which = [param_names[j] for j in np.flatnonzero(comp >= 0.3 * comp.max())]
+            why = (f"the data determine only a combination of {', '.join(which)} "
+                   f"(scaled J^T J condition number {1.0 / max(rcond[law], 1e-300):.1e})")
+        else:
+            why = "no finite standard error for " + ", ".join(param_names[j] for j in np.flatnonzero(no_se[law]))
+        few = [f"{int(c[i])} distinct {name}" for name, c in counts.items() if c[i] < 4]
+        reasons[law] = "not identifiable: " + why + (f"; {', '.join(few)}" if few else "")
+    return ~bad, reasons
