@@ -434,7 +434,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         residual=None, starts=None, n_starts=None, prune="auto", bounds=None, bootstrap: int = 0,
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = "auto",
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
-        absolute_sigma: bool = False, max_nfev: int = 0, n_threads: Optional[int] = None,
+        absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
         scheduler=None, jit=False) -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
 
@@ -550,10 +550,10 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     by, x_cols, y = spec["by"], spec["x_cols"], spec["y"]
     sigma = spec["sigma"]
     batch = _Batch(df, law, x_cols, y, by, sigma, spec["bootstrap_by"], spec["nan_policy"], source)
-    residual = law.residual if spec["residual"] is None else spec["residual"]
-    loss = law.loss if spec["loss"] is None else spec["loss"]
-    loss = "l2" if loss == "linear" else loss
-    delta = (1.0 if law.loss_delta is None else law.loss_delta) if spec["delta"] is None else float(spec["delta"])
+    options = law.options(loss=spec["loss"], delta=spec["delta"], residual=spec["residual"],
+                          max_nfev=spec["max_nfev"], device=spec["device"], n_threads=spec["n_threads"],
+                          jit=spec["jit"])
+    loss, delta, residual = options.loss, options.delta, options.residual
     fixed_values, fixed_names = _fixed(law, spec["fixed"])
     G = batch.n_groups
     lower, upper = law._bound_arrays(spec["bounds"])
@@ -576,8 +576,6 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
     S = _n_starts(starts)
     prog = _Progress(progress, G * S * (1 + spec["bootstrap"]))
-    options = Options(loss=loss, delta=delta, residual=residual, max_nfev=spec["max_nfev"],
-                      device=spec["device"], n_threads=spec["n_threads"], jit=spec["jit"])
     ms = fit_data(batch.to_data(law.program), starts, options, lower=lower, upper=upper,
                   fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"], warn=False)
     prog.stage("fitted")

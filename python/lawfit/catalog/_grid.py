@@ -41,7 +41,8 @@ class GridResult:
 
 
 def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=None, upper=None,
-                 fixed=None, loss="l2", delta=1.0, residual="linear", max_nfev=0,
+                 fixed=None, loss=Options.loss, delta=Options.delta, residual=Options.residual,
+                 max_nfev=Options.max_nfev,
                  n_threads=None) -> GridResult:
     """Fit each of K laws from each of S starts (the engine's :func:`~lawfit.engine.starts.run_starts`);
     keep the best start per law.
