@@ -569,13 +569,17 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
     """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
     level = spec["level"]
     G = batch.n_groups
+    with np.errstate(invalid="ignore"):
+        se_cov = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
     if replicates is not None:
-        se = replicates.stderr()
-        method = spec["ci"] if replicates.jackknife is not None else "percentile"
-        lo, hi = replicates.interval(level, method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a failed group's replicates are all NaN
+            se = replicates.stderr()
+            method = spec["ci"] if replicates.jackknife is not None else "percentile"
+            lo, hi = replicates.interval(level, method)
         reps, jack, jack_law = replicates.replicates, replicates.jackknife, replicates.jack_law
     else:
-        se = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
+        se = se_cov
         lo, hi = wald_interval(est, se, level)
         reps = jack = jack_law = None
     bad_nan = [None] * G
@@ -584,6 +588,18 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
             pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
             bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
     reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
+    from .result import distinct_counts, identifiability
+
+    # Groups the data cannot pin down (e.g. five parameters, two model sizes), judged on the covariance's
+    # standard errors even with a bootstrap (resamples of degenerate data can stay near one point of the
+    # degenerate valley): the rule lives in lawfit.result.identifiability; a shared fit's multistart is
+    # the joint law's, so it has no per-group fixed mask.
+    codes = batch.frame["_group"].to_numpy()
+    distinct = {name: distinct_counts(codes, batch.frame[c].to_numpy(dtype=float), G)
+                for name, c in zip(law.input_names, spec["x_cols"])}
+    fixed = None if spec["shared"] else np.asarray(multistart.fixed_rows)
+    identified, why = identifiability(est, se_cov, status, batch.n_points, np.broadcast_to(n_free, (G,)), distinct,
+                                      names=law.params, free=None if fixed is None else ~fixed)
     sigma = spec["sigma"]
     return FitResult(
         law=law, keys=batch.keys, by=spec["by"], x=spec["x_cols"], y=spec["y"],
@@ -592,7 +608,7 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
         cost=cost, n_points=batch.n_points, n_starts=n_starts, n_converged=n_converged, basin_count=basin,
         gof={k: gof[k] for k in ("rss", "r2", "log_likelihood", "aic", "bic")}, replicates=reps,
         boot_status=boot_status, jack=jack, jack_law=jack_law, settings=settings, multistart=multistart,
-        bootstrap_result=boot, shared=spec["shared"])
+        bootstrap_result=boot, shared=spec["shared"], identified=identified, identified_reason=why)
 
 
 def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, residual, fixed_values, *,
