@@ -49,8 +49,8 @@ def boot(noisy):
 PARAM_COLUMNS = ["E", "E_stderr", "E_low", "E_high", "A", "A_stderr", "A_low", "A_high", "alpha",
                  "alpha_stderr", "alpha_low", "alpha_high", "B", "B_stderr", "B_low", "B_high", "beta",
                  "beta_stderr", "beta_low", "beta_high"]
-FIT_COLUMNS = ["n_points", "cost", "r2", "aic", "bic", "status", "reason", "converged", "n_starts",
-               "n_converged", "basin_count"]
+FIT_COLUMNS = ["n_points", "cost", "r2", "aic", "bic", "status", "reason", "converged", "identified",
+               "n_starts", "n_converged", "basin_count"]
 
 
 def test_params_table_has_the_documented_columns(res, boot):
@@ -100,7 +100,8 @@ def test_all_groups_are_one_batch(monkeypatch, noisy):
 def test_predict_matches_the_law_evaluated_by_hand(res):
     N, D = np.array([1e9, 7e10]), np.array([2e10, 1.4e12])
     pred = res.predict(N=N, D=D)
-    assert list(pred.columns) == ["family", "N", "D", "prediction", "stderr", "low", "high"]
+    assert list(pred.columns) == ["family", "N", "D", "prediction", "stderr", "low", "high", "reason"]
+    assert (pred["reason"] == "").all()  # both groups are identified
     assert len(pred) == 4  # every group at every point
     for _, row in pred.iterrows():
         p = res.params.set_index("family").loc[row["family"]]

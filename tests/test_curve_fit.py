@@ -5,7 +5,7 @@ import pytest
 
 import lawfit
 from lawfit import Status
-from lawfit._status import is_converged
+from lawfit.status import is_converged
 
 scipy_optimize = pytest.importorskip("scipy.optimize")
 

@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from lawfit import compile_law
-from lawfit._opcodes import BINARY_OPS, LEAF_OPS, Op
+from lawfit.opcodes import BINARY_OPS, LEAF_OPS, Op
 from lawfit.bench.flops import (
     EXP_FLOPS,
     FP64_PEAK,

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lawfit._opcodes import MAX_PARAMS, MAX_STACK, Op
+from lawfit.opcodes import MAX_PARAMS, MAX_STACK, Op
 from lawfit.formula import (
     Binary, Call, Num, Sym, TraceError, Unary, compile_law, parse, trace, trace_checked,
 )

@@ -11,7 +11,7 @@ import pytest
 import lawfit
 from lawfit import _core
 from lawfit.engine import jit as _jit
-from lawfit._opcodes import Op
+from lawfit.opcodes import Op
 from lawfit.codegen import runner_source, size_class
 
 pytestmark = pytest.mark.skipif(_jit.compiler() is None, reason="no C++ compiler")

@@ -13,7 +13,7 @@ import pytest
 import lawfit
 from lawfit import _core
 from lawfit.engine.core import solve_batch
-from lawfit._status import is_converged
+from lawfit.status import is_converged
 from lawfit.multistart import grid_starts, reduce_best
 
 LAW = "a * exp(-b * x) + c"

@@ -10,7 +10,7 @@ import pytest
 
 from _env import data_root
 from lawfit import Status
-from lawfit._status import is_converged
+from lawfit.status import is_converged
 from lawfit.bootstrap import bootstrap
 from lawfit.multistart import (
     fit_multistart,

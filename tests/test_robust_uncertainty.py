@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import lawfit
-from lawfit._status import LawfitWarning
+from lawfit.status import LawfitWarning
 from lawfit.bootstrap import bootstrap
 from lawfit.multistart import fit_multistart
 from lawfit.uncertainty import correlation, covariance, goodness_of_fit, stderr

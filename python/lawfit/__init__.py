@@ -20,7 +20,7 @@ outcome codes).  ``lawfit demo`` on the command line fits a synthetic
 collection of 1,000 Chinchilla laws.
 """
 from .engine.native import MAX_PARAMS, Status
-from ._status import LawfitWarning, status_message, summarize_status
+from .status import LawfitWarning, status_message, summarize_status
 from . import uncertainty
 from .api import fit
 from .evaluate import Evaluation, evaluate

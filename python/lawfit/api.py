@@ -30,7 +30,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._status import LawfitWarning, Status, status_message, warn_failures
+from .status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
 from .engine.data import Data
@@ -603,7 +603,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                        identified=identified, identified_reason=why)
     prog.done(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
-        warn_failures(result._status, stacklevel=4)
+        warn_failures(result.status, stacklevel=4)
     return result
 
 
@@ -613,13 +613,17 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
     """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
     level = spec["level"]
     G = batch.n_groups
+    with np.errstate(invalid="ignore"):
+        se_cov = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
     if replicates is not None:
-        se = replicates.stderr()
-        method = spec["ci"] if replicates.jackknife is not None else "percentile"
-        lo, hi = replicates.interval(level, method)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)  # a failed group's replicates are all NaN
+            se = replicates.stderr()
+            method = spec["ci"] if replicates.jackknife is not None else "percentile"
+            lo, hi = replicates.interval(level, method)
         reps, jack, jack_law = replicates.replicates, replicates.jackknife, replicates.jack_law
     else:
-        se = np.sqrt(np.clip(np.diagonal(cov, axis1=-2, axis2=-1), 0.0, None))
+        se = se_cov
         lo, hi = wald_interval(est, se, level)
         reps = jack = jack_law = None
     bad_nan = [None] * G
@@ -628,8 +632,8 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
             pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
             bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
     reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
-    if identified_reason is not None:
-        reasons = [why or r for r, why in zip(reasons, identified_reason)]
+    if identified is None:
+        identified, identified_reason = np.ones(G, dtype=bool), [""] * G
     sigma = spec["sigma"]
     return FitResult(
         law=law, keys=batch.keys, by=spec["by"], x=spec["x_cols"], y=spec["y"],
@@ -638,7 +642,8 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
         cost=cost, n_points=batch.n_points, n_starts=n_starts, n_converged=n_converged, basin_count=basin,
         gof={k: gof[k] for k in ("rss", "r2", "log_likelihood", "aic", "bic")}, replicates=reps,
         boot_status=boot_status, jack=jack, jack_law=jack_law, settings=settings, multistart=multistart,
-        bootstrap_result=boot, shared=spec["shared"])
+        bootstrap_result=boot, shared=spec["shared"], identified=identified,
+        identified_reason=identified_reason)
 
 
 def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, residual, fixed_values, *,
@@ -703,13 +708,18 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
         boot_status = np.repeat(boot.status, G, axis=0)
     settings = dict(settings, shared=",".join(shared), joint_parameters=len(jnames))
     status = np.full(G, ms.status[0], dtype=np.int32)
+    # One joint law: every group is as identifiable as it is.
+    ok, why = identifiability(ms.jtj, np.sqrt(np.diagonal(ms.covariance(kind="auto"), axis1=-2, axis2=-1))
+                              if ms.converged[0] else np.full((1, len(jnames)), np.nan), ms.fixed_rows,
+                              ms.converged, list(jnames))
     result = _assemble(batch, law, spec, settings, est=est, cov=cov, status=status,
+                       identified=np.repeat(ok, G), identified_reason=why * G,
                        cost=np.full(G, ms.cost[0]), n_starts=np.full(G, 1 + G), n_converged=np.full(G, 1),
                        basin=np.full(G, 1), gof=gof, replicates=replicates, boot_status=boot_status,
                        n_free=int(ms.n_free[0]), bad_log=bad_log, multistart=ms, boot=boot)
     prog.done(result.summary + f" (joint fit, shared {', '.join(shared)})")
     if warn:
-        warn_failures(result._status[:1], stacklevel=5)
+        warn_failures(result.status[:1], stacklevel=5)
     return result
 
 
@@ -765,7 +775,7 @@ def _fit_dask(data, law: Law, spec: dict, scheduler, progress: bool) -> FitResul
     if progress:
         print(f"lawfit: {result.summary} (dask, {len(results)} partitions, {time.perf_counter() - t0:.2f} s)",
               file=sys.stderr)
-    warn_failures(result._status, stacklevel=4)
+    warn_failures(result.status, stacklevel=4)
     return result
 
 

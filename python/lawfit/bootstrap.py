@@ -43,7 +43,7 @@ import numpy as np
 
 from .engine import native as _core
 from .engine.core import solve_batch
-from ._status import is_converged, summarize_status
+from .status import is_converged, summarize_status
 from .engine.data import Data, group_ids
 from .multistart import MultistartResult
 from .uncertainty import (

@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from ._opcodes import Op
+from .opcodes import Op
 
 __all__ = ["runner_source", "size_class"]
 

@@ -24,7 +24,7 @@ from .engine.device import to_host
 from .engine.core import solve_batch
 from .engine.covariance import scaled_covariance
 from .engine.options import Options
-from ._status import CONVERGED, Status, is_converged, status_message, warn_failures
+from .status import CONVERGED, Status, is_converged, status_message, warn_failures
 from .formula import compile_law, trace_checked
 
 try:  # so that filters written for scipy's warning also catch ours

@@ -13,7 +13,7 @@ import time
 import numpy as np
 
 from .engine.core import default_threads
-from ._status import is_converged, summarize_status
+from .status import is_converged, summarize_status
 from .curve_fit import curve_fit
 
 CHINCHILLA = "E + A/N**alpha + B/D**beta"

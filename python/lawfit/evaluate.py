@@ -35,7 +35,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from ._status import LawfitWarning, summarize_status
+from .status import LawfitWarning, summarize_status
 from .api import _listify, fit, load_table, resolve_law
 from .result import _pd
 
@@ -66,8 +66,8 @@ class Evaluation:
         (window start, with ``window=True``), ``target`` (the held-out
         run), ``target_size``, ``largest_train_size``, ``n_train_runs``,
         ``size_ratio`` (largest fitted size / target size), ``n_train_points``,
-        ``n_test_points``, ``are``, ``status``, ``converged`` and the fitted
-        parameters.
+        ``n_test_points``, ``are``, ``status``, ``converged``, ``identified``
+        (see :func:`lawfit.uncertainty.identifiability`) and the fitted parameters.
     fit : FitResult
         The batch fit of every cut-off (its groups are the cut-offs).
     skipped : list of str
@@ -273,7 +273,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
                       f"converge ({summarize_status(res.status)}); their ARE is NaN (see .table['status'])",
                       LawfitWarning, stacklevel=2)
     pred = res.predict(test)
-    gi = res._select_groups(test)
+    gi = res.select_groups(test)
     with np.errstate(all="ignore"):
         rel = np.abs(test[y].to_numpy(dtype=float) - pred["prediction"].to_numpy()) / \
             np.abs(test[y].to_numpy(dtype=float))
@@ -284,12 +284,13 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     info = pd.DataFrame(meta)
     table = table.merge(info, on=keys, how="left")
     table["size_ratio"] = table["largest_train_size"] / table["target_size"]
-    table["n_train_points"] = res._n_points
+    table["n_train_points"] = res.n_points
     table["n_test_points"] = n_test
     table["are"] = np.where(res.converged, are, np.nan)
     p = res.params
     table["status"] = p["status"].to_numpy()
     table["converged"] = p["converged"].to_numpy()
+    table["identified"] = p["identified"].to_numpy()
     for name in res.param_names:
         table[name] = p[name].to_numpy()
     settings = dict(scheme=scheme, family=family, run=run, size=size, time=time, test_from=test_from,

@@ -2,7 +2,7 @@
 
 A law such as ``"E + A/N**alpha + B/D**beta"`` is parsed into a small
 expression tree, simplified, and compiled into a postfix `Program` (opcodes in
-`lawfit._opcodes`) that the C++ and CUDA interpreters run with forward-mode
+`lawfit.opcodes`) that the C++ and CUDA interpreters run with forward-mode
 derivatives.  Every subtree that depends on inputs but on no parameter (here
 ``log(N)`` and ``log(D)``) is *hoisted*: computed once with numpy as an extra
 input column, so a fit never recomputes it.  `Program.evaluate` is the numpy
@@ -29,7 +29,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import numpy as np
 
-from ._opcodes import BINARY_OPS, LEAF_OPS, MAX_PARAMS, MAX_STACK, Op, stack_effect
+from .opcodes import BINARY_OPS, LEAF_OPS, MAX_PARAMS, MAX_STACK, Op, stack_effect
 
 __all__ = [
     "Expr", "Num", "Sym", "Unary", "Binary", "Call", "parse",

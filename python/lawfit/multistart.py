@@ -26,7 +26,7 @@ from .engine.core import grid_axes
 from .engine.data import Data
 from .engine.options import LOSSES, Options
 from .engine.starts import reduce_best, run_starts
-from ._status import is_converged, warn_failures
+from .status import is_converged, warn_failures
 from .formula import Program, compile_law
 
 __all__ = [

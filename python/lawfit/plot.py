@@ -97,7 +97,8 @@ def _axis_input(result, x: Optional[str]) -> int:
         raise ValueError(f"x={x!r} is not an input of the law ({', '.join(result.x)})")
     if len(ins) == 1:
         return 0
-    nun = [result._data[c].nunique() for c in result.x]
+    data = result.data()
+    nun = [data[c].nunique() for c in result.x]
     return int(np.argmax(nun))
 
 
@@ -123,10 +124,15 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
     others = [c for i, c in enumerate(result.x) if i != k]
     labels = result.group_labels()
     cmap = plt.get_cmap("viridis")
-    data = result._data
+    data = result.data()
+    group_of_row = result.group_index
+    status_names = result.params["status"].to_numpy()
     ycol = result.y
-    for ax, g in zip(axes, gs):
-        d = data[data["_group"].to_numpy() == g]
+    # First every panel's curves (the grid along x, the other inputs held at each combination),
+    # then one evaluation of all curves of all panels, then the drawing.
+    panels, xmats, curve_group = [], [], []
+    for g in gs:
+        d = data[group_of_row == g]
         xv = d[xcol].to_numpy(dtype=float)
         lo_x, hi_x = np.nanmin(xv), np.nanmax(xv)
         pos = logx and lo_x > 0
@@ -141,9 +147,21 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
                 combos = combos[pick]
         else:
             combos = np.empty((1, 0))
+        for combo in combos:
+            pts = {c: np.full(n_grid, v) for c, v in zip(others, combo)}
+            pts[xcol] = grid
+            xmats.append(np.vstack([pts[c] for c in result.x]))
+            curve_group.append(np.full(n_grid, g))
+        panels.append((g, d, lo_x, hi_x, pos, grid, combos))
+    if xmats:
+        q_all = result.quantity(result.law.formula, np.hstack(xmats), np.concatenate(curve_group))
+    curve = 0
+    for ax, (g, d, lo_x, hi_x, pos, grid, combos) in zip(axes, panels):
         member = np.zeros(len(d), dtype=bool)
         curve_lo, curve_hi = [], []
         for ci, combo in enumerate(combos):
+            q = {key: v[curve * n_grid:(curve + 1) * n_grid] for key, v in q_all.items()}
+            curve += 1
             color = cmap(ci / max(1, len(combos) - 1) * 0.9) if len(combos) > 1 else "C0"
             sel = np.ones(len(d), dtype=bool)
             for c, v in zip(others, combo):
@@ -151,14 +169,8 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
             member |= sel
             label = ", ".join(f"{c}={_sci(v)}" for c, v in zip(others, combo)) or None
             ax.scatter(d.loc[sel, xcol], d.loc[sel, ycol], s=10, color=color, alpha=0.7, zorder=3, label=label)
-            # The curve: this combination of the other inputs along the axis input.
             sx = d.loc[sel, xcol].to_numpy(dtype=float)
             g_hi = np.nanmax(sx) if sx.size else hi_x
-            pts = {c: np.full(n_grid, v) for c, v in zip(others, combo)}
-            pts[xcol] = grid
-            xmat = np.vstack([pts[c] for c in result.x])
-            q = result._quantity(result.law.formula, result.inputs, xmat, np.full(n_grid, g),
-                                 None)
             inside = grid <= g_hi * (1 + 1e-9)
             fin = q["estimate"][np.isfinite(q["estimate"])]
             if fin.size:
@@ -186,9 +198,9 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
             ax.set_ylim(ylo - pad, yhi + pad)
         title = labels[g]
         if not result.converged[g]:
-            from .engine.native import Status
-
-            title += f"  [{Status(int(result._status[g])).name}]"
+            title += f"  [{status_names[g]}]"
+        elif not result.identified[g]:
+            title += "  [not identifiable]"
         ax.set_title(title, fontsize=10)
         ax.set_xlabel(xcol)
         ax.set_ylabel(ycol)
@@ -212,15 +224,14 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
     ``N_opt(C)`` and ``D_opt(C)`` for every group, with bands.
     """
     plt = _plt()
-    progs = result.law._derived_programs
-    if "N_opt" not in progs or "D_opt" not in progs:
+    if not result.has_frontier:
         result.frontier(C=[1.0])  # raises the explanatory error
     ins = result.inputs
     if "N" not in ins or "D" not in ins:
         raise ValueError("the isoFLOP plot needs a law with inputs N and D")
     g = _pick_groups(result, group, 1)[0] if group is not None else 0
-    data = result._data
-    d = data[data["_group"].to_numpy() == g]
+    data = result.data()
+    d = data[result.group_index == g]
     ncol, dcol = result.x[ins.index("N")], result.x[ins.index("D")]
     Cd = 6.0 * d[ncol].to_numpy(dtype=float) * d[dcol].to_numpy(dtype=float)
     c_lo, c_hi = np.nanmin(Cd), np.nanmax(Cd)
@@ -232,18 +243,23 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
     cmap = plt.get_cmap("plasma")
     n_min = np.nanmin(d[ncol]) / 10
     n_max = np.nanmax(d[ncol]) * 10
+    # Every isoFLOP curve in one evaluation, and N_opt at every budget in one call.
+    Ns = np.geomspace(n_min, n_max, n_grid)
+    pts = {"N": np.tile(Ns, len(budgets)), "D": np.repeat(budgets, n_grid) / (6 * np.tile(Ns, len(budgets)))}
+    q_all = result.quantity(result.law.formula, np.vstack([pts[n] for n in ins]),
+                            np.full(n_grid * len(budgets), g), inputs=ins)
+    opt = result.derived("N_opt", C=budgets)
+    n_opt = opt["N_opt"].to_numpy().reshape(result.n_groups, len(budgets))[g]
     for i, cb in enumerate(budgets):
         color = cmap(0.85 * i / max(1, len(budgets) - 1))
-        Ns = np.geomspace(n_min, n_max, n_grid)
-        pts = {"N": Ns, "D": cb / (6 * Ns)}
-        xmat = np.vstack([pts[n] for n in ins])
-        q = result._quantity(result.law.formula, ins, xmat, np.full(n_grid, g), None)
+        q = {key: v[i * n_grid:(i + 1) * n_grid] for key, v in q_all.items()}
         ax1.plot(Ns, q["estimate"], color=color, lw=1.5, label=f"C={_sci(cb)}")
         if np.isfinite(q["low"]).any():
             ax1.fill_between(Ns, q["low"], q["high"], color=color, alpha=0.15, lw=0)
-        opt = result.derived("N_opt", C=[cb])
-        ax1.axvline(opt["N_opt"].iloc[g] if len(opt) > g else np.nan, color=color, lw=0.8, ls=":")
-        near = np.abs(np.log(Cd / cb)) < np.log(1.25)
+        if np.isfinite(n_opt[i]):
+            ax1.axvline(n_opt[i], color=color, lw=0.8, ls=":")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            near = np.abs(np.log(Cd / cb)) < np.log(1.25)
         ax1.scatter(d.loc[near, ncol], d.loc[near, result.y], color=color, s=14, zorder=3, edgecolor="k", lw=0.3)
     ax1.set_xscale("log")
     ax1.set_xlabel(f"{ncol} (model size)")
@@ -300,14 +316,14 @@ def plot_params(result, *, params: Optional[Sequence[str]] = None, groups=None, 
         for c, p in enumerate(names):
             ax = axes[r, c]
             j = result.param_names.index(p)
-            est, lo, hi = result._est[g, j], result._lo[g, j], result._hi[g, j]
-            if result._reps is not None:
-                v = result._reps[g, :, j]
+            est, lo, hi = result.estimates[g, j], result.low[g, j], result.high[g, j]
+            if result.replicates is not None:
+                v = result.replicates[g, :, j]
                 v = v[np.isfinite(v)]
                 if v.size:
                     ax.hist(v, bins=bins, color="C0", alpha=0.75)
-            elif np.isfinite(result._se[g, j]) and result._se[g, j] > 0:
-                se = result._se[g, j]
+            elif np.isfinite(result.stderr[g, j]) and result.stderr[g, j] > 0:
+                se = result.stderr[g, j]
                 t = np.linspace(est - 4 * se, est + 4 * se, 200)
                 ax.plot(t, np.exp(-0.5 * ((t - est) / se) ** 2), color="C0")
                 ax.set_yticks([])
@@ -320,7 +336,7 @@ def plot_params(result, *, params: Optional[Sequence[str]] = None, groups=None, 
             if c == 0:
                 ax.set_ylabel(labels[g], fontsize=9)
             ax.tick_params(labelsize=7)
-    how = f"bootstrap ({result.n_resamples} resamples)" if result._reps is not None else "normal approximation"
+    how = f"bootstrap ({result.n_resamples} resamples)" if result.replicates is not None else "normal approximation"
     fig.suptitle(f"parameter distributions: {how}; dashed: {100 * result.level:g}% interval", fontsize=10)
     fig.tight_layout()
     return fig
@@ -335,7 +351,7 @@ def plot_residuals(result, *, groups=None, x: Optional[str] = None, max_groups: 
     xcol = result.x[k]
     labels = result.group_labels()
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4))
-    grp = result._data["_group"].to_numpy()
+    grp = result.group_index
     for i, g in enumerate(gs):
         sel = grp == g
         kw = dict(s=9, alpha=0.7, color=f"C{i % 10}", label=labels[g])

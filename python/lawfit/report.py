@@ -126,15 +126,16 @@ def _sections(result, level_note: bool = True):
     p = result.params
     labels = result.group_labels()
     header = (["group"] if keys else []) + [f"{n}" for n in result.param_names]
+    est, lo, hi = result.estimates, result.low, result.high
     rows = []
     for g in range(result.n_groups):
         row = [labels[g]] if keys else []
         for j in range(len(result.param_names)):
-            row.append(_interval(result._est[g, j], result._lo[g, j], result._hi[g, j]))
+            row.append(_interval(est[g, j], lo[g, j], hi[g, j]))
         rows.append(row)
     out.append((f"Parameters (estimate [{100 * result.level:g}% interval])", "table", (header, rows, 1 if keys else 0)))
 
-    cols = ["n_points", "r2", "aic", "bic", "cost", "basin_count", "n_starts", "status", "reason"]
+    cols = ["n_points", "r2", "aic", "bic", "cost", "basin_count", "n_starts", "status", "identified", "reason"]
     q = p[keys + cols].copy() if keys else p[cols].copy()
     if keys:
         q.insert(0, "group", labels)
@@ -142,7 +143,7 @@ def _sections(result, level_note: bool = True):
     h, r, left = _frame_rows(q, ["group", "status", "reason"])
     out.append(("Fit quality and status", "table", (h, r, 1 if keys else 0)))
 
-    scalars = [n for n, (_, ins) in law._derived_programs.items() if not ins]
+    scalars = [n for n, ins in result.derived_inputs.items() if not ins]
     if scalars:
         header = (["group"] if keys else []) + scalars
         vals = {n: result.derived(n) for n in scalars}
@@ -155,8 +156,7 @@ def _sections(result, level_note: bool = True):
             rows.append(row)
         out.append(("Derived quantities", "table", (header, rows, 1 if keys else 0)))
 
-    progs = law._derived_programs
-    if "N_opt" in progs and "D_opt" in progs:
+    if result.has_frontier:
         fr = result.frontier(C=_FRONTIER_C)
         header = (["group"] if keys else []) + ["C (FLOP)", "N_opt", "D_opt"] + \
             (["L_opt"] if "L_opt" in fr else [])
@@ -184,8 +184,7 @@ def _figures(result, kinds: Sequence[str], dpi: int):
     }
     out = []
     for kind in kinds:
-        if kind == "frontier" and not ("N_opt" in result.law._derived_programs
-                                       and {"N", "D"} <= set(result.inputs)):
+        if kind == "frontier" and not (result.has_frontier and {"N", "D"} <= set(result.inputs)):
             continue
         try:
             fig = result.plot(kind)

@@ -16,6 +16,16 @@ Quantities of a fit (a prediction, ``N_opt(C)``, ``beta/(alpha + beta)``) get
 * without: the delta-method standard error from the parameter covariance
   (curve_fit's for least squares, the sandwich for robust losses) and the
   normal interval ``estimate -+ z stderr``.
+
+Both are computed for every group at once: the delta method evaluates the
+gradient of the quantity at every point with its own group's parameters in one
+call of the core (:func:`lawfit.engine.core.evaluate_points`), never in a
+Python loop over groups.
+
+Groups whose parameters the data cannot determine (five parameters and two
+model sizes) are flagged by :func:`lawfit.uncertainty.identifiability`: their
+:meth:`FitResult.derived` and :meth:`FitResult.frontier` values are NaN, with
+a ``reason`` column saying why.
 """
 from __future__ import annotations
 
@@ -26,12 +36,15 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from ._status import LawfitWarning, is_converged, summarize_status
+from .status import LawfitWarning, is_converged, summarize_status
 from .bootstrap import Replicates, _ragged_arange
+from .engine.core import evaluate_points
 from .formula import compile_law
 from .uncertainty import params_as_inputs, percentile_interval, wald_interval
 
-__all__ = ["FitResult"]
+__all__ = ["FitResult", "eval_rows"]
+
+#: A free parameter whose standard error exceeds this multiple of its estimate is not identified.
 
 
 def _pd():
@@ -69,6 +82,15 @@ def eval_rows(formula: str, param_names: Sequence[str], input_names: Sequence[st
     return value.reshape(lead)
 
 
+def _readonly(a):
+    """A read-only view of an array (None stays None)."""
+    if a is None:
+        return None
+    v = np.asarray(a).view()
+    v.flags.writeable = False
+    return v
+
+
 def _fmt_key(v) -> str:
     if isinstance(v, (float, np.floating)):
         return f"{v:g}"
@@ -84,22 +106,73 @@ class FitResult:
         One row per group: the group keys, then for every parameter ``p`` the
         columns ``p``, ``p_stderr``, ``p_low``, ``p_high``, then
         ``n_points``, ``cost``, ``r2``, ``aic``, ``bic``, ``status`` (the
-        :class:`lawfit.Status` name), ``reason`` (what it means),
-        ``converged``, ``n_starts``, ``n_converged``, ``basin_count`` (starts
+        :class:`lawfit.Status` name), ``reason`` (what the status means or,
+        for a group that is not identified, why), ``converged``,
+        ``identified``, ``n_starts``, ``n_converged``, ``basin_count`` (starts
         that reached the best cost), and with a bootstrap ``n_resamples``,
         ``n_failed_resamples``.
     law : lawfit.Law
     keys : pandas.DataFrame
         The group keys (one row per group, the order of every table).
     by, x, y : the column names used (``x`` in the law's input order).
+    param_names, inputs : list of str
+        The law's parameters (the columns of every (G, P) array) and inputs.
+    n_groups : int
     summary : str
         The status line, e.g. ``"12 laws, 12 converged"``.
     level : float
-        Confidence level of the intervals.
+        Confidence level of the intervals; ``ci`` their kind with a bootstrap.
+    settings : dict
+        The fit's options (loss, delta, residual, level, ci, seed, ...).
+    derived_inputs : dict
+        ``{name: inputs}`` of the law's derived quantities (``()`` for a
+        scalar such as Chinchilla's ``a``); ``has_frontier`` says whether it
+        defines ``N_opt`` and ``D_opt``.
     multistart, bootstrap_result
         The raw :class:`~lawfit.multistart.MultistartResult` and
         :class:`~lawfit.bootstrap.BootstrapResult` (lists of them, one per
         partition, for a Dask fit; the joint fit's for ``shared=``).
+
+    The arrays behind the tables follow (read-only views; G groups in the order
+    of :attr:`keys`, P parameters in the order of :attr:`param_names`).  Plots,
+    reports and :func:`lawfit.evaluate` read only these public names.
+
+    estimates, stderr : ndarray, (G, P)
+        Best-fit parameters and their standard errors (bootstrap, or from
+        :attr:`cov`).
+    low, high : ndarray, (G, P)
+        Interval bounds at :attr:`level`.
+    cov : ndarray, (G, P, P)
+        Parameter covariance (curve_fit's, or the sandwich for robust losses).
+    status : ndarray of int32, (G,)
+        :class:`lawfit.Status` codes; ``converged`` is the boolean mask.
+    reason : list of str
+        What each group's status means.
+    cost, n_points, n_starts, n_converged, basin_count : ndarray, (G,)
+        The objective at the optimum, points fitted, starts run, starts
+        converged, starts that reached the best cost.
+    goodness : dict of ndarray (G,)
+        ``rss``, ``r2``, ``log_likelihood``, ``aic``, ``bic``.
+    replicates : ndarray (G, R, P) or None
+        Bootstrap replicates (NaN rows for failed resamples);
+        ``replicate_status`` (G, R) their status codes; ``n_resamples`` R.
+    jackknife, jackknife_law : ndarray or None
+        Leave-one-unit-out estimates (rows, P) and the group of each row (for
+        BCa intervals).
+    identified : ndarray of bool, (G,)
+        False where the data cannot determine the parameters (see
+        :func:`lawfit.uncertainty.identifiability`); ``identified_reason`` (list of str) says
+        why (``""`` where identified).
+    group_index : ndarray of int64, (n_rows,)
+        The group of every fitted row (rows sorted by group, as in :meth:`data`).
+    points : ndarray, (n_inputs, n_rows)
+        The fitted inputs, in the law's input order (the columns :attr:`x`).
+
+    Besides the tables (:attr:`params`, :meth:`table`, :meth:`predict`,
+    :meth:`derived`, :meth:`frontier`, :meth:`residuals`, :meth:`compare`),
+    :meth:`data` returns the fitted rows, :meth:`select_groups` the group of
+    each row of a frame naming the keys, and :meth:`quantity` any formula's
+    estimate, stderr and interval at given points and groups, all at once.
 
     Examples
     --------
@@ -119,7 +192,8 @@ class FitResult:
 
     def __init__(self, *, law, keys, by, x, y, sigma, data, est, stderr, low, high, cov, status, reason, cost,
                  n_points, n_starts, n_converged, basin_count, gof, replicates=None, boot_status=None,
-                 jack=None, jack_law=None, settings=None, multistart=None, bootstrap_result=None, shared=()):
+                 jack=None, jack_law=None, settings=None, multistart=None, bootstrap_result=None, shared=(),
+                 identified=None, identified_reason=None):
         self.law = law
         self.keys = keys.reset_index(drop=True)
         self.by = list(by)
@@ -141,14 +215,22 @@ class FitResult:
         self._basin = np.asarray(basin_count, dtype=np.int64)
         self._gof = {k: np.asarray(v, dtype=float) for k, v in gof.items()}
         self._reps = None if replicates is None else np.asarray(replicates, dtype=float)
-        self._boot_status = boot_status
-        self._jack = jack
-        self._jack_law = jack_law
+        self._boot_status = None if boot_status is None else np.asarray(boot_status)
+        self._jack = None if jack is None else np.asarray(jack, dtype=float)
+        self._jack_law = None if jack_law is None else np.asarray(jack_law, dtype=np.int64)
+        G = len(self.keys)
+        self._identified = (np.ones(G, dtype=bool) if identified is None
+                            else np.asarray(identified, dtype=bool).reshape(G).copy())
+        self._ident_reason = ([""] * G if identified_reason is None
+                              else ["" if r is None else str(r) for r in identified_reason])
+        if len(self._ident_reason) != G:
+            raise ValueError(f"identified_reason has {len(self._ident_reason)} entries for {G} groups")
         self.settings = dict(settings or {})
         self.multistart = multistart
         self.bootstrap_result = bootstrap_result
         self.shared = tuple(shared)
         self._params_df = None
+        self._group_index = self._points = None  # built from the rows on first use
 
     # ------------------------------------------------------------------ basics
     @property
@@ -181,15 +263,136 @@ class FitResult:
         """Boolean mask of groups whose law converged."""
         return is_converged(self._status)
 
+    # ------------------------------------------------------------------ the arrays (read-only)
+    @property
+    def estimates(self) -> np.ndarray:
+        """Best-fit parameters, (G, P)."""
+        return _readonly(self._est)
+
+    @property
+    def stderr(self) -> np.ndarray:
+        """Standard errors of the parameters, (G, P)."""
+        return _readonly(self._se)
+
+    @property
+    def low(self) -> np.ndarray:
+        """Lower interval bounds of the parameters at :attr:`level`, (G, P)."""
+        return _readonly(self._lo)
+
+    @property
+    def high(self) -> np.ndarray:
+        """Upper interval bounds of the parameters at :attr:`level`, (G, P)."""
+        return _readonly(self._hi)
+
+    @property
+    def cov(self) -> np.ndarray:
+        """Parameter covariance, (G, P, P)."""
+        return _readonly(self._cov)
+
     @property
     def status(self) -> np.ndarray:
-        """:class:`lawfit.Status` codes per group (int32)."""
-        return self._status.copy()
+        """:class:`lawfit.Status` codes per group, (G,) int32."""
+        return _readonly(self._status)
+
+    @property
+    def reason(self) -> list[str]:
+        """What each group's status means, (G,) strings."""
+        return list(self._reason)
+
+    @property
+    def cost(self) -> np.ndarray:
+        """The objective at the optimum, (G,)."""
+        return _readonly(self._cost)
+
+    @property
+    def n_points(self) -> np.ndarray:
+        """Points fitted per group, (G,)."""
+        return _readonly(self._n_points)
+
+    @property
+    def n_starts(self) -> np.ndarray:
+        """Starts run per group, (G,)."""
+        return _readonly(self._n_starts)
+
+    @property
+    def n_converged(self) -> np.ndarray:
+        """Starts that converged per group, (G,)."""
+        return _readonly(self._n_converged)
+
+    @property
+    def basin_count(self) -> np.ndarray:
+        """Starts that reached the best cost per group, (G,)."""
+        return _readonly(self._basin)
+
+    @property
+    def goodness(self) -> dict:
+        """Goodness of fit per group: ``{"rss", "r2", "log_likelihood", "aic", "bic": (G,)}``."""
+        return {k: _readonly(v) for k, v in self._gof.items()}
+
+    @property
+    def replicates(self) -> Optional[np.ndarray]:
+        """Bootstrap replicates of the parameters, (G, R, P), or None without a bootstrap."""
+        return _readonly(self._reps)
+
+    @property
+    def replicate_status(self) -> Optional[np.ndarray]:
+        """Status codes of the bootstrap replicates, (G, R), or None."""
+        return _readonly(self._boot_status)
+
+    @property
+    def jackknife(self) -> Optional[np.ndarray]:
+        """Jackknife (leave one unit out) parameter rows, (n_jack, P), or None (BCa intervals only)."""
+        return _readonly(self._jack)
+
+    @property
+    def jackknife_law(self) -> Optional[np.ndarray]:
+        """The group of every :attr:`jackknife` row, (n_jack,), or None."""
+        return _readonly(self._jack_law)
+
+    @property
+    def identified(self) -> np.ndarray:
+        """False for groups whose parameters the data cannot determine, (G,) bool."""
+        return _readonly(self._identified)
+
+    @property
+    def identified_reason(self) -> list[str]:
+        """Why a group is not identified (``""`` where it is), (G,) strings."""
+        return list(self._ident_reason)
+
+    @property
+    def group_index(self) -> np.ndarray:
+        """The group of every fitted row, (n_rows,) int64, rows sorted by group as in :meth:`data`."""
+        if self._group_index is None:
+            self._group_index = self._data["_group"].to_numpy(dtype=np.int64).copy()
+        return _readonly(self._group_index)
+
+    @property
+    def points(self) -> np.ndarray:
+        """The fitted inputs, (n_inputs, n_rows), in the law's input order (columns :attr:`x`)."""
+        if self._points is None:
+            n = len(self._data)
+            self._points = (np.vstack([self._data[c].to_numpy(dtype=float) for c in self.x]) if self.x
+                            else np.empty((0, n)))
+        return _readonly(self._points)
+
+    @property
+    def derived_inputs(self) -> dict:
+        """``{name: tuple of inputs}`` of the law's derived quantities (``()`` for a scalar)."""
+        return {name: tuple(ins) for name, (_, ins) in self.law._derived_programs.items()}
+
+    @property
+    def has_frontier(self) -> bool:
+        """Whether the law defines the compute-optimal frontier (derived ``N_opt`` and ``D_opt``)."""
+        d = self.derived_inputs
+        return "N_opt" in d and "D_opt" in d
 
     @property
     def summary(self) -> str:
         """``"12 laws, 12 converged"`` (plus the bootstrap's line when there is one)."""
         line = f"{self.n_groups:,} laws, {summarize_status(self._status)}"
+        n_unident = int((~self._identified).sum())
+        if n_unident:
+            line += f" ({n_unident:,} not identifiable)"
         if self._reps is not None:
             failed = int((~np.isfinite(self._reps).all(axis=2)).sum())
             line += f"; bootstrap {self.n_resamples:,} resamples per law"
@@ -207,10 +410,6 @@ class FitResult:
         """The rows that were fitted (sorted by group) with the group keys, inputs and y."""
         return self._data.drop(columns=["_group"]).rename(columns={"_row": "row"}).reset_index(drop=True)
 
-    def _group_points(self):
-        g = self._data["_group"].to_numpy()
-        return g, np.asarray(np.vstack([self._data[c].to_numpy(dtype=float) for c in self.x])
-                             if self.x else np.empty((0, len(g))))
 
     # ------------------------------------------------------------------ tables
     @property
@@ -235,8 +434,10 @@ class FitResult:
         from .engine.native import Status
 
         df["status"] = pd.Series([Status(int(s)).name for s in self._status], dtype=object)
-        df["reason"] = pd.Series(self._reason, dtype=object)
+        reason = [why if why else r for r, why in zip(self._reason, self._ident_reason)]
+        df["reason"] = pd.Series(reason, dtype=object)
         df["converged"] = self.converged
+        df["identified"] = self._identified.copy()
         df["n_starts"] = self._n_starts
         df["n_converged"] = self._n_converged
         df["basin_count"] = self._basin
@@ -267,7 +468,7 @@ class FitResult:
                                                                self._lo[:, j], self._hi[:, j])
             frames.append(f)
         if derived:
-            for name, (_, ins) in self.law._derived_programs.items():
+            for name, ins in self.derived_inputs.items():
                 if ins:
                     continue
                 d = self.derived(name)
@@ -284,6 +485,38 @@ class FitResult:
         return out
 
     # ------------------------------------------------------------------ quantities
+    def quantity(self, formula: str, x, group, *, inputs: Optional[Sequence[str]] = None,
+                 level: Optional[float] = None) -> dict:
+        """Estimate, stderr and interval of ``formula`` at points of given groups, all at once.
+
+        Parameters
+        ----------
+        formula : str
+            A formula of the law's parameters and of ``inputs`` (the law's
+            own formula, a derived quantity's, ``"beta/(alpha + beta)"``).
+        x : array_like, (len(inputs), n)
+            The points, one row per input.
+        group : array_like of int, (n,)
+            The group (row of :attr:`params`) whose parameters each point uses.
+        inputs : sequence of str, optional
+            Names of the rows of ``x`` (default: the law's inputs).
+        level : float, optional
+            Interval level (default: the fit's).
+
+        Returns
+        -------
+        dict of ndarray (n,)
+            ``estimate``, ``stderr``, ``low``, ``high``: the bootstrap standard
+            error and percentile (or BCa) interval when the fit was
+            bootstrapped, else the delta-method standard error and a normal
+            interval.  Unlike :meth:`derived` this does not blank groups that
+            are not identified.
+        """
+        ins = list(self.inputs if inputs is None else inputs)
+        group = np.asarray(group, dtype=np.int64).ravel()
+        x = np.asarray(x, dtype=float).reshape(len(ins), group.size)
+        return self._quantity(formula, ins, x, group, level)
+
     def _quantity(self, formula: str, input_names: Sequence[str], x: np.ndarray, group: np.ndarray,
                   level: Optional[float]) -> dict:
         """Estimate, stderr and interval of ``formula`` at points ``x`` (k, n) of groups ``group`` (n,)."""
@@ -303,25 +536,68 @@ class FitResult:
                 jl = np.repeat(np.arange(n), counts[group])
                 jack = eval_rows(formula, names, input_names, self._jack[order[rows]], x[:, jl])
             r = Replicates(est, reps, jack, jl)
-            lo, hi = r.interval(level, self.ci if jack is not None else "percentile")
-            se = r.stderr()
+            with np.errstate(all="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN replicates of failed groups
+                lo, hi = r.interval(level, self.ci if jack is not None else "percentile")
+                se = r.stderr()
             return {"estimate": est, "stderr": se, "low": lo, "high": hi}
-        se = np.full(n, np.nan)
-        prog = _grad_program(formula, tuple(names), tuple(input_names))
-        for g in np.unique(group):
-            idx = np.flatnonzero(group == g)
-            p = self._est[g]
-            if not np.isfinite(p).all():
-                continue
-            with np.errstate(all="ignore"):
-                _, grad = prog.evaluate_columns(p, prog.input_matrix(x[:, idx]))
-                var = np.einsum("ni,ij,nj->n", grad, self._cov[g], grad)
-            se[idx] = np.sqrt(np.clip(var, 0.0, None))
-        lo, hi = wald_interval(est, se, level)
+        se = self._delta_stderr(formula, input_names, x, group)
+        with np.errstate(all="ignore"):
+            lo, hi = wald_interval(est, se, level)
         return {"estimate": est, "stderr": se, "low": lo, "high": hi}
 
-    def _select_groups(self, frame):
-        """Group of every row of ``frame`` (which names the group keys), or None to use every group."""
+    def _delta_stderr(self, formula: str, input_names: Sequence[str], x: np.ndarray,
+                      group: np.ndarray) -> np.ndarray:
+        """Delta-method standard errors of ``formula`` at every point, every group at once.
+
+        The points are sorted by group and handed to the core in one call with
+        each group's parameters (:func:`~lawfit.engine.core.evaluate_points`);
+        the variance is ``g' C g`` with the gradient ``g`` and the group's
+        covariance ``C``.  Groups with non-finite estimates get NaN.
+        """
+        n = group.size
+        se = np.full(n, np.nan)
+        usable = np.isfinite(self._est).all(axis=1)
+        take = np.flatnonzero(usable[group])
+        if take.size == 0:
+            return se
+        take = take[np.argsort(group[take], kind="stable")]
+        gs = group[take]
+        present, counts = np.unique(gs, return_counts=True)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        prog = _grad_program(formula, tuple(self.param_names), tuple(input_names))
+        P = len(self.param_names)
+        var = np.empty(take.size)
+        with np.errstate(all="ignore"):
+            _, grad = evaluate_points(prog, prog.input_matrix(x[:, take]), self._est[present], offsets)
+            block = max(1, (1 << 22) // max(1, P * P))  # bound the (points, P, P) covariance gather
+            for a in range(0, take.size, block):  # blocks of points, not groups
+                b = min(take.size, a + block)
+                var[a:b] = np.einsum("ni,nij,nj->n", grad[a:b], self._cov[gs[a:b]], grad[a:b])
+            se[take] = np.sqrt(np.clip(var, 0.0, None))
+        return se
+
+    def _blank_unidentified(self, q: dict, group: np.ndarray) -> dict:
+        """NaN estimates and intervals for points of groups that are not identified."""
+        bad = ~self._identified[group]
+        if bad.any():
+            q = {k: np.where(bad, np.nan, v) for k, v in q.items()}
+        return q
+
+    def _reason_of(self, group: np.ndarray):
+        """The identifiability reason of every point's group (``""`` where identified)."""
+        why = np.asarray(self._ident_reason + [""], dtype=object)
+        return why[np.asarray(group, dtype=np.int64)]
+
+    def select_groups(self, frame) -> Optional[np.ndarray]:
+        """The group (row of :attr:`params`) of every row of ``frame``, (n,) int64.
+
+        ``frame`` (a DataFrame or mapping of columns) names the group keys
+        :attr:`by`; None when it names none of them (or the fit has no
+        groups): then every group applies to every row.  Raises ValueError
+        when only some key columns are given or a row's keys match no
+        fitted group.
+        """
         if not self.by:
             return None
         have = [c for c in self.by if c in frame]
@@ -339,7 +615,7 @@ class FitResult:
             raise ValueError(f"no fitted group {bad}")
         return m["_g"].to_numpy(dtype=np.int64)
 
-    def _points(self, data, inputs: Mapping, needed: Sequence[str]):
+    def _rows_at(self, data, inputs: Mapping, needed: Sequence[str]):
         """Rows to evaluate at: (frame of inputs and keys, x (k, n), group (n,))."""
         pd = _pd()
         kw = {k: np.atleast_1d(np.asarray(v, dtype=float)).ravel() for k, v in inputs.items()}
@@ -363,7 +639,7 @@ class FitResult:
             else:
                 raise ValueError(f"missing input {col!r}: pass it as a column or keyword")
         n = len(data)
-        group = self._select_groups(data)
+        group = self.select_groups(data)
         if group is None:  # every group at every point
             G = self.n_groups
             group = np.repeat(np.arange(G), n)
@@ -397,17 +673,20 @@ class FitResult:
             The group keys and inputs, then ``prediction``, ``stderr``, ``low``,
             ``high``: bootstrap SE and percentile (or BCa) interval of the
             fitted curve when the fit was bootstrapped, else the delta method
-            and a normal interval.
+            and a normal interval; and ``reason``, ``""`` unless the group is
+            not identified (its curve is still predicted: it fits the data,
+            but extrapolations and intervals deserve little trust).
         """
-        frame, x, group = self._points(data, inputs, self.inputs)
+        frame, x, group = self._rows_at(data, inputs, self.inputs)
         q = self._quantity(self.law.formula, self.inputs, x, group, level)
         out = frame.copy()
         out["prediction"], out["stderr"], out["low"], out["high"] = (q["estimate"], q["stderr"],
                                                                      q["low"], q["high"])
+        out["reason"] = self._reason_of(group)
         return out
 
     def _formula_of(self, name_or_formula: str):
-        progs = self.law._derived_programs
+        progs = self.law._derived_programs  # (the law's own compiled derived formulas)
         if name_or_formula in progs:
             prog, ins = progs[name_or_formula]
             return name_or_formula, prog.formula, list(ins)
@@ -432,14 +711,18 @@ class FitResult:
         -------
         pandas.DataFrame
             Keys, inputs, then ``<name>``, ``<name>_stderr``, ``<name>_low``,
-            ``<name>_high`` (``value`` for a formula).
+            ``<name>_high`` (``value`` for a formula) and ``reason``: NaN
+            values and the reason (e.g. ``"not identifiable: stderr of alpha
+            is 2e+04 times its estimate (2 distinct N, ...)"``) for groups
+            whose parameters the data do not determine, ``""`` elsewhere.
         """
         label, formula, ins = self._formula_of(name_or_formula)
-        frame, x, group = self._points(data, inputs, ins)
-        q = self._quantity(formula, ins, x, group, level)
+        frame, x, group = self._rows_at(data, inputs, ins)
+        q = self._blank_unidentified(self._quantity(formula, ins, x, group, level), group)
         out = frame.copy()
         out[label], out[f"{label}_stderr"] = q["estimate"], q["stderr"]
         out[f"{label}_low"], out[f"{label}_high"] = q["low"], q["high"]
+        out["reason"] = self._reason_of(group)
         return out
 
     def frontier(self, C, *, level: Optional[float] = None):
@@ -449,10 +732,11 @@ class FitResult:
         2022, eq. 4: ``N_opt = G (C/6)^a``, ``D_opt = G^-1 (C/6)^b``).  Returns
         keys, ``C``, then ``N_opt``, ``D_opt`` and, where the law defines them,
         ``L_opt`` and ``tokens_per_param``, each with ``_stderr``, ``_low``,
-        ``_high``.
+        ``_high``, and ``reason`` (NaN values and why for groups that are not
+        identified, ``""`` elsewhere; see :meth:`derived`).
         """
-        progs = self.law._derived_programs
-        if "N_opt" not in progs or "D_opt" not in progs:
+        progs = self.derived_inputs
+        if not self.has_frontier:
             from .catalog import laws
 
             have = [n for n, law in laws.items() if "N_opt" in law.derived and "D_opt" in law.derived]
@@ -464,14 +748,16 @@ class FitResult:
             if name not in progs:
                 continue
             d = self.derived(name, C=C, level=level)
+            reason = d.pop("reason")
             out = d if out is None else out.join(d[[name, f"{name}_stderr", f"{name}_low", f"{name}_high"]])
+        out["reason"] = reason
         return out
 
     def residuals(self):
         """Every fitted row with ``fitted`` and ``residual`` (in the fitted space: ``f - y``,
         or ``log f - log y`` for log residuals), and ``row`` (the row's index in the input)."""
-        g, x = self._group_points()
-        fitted = eval_rows(self.law.formula, self.param_names, self.inputs, self._est[g], x)
+        g = self.group_index
+        fitted = eval_rows(self.law.formula, self.param_names, self.inputs, self._est[g], self.points)
         y = self._data[self.y].to_numpy(dtype=float)
         with np.errstate(all="ignore"):
             r = np.log(fitted) - np.log(y) if self.settings.get("residual") == "log" else fitted - y
@@ -527,15 +813,16 @@ class FitResult:
         ga, gb = m["_ga"].to_numpy(), m["_gb"].to_numpy()
         out = m[self.by].copy()
         comparable = (self.y == other.y and self.settings.get("residual") == other.settings.get("residual")
-                      and np.array_equal(self._n_points[ga], other._n_points[gb]))
+                      and np.array_equal(self.n_points[ga], other.n_points[gb]))
         if not comparable:
             warnings.warn("lawfit: the two fits differ in y, residual space or points; AIC/BIC are not "
                           "comparable (NaN)", LawfitWarning, stacklevel=2)
         for crit in ("aic", "bic"):
-            va = self._gof.get(crit, np.full(self.n_groups, np.nan))[ga]
-            vb = other._gof.get(crit, np.full(other.n_groups, np.nan))[gb]
+            va = self.goodness.get(crit, np.full(self.n_groups, np.nan))[ga]
+            vb = other.goodness.get(crit, np.full(other.n_groups, np.nan))[gb]
             out[f"{crit}_{a}"], out[f"{crit}_{b}"] = va, vb
-            out[f"delta_{crit}"] = va - vb if comparable else np.nan
+            with np.errstate(all="ignore"):
+                out[f"delta_{crit}"] = va - vb if comparable else np.nan
         d = out["delta_aic"].to_numpy()
         out["preferred"] = pd.Series(np.where(np.isnan(d), None, np.where(d <= 0, a, b)), dtype=object)
         if along is not None:
@@ -555,17 +842,23 @@ class FitResult:
         if grid is not None:
             xs = np.tile(np.asarray(grid, dtype=float).ravel(), (K, 1))
         else:
-            xs = np.empty((K, n_grid))
-            for k, (i, j) in enumerate(zip(ga, gb)):
-                vals = []
-                for res, g in ((self, i), (other, j)):
-                    if along in res.inputs:
-                        col = res.x[res.inputs.index(along)]
-                        sel = res._data["_group"].to_numpy() == g
-                        vals.append(res._data.loc[sel, col].to_numpy(dtype=float))
-                v = np.concatenate(vals) if vals else np.array([1.0])
-                lo, hi = np.nanmin(v), np.nanmax(v) * extrapolate
-                xs[k] = np.geomspace(lo, hi, n_grid) if lo > 0 else np.linspace(lo, hi, n_grid)
+            # The range of `along` in each pair of groups' data (both fits), every group at once.
+            lo, hi = np.full(K, np.inf), np.full(K, -np.inf)
+            for res, groups in ((self, ga), (other, gb)):
+                if along in res.inputs:
+                    v = res.points[res.inputs.index(along)]
+                    gi = res.group_index
+                    fin = np.isfinite(v)
+                    glo, ghi = np.full(res.n_groups, np.inf), np.full(res.n_groups, -np.inf)
+                    np.minimum.at(glo, gi[fin], v[fin])
+                    np.maximum.at(ghi, gi[fin], v[fin])
+                    lo, hi = np.minimum(lo, glo[groups]), np.maximum(hi, ghi[groups])
+            empty = ~(np.isfinite(lo) & np.isfinite(hi))
+            lo, hi = np.where(empty, 1.0, lo), np.where(empty, 1.0, hi) * extrapolate
+            pos = lo > 0
+            with np.errstate(all="ignore"):
+                geo = np.geomspace(np.where(pos, lo, 1.0), np.where(pos, hi, 2.0), n_grid, axis=1)
+            xs = np.where(pos[:, None], geo, np.linspace(lo, hi, n_grid, axis=1))
         n = xs.shape[1]
         env = {along: xs.ravel()}
         for name, v in at.items():
@@ -574,7 +867,7 @@ class FitResult:
         def values(res, groups, reps):
             x = np.vstack([env[i] for i in res.inputs])
             g = np.repeat(groups, n)
-            p = res._reps[g] if reps else res._est[g]
+            p = res.replicates[g] if reps else res.estimates[g]
             f = eval_rows(res.law.formula, res.param_names, res.inputs, p, x)
             return f.reshape(K, n, -1) if reps else f.reshape(K, n)
 
@@ -593,13 +886,17 @@ class FitResult:
         log = np.all(xs > 0)
         lx = np.log(xs) if log else xs
         back = np.exp if log else (lambda v: v)
-        out = {"crossing": back(first_cross(values(self, ga, False) - values(other, gb, False), lx))}
-        if self._reps is not None and other._reps is not None and self.n_resamples == other.n_resamples:
-            da = values(self, ga, True) - values(other, gb, True)  # (K, n, R)
-            R = da.shape[2]
-            dd = np.moveaxis(da, 2, 1).reshape(K * R, n)
-            c = back(first_cross(dd, np.repeat(lx, R, axis=0))).reshape(K, R)
-            lo, hi = percentile_interval(c, level, axis=1)
+        with np.errstate(all="ignore"):
+            out = {"crossing": back(first_cross(values(self, ga, False) - values(other, gb, False), lx))}
+        if self.replicates is not None and other.replicates is not None and self.n_resamples == other.n_resamples:
+            with np.errstate(all="ignore"):
+                da = values(self, ga, True) - values(other, gb, True)  # (K, n, R)
+                R = da.shape[2]
+                dd = np.moveaxis(da, 2, 1).reshape(K * R, n)
+                c = back(first_cross(dd, np.repeat(lx, R, axis=0))).reshape(K, R)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)  # no resample crosses: all-NaN rows
+                lo, hi = percentile_interval(c, level, axis=1)
             out["crossing_low"], out["crossing_high"] = lo, hi
             out["crossing_fraction"] = np.isfinite(c).mean(axis=1)
         return out
@@ -683,6 +980,10 @@ class FitResult:
             arrs = [getattr(p, name) for p in parts]
             return None if any(a is None for a in arrs) else np.concatenate(arrs)[order]
 
+        def cat_list(name):
+            items = sum((list(getattr(p, name)) for p in parts), [])
+            return [items[i] for i in order]
+
         offs = np.cumsum([0] + [p.n_groups for p in parts])
         frames = []
         for p, o in zip(parts, offs[:-1]):
@@ -691,20 +992,19 @@ class FitResult:
             frames.append(d)
         data = pd.concat(frames, ignore_index=True)
         data = data.iloc[np.argsort(data["_group"].to_numpy(), kind="stable")].reset_index(drop=True)
-        gof = {k: np.concatenate([p._gof[k] for p in parts])[order] for k in first._gof}
-        reasons = sum((p._reason for p in parts), [])
+        gof = {k: np.concatenate([p.goodness[k] for p in parts])[order] for k in first.goodness}
         jack = jack_law = None
-        if all(p._jack is not None for p in parts):
-            jack = np.concatenate([p._jack for p in parts])
-            jack_law = rank[np.concatenate([p._jack_law + o for p, o in zip(parts, offs[:-1])])]
-        boot_status = cat("_boot_status")
+        if all(p.jackknife is not None for p in parts):
+            jack = np.concatenate([p.jackknife for p in parts])
+            jack_law = rank[np.concatenate([p.jackknife_law + o for p, o in zip(parts, offs[:-1])])]
         return cls(law=first.law, keys=keys.loc[order].reset_index(drop=True), by=first.by, x=first.x,
-                   y=first.y, sigma=first.sigma, data=data, est=cat("_est"), stderr=cat("_se"),
-                   low=cat("_lo"), high=cat("_hi"), cov=cat("_cov"), status=cat("_status"),
-                   reason=[reasons[i] for i in order], cost=cat("_cost"), n_points=cat("_n_points"),
-                   n_starts=cat("_n_starts"), n_converged=cat("_n_converged"), basin_count=cat("_basin"),
-                   gof=gof, replicates=cat("_reps"), boot_status=boot_status, jack=jack, jack_law=jack_law,
-                   settings=first.settings, multistart=[p.multistart for p in parts],
+                   y=first.y, sigma=first.sigma, data=data, est=cat("estimates"), stderr=cat("stderr"),
+                   low=cat("low"), high=cat("high"), cov=cat("cov"), status=cat("status"),
+                   reason=cat_list("reason"), cost=cat("cost"), n_points=cat("n_points"),
+                   n_starts=cat("n_starts"), n_converged=cat("n_converged"), basin_count=cat("basin_count"),
+                   gof=gof, replicates=cat("replicates"), boot_status=cat("replicate_status"), jack=jack,
+                   jack_law=jack_law, settings=first.settings, multistart=[p.multistart for p in parts],
+                   identified=cat("identified"), identified_reason=cat_list("identified_reason"),
                    bootstrap_result=[p.bootstrap_result for p in parts], shared=first.shared)
 
 

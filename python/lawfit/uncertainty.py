@@ -43,7 +43,7 @@ import numpy as np
 
 from .engine.core import evaluate_points
 from .engine.covariance import free_block_pinv, parameter_covariance
-from ._status import LawfitWarning
+from .status import LawfitWarning
 from .formula import Program, compile_law
 
 __all__ = [

@@ -404,7 +404,7 @@ def status_counts(ok: np.ndarray) -> str:
 
 def lawfit_status(status: np.ndarray) -> str:
     """Status counts of a lawfit batch, e.g. ``"9,998 conv, 2 MAX_EVALUATIONS"``."""
-    from .._status import Status, is_converged
+    from ..status import Status, is_converged
 
     status = np.asarray(status)
     ok = is_converged(status)

@@ -56,7 +56,7 @@ from __future__ import annotations
 
 import re
 
-from .._opcodes import BINARY_OPS, LEAF_OPS, Op
+from ..opcodes import BINARY_OPS, LEAF_OPS, Op
 
 __all__ = [
     "EXP_FLOPS",

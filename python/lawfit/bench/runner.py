@@ -105,7 +105,8 @@ def _memory_gib() -> Optional[float]:
 
 
 def machine_info(cfg: Config, argv: Sequence[str]) -> dict:
-    from .. import __version__, _core
+    from .. import __version__
+    from ..engine import native as _core
     from ..engine.core import default_threads
     from .suite.gpu import gpu_available
 

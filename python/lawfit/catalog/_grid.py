@@ -16,7 +16,7 @@ from ..engine.covariance import parameter_covariance
 from ..engine.data import Data
 from ..engine.options import Options
 from ..engine.starts import run_starts
-from .._status import Status
+from ..status import Status
 from ..multistart import grid_starts
 
 

@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from .._status import Status, warn_failures
+from ..status import Status, warn_failures
 from ..engine.options import LOSSES, RESIDUALS, Options
 from ..formula import Expr, Sym, TraceError, compile_law, parse, trace
 from ._display import describe_law

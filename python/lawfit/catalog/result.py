@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._status import Status, is_converged, status_message
+from ..engine.native import Status
 
 if TYPE_CHECKING:  # law.py imports this module
     from .law import Law
@@ -65,7 +65,7 @@ class LawFit:
     @property
     def converged(self) -> bool:
         """Whether the kept start met a convergence criterion."""
-        return bool(is_converged(np.array([int(self.status)]))[0])
+        return Status(int(self.status)).name.startswith("CONVERGED_")  # the core's converged codes
 
     def predict(self, x=None, **inputs) -> np.ndarray:
         """The fitted law at new inputs."""
@@ -92,6 +92,8 @@ class LawFit:
         if self.loss != "l2":
             rows.append("  (robust loss: standard errors from the bootstrap or lawfit.uncertainty)")
         if not self.converged:
+            from .. import status_message  # the package's public name (lawfit imports this module)
+
             rows.append("  " + status_message(self.status))
         return "\n".join(rows)
 

@@ -25,8 +25,8 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .._opcodes import MAX_PARAMS
-from .._status import Status, warn_failures
+from ..opcodes import MAX_PARAMS
+from ..status import Status, warn_failures
 from ..formula import Binary, Expr, Sym, compile_law, parse
 from ._grid import covariance, solve_starts
 from .law import Law, _as_input_dict, _substitute

@@ -47,7 +47,7 @@ def gpu_self_check() -> bool:
     if not _self_check:
         import warnings
 
-        from .._status import LawfitWarning
+        from ..status import LawfitWarning
         passed, reason = _run_self_check()
         _self_check[:] = [passed, reason]
         if not passed:

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .._status import Status, is_converged
+from ..status import Status, is_converged
 from .core import grid_axes, solve_batch
 from .data import Data
 from .options import Options

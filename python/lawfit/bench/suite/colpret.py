@@ -116,7 +116,7 @@ def _solve(program, x_rows, ys, p0, threads):
 
 def colpret(cfg: Config) -> list:
     """Every family x cut-off law of ColPret, each law form in one batch."""
-    from ..._status import is_converged
+    from ...status import is_converged
     from ...formula import compile_law
 
     got = load_colpret_long(cfg.data_dir)

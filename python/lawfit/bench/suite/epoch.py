@@ -117,7 +117,7 @@ def _costs(x, y, params) -> np.ndarray:
 
 def approach3(cfg: Config) -> list:
     """The 4,500-start Approach-3 grid on the Epoch data (one law, best start kept)."""
-    from ..._status import is_converged
+    from ...status import is_converged
 
     source, x, y, program, cols = _problem(cfg)
     starts = grid()
@@ -175,7 +175,7 @@ def approach3(cfg: Config) -> list:
 def bootstrap(cfg: Config) -> list:
     """The Epoch bootstrap: R Poisson resamples of the 240 runs, each from the published estimate."""
     from ...engine import native as _core
-    from ..._status import is_converged
+    from ...status import is_converged
 
     source, x, y, program, cols = _problem(cfg)
     M = len(y)

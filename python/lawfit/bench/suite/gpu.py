@@ -134,7 +134,7 @@ def _one_point_grid(start):
 
 def _ladder(cfg, device, device_name, spec):
     from ...engine.core import solve_batch
-    from ..._status import is_converged
+    from ...status import is_converged
     from ...formula import compile_law
 
     sizes = cfg.pick([1000], [10_000, 100_000], [10_000, 100_000, 1_000_000, 10_000_000])

@@ -32,7 +32,7 @@ def make(n_laws: int, seed: int):
 def robust(cfg: Config) -> list:
     """Chinchilla + 10% outliers under each robust loss."""
     from ...engine.core import solve_batch
-    from ..._status import is_converged
+    from ...status import is_converged
     from ...formula import compile_law
 
     losses = cfg.pick(["huber"], ["huber", "soft_l1", "cauchy", "arctan"], ["huber", "soft_l1", "cauchy", "arctan"])
