@@ -35,6 +35,7 @@ from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
 from .engine.data import Data
 from .engine.options import Options
+from .engine.progress import Progress
 from .multistart import fit_data, fit_multistart, make_starts
 from .result import FitResult, _pd
 from .uncertainty import goodness_of_fit, identifiability, wald_interval
@@ -399,33 +400,6 @@ def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
     return out
 
 
-class _Progress:
-    """Stage messages (tqdm when installed and the batch is large) and the final summary line."""
-
-    def __init__(self, enabled: bool, total_problems: int):
-        self.enabled = bool(enabled)
-        self.bar = None
-        self.t0 = time.perf_counter()
-        if self.enabled and total_problems >= 200_000:
-            try:
-                from tqdm.auto import tqdm
-
-                self.bar = tqdm(total=3, desc="lawfit", unit="stage", leave=False, file=sys.stderr)
-            except ImportError:
-                self.bar = None
-
-    def stage(self, text: str) -> None:
-        if self.bar is not None:
-            self.bar.set_postfix_str(text)
-            self.bar.update(1)
-
-    def done(self, line: str) -> None:
-        if self.bar is not None:
-            self.bar.close()
-        if self.enabled:
-            print(f"lawfit: {line} ({time.perf_counter() - self.t0:.2f} s)", file=sys.stderr)
-
-
 # --------------------------------------------------------------------------
 # The fit
 
@@ -575,16 +549,17 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
     S = _n_starts(starts)
-    prog = _Progress(progress, G * S * (1 + spec["bootstrap"]))
+    prog = Progress(progress)
+    prog.stage("fit")
     ms = fit_data(batch.to_data(law.program), starts, options, lower=lower, upper=upper,
-                  fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"], warn=False)
-    prog.stage("fitted")
+                  fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"], warn=False,
+                  progress=prog.callback)
     boot = None
     if spec["bootstrap"]:
+        prog.stage("bootstrap")
         boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
                           law_key=_law_keys(batch.keys),
-                          jackknife=spec["ci"] == "bca")
-    prog.stage("bootstrapped")
+                          jackknife=spec["ci"] == "bca", progress=prog.callback)
     with warnings.catch_warnings():
         if boot is not None:  # the covariance's caveats do not matter: the bootstrap gives the intervals
             warnings.simplefilter("ignore", LawfitWarning)
@@ -593,7 +568,6 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
             gof = goodness_of_fit(ms)
     identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
                                       ms.converged, list(law.params), batch.distinct_inputs)
-    prog.stage("summarised")
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
                        n_starts=np.full(G, S),
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
@@ -601,7 +575,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                        boot_status=None if boot is None else boot.status,
                        n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot,
                        identified=identified, identified_reason=why)
-    prog.done(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
+    prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
         warn_failures(result.status, stacklevel=4)
     return result
@@ -656,7 +630,8 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
     G = batch.n_groups
     names = list(law.params)
     codes = batch.frame["_group"].to_numpy()
-    prog = _Progress(progress, G * (1 + spec["bootstrap"]))
+    prog = Progress(progress)
+    prog.stage("fit")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LawfitWarning)
         sf = fit_shared(law, batch.inputs, batch.y, groups=codes, shared=shared, sigma=batch.sigma,
@@ -678,13 +653,11 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
                         loss=loss, delta=delta, residual=residual, lower=jl, upper=ju, fixed=jfixed or None,
                         max_nfev=spec["max_nfev"], n_threads=spec["n_threads"], device=spec["device"], warn=False,
                         jit=spec["jit"])
-    prog.stage("fitted")
     boot = None
     if spec["bootstrap"]:
         boot = _bootstrap(ms, spec["bootstrap"], seed=spec["seed"], group=batch.boot_labels,
                           law_key=None,  # one joint law over every group
                           jackknife=spec["ci"] == "bca")
-    prog.stage("bootstrapped")
     with warnings.catch_warnings():
         if boot is not None:
             warnings.simplefilter("ignore", LawfitWarning)
@@ -717,7 +690,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
                        cost=np.full(G, ms.cost[0]), n_starts=np.full(G, 1 + G), n_converged=np.full(G, 1),
                        basin=np.full(G, 1), gof=gof, replicates=replicates, boot_status=boot_status,
                        n_free=int(ms.n_free[0]), bad_log=bad_log, multistart=ms, boot=boot)
-    prog.done(result.summary + f" (joint fit, shared {', '.join(shared)})")
+    prog.close(result.summary + f" (joint fit, shared {', '.join(shared)})")
     if warn:
         warn_failures(result.status[:1], stacklevel=5)
     return result

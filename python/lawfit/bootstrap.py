@@ -347,6 +347,7 @@ def bootstrap(
     optima_rtol: float = 0.1,
     basin_rtol: float = 1e-6,
     law_key=None,
+    progress=None,
 ) -> BootstrapResult:
     """Bootstrap a multistart fit: every law x resample x start in one batch.
 
@@ -385,6 +386,9 @@ def bootstrap(
         Most jackknife refits per law (see the module notes).
     basin_rtol : float
         Relative cost tolerance telling two local optima apart.
+    progress : callable, optional
+        ``progress(done, total)``, called by the core while batches run
+        (:class:`lawfit.engine.progress.Progress`).
 
     Returns
     -------
@@ -440,7 +444,7 @@ def bootstrap(
                               problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
                               fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
                               lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=int(S),
-                              **common)
+                              **common, **({} if progress is None else {"progress": progress}))
             conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
             ok = conv.reshape(laws.size, R)
             params[laws, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(laws.size, R, P), np.nan)

@@ -1,0 +1,73 @@
+"""Progress of long batches, driven by the core's count of finished problems.
+
+The core calls ``callback(done, total)`` about every 0.2 s while a batch runs
+(:func:`lawfit.engine.core.solve_batch`'s ``progress``).  A bar appears only once
+the whole call has taken a second, so short fits print nothing but the summary
+line; it uses tqdm when installed, else one line on stderr rewritten in place.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+__all__ = ["Progress"]
+
+SHOW_AFTER_S = 1.0
+
+
+class Progress:
+    """One call's progress: stages (``"starts"``, ``"bootstrap"``, ...) of one or more batches."""
+
+    def __init__(self, enabled: bool = True, stream=None):
+        self.enabled = bool(enabled)
+        self.stream = sys.stderr if stream is None else stream
+        self.t0 = time.perf_counter()
+        self.stage_name = ""
+        self._bar = None
+        self._plain = False
+        self._last = (-1, -1)
+
+    @property
+    def callback(self):
+        """The function to hand to solve_batch (None when disabled: the core then skips the calls)."""
+        return self.update if self.enabled else None
+
+    def stage(self, name: str) -> None:
+        """Name the batches that follow."""
+        self.stage_name = name
+        self._last = (-1, -1)
+
+    def update(self, done: int, total: int) -> None:
+        if not self.enabled or time.perf_counter() - self.t0 < SHOW_AFTER_S:
+            return
+        if self._bar is None and not self._plain:
+            try:
+                from tqdm.auto import tqdm
+
+                self._bar = tqdm(total=total, desc=f"lawfit {self.stage_name}", unit="fit", leave=False,
+                                 file=self.stream, dynamic_ncols=True)
+            except ImportError:
+                self._plain = True
+        if (total, done) == self._last:
+            return
+        new_batch = total != self._last[0] or done < self._last[1]
+        self._last = (total, done)
+        if self._bar is not None:
+            if new_batch:
+                self._bar.reset(total=total)
+                self._bar.set_description(f"lawfit {self.stage_name}")
+            self._bar.n = done
+            self._bar.refresh()
+        else:
+            self.stream.write(f"\rlawfit {self.stage_name}: {done:,}/{total:,} fits")
+            self.stream.flush()
+
+    def close(self, line: str | None = None) -> None:
+        """Remove the bar; print the summary ``line`` with the elapsed time."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+        elif self._plain and self._last[0] >= 0:
+            self.stream.write("\r\033[K")
+        if self.enabled and line:
+            print(f"lawfit: {line} ({time.perf_counter() - self.t0:.2f} s)", file=self.stream)
