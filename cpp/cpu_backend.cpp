@@ -35,6 +35,12 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
     // Small chunks balance uneven problems; never so small that the counter dominates.
     const std::int64_t chunk = std::max<std::int64_t>(1, std::min<std::int64_t>(64, n / (8 * n_threads)));
 
+    // Bootstrap problems draw their counts once into a per-thread buffer.
+    const bool resampled = batch.problem_resample || (batch.start_grid && batch.grid_resamples > 0);
+    std::int64_t max_law_points = 0;
+    for (std::int64_t l = 0; resampled && l < batch.n_laws; ++l)
+        max_law_points = std::max(max_law_points, batch.offsets[l + 1] - batch.offsets[l]);
+
     std::atomic<std::int64_t> next{0};
     std::atomic<bool> cancel{false};
     std::mutex mu;
@@ -56,8 +62,10 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
             with_size_class(batch.prog, [&](auto size) {
                 using Size = decltype(size);
                 auto ws = std::make_unique<Workspace<kBlock, Size::kParams, Size::kStack>>();
+                std::vector<std::int32_t> counts(resampled ? max_law_points : 0);
                 claim([&](std::int64_t first, std::int64_t last) {
-                    for (std::int64_t i = first; i < last; ++i) solve_problem(batch, i, *ws);
+                    for (std::int64_t i = first; i < last; ++i)
+                        solve_problem(batch, i, *ws, counts.data(), static_cast<std::int64_t>(counts.size()));
                 });
             });
         }

@@ -145,7 +145,7 @@ def test_multistart_and_bootstrap_carry_jit_and_give_the_same_answers(tmp_path, 
     for jit in (False, True):
         fit = lawfit.fit_multistart("a*x**-b + c", x, y, starts, loss="huber", delta=0.05,
                                     robust_hessian="triggs", jit=jit)
-        assert fit.solver_options["jit"] is jit and fit.solver_options["robust_hessian"] == "triggs"
+        assert fit.options.jit is jit and fit.options.robust_hessian == "triggs"
         runs[jit] = (fit, lawfit.bootstrap(fit, 64, seed=2, jackknife=False))
     np.testing.assert_array_equal(runs[True][0].params, runs[False][0].params)
     np.testing.assert_array_equal(runs[True][1].interval(0.9)[0], runs[False][1].interval(0.9)[0])

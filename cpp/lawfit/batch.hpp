@@ -227,11 +227,21 @@ LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double
 
 // Validates problem i, runs LM on it and writes its outputs.  Runner
 // evaluates blocks (evaluator.hpp: the interpreter unless code was generated).
+// `counts` (room for `counts_size` values, or null) holds a resample's counts
+// drawn once for the problem instead of at every evaluation.
 template <class Runner = Interpreter, int B, int NP, int NS>
-LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws) {
+LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws,
+                             std::int32_t* counts = nullptr, std::int64_t counts_size = 0) {
     const int P = b.prog.n_params;
     double* x = b.params + i * P;
     ProblemSetup su = setup_problem(b, i, NP, x);
+    if (su.ok && counts && su.resample.index >= 0 && su.end - su.begin <= counts_size) {
+        for (std::int64_t k = su.begin; k < su.end; ++k) {
+            const bool valid_group = !b.group || b.group[k] >= 0;  // bad ids fail check_points below
+            counts[k - su.begin] = valid_group ? su.resample.count(k, su.begin) : 0;
+        }
+        su.resample.cache = counts;
+    }
     std::int64_t n_used = 0;
     su.ok = su.ok && check_points(b, su, 0, 1, &n_used) && enough_points(su, n_used);
     if (!su.ok) {

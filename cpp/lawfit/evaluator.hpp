@@ -51,6 +51,10 @@ struct Resample {
     std::int64_t index = -1;
     std::uint64_t key = 0;                // resample_key(seed, law, index)
     const std::int32_t* group = nullptr;  // indexed like y, or null
+    // The problem's counts drawn once (point - begin), or null: drawn at every
+    // evaluation.  The CPU back end fills it (the draw costs more than a law's
+    // point); a GPU thread has no room for it.  Same counts either way.
+    const std::int32_t* cache = nullptr;
 
     LAWFIT_HD static Resample of(std::uint64_t seed, std::int64_t law, std::int64_t index,
                                  const std::int32_t* group) {
@@ -63,6 +67,7 @@ struct Resample {
 
     LAWFIT_HD int count(std::int64_t point, std::int64_t begin) const {
         if (index < 0) return 1;
+        if (cache) return cache[point - begin];
         return resample_count(key, group ? group[point] : point - begin);
     }
 };

@@ -37,7 +37,7 @@ from .engine.data import Data
 from .engine.options import Options
 from .multistart import fit_data, fit_multistart, make_starts
 from .result import FitResult, _pd
-from .uncertainty import goodness_of_fit, wald_interval
+from .uncertainty import goodness_of_fit, identifiability, wald_interval
 
 __all__ = ["fit", "load_table", "resolve_law"]
 
@@ -319,6 +319,11 @@ class _Batch:
     def n_groups(self) -> int:
         return len(self.offsets) - 1
 
+    def distinct_inputs(self, groups) -> dict:
+        """Distinct values of every input column in each of ``groups``, {input name: counts}."""
+        return {name: np.array([np.unique(v[self.offsets[g]:self.offsets[g + 1]]).size for g in groups])
+                for name, v in self.inputs.items()}
+
     def to_data(self, program) -> Data:
         """The engine's ragged container for ``program`` (its input matrix built once)."""
         weight = None if self.sigma is None else 1.0 / (self.sigma * self.sigma)
@@ -429,7 +434,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         residual=None, starts=None, n_starts=None, prune="auto", bounds=None, bootstrap: int = 0,
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = "auto",
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
-        absolute_sigma: bool = False, max_nfev: int = 0, n_threads: Optional[int] = None,
+        absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
         scheduler=None, jit=False) -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
 
@@ -545,10 +550,10 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     by, x_cols, y = spec["by"], spec["x_cols"], spec["y"]
     sigma = spec["sigma"]
     batch = _Batch(df, law, x_cols, y, by, sigma, spec["bootstrap_by"], spec["nan_policy"], source)
-    residual = law.residual if spec["residual"] is None else spec["residual"]
-    loss = law.loss if spec["loss"] is None else spec["loss"]
-    loss = "l2" if loss == "linear" else loss
-    delta = (1.0 if law.loss_delta is None else law.loss_delta) if spec["delta"] is None else float(spec["delta"])
+    options = law.options(loss=spec["loss"], delta=spec["delta"], residual=spec["residual"],
+                          max_nfev=spec["max_nfev"], device=spec["device"], n_threads=spec["n_threads"],
+                          jit=spec["jit"])
+    loss, delta, residual = options.loss, options.delta, options.residual
     fixed_values, fixed_names = _fixed(law, spec["fixed"])
     G = batch.n_groups
     lower, upper = law._bound_arrays(spec["bounds"])
@@ -571,8 +576,6 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
     S = _n_starts(starts)
     prog = _Progress(progress, G * S * (1 + spec["bootstrap"]))
-    options = Options(loss=loss, delta=delta, residual=residual, max_nfev=spec["max_nfev"],
-                      device=spec["device"], n_threads=spec["n_threads"], jit=spec["jit"])
     ms = fit_data(batch.to_data(law.program), starts, options, lower=lower, upper=upper,
                   fixed=fixed_names or None, prune=spec["prune"], seed=spec["seed"], warn=False)
     prog.stage("fitted")
@@ -588,13 +591,16 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
         with np.errstate(invalid="ignore", divide="ignore"):  # dof = 0 laws: inf * 0 in the scaling
             cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])
             gof = goodness_of_fit(ms)
+    identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
+                                      ms.converged, list(law.params), batch.distinct_inputs)
     prog.stage("summarised")
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
                        n_starts=np.full(G, S),
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
                        replicates=None if boot is None else boot.params,
                        boot_status=None if boot is None else boot.status,
-                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot)
+                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot,
+                       identified=identified, identified_reason=why)
     prog.done(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
         warn_failures(result._status, stacklevel=4)
@@ -602,7 +608,8 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
 
 
 def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost, n_starts, n_converged,
-              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot) -> FitResult:
+              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot, identified=None,
+              identified_reason=None) -> FitResult:
     """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
     level = spec["level"]
     G = batch.n_groups
@@ -621,6 +628,8 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
             pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
             bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
     reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
+    if identified_reason is not None:
+        reasons = [why or r for r, why in zip(reasons, identified_reason)]
     sigma = spec["sigma"]
     return FitResult(
         law=law, keys=batch.keys, by=spec["by"], x=spec["x_cols"], y=spec["y"],

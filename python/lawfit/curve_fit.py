@@ -23,6 +23,7 @@ from .engine import native as _core
 from .engine.device import to_host
 from .engine.core import solve_batch
 from .engine.covariance import scaled_covariance
+from .engine.options import Options
 from ._status import CONVERGED, Status, is_converged, status_message, warn_failures
 from .formula import compile_law, trace_checked
 
@@ -46,11 +47,11 @@ def _solver_options(kwargs: dict) -> dict:
     if unknown:
         raise TypeError(f"curve_fit() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     opts = {
-        "ftol": kwargs.get("ftol", 1.49012e-8),
-        "xtol": kwargs.get("xtol", 1.49012e-8),
-        "gtol": kwargs.get("gtol", 0.0),
+        "ftol": kwargs.get("ftol", Options.ftol),
+        "xtol": kwargs.get("xtol", Options.xtol),
+        "gtol": kwargs.get("gtol", Options.gtol),
         "max_nfev": kwargs.get("max_nfev", kwargs.get("maxfev")) or 0,
-        "jit": kwargs.get("jit", False),  # formula laws only (lawfit.solve_batch)
+        "jit": kwargs.get("jit", Options.jit),  # formula laws only (lawfit.solve_batch)
     }
     for k in ("ftol", "xtol", "gtol"):
         if not np.isfinite(opts[k]) or opts[k] < 0:

@@ -42,7 +42,7 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import pinv_jtj
+from .engine.covariance import free_block_pinv, parameter_covariance
 from ._status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -195,19 +195,6 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _invert(fit, A: np.ndarray) -> np.ndarray:
-    """Pseudo-inverse of (L, P, P) matrices over the free parameters (fixed rows 0)."""
-    fixed = fit.fixed_rows
-    A = np.array(A, dtype=float)
-    eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
-    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
-    A[fixed_rc] = 0.0
-    A[fixed_rc & eye] = 1.0
-    inv = pinv_jtj(A, fit.data.n_points)
-    inv[fixed_rc] = 0.0
-    return inv
-
-
 def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
     """Covariance of the fitted parameters, (L, P, P).
 
@@ -241,11 +228,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
     if kind == "jtj":
         if fit.loss != "l2":
             raise ValueError("kind='jtj' needs the L2 loss; use kind='sandwich' or the bootstrap")
-        cov = _invert(fit, fit.jtj)
-        if not absolute_sigma:
-            dof = fit.data.n_points - fit.n_free
-            s_sq = np.where(dof > 0, 2.0 * fit.cost / np.where(dof > 0, dof, 1), np.inf)
-            cov = cov * s_sq[:, None, None]
+        cov = parameter_covariance(fit.jtj, fit.cost, fit.data.n_points, fit.fixed_rows, absolute_sigma)
         cov[~np.isfinite(fit.params).all(axis=1)] = np.nan
         return cov
     if kind != "sandwich":
@@ -290,7 +273,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
             f"lawfit: for {len(indefinite)} law(s) the robust objective is not convex at the solution "
             "(many residuals beyond the loss scale); no sandwich covariance (NaN): use lawfit.bootstrap",
             LawfitWarning, stacklevel=3)
-    bread = _invert(fit, np.where(np.isfinite(hess), hess, 0.0))
+    bread = free_block_pinv(np.where(np.isfinite(hess), hess, 0.0), fit.fixed_rows, fit.data.n_points)
     n = fit.data.n_points
     k = fit.n_free
     factor = np.where(n > k, n / np.maximum(n - k, 1), np.inf)
@@ -477,3 +460,83 @@ def wald_interval(estimate, stderr, level: float = 0.95):
     est = np.asarray(estimate, dtype=float)
     half = z * np.asarray(stderr, dtype=float)
     return est - half, est + half
+
+
+# --------------------------------------------------------------------------
+# Identifiability
+
+#: A law whose column-scaled J^T W J has a smaller eigenvalue than this share of
+#: its largest is not identifiable: the data determine a combination of its
+#: parameters, not each of them (the scaled matrix is the correlation form, so
+#: the share is independent of units; 1e-12 keeps laws whose covariance carries
+#: at least a couple of digits).
+IDENTIFIABLE_RCOND = 1e-12
+
+
+def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
+    """Which laws the data determine, and why not where they do not.
+
+    Parameters
+    ----------
+    jtj : (L, P, P)
+        J^T W J at the solutions.
+    stderr : (L, P)
+        Standard errors from the covariance.
+    fixed : (L, P) bool
+        Fixed parameters (left out).
+    converged : (L,) bool
+        Laws that did not converge are not judged (their status says why).
+    param_names : list of str
+    distinct : callable, optional
+        ``distinct(laws)`` -> {input name: counts of distinct values in each of
+        ``laws``}; asked only for the laws found not identifiable, and an
+        input with fewer than 4 values is named in their reason.
+
+    Returns
+    -------
+    (identified (L,) bool, reasons: list of str, "" where identified)
+
+    A law is not identifiable when a free parameter has no finite standard
+    error (the law does not depend on it at the optimum, e.g. an exponent
+    whose coefficient sits at 0), or when the column-scaled J^T W J is
+    singular to :data:`IDENTIFIABLE_RCOND` (e.g. Chinchilla's five parameters
+    on two model sizes: E and the N term trade off exactly).
+    """
+    jtj = np.asarray(jtj, dtype=float)
+    L, P = jtj.shape[0], jtj.shape[-1]
+    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
+    converged = np.asarray(converged, dtype=bool)
+    se = np.asarray(stderr, dtype=float)
+    finite = np.isfinite(jtj).all(axis=(-2, -1))
+    A = np.where(finite[:, None, None], jtj, 0.0)
+    d = np.sqrt(np.clip(np.diagonal(A, axis1=-2, axis2=-1), 0.0, None))
+    free = ~fixed
+    d_safe = np.where((d > 0) & free, d, 1.0)
+    scaled = A / (d_safe[:, :, None] * d_safe[:, None, :])
+    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
+    scaled[fixed_rc] = 0.0
+    scaled[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+    with np.errstate(all="ignore"):
+        w, v = np.linalg.eigh(scaled)
+        rcond = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
+    flat = free & (d == 0)  # the law does not depend on these at the optimum
+    no_se = free & ~np.isfinite(se)
+    singular = rcond <= IDENTIFIABLE_RCOND
+    bad = converged & finite & (flat.any(axis=1) | no_se.any(axis=1) | singular)
+    reasons = [""] * L
+    bad_laws = np.flatnonzero(bad)
+    counts = distinct(bad_laws) if distinct is not None and bad_laws.size else {}
+    for i, law in enumerate(bad_laws):  # only the laws that need a message
+        if flat[law].any():
+            which = [param_names[j] for j in np.flatnonzero(flat[law])]
+            why = "the fit does not depend on " + ", ".join(which) + " at the optimum"
+        elif singular[law]:
+            comp = np.abs(v[law, :, 0]) * free[law]
+            which = [param_names[j] for j in np.flatnonzero(comp >= 0.3 * comp.max())]
+            why = (f"the data determine only a combination of {', '.join(which)} "
+                   f"(scaled J^T J condition number {1.0 / max(rcond[law], 1e-300):.1e})")
+        else:
+            why = "no finite standard error for " + ", ".join(param_names[j] for j in np.flatnonzero(no_se[law]))
+        few = [f"{int(c[i])} distinct {name}" for name, c in counts.items() if c[i] < 4]
+        reasons[law] = "not identifiable: " + why + (f"; {', '.join(few)}" if few else "")
+    return ~bad, reasons

@@ -12,10 +12,12 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..engine.core import solve_batch
-from ..engine.covariance import scaled_covariance
+from ..engine.covariance import parameter_covariance
+from ..engine.data import Data
+from ..engine.options import Options
+from ..engine.starts import run_starts
 from .._status import Status
-from ..multistart import grid_starts, reduce_best
+from ..multistart import grid_starts
 
 
 def cartesian_grid(grid: Mapping[str, Sequence[float]], param_names: Sequence[str],
@@ -39,49 +41,32 @@ class GridResult:
 
 
 def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=None, upper=None,
-                 fixed=None, loss="l2", delta=1.0, residual="linear", max_nfev=0,
+                 fixed=None, loss=Options.loss, delta=Options.delta, residual=Options.residual,
+                 max_nfev=Options.max_nfev,
                  n_threads=None) -> GridResult:
-    """Fit each of K laws from each of S starts in one batch; keep the best start per law.
+    """Fit each of K laws from each of S starts (the engine's :func:`~lawfit.engine.starts.run_starts`);
+    keep the best start per law.
 
     ``starts`` is (S, P), shared by every law.  ``fixed`` is a (P,) mask.
-    ``loss``, ``delta`` and ``residual`` are the core's (see :func:`lawfit._batch.solve_batch`);
-    the reduction is :func:`lawfit.multistart.reduce_best`.
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     S, P = starts.shape
-    K = len(offsets) - 1
-    p0 = np.tile(starts, (K, 1))
-    problem_law = np.repeat(np.arange(K, dtype=np.int64), S)
-    sol = solve_batch(program, columns, y, np.asarray(offsets, dtype=np.int64), p0,
-                      weight=weight, problem_law=problem_law, fixed=fixed, lower=lower,
-                      upper=upper, loss=loss, delta=delta, residual=residual, max_nfev=max_nfev,
-                      n_threads=n_threads)
-    best, _, n_converged, basin = reduce_best(sol.cost.reshape(K, S), sol.status.reshape(K, S))
-    rows = np.arange(K) * S + best
-    return GridResult(
-        params=sol.params[rows], cost=sol.cost[rows], status=sol.status[rows],
-        jtj=sol.jtj[rows], n_starts=S, n_converged=n_converged, n_at_best=basin,
-    )
+    data = Data(program, columns, y, offsets, weight)
+    K = data.n_laws
+    lo = np.broadcast_to(np.full(P, -np.inf) if lower is None else np.asarray(lower, float), (K, P))
+    hi = np.broadcast_to(np.full(P, np.inf) if upper is None else np.asarray(upper, float), (K, P))
+    options = Options(loss=loss, delta=delta, residual=residual, max_nfev=max_nfev, n_threads=n_threads)
+    out = run_starts(data, starts, options, lower=lo, upper=hi,
+                     fixed=np.zeros(P, bool) if fixed is None else np.asarray(fixed, bool))
+    return GridResult(params=out.params, cost=out.cost, status=out.status, jtj=out.jtj, n_starts=S,
+                      n_converged=out.n_converged, n_at_best=out.basin_count)
 
 
 def covariance(jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, free: np.ndarray,
                absolute_sigma: bool = False) -> np.ndarray:
-    """curve_fit's covariance (K, P, P) over the free parameters; fixed rows and columns are 0.
-
-    The core leaves J^T J rows of held parameters at zero, so the free block is
-    inverted alone and embedded back.
-    """
-    jtj = np.asarray(jtj, dtype=float)
-    K, P, _ = jtj.shape
-    idx = np.flatnonzero(free)
-    out = np.zeros((K, P, P))
-    if idx.size == 0:
-        return out
-    sub = np.ascontiguousarray(jtj[:, idx[:, None], idx[None, :]])
-    pcov, _ = scaled_covariance(sub, np.asarray(cost, dtype=float), np.asarray(n_points),
-                                idx.size, absolute_sigma)
-    out[:, idx[:, None], idx[None, :]] = pcov
-    return out
+    """curve_fit's covariance (K, P, P) over the free parameters; fixed rows and columns are 0
+    (:func:`lawfit.engine.covariance.parameter_covariance`)."""
+    return parameter_covariance(jtj, cost, n_points, ~np.asarray(free, dtype=bool), absolute_sigma)
 
 
 __all__ = ["cartesian_grid", "solve_starts", "GridResult", "covariance", "Status"]

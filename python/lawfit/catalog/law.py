@@ -16,6 +16,7 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from .._status import Status, warn_failures
+from ..engine.options import LOSSES, RESIDUALS, Options
 from ..formula import Expr, Sym, TraceError, compile_law, parse, trace
 from ._display import describe_law
 from ._grid import cartesian_grid, covariance, solve_starts
@@ -23,8 +24,6 @@ from .result import LawFit
 
 __all__ = ["Citation", "Law", "LawFit"]
 
-LOSSES = ("l2", "huber", "soft_l1", "cauchy", "arctan")
-RESIDUALS = ("linear", "log")
 
 
 @dataclass(frozen=True)
@@ -306,6 +305,16 @@ class Law:
         points = np.clip(points, lower, upper)
         return np.unique(points, axis=0) if len(points) > 1 else points
 
+    def options(self, *, loss: Optional[str] = None, delta: Optional[float] = None,
+                residual: Optional[str] = None, **solver) -> Options:
+        """The engine's :class:`~lawfit.engine.options.Options` for this law: its recipe
+        (loss, scale, residual space), overridden where given, plus any solver options."""
+        base = Options(loss=self.loss if loss is None else loss,
+                       delta=(Options.delta if self.loss_delta is None else self.loss_delta) if delta is None
+                       else float(delta),
+                       residual=self.residual if residual is None else residual)
+        return base.replace(**solver)
+
     def start_axes(self, *, starts=None, fixed: Optional[Mapping] = None,
                    bounds: Optional[Mapping] = None) -> Optional[list]:
         """The start grid as one axis per parameter (clipped into the bounds), or None.
@@ -443,7 +452,7 @@ class Law:
     def fit(self, x, y, *, sigma=None, starts=None, fixed: Optional[Mapping] = None,
             bounds: Optional[Mapping] = None, loss: Optional[str] = None,
             delta: Optional[float] = None, residual: Optional[str] = None,
-            absolute_sigma: bool = False, max_nfev: int = 0, n_threads=None) -> LawFit:
+            absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads=None) -> LawFit:
         """Fit the law to one data set from every start of its grid, in one batch.
 
         Parameters
@@ -479,13 +488,8 @@ class Law:
         is NaN: use the bootstrap or the sandwich estimator of
         :mod:`lawfit.uncertainty` instead.
         """
-        residual = self.residual if residual is None else residual
-        loss = self.loss if loss is None else loss
-        delta = (1.0 if self.loss_delta is None else self.loss_delta) if delta is None else float(delta)
-        if residual not in RESIDUALS:
-            raise ValueError(f"residual must be one of {RESIDUALS}, got {residual!r}")
-        if loss not in LOSSES:
-            raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
+        opts = self.options(loss=loss, delta=delta, residual=residual)
+        loss, delta, residual = opts.loss, opts.delta, opts.residual
         inputs = _as_input_dict(x, self.input_names)
         y = np.asarray(y, dtype=float).ravel()
         program = self.program

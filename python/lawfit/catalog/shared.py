@@ -215,9 +215,8 @@ def fit_shared(law: Law, x, y, groups=None, shared: Optional[Sequence[str]] = No
     shared = tuple(law.shared if shared is None else shared)
     if not shared:
         raise ValueError("name the shared parameters (shared=[...]); the law has no default")
-    residual = law.residual if residual is None else residual
-    loss = law.loss if loss is None else loss
-    delta = (1.0 if law.loss_delta is None else law.loss_delta) if delta is None else float(delta)
+    opts = law.options(loss=loss, delta=delta, residual=residual)
+    loss, delta, residual = opts.loss, opts.delta, opts.residual
     solver = {"loss": loss, "delta": delta, "residual": residual, "n_threads": n_threads}
     inputs, y, gidx, labels, order = _split_groups(law, x, y, groups)
     G, M = len(labels), y.size

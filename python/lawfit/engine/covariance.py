@@ -66,18 +66,61 @@ def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
 def scaled_covariance(
     jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Covariance per problem and a mask of problems where it could not be estimated.
+    """Covariance per problem (no fixed parameters: ``n_free`` is P) and a mask of problems
+    where it could not be estimated (:func:`parameter_covariance`; inf there, as curve_fit)."""
+    if n_free != np.shape(jtj)[-1]:
+        raise ValueError(f"scaled_covariance has no fixed parameters: n_free ({n_free}) must be P")
+    jtj = np.asarray(jtj, dtype=float)
+    lead = jtj.shape[:-2]
+    flat = jtj.reshape((-1,) + jtj.shape[-2:])
+    n = np.broadcast_to(np.asarray(n_points), lead).reshape(-1)
+    pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
+                                None, absolute_sigma)
+    bad = ~np.isfinite(pcov).all(axis=(-2, -1))
+    return pcov.reshape(jtj.shape), bad.reshape(lead)
 
-    ``cost`` is 1/2 of the weighted sum of squares, as lawfit's core reports it.
-    Undeterminable covariances are filled with inf, as curve_fit does.
+
+def free_block_pinv(jtj: np.ndarray, fixed: np.ndarray | None, n_points) -> np.ndarray:
+    """Pseudo-inverse of (L, P, P) matrices over each law's free parameters.
+
+    Rows and columns of fixed parameters (``fixed`` (P,) or (L, P) mask) are
+    0 in the result: the free block is inverted alone (the core leaves the
+    fixed rows of J^T J at 0).
     """
-    pcov = pinv_jtj(jtj, n_points)
+    A = np.array(jtj, dtype=float)
+    if fixed is None or not np.any(fixed):
+        return pinv_jtj(A, n_points)
+    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), A.shape[:-1])
+    fixed_rc = fixed[..., :, None] | fixed[..., None, :]
+    eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
+    A[fixed_rc] = 0.0
+    A[fixed_rc & eye] = 1.0
+    inv = pinv_jtj(A, n_points)
+    inv[fixed_rc] = 0.0
+    return inv
+
+
+def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None,
+                         absolute_sigma: bool = False) -> np.ndarray:
+    """curve_fit's covariance of every law (L, P, P): the one implementation behind
+    ``lawfit.fit``, ``Law.fit``, ``fit_shared``, ``fit_multistart`` and ``curve_fit``.
+
+    pinv(J^T W J) over the free parameters (fixed rows and columns 0), scaled by
+    the reduced chi-square 2 cost / (n - k) unless ``absolute_sigma``.  Where
+    it cannot be estimated (J^T W J not finite, or n <= k without
+    ``absolute_sigma``) the law's matrix is inf, as curve_fit's.
+    """
+    jtj = np.asarray(jtj, dtype=float)
+    L, P = jtj.shape[0], jtj.shape[-1]
+    fixed_rows = np.zeros((L, P), dtype=bool) if fixed is None else \
+        np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
+    pcov = free_block_pinv(jtj, fixed_rows, n_points)
     bad = np.isnan(pcov).any(axis=(-2, -1))
     if not absolute_sigma:
-        dof = np.asarray(n_points) - n_free
+        dof = np.broadcast_to(np.asarray(n_points), (L,)) - (~fixed_rows).sum(axis=1)
         ok_dof = dof > 0
-        s_sq = np.where(ok_dof, 2.0 * np.asarray(cost) / np.where(ok_dof, dof, 1), np.inf)
-        pcov = pcov * s_sq[..., None, None]
+        s_sq = np.where(ok_dof, 2.0 * np.asarray(cost, dtype=float) / np.where(ok_dof, dof, 1), 1.0)
+        pcov = pcov * s_sq[:, None, None]
         bad = bad | ~ok_dof
     pcov[bad] = np.inf
-    return pcov, bad
+    return pcov

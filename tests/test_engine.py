@@ -1,0 +1,218 @@
+"""The engine under every entry point: options, the ragged data, the multistart driver
+(pruning), the statistics of all laws at once, identifiability, bootstrap counts."""
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+import lawfit
+from lawfit.engine import native
+from lawfit.engine.core import evaluate_points, solve_batch
+from lawfit.engine.data import Data
+from lawfit.engine.options import Options
+from lawfit.engine.starts import AUTO_CONFIRM, AUTO_PRUNE_K, resolve_prune, run_starts
+from lawfit.multistart import fit_multistart
+from lawfit.uncertainty import covariance, goodness_of_fit
+
+pd = pytest.importorskip("pandas")
+
+LAW = "E + A/N**alpha + B/D**beta"
+
+
+def _collection(n_laws=12, seed=0, noise=0.01):
+    rng = np.random.default_rng(seed)
+    N = np.repeat(np.geomspace(1e7, 1e9, 6), 5)
+    D = np.tile(np.geomspace(1e9, 1e11, 5), 6)
+    ys = [(1.7 + rng.uniform(-0.2, 0.2)) + 400 * N**-0.34 + 410 * D**-0.28 + noise * rng.standard_normal(N.size)
+          for _ in range(n_laws)]
+    return N, D, ys
+
+
+# --------------------------------------------------------------------------- options and data
+
+
+def test_options_hold_the_defaults_and_reject_bad_values():
+    o = Options()
+    assert (o.ftol, o.xtol, o.gtol, o.loss, o.residual) == (1.49012e-8, 1.49012e-8, 0.0, "l2", "linear")
+    assert Options(loss="linear").loss == "l2"  # scipy's name
+    assert o.replace(loss="huber", delta=None).loss == "huber"
+    with pytest.raises(ValueError, match="unknown loss 'tukey'"):
+        Options(loss="tukey")
+    with pytest.raises(ValueError, match="delta"):
+        Options(delta=0)
+    with pytest.raises(ValueError, match="residual"):
+        Options(residual="sqrt")
+    with pytest.raises(ValueError, match="device"):
+        Options(device="tpu")
+    with pytest.raises(Exception):
+        o.ftol = 1.0  # frozen
+
+
+def test_data_checks_offsets():
+    prog = lawfit.compile_law("a*x", inputs=["x"])
+    with pytest.raises(ValueError, match="offsets"):
+        Data(prog, prog.input_matrix({"x": np.arange(3.0)}), np.arange(3.0), [0, 2])
+    d = Data(prog, prog.input_matrix({"x": np.arange(5.0)}), np.arange(5.0), [0, 2, 2, 5])
+    assert d.n_points.tolist() == [2, 0, 3] and d.point_law.tolist() == [0, 0, 2, 2, 2]
+
+
+def test_evaluate_points_uses_each_laws_own_parameters():
+    prog = lawfit.compile_law("a*x**b", inputs=["x"])
+    x = np.arange(1.0, 7.0)
+    p = np.array([[1.0, 2.0], [2.0, 1.0], [3.0, 0.5]])
+    f, g = evaluate_points(prog, prog.input_matrix({"x": x}), p, [0, 2, 4, 6])
+    law = np.repeat(np.arange(3), 2)
+    np.testing.assert_allclose(f, p[law, 0] * x ** p[law, 1], rtol=1e-15)
+    np.testing.assert_allclose(g[:, 0], x ** p[law, 1], rtol=1e-15)
+    np.testing.assert_allclose(g[:, 1], p[law, 0] * x ** p[law, 1] * np.log(x), rtol=1e-14, atol=1e-300)
+    with pytest.raises(ValueError, match="shape"):
+        evaluate_points(prog, prog.input_matrix({"x": x}), p[:2], [0, 2, 4, 6])
+
+
+# --------------------------------------------------------------------------- pruning
+
+
+def test_resolve_prune():
+    assert resolve_prune("auto", 64) is None and resolve_prune("auto", 243) == AUTO_PRUNE_K
+    assert resolve_prune(None, 500) is None and resolve_prune(5, 3) == 3
+    with pytest.raises(ValueError):
+        resolve_prune(0, 10)
+    with pytest.raises(ValueError):
+        resolve_prune("fast", 10)
+
+
+def test_auto_pruning_equals_the_full_grid_on_a_collection():
+    N, D, ys = _collection()
+    grid = lawfit.laws["chinchilla"].start_axes()
+    grid = dict(zip(lawfit.laws["chinchilla"].params, grid))
+    kw = dict(lower=[0, 0, 0, 0, 0], upper=[20, np.inf, 3, np.inf, 3], params=["E", "A", "alpha", "B", "beta"])
+    full = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, prune=None, **kw)
+    auto = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, **kw)
+    assert full.n_run.tolist() == [243] * 12
+    assert (auto.n_run < 243).any()  # pruned where the optimum is confirmed by several starts
+    assert np.all(auto.cost <= full.cost * (1 + 1e-7))
+    np.testing.assert_allclose(auto.params, full.params, rtol=1e-3)
+
+
+def test_auto_pruning_runs_the_whole_grid_for_laws_found_by_few_starts():
+    """A law whose best cost fewer than AUTO_CONFIRM of the pruned starts reached is run on the
+    whole grid: a sine's frequency has narrow basins, 2 of the 16 best starts find it."""
+    x = np.linspace(0.0, 20.0, 200)
+    y = np.sin(5.0 * x)
+    grid = {"a": [1.0], "w": np.linspace(0.1, 12, 120)}
+    k16 = fit_multistart("a*sin(w*x)", x, y, grid, params=["a", "w"], prune=16)
+    auto = fit_multistart("a*sin(w*x)", x, y, grid, params=["a", "w"])
+    assert k16.n_run[0] == 16 and k16.basin_count[0] < AUTO_CONFIRM
+    assert auto.n_run[0] == 120 and auto.basin_count[0] >= k16.basin_count[0]
+    np.testing.assert_allclose(auto.params[0], [1.0, 5.0], rtol=1e-6)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 10_000), k=st.integers(1, 12))
+def test_pruning_never_returns_a_worse_optimum_than_the_best_evaluated_start(seed, k):
+    rng = np.random.default_rng(seed)
+    x = np.linspace(1.0, 10.0, 30)
+    y = rng.uniform(1, 5) * x ** -rng.uniform(0.1, 1.5) + rng.uniform(0, 2) + 0.01 * rng.standard_normal(30)
+    starts = np.column_stack([rng.uniform(0.1, 10, 40), rng.uniform(0.01, 3, 40), rng.uniform(-1, 3, 40)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        fit = fit_multistart("a*x**-b + c", x, y, starts, prune=k)
+    best_start = np.nanmin(fit.start_cost[0])
+    assert int((fit.all_status[0] != 0).sum()) == k
+    if fit.converged[0]:
+        assert fit.cost[0] <= best_start * (1 + 1e-12)
+
+
+def test_grid_axes_reach_the_core_and_give_the_points_of_the_array():
+    N, D, ys = _collection(4)
+    law = lawfit.laws["chinchilla"]
+    axes = law.start_axes()
+    lo, hi = law._bound_arrays()
+    prog = law.program
+    data = Data(prog, prog.input_matrix({"N": np.tile(N, 4), "D": np.tile(D, 4)}), np.concatenate(ys),
+                np.arange(5) * N.size)
+    L, P = 4, 5
+    kw = dict(lower=np.tile(lo, (L, 1)), upper=np.tile(hi, (L, 1)), fixed=np.zeros(P, bool), prune=8)
+    a = run_starts(data, axes, Options(), **kw)
+    b = run_starts(data, law.start_grid(), Options(), **kw)
+    np.testing.assert_array_equal(a.params, b.params)
+    np.testing.assert_array_equal(a.start_cost, b.start_cost)
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+def _per_law_terms(fit, law):
+    s, e = fit.data.offsets[law], fit.data.offsets[law + 1]
+    prog = fit.program
+    f, J = prog.evaluate_columns(fit.params[law], fit.data.columns[:, s:e])
+    y = fit.data.y[s:e]
+    return f - y, J, y
+
+
+@pytest.mark.parametrize("loss", ["l2", "huber", "soft_l1"])
+def test_statistics_of_all_laws_equal_law_by_law(loss):
+    N, D, ys = _collection(6, noise=0.03)
+    fit = fit_multistart(LAW, {"N": N, "D": D}, ys, np.array([[1.7, 400, 0.34, 410, 0.28]]), loss=loss,
+                         delta=0.02, params=["E", "A", "alpha", "B", "beta"], fixed=["beta"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        cov = covariance(fit, kind="sandwich")
+    gof = goodness_of_fit(fit)
+    for law in range(6):
+        r, J, y = _per_law_terms(fit, law)
+        J[:, 4] = 0.0  # beta is fixed
+        rss = np.sum(r * r)
+        assert gof["rss"][law] == pytest.approx(rss, rel=1e-10)
+        assert gof["r2"][law] == pytest.approx(1 - rss / np.sum((y - y.mean()) ** 2), rel=1e-10)
+        z = r * r / 0.02**2
+        from lawfit.uncertainty import _rho
+        _, r1, r2 = _rho(fit.loss, z)
+        g = (r1 * r)[:, None] * J
+        A = (J * (r1 + 2 * r2 * z)[:, None]).T @ J
+        A4 = np.linalg.pinv(A[:4, :4])
+        n = r.size
+        want = A4 @ (g.T @ g)[:4, :4] @ A4 * n / (n - 4)
+        np.testing.assert_allclose(cov[law][:4, :4], want, rtol=1e-6)
+        assert np.all(cov[law][4] == 0)
+
+
+# --------------------------------------------------------------------------- identifiability
+
+
+def test_a_law_the_data_cannot_determine_is_marked_with_a_reason():
+    rng = np.random.default_rng(1)
+    rows = []
+    for fam, Ns in [("ok", [1e8, 3e8, 1e9, 3e9]), ("two", [1e8, 1e9])]:
+        for N in Ns:
+            D = np.geomspace(1e9, 1e11, 8)
+            rows.append(pd.DataFrame({"family": fam, "N": N, "D": D,
+                                      "loss": 1.7 + 400 * N**-0.34 + 410 * D**-0.28
+                                      + 0.002 * rng.standard_normal(8)}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        res = lawfit.fit(pd.concat(rows), "chinchilla", y="loss", by="family", progress=False)
+    reason = dict(zip(res.params["family"], res.params["reason"]))
+    assert not reason["ok"].startswith("not identifiable")
+    assert reason["two"].startswith("not identifiable: the data determine only a combination of")
+    assert "2 distinct N" in reason["two"]
+
+
+# --------------------------------------------------------------------------- bootstrap counts
+
+
+def test_counts_drawn_once_per_problem_equal_the_generators_counts():
+    """The CPU caches each problem's counts; the fit equals one with the counts given as weights."""
+    N, D, ys = _collection(1)
+    prog = lawfit.compile_law(LAW, inputs=["N", "D"])
+    cols = prog.input_matrix({"N": N, "D": D})
+    p0 = np.array([1.7, 400, 0.34, 410, 0.28])
+    R = 6
+    sol = solve_batch(prog, cols, ys[0], [0, N.size], np.tile(p0, (R, 1)), problem_law=np.zeros(R, np.int64),
+                      problem_resample=np.arange(R), seed=7, want_jtj=False, n_threads=2)
+    for r in range(R):
+        w = native.bootstrap_counts(7, 0, r, N.size).astype(float)
+        one = solve_batch(prog, cols, ys[0], [0, N.size], p0, weight=w, want_jtj=False)
+        np.testing.assert_array_equal(sol.params[r], one.params[0])
+        assert sol.nfev[r] == one.nfev[0]
