@@ -348,7 +348,8 @@ def user_hitchhiker(cfg: Config) -> list:
     ab_lf = _compare(MODEL, b_problems, b_lawfit, bref, bref_cost, by_cost=True)
     ab_sc = _compare(MODEL, b_problems, b_scipy, bref, bref_cost, by_cost=True)
     judge([ab_lf, ab_sc])
-    lost = int(np.sum(~ab_lf.returned_mask & ab_sc.agree_mask))
+    lost = int(np.sum(~ab_lf.returned_mask & ab_lf.have_mask))
+    worse = int(np.sum(ab_lf.returned_mask & ab_lf.have_mask & ~ab_lf.agree_mask))
     n_b = G * (S + R)
     size_b = f"{G} laws x ({S} starts + {R} resamples)"
     problem_b = f'fit(hitchhiker, "chinchilla", by="scaled_set", bootstrap={R})'
@@ -357,7 +358,8 @@ def user_hitchhiker(cfg: Config) -> list:
         _row("user_hitchhiker", problem_b, size_b, "lawfit.fit", n_b, np.median(sizes), t_boot, n_b, ab_lf,
              "replicates: " + lawfit_status(br.status.ravel()),
              f"whole call, once; accuracy on {len(b_problems)} sampled resamples (lawfit's replicate vs scipy "
-             f"on the same counts)" + (f", {lost} of them failed by lawfit and solved by scipy" if lost else "")
+             f"on the same counts)" + (f", {lost} failed by lawfit where a solution exists" if lost else "")
+             + (f", {worse} converged above the reference cost" if worse else "")
              + f"; {est_boot / t_boot:,.0f}x scipy", shape_b),
         _row("user_hitchhiker", problem_b, size_b, SCIPY_CF, n_b, np.median(sizes), est_boot,
              int(k.sum() + kb.sum()), ab_sc, _scipy_status(b_ok),
