@@ -1,7 +1,8 @@
 """Smoke test of the benchmark suite (``lawfit.bench``): it runs, and every row carries an accuracy.
 
-One benchmark at toy size and the runner end to end; a few seconds.  Speed
-is measured by ``lawfit bench``, never asserted here.
+One benchmark at toy size, the user-call rows at toy size (on the released
+data where present) and the runner end to end; a few seconds.  Speed is
+measured by ``lawfit bench``, never asserted here.
 """
 import json
 import math
@@ -10,11 +11,11 @@ import pytest
 
 pytest.importorskip("scipy")
 
-from lawfit.bench import core, main  # noqa: E402
+from lawfit.bench import core, main, report  # noqa: E402
 from lawfit.bench.core import ROW_FIELDS, Config  # noqa: E402
 from lawfit.bench.suite import REGISTRY, select  # noqa: E402
 
-from _env import HAS_GPU  # noqa: E402
+from _env import HAS_GPU, data_root  # noqa: E402
 
 
 def _check_schema(rows):
@@ -60,6 +61,7 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 def test_select():
     assert select(["chinchilla"]) == ["chinchilla_laws", "chinchilla_points"]
     assert select(["nist,powerlaw"]) == ["powerlaw", "nist"]
+    assert select(["userflow"]) == ["user_hitchhiker", "user_evaluate", "user_epoch", "user_groups"]
     with pytest.raises(ValueError, match="unknown benchmark"):
         select(["nope"])
 
@@ -99,3 +101,49 @@ def test_gpu_workloads_run_on_the_cpu_at_toy_size(tmp_path, monkeypatch):
     assert all(n.endswith("identical results: True") for n in jit_notes)
     assert all(r.check == "ok" for r in rows if r.problem != "Farseer-like 9p"), [
         (r.problem, r.tool, r.note) for r in rows if r.check != "ok"]
+
+
+def test_userflow_groups_toy_rows():
+    # lawfit.fit on synthetic groups, the core on the same problems and scipy on a sample.
+    pytest.importorskip("pandas")
+    cfg = Config(scale="toy", peers=("scipy",))
+    rows = REGISTRY["user_groups"][1](cfg)
+    _check_schema(rows)
+    assert [r.tool for r in rows] == ["lawfit.fit", "lawfit.solve_batch (core)", "scipy curve_fit (trf, bounds)"]
+    assert all(r.n_fits == 200 for r in rows)
+    fit_row, core_row, scipy_row = rows
+    assert fit_row.check == "ok" and core_row.check == "ok"
+    assert fit_row.status == core_row.status == "200 conv"
+    assert "answers identical to fit's: True" in core_row.note
+    assert "fit / solve_batch throughput = " in core_row.note
+    assert scipy_row.extrapolated and not fit_row.extrapolated
+    report.add_speedups(rows)
+    assert core_row.speedup > 0 and scipy_row.speedup > 0  # the printed ratios
+
+
+def test_userflow_skips_without_data():
+    cfg = Config(scale="toy", data_dir=None)
+    for name in ("user_hitchhiker", "user_evaluate", "user_epoch"):
+        assert REGISTRY[name][1](cfg) == []
+    assert {what for what, _ in cfg.skipped} == {"user_hitchhiker", "user_evaluate", "user_epoch"}
+    assert all("not found" in why for _, why in cfg.skipped)
+
+
+@pytest.mark.parametrize("name", ["user_hitchhiker", "user_evaluate", "user_epoch"])
+def test_userflow_real_data_toy_rows(name):
+    root = data_root()
+    need = {"user_epoch": "epoch_chinchilla"}.get(name, "hitchhiker_colpret")
+    if not (root / need).is_dir():
+        pytest.skip(f"{need} not found under {root}")
+    pytest.importorskip("pandas")
+    cfg = Config(scale="toy", data_dir=str(root), peers=("scipy",))
+    rows = REGISTRY[name][1](cfg)
+    _check_schema(rows)
+    report.add_speedups(rows)
+    lawfit_rows = [r for r in rows if r.tool.startswith("lawfit")]
+    scipy_rows = [r for r in rows if r.tool.startswith("scipy")]
+    assert lawfit_rows and len(scipy_rows) == len(lawfit_rows)
+    assert all(r.check == "ok" for r in lawfit_rows), [(r.problem, r.note) for r in lawfit_rows]
+    assert all(r.extrapolated and r.speedup > 0 for r in scipy_rows)
+    if name == "user_epoch":
+        assert "within 5%" in lawfit_rows[0].note  # E, A, B, alpha, beta near Besiroglu et al.'s

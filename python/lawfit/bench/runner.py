@@ -12,20 +12,25 @@ a JSON record (machine, versions, seed, batch shapes, every row) and a PNG of
 throughput vs batch size into ``--out``.
 
 Expected duration on a 2-core AMD EPYC VM (no GPU): ``--quick`` 30-45 s
-(under 2 minutes even on a busy machine); the full suite 4-5 minutes, 2.5 of
+(under 2 minutes even on a busy machine) plus about 2 minutes for the
+user-call rows (userflow, nearly all of it lawfit's own evaluate and
+bootstrap calls on the released data); the full suite 4-5 minutes, 2.5 of
 them the peers on the Approach-3 grid (all 4,500 starts with scipy's L-BFGS-B
-and least_squares).  The GPU section, where a GPU is usable, adds about a
+and least_squares), plus the user-call rows.  The GPU section, where a GPU is usable, adds about a
 minute (1e7 Chinchilla laws; the 4,000-resample x 4,500-start bootstrap, 18
 million fits).
 
 Benchmarks (``--only`` takes these names or the family in brackets):
 chinchilla_laws, chinchilla_points [chinchilla]; powerlaw; bnsl; robust;
-approach3, bootstrap [epoch]; nist; colpret; gpu.
+approach3, bootstrap [epoch]; nist; colpret; user_hitchhiker, user_evaluate,
+user_epoch, user_groups [userflow] (the README's calls with default
+arguments, each against its scipy equivalent); gpu.
 
-Data: the Epoch Chinchilla, NIST StRD and ColPret benchmarks read the
-released data from ``--data``, ``$LAWFIT_DATA`` or ``../shared/data`` beside
-a source checkout; without them Approach 3 and the bootstrap use a synthetic
-stand-in and the others are skipped (the run says so).  scipy is required
+Data: the Epoch Chinchilla, NIST StRD, ColPret and user-call benchmarks read
+the released data from ``--data``, ``$LAWFIT_DATA`` or ``../shared/data``
+beside a source checkout; without them Approach 3 and the bootstrap use a
+synthetic stand-in and the others (user_groups excepted) are skipped (the run
+says so).  scipy is required
 (the references are computed with it); lmfit, pandas/pyarrow (ColPret) and
 matplotlib (the plot) are optional.
 """
@@ -56,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="\n\n".join(doc[2:]), formatter_class=argparse.RawDescriptionHelpFormatter)
     scale = ap.add_mutually_exclusive_group()
     scale.add_argument("--quick", action="store_const", dest="scale", const="quick",
-                       help="smaller sizes and samples: 30-45 s on 2 cores")
+                       help="smaller sizes and samples: 30-45 s on 2 cores, plus ~2 min of userflow rows with the data")
     scale.add_argument("--full", action="store_const", dest="scale", const="full",
                        help="the full suite (default): 4-5 min on 2 cores")
     scale.add_argument("--toy", action="store_const", dest="scale", const="toy",

@@ -5,7 +5,7 @@ Each entry is ``name -> (family, function)``; a function takes a
 """
 from __future__ import annotations
 
-from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust
+from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust, userflow
 
 REGISTRY = {
     "chinchilla_laws": ("chinchilla", chinchilla.chinchilla_laws),
@@ -17,6 +17,10 @@ REGISTRY = {
     "bootstrap": ("epoch", epoch.bootstrap),
     "nist": ("nist", nist.nist),
     "colpret": ("colpret", colpret.colpret),
+    "user_hitchhiker": ("userflow", userflow.user_hitchhiker),
+    "user_evaluate": ("userflow", userflow.user_evaluate),
+    "user_epoch": ("userflow", userflow.user_epoch),
+    "user_groups": ("userflow", userflow.user_groups),
     "gpu": ("gpu", gpu.gpu),
 }
 
