@@ -21,7 +21,7 @@ import numpy as np
 import lawfit
 from lawfit.bench.report import simple_table as table
 from lawfit.engine.core import default_threads
-from lawfit._status import is_converged
+from lawfit.status import is_converged
 from lawfit.demo import CHINCHILLA, START, fit_collection, make_collection, scipy_fits
 
 

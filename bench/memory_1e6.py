@@ -24,7 +24,7 @@ import numpy as np
 
 import lawfit
 from lawfit.engine.core import default_threads
-from lawfit._status import is_converged
+from lawfit.status import is_converged
 
 LAW = "a*exp(-b*x) + c"
 
