@@ -384,9 +384,11 @@ def _fixed(law: Law, fixed) -> tuple[dict, list[str]]:
 
 
 def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
+    status = np.asarray(status)
+    message = {int(c): status_message(int(c)) for c in np.unique(status)}
     out = []
-    for s, n, k, b, m in zip(status, n_points, n_free, bad_log, bad_nan):
-        if int(s) == int(Status.BAD_INPUT):
+    for s, n, k, b, m in zip(status.tolist(), n_points, n_free, bad_log, bad_nan):
+        if s == int(Status.BAD_INPUT):
             if m is not None:
                 out.append(f"missing or non-finite values (first at {m}; nan_policy='propagate')")
                 continue
@@ -396,7 +398,7 @@ def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
             if b is not None:
                 out.append(f"y <= 0 at {b}: residual='log' needs positive y")
                 continue
-        out.append(status_message(int(s)))
+        out.append(message[s])
     return out
 
 

@@ -314,10 +314,15 @@ def goodness_of_fit(fit) -> dict:
     n = fit.data.n_points.astype(float)
     k = fit.n_free.astype(float)
     offsets = fit.data.offsets
-    r, w, _, point_law = _point_terms(fit)
+    w = fit.data.weights_or_ones()
+    point_law = fit.data.point_law
     with np.errstate(all="ignore"):
         yt = np.log(fit.data.y) if fit.residual == "log" else fit.data.y
-        rss = _segment_sum(w * r * r, offsets)
+        if fit.loss == "l2":  # the solver's cost is 1/2 sum w r^2 at the optimum: no evaluation needed
+            rss = 2.0 * np.asarray(fit.cost, dtype=float)
+        else:
+            r = _point_terms(fit)[0]
+            rss = _segment_sum(w * r * r, offsets)
         ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
         tss = _segment_sum(w * (yt - ybar[point_law]) ** 2, offsets)
         ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + 0.5 * _segment_sum(np.log(w), offsets)
