@@ -1,61 +1,20 @@
-// The pybind11 module lawfit._core: checks dtypes and shapes, takes pointers,
-// releases the GIL and calls a back end.  Defaults, grouping and tables live in
-// Python (python/lawfit/).
-#include <pybind11/functional.h>
-#include <pybind11/native_enum.h>
-#include <pybind11/numpy.h>
-#include <pybind11/pybind11.h>
+// solve_batch: every problem of a ragged batch on the CPU threads or the GPU.
 #include <pybind11/stl.h>
 
 #include <algorithm>
 #include <string>
-#include <thread>
 #include <vector>
 
-#include "callback_evaluator.hpp"
+#include "common.hpp"
 #include "cpu_backend.hpp"
-#include "lawfit/batch.hpp"
 #ifdef LAWFIT_WITH_CUDA
 #include "cuda_backend.cuh"
 #endif
 
-namespace py = pybind11;
-using namespace lawfit;
+namespace lawfit {
+namespace bindings {
 
 namespace {
-
-template <class T>
-using carray = py::array_t<T, py::array::c_style>;
-
-template <class T>
-const T* ptr_or_null(const std::optional<carray<T>>& a) {
-    return a ? a->data() : nullptr;
-}
-
-void require(bool ok, const std::string& msg) {
-    if (!ok) throw py::value_error(msg);
-}
-
-ProgramView make_program(const carray<std::int32_t>& code, const carray<double>& consts,
-                         int n_params, int n_columns) {
-    require(code.ndim() == 2 && code.shape(1) == 2, "code must have shape (n_instr, 2)");
-    require(n_params >= 0 && n_params <= kMaxParams,
-            "a law may have at most " + std::to_string(kMaxParams) + " parameters");
-    const auto* c = code.data();
-    for (py::ssize_t i = 0; i < code.shape(0); ++i) {
-        const int op = c[2 * i], arg = c[2 * i + 1];
-        require(op >= 0 && op < static_cast<int>(Op::N_OPS), "unknown opcode in program");
-        if (op == static_cast<int>(Op::CONST)) require(arg >= 0 && arg < consts.size(), "constant index out of range");
-        if (op == static_cast<int>(Op::POWI))
-            require(arg >= -kMaxPowi && arg <= kMaxPowi, "POWI exponent out of range");
-    }
-    const ProgramView prog{c, static_cast<int>(code.shape(0)), consts.data(), static_cast<int>(consts.size()),
-                           n_params, n_columns};
-    const int depth = program_stack_depth(prog);
-    require(depth >= 0, "the program pops more values than it pushes");
-    require(depth <= kMaxStack, "the program needs a deeper stack than " + std::to_string(kMaxStack));
-    return prog;
-}
 
 // Per-problem arrays given either once (shape (P,), stride 0) or per problem.
 template <class T>
@@ -133,15 +92,6 @@ std::optional<ArrayArg<T>> optional_array_arg(const py::object& obj, const char*
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
-}
-
-LmOptions make_options(double ftol, double xtol, double gtol, int max_nfev) {
-    LmOptions o;
-    o.ftol = ftol;
-    o.xtol = xtol;
-    o.gtol = gtol;
-    o.max_nfev = max_nfev;
-    return o;
 }
 
 // Outputs of solve_batch, allocated for what the caller keeps.
@@ -354,141 +304,9 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     return kept.to_dict(n_chunks);
 }
 
-py::tuple evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
-                   const carray<double>& columns, const carray<double>& params,
-                   const std::optional<carray<std::int64_t>>& offsets) {
-    require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
-    const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
-    const std::int64_t n = columns.shape(1);
-    std::int64_t n_laws = 1;
-    if (offsets) {
-        n_laws = offsets->size() - 1;
-        require(offsets->ndim() == 1 && n_laws >= 0, "offsets must be 1-D with n_laws + 1 entries");
-        const auto* o = offsets->data();
-        require(o[0] == 0 && o[n_laws] == n, "offsets must run from 0 to the number of points");
-        for (std::int64_t l = 0; l < n_laws; ++l) require(o[l + 1] >= o[l], "offsets must not decrease");
-        require(params.ndim() == 2 && params.shape(0) == n_laws && params.shape(1) == n_params,
-                "params must have shape (n_laws, n_params) with offsets");
-    } else {
-        require(params.ndim() == 1 && params.shape(0) == n_params, "params must have one value per parameter");
-    }
-    carray<double> value(n);
-    carray<double> grad({n, static_cast<std::int64_t>(n_params)});
-    bool ok;
-    {
-        py::gil_scoped_release release;
-        ok = evaluate_program_cpu(prog, columns.data(), n, ptr_or_null(offsets), n_laws, params.data(),
-                                  value.mutable_data(), grad.mutable_data());
-    }
-    require(ok, "malformed program (stack misuse or bad argument)");
-    return py::make_tuple(value, grad);
-}
-
-py::tuple solve_callback(py::function fun, const carray<double>& p0,
-                         const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
-                         const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev) {
-    const int P = static_cast<int>(p0.size());
-    require(P >= 1 && P <= kMaxParams, "a fit needs between 1 and " + std::to_string(kMaxParams) + " parameters");
-    require(lower.size() == P && upper.size() == P, "bounds must have one value per parameter");
-    std::uint32_t free_mask = 0;
-    for (int j = 0; j < P; ++j)
-        if (!fixed || !fixed->data()[j]) free_mask |= 1u << j;
-    carray<double> x(P);
-    std::copy(p0.data(), p0.data() + P, x.mutable_data());
-    CallbackEvaluator eval{fun, P, upper.data()};
-    LmWork work;
-    const LmOutcome o = lm_solve(eval, P, x.mutable_data(), free_mask, lower.data(), upper.data(),
-                                 make_options(ftol, xtol, gtol, max_nfev), work);
-    carray<double> jtj({P, P});
-    std::copy(work.A, work.A + P * P, jtj.mutable_data());
-    return py::make_tuple(x, o.cost, o.nit, eval.calls, static_cast<int>(o.status), jtj);
-}
-
-carray<std::int32_t> bootstrap_counts(std::uint64_t seed, std::int64_t law, std::int64_t resample,
-                                      std::int64_t n_units) {
-    require(n_units >= 0, "n_units must be non-negative");
-    carray<std::int32_t> out(n_units);
-    for (std::int64_t u = 0; u < n_units; ++u) out.mutable_data()[u] = bootstrap_count(seed, law, resample, u);
-    return out;
-}
-
-py::tuple covariance(const carray<double>& jtj, double min_pivot) {
-    require(jtj.ndim() == 3 && jtj.shape(1) == jtj.shape(2), "jtj must have shape (K, P, P)");
-    const std::int64_t K = jtj.shape(0);
-    const int P = static_cast<int>(jtj.shape(1));
-    require(P >= 1 && P <= kMaxParams, "P out of range");
-    carray<double> out({K, static_cast<std::int64_t>(P), static_cast<std::int64_t>(P)});
-    carray<bool> ok(K);
-    const double* in = jtj.data();
-    double* res = out.mutable_data();
-    bool* good = ok.mutable_data();
-    auto invert = [=](std::int64_t first, std::int64_t last) {
-        double work[kMaxParams * kMaxParams];
-        for (std::int64_t k = first; k < last; ++k)
-            good[k] = scaled_spd_inverse(in + k * P * P, P, res + k * P * P, work, min_pivot);
-    };
-    {
-        py::gil_scoped_release release;
-        // Independent small inversions: split large batches over the cores
-        // (each matrix is done by one thread, so results do not depend on it).
-        const std::int64_t n_threads = K < 4096 ? 1 : std::min<std::int64_t>(
-            std::max(1u, std::thread::hardware_concurrency()), K / 2048);
-        std::vector<std::thread> pool;
-        for (std::int64_t t = 1; t < n_threads; ++t)
-            pool.emplace_back(invert, K * t / n_threads, K * (t + 1) / n_threads);
-        invert(0, K / n_threads);
-        for (auto& th : pool) th.join();
-    }
-    return py::make_tuple(out, ok);
-}
-
 }  // namespace
 
-PYBIND11_MODULE(_core, m) {
-    m.doc() = "lawfit's compiled core: batched Levenberg-Marquardt over law programs";
-    py::native_enum<Status>(m, "Status", "enum.IntEnum", "Per-problem outcome of a fit")
-        .value("NOT_RUN", Status::NOT_RUN)
-        .value("CONVERGED_FTOL", Status::CONVERGED_FTOL)
-        .value("CONVERGED_XTOL", Status::CONVERGED_XTOL)
-        .value("CONVERGED_FTOL_XTOL", Status::CONVERGED_FTOL_XTOL)
-        .value("CONVERGED_GTOL", Status::CONVERGED_GTOL)
-        .value("MAX_EVALUATIONS", Status::MAX_EVALUATIONS)
-        .value("STALLED", Status::STALLED)
-        .value("SINGULAR", Status::SINGULAR)
-        .value("NON_FINITE", Status::NON_FINITE)
-        .value("BAD_INPUT", Status::BAD_INPUT)
-        .value("INTERRUPTED", Status::INTERRUPTED)
-        .finalize();
-    py::native_enum<Op>(m, "Op", "enum.IntEnum", "Law-program opcodes")
-        .value("CONST", Op::CONST).value("INPUT", Op::INPUT).value("PARAM", Op::PARAM)
-        .value("ADD", Op::ADD).value("SUB", Op::SUB).value("MUL", Op::MUL).value("DIV", Op::DIV)
-        .value("POW", Op::POW).value("NEG", Op::NEG).value("EXP", Op::EXP).value("LOG", Op::LOG)
-        .value("LOG10", Op::LOG10).value("LOG1P", Op::LOG1P).value("EXPM1", Op::EXPM1)
-        .value("SQRT", Op::SQRT).value("ABS", Op::ABS).value("SIN", Op::SIN).value("COS", Op::COS)
-        .value("TAN", Op::TAN).value("ARCTAN", Op::ARCTAN).value("TANH", Op::TANH)
-        .value("SIGMOID", Op::SIGMOID).value("SOFTPLUS", Op::SOFTPLUS).value("MIN", Op::MIN)
-        .value("MAX", Op::MAX).value("POWI", Op::POWI)
-        .finalize();
-    py::native_enum<Loss>(m, "Loss", "enum.IntEnum", "Robust loss applied to the residuals")
-        .value("L2", Loss::L2).value("HUBER", Loss::HUBER).value("SOFT_L1", Loss::SOFT_L1)
-        .value("CAUCHY", Loss::CAUCHY).value("ARCTAN", Loss::ARCTAN)
-        .finalize();
-    m.attr("MAX_PARAMS") = kMaxParams;
-    // Code compiled at run time must agree on the batch's layout (lawfit._jit checks).
-    m.attr("BATCH_VIEW_SIZE") = sizeof(BatchView);
-#ifdef LAWFIT_WITH_CUDA
-    m.attr("CUDA_ABI") = cuda::abi_signature();
-    m.attr("WITH_CUDA") = true;
-    m.def("cuda_device_count", &cuda::device_count, "Number of usable CUDA devices (0 without a driver).");
-    m.def("cuda_device_name", &cuda::device_name, py::arg("device") = 0);
-#else
-    m.attr("CUDA_ABI") = 0;
-    m.attr("WITH_CUDA") = false;
-    m.def("cuda_device_count", []() { return 0; }, "Number of usable CUDA devices (always 0: built without CUDA).");
-    m.def("cuda_device_name", [](int) { return std::string(); }, py::arg("device") = 0);
-#endif
-    m.attr("MAX_STACK") = kMaxStack;
-
+void register_solver(py::module_& m) {
     m.def("solve_batch", &solve_batch, py::arg("code"), py::arg("consts"), py::arg("n_params"),
           py::arg("columns"), py::arg("y"), py::arg("weight"), py::arg("offsets"), py::arg("problem_law"),
           py::arg("p0"), py::arg("fixed"), py::arg("lower"), py::arg("upper"), py::arg("ftol"),
@@ -502,16 +320,7 @@ PYBIND11_MODULE(_core, m) {
           py::arg("jit_address") = 0, py::arg("cuda_jit_address") = 0,
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
-    m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
-          py::arg("columns"), py::arg("params"), py::arg("offsets") = py::none(),
-          "Value and gradient of a program at every point; with offsets, law l's points use params[l].");
-    m.def("bootstrap_counts", &bootstrap_counts, py::arg("seed"), py::arg("law"), py::arg("resample"),
-          py::arg("n_units"),
-          "Poisson(1) multiplicities of units 0..n_units-1 in one resample (as the solver draws them).");
-    m.def("covariance", &covariance, py::arg("jtj"), py::arg("min_pivot"),
-          "Inverse of each J^T J in scaled form; ok=False where it is singular or nearly so.");
-    m.def("solve_callback", &solve_callback, py::arg("fun"), py::arg("p0"), py::arg("fixed"),
-          py::arg("lower"), py::arg("upper"), py::arg("ftol"), py::arg("xtol"), py::arg("gtol"),
-          py::arg("max_nfev"),
-          "Fit one problem whose weighted residuals (or (residuals, jacobian)) come from a Python callable.");
 }
+
+}  // namespace bindings
+}  // namespace lawfit
