@@ -1,7 +1,10 @@
 // solve_batch: every problem of a ragged batch on the CPU threads or the GPU.
+// Its inputs and options are three bound structs (BatchArrays, SolverOptions,
+// Reduction), each field named once here; the defaults are the core's.
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -89,6 +92,88 @@ std::optional<ArrayArg<T>> optional_array_arg(const py::object& obj, const char*
     return array_arg<T>(obj, name);
 }
 
+// ArrayArg as Python sees it: the array held (None when absent).
+template <class T>
+py::object array_object(const std::optional<ArrayArg<T>>& a) {
+    if (!a) return py::none();
+    return a->on_device ? a->owner : py::object(*a->host);
+}
+
+// "name=value, ..." of an object's attributes, arrays shown by shape and dtype.
+std::string fields_repr(const py::object& self, std::initializer_list<const char*> names) {
+    std::string out = py::str(py::type::of(self).attr("__name__"));
+    const char* sep = "(";
+    for (const char* name : names) {
+        const py::object value = self.attr(name);
+        std::string text;
+        if (py::isinstance<py::array>(value)) {
+            text = "array(shape=" + std::string(py::str(value.attr("shape"))) + ", dtype=" +
+                   std::string(py::str(value.attr("dtype"))) + ")";
+        } else {
+            text = py::repr(value);
+        }
+        out += sep + std::string(name) + "=" + text;
+        sep = ", ";
+    }
+    return out + (names.size() ? ")" : "()");
+}
+
+// --------------------------------------------------------------------------
+// The inputs of a batch: the law program, the ragged points, the problems.
+
+struct BatchArrays {
+    carray<std::int32_t> code;
+    carray<double> consts;
+    int n_params = 0;
+    std::optional<ArrayArg<double>> columns, y, weight, p0;  // numpy or GPU arrays
+    carray<std::int64_t> offsets;
+    std::optional<carray<std::int64_t>> problem_law;
+    std::optional<carray<std::uint8_t>> fixed;
+    carray<double> lower, upper;
+    std::optional<carray<std::int64_t>> problem_resample;
+    std::optional<carray<std::int32_t>> group;
+    std::optional<carray<std::int64_t>> law_key;
+    std::optional<carray<double>> start_grid;
+    std::optional<carray<std::int32_t>> grid_sizes;
+};
+
+// --------------------------------------------------------------------------
+// The options: the core's own defaults (LmOptions, Objective) and the run's.
+
+struct SolverOptions {
+    LmOptions lm;             // ftol, xtol, gtol, max_nfev
+    Objective objective;      // loss, delta, log_residual, irls_floor
+    int n_threads = 0;        // <= 0: every core
+    bool want_jtj = true;
+    std::uint64_t seed = 0;   // bootstrap resamples
+    bool evaluate_only = false;
+    std::string device = "cpu";
+    std::string layout = "auto";
+    std::int64_t max_chunk = 0;  // GPU problems per chunk (0: sized to free memory)
+};
+
+void check_loss(int loss) {
+    require(loss >= 0 && loss <= static_cast<int>(Loss::ARCTAN), "unknown loss");
+}
+void check_delta(double delta) { require(delta > 0.0, "delta (the loss scale) must be positive"); }
+void check_layout(const std::string& layout) {
+    require(layout == "auto" || layout == "thread" || layout == "group",
+            "layout must be 'auto', 'thread' or 'group'");
+}
+void check_device(const std::string& device) {
+    require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
+}
+
+// --------------------------------------------------------------------------
+// What to keep of the results (reduce.hpp), and the generated resamples.
+
+struct Reduction {
+    std::int64_t best_of = 1;
+    std::int64_t summary_runs = 0;
+    std::optional<carray<double>> quantiles;
+    std::int64_t grid_resamples = 0;
+};
+
 bool python_interrupted() {
     py::gil_scoped_acquire gil;
     return PyErr_CheckSignals() != 0;
@@ -124,25 +209,36 @@ T* data_or_null(std::optional<carray<T>>& a) {
     return a ? a->mutable_data() : nullptr;
 }
 
-py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
-                     const py::object& columns_arg, const py::object& y_arg, const py::object& weight_arg,
-                     const carray<std::int64_t>& offsets, const std::optional<carray<std::int64_t>>& problem_law,
-                     const py::object& p0_arg,
-                     const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
-                     const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev,
-                     int n_threads, bool want_jtj, int loss, double delta, bool log_residual,
-                     std::uint64_t seed, const std::optional<carray<std::int64_t>>& problem_resample,
-                     const std::optional<carray<std::int32_t>>& group, bool evaluate_only,
-                     const std::string& device, std::int64_t max_chunk, double irls_floor,
-                     const std::optional<carray<std::int64_t>>& law_key,
-                     const std::optional<carray<double>>& start_grid,
-                     const std::optional<carray<std::int32_t>>& grid_sizes, std::int64_t best_of,
-                     std::int64_t summary_runs, const std::optional<carray<double>>& quantiles,
-                     const std::string& layout, std::int64_t grid_resamples, std::uintptr_t jit_address,
+py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
+                     const std::optional<Reduction>& reduction, std::uintptr_t jit_address,
                      std::uintptr_t cuda_jit_address) {
-    const ArrayArg<double> columns = array_arg<double>(columns_arg, "columns"), y = array_arg<double>(y_arg, "y");
-    const std::optional<ArrayArg<double>> weight = optional_array_arg<double>(weight_arg, "weight");
-    const std::optional<ArrayArg<double>> p0 = optional_array_arg<double>(p0_arg, "p0");
+    // Copies (new references) taken with the GIL held: another thread that
+    // reassigns a field while the batch runs cannot free what it reads.
+    const BatchArrays a = arrays;
+    const SolverOptions o = options;
+    const Reduction red = reduction ? *reduction : Reduction();
+    const auto& code = a.code;
+    const auto& consts = a.consts;
+    const auto& offsets = a.offsets;
+    const auto& problem_law = a.problem_law;
+    const auto& fixed = a.fixed;
+    const auto& lower = a.lower;
+    const auto& upper = a.upper;
+    const auto& problem_resample = a.problem_resample;
+    const auto& group = a.group;
+    const auto& law_key = a.law_key;
+    const auto& start_grid = a.start_grid;
+    const auto& grid_sizes = a.grid_sizes;
+    const auto& quantiles = red.quantiles;
+    const std::int64_t best_of = red.best_of, summary_runs = red.summary_runs, grid_resamples = red.grid_resamples;
+    require(a.columns && a.y, "columns and y are required");
+    const ArrayArg<double>& columns = *a.columns;
+    const ArrayArg<double>& y = *a.y;
+    const std::optional<ArrayArg<double>>& weight = a.weight;
+    const std::optional<ArrayArg<double>>& p0 = a.p0;
+    const int n_params = a.n_params;
+    const bool want_jtj = o.want_jtj;
+
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const std::int64_t n_points = columns.dim(1);
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.dim(0)));
@@ -183,8 +279,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     const std::int64_t fixed_stride = fixed ? per_problem_stride(*fixed, n_problems, P, "fixed") : 0;
     const std::int64_t bstride = per_problem_stride(lower, n_problems, P, "lower");
     require(per_problem_stride(upper, n_problems, P, "upper") == bstride, "lower and upper must have the same shape");
-    require(loss >= 0 && loss <= static_cast<int>(Loss::ARCTAN), "unknown loss");
-    require(delta > 0.0, "delta (the loss scale) must be positive");
+    check_loss(static_cast<int>(o.objective.loss));
+    check_delta(o.objective.delta);
     if (problem_resample)
         require(problem_resample->ndim() == 1 && problem_resample->shape(0) == n_problems,
                 "problem_resample must have one entry per problem");
@@ -200,15 +296,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
         for (py::ssize_t k = 0; k < quantiles->shape(0); ++k)
             require(quantiles->data()[k] >= 0.0 && quantiles->data()[k] <= 1.0, "quantiles must lie in [0, 1]");
     }
-    require(layout == "auto" || layout == "thread" || layout == "group",
-            "layout must be 'auto', 'thread' or 'group'");
-    require(device == "cpu" || device == "cuda", "device must be 'cpu' or 'cuda'");
-    Objective objective;
-    objective.loss = static_cast<Loss>(loss);
-    objective.delta = delta;
-    objective.log_residual = log_residual;
-    objective.irls_floor = irls_floor;
-
+    check_layout(o.layout);
+    check_device(o.device);
     // What comes back: per-problem results, the best of each run, or only the
     // summaries.  The GPU never copies back more than that.
     BatchOutputs kept, full;
@@ -237,7 +326,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     // The CPU needs every problem's results before reducing (and the best of
     // each run before summarising); the GPU keeps those on the device and only
     // writes what `kept` holds.
-    const bool cuda_device = device == "cuda";
+    const bool cuda_device = o.device == "cuda";
     BatchOutputs middle;  // best-of results that are then summarised
     BatchOutputs& per_problem = (reduce_best || summarise) ? full : kept;
     BatchOutputs& best_rows = summarise ? middle : kept;
@@ -255,8 +344,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
     BatchView b{prog, columns.ptr, n_points, y.ptr, weight ? weight->ptr : nullptr, offsets.data(), n_laws,
                 ptr_or_null(problem_law), n_problems, p0 ? p0->ptr : nullptr, ptr_or_null(start_grid),
                 ptr_or_null(grid_sizes), n_grid, grid_resamples, ptr_or_null(fixed), fixed_stride,
-                lower.data(), upper.data(), bstride, make_options(ftol, xtol, gtol, max_nfev),
-                objective, seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), evaluate_only,
+                lower.data(), upper.data(), bstride, o.lm,
+                o.objective, o.seed, ptr_or_null(law_key), ptr_or_null(problem_resample), ptr_or_null(group), o.evaluate_only,
                 data_or_null(per_problem.params), data_or_null(per_problem.cost), data_or_null(per_problem.nit),
                 data_or_null(per_problem.nfev), data_or_null(per_problem.status), data_or_null(per_problem.jtj)};
     const bool any_on_device = columns.on_device || y.on_device || (weight && weight->on_device) || (p0 && p0->on_device);
@@ -268,8 +357,8 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
         std::string err;
         {
             py::gil_scoped_release release;
-            const cuda::Layout lay = layout == "thread" ? cuda::Layout::THREAD
-                                     : layout == "group" ? cuda::Layout::GROUP : cuda::Layout::AUTO;
+            const cuda::Layout lay = o.layout == "thread" ? cuda::Layout::THREAD
+                                     : o.layout == "group" ? cuda::Layout::GROUP : cuda::Layout::AUTO;
             cuda::Resident resident;
             resident.columns = columns.on_device;
             resident.y = y.on_device;
@@ -282,10 +371,10 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
             if (cuda_jit_address) {  // the law compiled for the GPU at run time
                 char msg[512] = {0};
                 const int code = reinterpret_cast<cuda::CompiledSolve>(cuda_jit_address)(
-                    &b, &r, &resident, want_jtj, static_cast<int>(lay), max_chunk, &n_chunks, msg, sizeof(msg));
+                    &b, &r, &resident, want_jtj, static_cast<int>(lay), o.max_chunk, &n_chunks, msg, sizeof(msg));
                 if (code != 0) err = msg[0] ? msg : "compiled law failed";
             } else {
-                err = cuda::solve_batch(b, r, resident, want_jtj, lay, max_chunk, &n_chunks);
+                err = cuda::solve_batch(b, r, resident, want_jtj, lay, o.max_chunk, &n_chunks);
             }
         }
         if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
@@ -296,7 +385,7 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
         bool completed;
         {
             py::gil_scoped_release release;
-            completed = solve_batch_cpu(b, n_threads, python_interrupted, reinterpret_cast<SolveRange>(jit_address));
+            completed = solve_batch_cpu(b, o.n_threads, python_interrupted, reinterpret_cast<SolveRange>(jit_address));
             if (completed) reduce_batch_cpu(b, r);
         }
         if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
@@ -307,16 +396,208 @@ py::dict solve_batch(const carray<std::int32_t>& code, const carray<double>& con
 }  // namespace
 
 void register_solver(py::module_& m) {
-    m.def("solve_batch", &solve_batch, py::arg("code"), py::arg("consts"), py::arg("n_params"),
-          py::arg("columns"), py::arg("y"), py::arg("weight"), py::arg("offsets"), py::arg("problem_law"),
-          py::arg("p0"), py::arg("fixed"), py::arg("lower"), py::arg("upper"), py::arg("ftol"),
-          py::arg("xtol"), py::arg("gtol"), py::arg("max_nfev"), py::arg("n_threads"), py::arg("want_jtj"),
-          py::arg("loss") = 0, py::arg("delta") = 1.0, py::arg("log_residual") = false, py::arg("seed") = 0,
-          py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
-          py::arg("evaluate_only") = false, py::arg("device") = "cpu", py::arg("max_chunk") = 0,
-          py::arg("irls_floor") = 0.0, py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
-          py::arg("grid_sizes") = py::none(), py::arg("best_of") = 1, py::arg("summary_runs") = 0,
-          py::arg("quantiles") = py::none(), py::arg("layout") = "auto", py::arg("grid_resamples") = 0,
+    // ------------------------------------------------------------ BatchArrays
+    py::class_<BatchArrays> arrays(m, "BatchArrays", R"doc(The inputs of a batch: one law program, the ragged points, the problems.
+
+Law i owns points offsets[i] .. offsets[i+1] of `columns` (n_columns, n_points)
+and `y`; problem k fits law problem_law[k] (default: k) from p0[k], or from a
+start grid (start_grid: every parameter's values one after another,
+grid_sizes: how many each).  columns, y, weight and p0 may be numpy arrays
+(converted to C-contiguous float64 when assigned) or GPU arrays exposing
+__cuda_array_interface__ (float64, C-contiguous; read where they lie).
+fixed, lower and upper have shape (P,) or (n_problems, P).)doc");
+    arrays.def(py::init([](const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
+                           const py::object& columns, const py::object& y, const carray<std::int64_t>& offsets,
+                           const carray<double>& lower, const carray<double>& upper, const py::object& weight,
+                           const std::optional<carray<std::int64_t>>& problem_law, const py::object& p0,
+                           const std::optional<carray<std::uint8_t>>& fixed,
+                           const std::optional<carray<std::int64_t>>& problem_resample,
+                           const std::optional<carray<std::int32_t>>& group,
+                           const std::optional<carray<std::int64_t>>& law_key,
+                           const std::optional<carray<double>>& start_grid,
+                           const std::optional<carray<std::int32_t>>& grid_sizes) {
+                   BatchArrays a;
+                   a.code = code;
+                   a.consts = consts;
+                   a.n_params = n_params;
+                   a.columns = array_arg<double>(columns, "columns");
+                   a.y = array_arg<double>(y, "y");
+                   a.offsets = offsets;
+                   a.lower = lower;
+                   a.upper = upper;
+                   a.weight = optional_array_arg<double>(weight, "weight");
+                   a.problem_law = problem_law;
+                   a.p0 = optional_array_arg<double>(p0, "p0");
+                   a.fixed = fixed;
+                   a.problem_resample = problem_resample;
+                   a.group = group;
+                   a.law_key = law_key;
+                   a.start_grid = start_grid;
+                   a.grid_sizes = grid_sizes;
+                   return a;
+               }),
+               py::kw_only(), py::arg("code"), py::arg("consts"), py::arg("n_params"), py::arg("columns"),
+               py::arg("y"), py::arg("offsets"), py::arg("lower"), py::arg("upper"), py::arg("weight") = py::none(),
+               py::arg("problem_law") = py::none(), py::arg("p0") = py::none(), py::arg("fixed") = py::none(),
+               py::arg("problem_resample") = py::none(), py::arg("group") = py::none(),
+               py::arg("law_key") = py::none(), py::arg("start_grid") = py::none(),
+               py::arg("grid_sizes") = py::none());
+    arrays.def_readwrite("code", &BatchArrays::code, "Program opcodes and arguments, shape (n_instr, 2).")
+        .def_readwrite("consts", &BatchArrays::consts, "The program's constant pool.")
+        .def_readwrite("n_params", &BatchArrays::n_params, "Parameters of the law (P).");
+    // The arrays that may lie on the GPU.
+    auto device_array = [&arrays](const char* name, std::optional<ArrayArg<double>> BatchArrays::*field,
+                                  bool optional, const char* doc) {
+        arrays.def_property(
+            name, [field](const BatchArrays& a) { return array_object(a.*field); },
+            [field, name, optional](BatchArrays& a, const py::object& value) {
+                if (optional && value.is_none()) a.*field = std::nullopt;
+                else a.*field = array_arg<double>(value, name);
+            },
+            doc);
+    };
+    device_array("columns", &BatchArrays::columns, false, "Input columns (n_columns, n_points); numpy or GPU.");
+    device_array("y", &BatchArrays::y, false, "Observations (n_points,); numpy or GPU.");
+    device_array("weight", &BatchArrays::weight, true, "Weights 1/sigma^2 (n_points,) or None; numpy or GPU.");
+    device_array("p0", &BatchArrays::p0, true, "Starts (n_problems, P), or None with a start grid; numpy or GPU.");
+    arrays.def_readwrite("offsets", &BatchArrays::offsets, "Law i owns points offsets[i] .. offsets[i+1].")
+        .def_readwrite("problem_law", &BatchArrays::problem_law, "The law of each problem (None: problem k fits law k).")
+        .def_readwrite("fixed", &BatchArrays::fixed, "Nonzero where a parameter is held at its start.")
+        .def_readwrite("lower", &BatchArrays::lower, "Lower bounds.")
+        .def_readwrite("upper", &BatchArrays::upper, "Upper bounds.")
+        .def_readwrite("problem_resample", &BatchArrays::problem_resample,
+                       "The bootstrap resample each problem fits (< 0: the data as given).")
+        .def_readwrite("group", &BatchArrays::group, "Law-local group id of each point (the resampling unit).")
+        .def_readwrite("law_key", &BatchArrays::law_key, "Each law's id in the resampling RNG's key.")
+        .def_readwrite("start_grid", &BatchArrays::start_grid, "Every parameter's grid values, one after another.")
+        .def_readwrite("grid_sizes", &BatchArrays::grid_sizes, "Number of grid values of each parameter.")
+        .def("__repr__", [](const py::object& self) {
+            return fields_repr(self, {"n_params", "code", "columns", "y", "offsets", "p0", "start_grid"});
+        });
+
+    // ---------------------------------------------------------- SolverOptions
+    const SolverOptions d;  // the defaults, stated once (SolverOptions, LmOptions, Objective)
+    py::class_<SolverOptions> options(m, "SolverOptions", R"doc(How every problem of a batch is solved, and where.
+
+ftol, xtol, gtol, max_nfev: MINPACK's stopping rules (max_nfev 0: 100 (n_free + 1)).
+loss (a Loss), delta: the robust loss and its scale; log_residual fits log f - log y;
+irls_floor: 1 weights robust losses by rho' (IRLS), 0 adds Triggs' correction.
+seed keys the bootstrap resamples; evaluate_only returns the cost at the starts.
+device 'cpu' (n_threads, <= 0: every core) or 'cuda' (layout 'auto', 'thread' or
+'group'; max_chunk caps the problems per chunk, 0: sized to free memory).)doc");
+    options.def(py::init([](double ftol, double xtol, double gtol, int max_nfev, int n_threads, bool want_jtj,
+                            int loss, double delta, bool log_residual, double irls_floor, std::uint64_t seed,
+                            bool evaluate_only, const std::string& device, const std::string& layout,
+                            std::int64_t max_chunk) {
+                    check_loss(loss);
+                    check_delta(delta);
+                    check_device(device);
+                    check_layout(layout);
+                    SolverOptions o;
+                    o.lm.ftol = ftol;
+                    o.lm.xtol = xtol;
+                    o.lm.gtol = gtol;
+                    o.lm.max_nfev = max_nfev;
+                    o.n_threads = n_threads;
+                    o.want_jtj = want_jtj;
+                    o.objective.loss = static_cast<Loss>(loss);
+                    o.objective.delta = delta;
+                    o.objective.log_residual = log_residual;
+                    o.objective.irls_floor = irls_floor;
+                    o.seed = seed;
+                    o.evaluate_only = evaluate_only;
+                    o.device = device;
+                    o.layout = layout;
+                    o.max_chunk = max_chunk;
+                    return o;
+                }),
+                py::kw_only(), py::arg("ftol") = d.lm.ftol, py::arg("xtol") = d.lm.xtol, py::arg("gtol") = d.lm.gtol,
+                py::arg("max_nfev") = d.lm.max_nfev, py::arg("n_threads") = d.n_threads,
+                py::arg("want_jtj") = d.want_jtj, py::arg("loss") = static_cast<int>(d.objective.loss),
+                py::arg("delta") = d.objective.delta, py::arg("log_residual") = d.objective.log_residual,
+                py::arg("irls_floor") = d.objective.irls_floor, py::arg("seed") = d.seed,
+                py::arg("evaluate_only") = d.evaluate_only, py::arg("device") = d.device,
+                py::arg("layout") = d.layout, py::arg("max_chunk") = d.max_chunk);
+    options
+        .def_property("ftol", [](const SolverOptions& o) { return o.lm.ftol; },
+                      [](SolverOptions& o, double v) { o.lm.ftol = v; }, "Relative reduction of the cost that stops.")
+        .def_property("xtol", [](const SolverOptions& o) { return o.lm.xtol; },
+                      [](SolverOptions& o, double v) { o.lm.xtol = v; }, "Relative step size that stops.")
+        .def_property("gtol", [](const SolverOptions& o) { return o.lm.gtol; },
+                      [](SolverOptions& o, double v) { o.lm.gtol = v; }, "Gradient orthogonality that stops.")
+        .def_property("max_nfev", [](const SolverOptions& o) { return o.lm.max_nfev; },
+                      [](SolverOptions& o, int v) { o.lm.max_nfev = v; },
+                      "Evaluations per problem (0: 100 (n_free + 1)).")
+        .def_readwrite("n_threads", &SolverOptions::n_threads, "CPU threads (<= 0: every core).")
+        .def_readwrite("want_jtj", &SolverOptions::want_jtj, "Return J^T W J of every result.")
+        .def_property("loss", [](const SolverOptions& o) { return o.objective.loss; },
+                      [](SolverOptions& o, int v) {
+                          check_loss(v);
+                          o.objective.loss = static_cast<Loss>(v);
+                      },
+                      "The robust loss (a Loss or its value).")
+        .def_property("delta", [](const SolverOptions& o) { return o.objective.delta; },
+                      [](SolverOptions& o, double v) {
+                          check_delta(v);
+                          o.objective.delta = v;
+                      },
+                      "Scale of the robust loss (scipy's f_scale).")
+        .def_property("log_residual", [](const SolverOptions& o) { return o.objective.log_residual; },
+                      [](SolverOptions& o, bool v) { o.objective.log_residual = v; }, "Fit log f - log y.")
+        .def_property("irls_floor", [](const SolverOptions& o) { return o.objective.irls_floor; },
+                      [](SolverOptions& o, double v) { o.objective.irls_floor = v; },
+                      "Gauss-Newton weight floor of robust losses (1: IRLS, 0: Triggs).")
+        .def_readwrite("seed", &SolverOptions::seed, "Key of the bootstrap resamples.")
+        .def_readwrite("evaluate_only", &SolverOptions::evaluate_only, "Only the cost at the starts.")
+        .def_property("device", [](const SolverOptions& o) { return o.device; },
+                      [](SolverOptions& o, const std::string& v) {
+                          check_device(v);
+                          o.device = v;
+                      },
+                      "'cpu' or 'cuda'.")
+        .def_property("layout", [](const SolverOptions& o) { return o.layout; },
+                      [](SolverOptions& o, const std::string& v) {
+                          check_layout(v);
+                          o.layout = v;
+                      },
+                      "GPU layout: 'auto', 'thread' or 'group'.")
+        .def_readwrite("max_chunk", &SolverOptions::max_chunk, "GPU problems per chunk (0: sized to free memory).")
+        .def("__repr__", [](const py::object& self) {
+            return fields_repr(self, {"ftol", "xtol", "gtol", "max_nfev", "n_threads", "want_jtj", "loss", "delta",
+                                      "log_residual", "irls_floor", "seed", "evaluate_only", "device", "layout",
+                                      "max_chunk"});
+        });
+
+    // -------------------------------------------------------------- Reduction
+    const Reduction dr;
+    py::class_<Reduction>(m, "Reduction", R"doc(What to keep of a batch's results, reduced where the batch runs.
+
+best_of=S keeps the best of every run of S consecutive problems; summary_runs=R
+then summarises every run of R results (mean, sd, `quantiles` of each
+parameter over the converged ones) and keeps only those.  grid_resamples=R
+with a start grid generates every (law, resample, start).)doc")
+        .def(py::init([](std::int64_t best_of, std::int64_t summary_runs,
+                         const std::optional<carray<double>>& quantiles, std::int64_t grid_resamples) {
+                 Reduction r;
+                 r.best_of = best_of;
+                 r.summary_runs = summary_runs;
+                 r.quantiles = quantiles;
+                 r.grid_resamples = grid_resamples;
+                 return r;
+             }),
+             py::kw_only(), py::arg("best_of") = dr.best_of, py::arg("summary_runs") = dr.summary_runs,
+             py::arg("quantiles") = py::none(), py::arg("grid_resamples") = dr.grid_resamples)
+        .def_readwrite("best_of", &Reduction::best_of, "Keep the best of every run of this many problems.")
+        .def_readwrite("summary_runs", &Reduction::summary_runs,
+                       "Summarise every run of this many results (0: no summaries).")
+        .def_readwrite("quantiles", &Reduction::quantiles, "Quantiles (in [0, 1]) of the summaries.")
+        .def_readwrite("grid_resamples", &Reduction::grid_resamples,
+                       "Resamples generated for every law with a start grid (0: none).")
+        .def("__repr__", [](const py::object& self) {
+            return fields_repr(self, {"best_of", "summary_runs", "quantiles", "grid_resamples"});
+        });
+
+    m.def("solve_batch", &solve_batch, py::arg("arrays"), py::arg("options"), py::arg("reduction") = py::none(),
           py::arg("jit_address") = 0, py::arg("cuda_jit_address") = 0,
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");

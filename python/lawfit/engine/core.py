@@ -285,7 +285,7 @@ def solve_batch(
             # non-positive y become NaN: that law gets BAD_INPUT
     device = resolve_device(device)
     jit_address = _jit_address(program, jit, device)
-    out = _core.solve_batch(
+    arrays = _core.BatchArrays(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
         n_params=P,
@@ -298,34 +298,39 @@ def solve_batch(
         fixed=fixed,
         lower=lower,
         upper=upper,
+        problem_resample=None if problem_resample is None
+        else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
+        group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
+        law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
+        start_grid=grid_values,
+        grid_sizes=grid_sizes,
+    )
+    options = _core.SolverOptions(
         ftol=float(ftol),
         xtol=float(xtol),
         gtol=float(gtol),
         max_nfev=int(max_nfev),
         n_threads=default_threads() if n_threads is None else int(n_threads),
-        want_jtj=want_jtj,
-        loss=int(loss_code(loss)),
+        want_jtj=bool(want_jtj),
+        loss=loss_code(loss),
         delta=float(delta),
         log_residual=residual == "log",
-        seed=int(seed) & (2**64 - 1),
-        problem_resample=None if problem_resample is None
-        else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
-        group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
-        evaluate_only=evaluate_only,
-        device=device,
-        max_chunk=int(max_chunk),
         irls_floor=1.0 if robust_hessian == "irls" else 0.0,
-        law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
-        start_grid=grid_values,
-        grid_sizes=grid_sizes,
+        seed=int(seed) & (2**64 - 1),
+        evaluate_only=bool(evaluate_only),
+        device=device,
+        layout=layout,
+        max_chunk=int(max_chunk),
+    )
+    reduction = _core.Reduction(
         best_of=int(best_of),
         summary_runs=int(summary_runs),
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
-        layout=layout,
         grid_resamples=int(n_resamples),
-        jit_address=jit_address if device == "cpu" else 0,
-        cuda_jit_address=jit_address if device == "cuda" else 0,
     )
+    out = _core.solve_batch(arrays, options, reduction,
+                            jit_address=jit_address if device == "cpu" else 0,
+                            cuda_jit_address=jit_address if device == "cuda" else 0)
     return BatchSolution(**out)
 
 
