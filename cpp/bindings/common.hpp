@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "lawfit/batch.hpp"
 
@@ -62,6 +63,26 @@ inline LmOptions make_options(double ftol, double xtol, double gtol, int max_nfe
     return o;
 }
 
+// A law compiled to machine code at run time (lawfit.engine.jit), loaded by
+// load_compiled (register_compiled.cpp) and held by a capsule named
+// kCompiledCpu or kCompiledCuda that closes the library when it goes.
+constexpr const char* kCompiledCpu = "lawfit.compiled_cpu";
+constexpr const char* kCompiledCuda = "lawfit.compiled_cuda";
+
+struct CompiledLaw {
+    void* library = nullptr;  // the dlopen handle
+    void* entry = nullptr;    // SolveRange (cpu) or cuda::CompiledSolve (cuda)
+    // The program the library was generated for (its constants as bits).
+    std::vector<std::int32_t> code;
+    std::vector<std::uint64_t> const_bits;
+    std::int64_t n_params = 0;
+};
+
+// The entry point of the compiled law `capsule` holds, after checking that it
+// is one load_compiled made (TypeError / ValueError otherwise), for `device`
+// ('cpu' or 'cuda'), and generated for exactly the program `prog`.
+void* compiled_entry(const py::capsule& capsule, const std::string& device, const ProgramView& prog);
+
 void register_enums(py::module_& m);       // Status, Op, Loss
 void register_cuda(py::module_& m);        // WITH_CUDA, CUDA_ABI, the device queries
 void register_solver(py::module_& m);      // solve_batch
@@ -69,6 +90,7 @@ void register_evaluate(py::module_& m);    // evaluate
 void register_covariance(py::module_& m);  // covariance
 void register_bootstrap(py::module_& m);   // bootstrap_counts
 void register_callback(py::module_& m);    // solve_callback
+void register_compiled(py::module_& m);    // load_compiled
 
 }  // namespace bindings
 }  // namespace lawfit

@@ -17,4 +17,5 @@ PYBIND11_MODULE(_core, m) {
     b::register_bootstrap(m);
     b::register_covariance(m);
     b::register_callback(m);
+    b::register_compiled(m);
 }

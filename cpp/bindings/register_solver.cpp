@@ -210,8 +210,7 @@ T* data_or_null(std::optional<carray<T>>& a) {
 }
 
 py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
-                     const std::optional<Reduction>& reduction, std::uintptr_t jit_address,
-                     std::uintptr_t cuda_jit_address) {
+                     const std::optional<Reduction>& reduction, const std::optional<py::capsule>& compiled) {
     // Copies (new references) taken with the GIL held: another thread that
     // reassigns a field while the batch runs cannot free what it reads.
     const BatchArrays a = arrays;
@@ -298,6 +297,8 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
     }
     check_layout(o.layout);
     check_device(o.device);
+    // A law compiled at run time: checked against the device and the program.
+    void* const generated = compiled ? compiled_entry(*compiled, o.device, prog) : nullptr;
     // What comes back: per-problem results, the best of each run, or only the
     // summaries.  The GPU never copies back more than that.
     BatchOutputs kept, full;
@@ -368,9 +369,9 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
             resident.streams[1] = y.stream;
             resident.streams[2] = weight ? weight->stream : 0;
             resident.streams[3] = p0 ? p0->stream : 0;
-            if (cuda_jit_address) {  // the law compiled for the GPU at run time
+            if (generated) {  // the law compiled for the GPU at run time
                 char msg[512] = {0};
-                const int code = reinterpret_cast<cuda::CompiledSolve>(cuda_jit_address)(
+                const int code = reinterpret_cast<cuda::CompiledSolve>(generated)(
                     &b, &r, &resident, want_jtj, static_cast<int>(lay), o.max_chunk, &n_chunks, msg, sizeof(msg));
                 if (code != 0) err = msg[0] ? msg : "compiled law failed";
             } else {
@@ -385,7 +386,7 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
         bool completed;
         {
             py::gil_scoped_release release;
-            completed = solve_batch_cpu(b, o.n_threads, python_interrupted, reinterpret_cast<SolveRange>(jit_address));
+            completed = solve_batch_cpu(b, o.n_threads, python_interrupted, reinterpret_cast<SolveRange>(generated));
             if (completed) reduce_batch_cpu(b, r);
         }
         if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
@@ -598,7 +599,7 @@ with a start grid generates every (law, resample, start).)doc")
         });
 
     m.def("solve_batch", &solve_batch, py::arg("arrays"), py::arg("options"), py::arg("reduction") = py::none(),
-          py::arg("jit_address") = 0, py::arg("cuda_jit_address") = 0,
+          py::arg("compiled") = py::none(),
           "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
           "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
 }

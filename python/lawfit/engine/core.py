@@ -218,7 +218,7 @@ def solve_batch(
     (``device='auto'`` then means 'cuda'); they must already be float64 and
     C-contiguous.  The small index arrays are copied to the host.
 
-    ``jit``: True compiles the law to machine code first (:mod:`lawfit._jit`:
+    ``jit``: True compiles the law to machine code first (:mod:`lawfit.engine.jit`:
     the system's C++ compiler for the CPU, nvcc for the GPU; cached by the
     law's hash; results bit-identical to the interpreter's, without its
     dispatch) and raises if it cannot; 'auto' does so when a compiler is there
@@ -284,7 +284,7 @@ def solve_batch(
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
     device = resolve_device(device)
-    jit_address = _jit_address(program, jit, device)
+    compiled = _compiled_law(program, jit, device)
     arrays = _core.BatchArrays(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
@@ -328,23 +328,22 @@ def solve_batch(
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
         grid_resamples=int(n_resamples),
     )
-    out = _core.solve_batch(arrays, options, reduction,
-                            jit_address=jit_address if device == "cpu" else 0,
-                            cuda_jit_address=jit_address if device == "cuda" else 0)
+    out = _core.solve_batch(arrays, options, reduction, compiled=compiled)
     return BatchSolution(**out)
 
 
-def _jit_address(program, jit, device: str) -> int:
+def _compiled_law(program, jit, device: str):
+    """The law compiled for ``device`` (a capsule from ``_core.load_compiled``), or None to interpret."""
     if jit is False or jit is None:
-        return 0
+        return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
     from . import jit as _jit
 
-    address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
-    if address is None and jit is True:
+    compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
+    if compiled is None and jit is True:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
-    return address or 0
+    return compiled
 
 
 def _float_array(a):

@@ -20,6 +20,7 @@ from .._core import (  # noqa: F401  (re-exports)
     cuda_device_count,
     cuda_device_name,
     evaluate,
+    load_compiled,
     solve_batch,
     solve_callback,
 )
