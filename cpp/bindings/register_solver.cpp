@@ -2,10 +2,14 @@
 // Its inputs and options are three bound structs (BatchArrays, SolverOptions,
 // Reduction), each field named once here; the defaults are the core's.
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <algorithm>
+#include <chrono>
 #include <initializer_list>
+#include <limits>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "common.hpp"
@@ -174,10 +178,74 @@ struct Reduction {
     std::int64_t grid_resamples = 0;
 };
 
-bool python_interrupted() {
-    py::gil_scoped_acquire gil;
-    return PyErr_CheckSignals() != 0;
-}
+// Watches a running batch from the calling thread: Ctrl-C, and the optional
+// progress(finished, total) callable, called with the GIL held at most every
+// kProgressEvery (or after every GPU chunk).  The first Python exception
+// (KeyboardInterrupt, or whatever progress raised) stops the batch and is kept
+// to be raised once the workers have joined.
+class Monitor {
+  public:
+    static constexpr std::chrono::milliseconds kProgressEvery{200};
+
+    Monitor(py::object progress, std::int64_t total)
+        : progress_(std::move(progress)), total_(total), last_(std::chrono::steady_clock::now()) {}
+
+    // Called without the GIL; true stops the batch.  Never throws.
+    bool poll(std::int64_t finished, bool every_time) {
+        py::gil_scoped_acquire gil;
+        if (PyErr_CheckSignals() != 0) {
+            error_.emplace();  // the KeyboardInterrupt (or what a signal handler raised)
+            return true;
+        }
+        if (progress_.is_none()) return false;
+        const auto now = std::chrono::steady_clock::now();
+        if (!every_time && now - last_ < kProgressEvery) return false;
+        last_ = now;
+        try {
+            progress_(finished, total_);
+            return false;
+        } catch (py::error_already_set& e) {
+            error_.emplace(std::move(e));
+        } catch (const std::exception& e) {
+            PyErr_SetString(PyExc_RuntimeError, e.what());
+            error_.emplace();
+        } catch (...) {
+            PyErr_SetString(PyExc_RuntimeError, "the progress callback failed");
+            error_.emplace();
+        }
+        return true;
+    }
+
+    // For the GPU back end (cuda::ChunkReport): after every chunk.
+    static int chunk_done(void* self, std::int64_t finished, std::int64_t) {
+        return static_cast<Monitor*>(self)->poll(finished, true) ? 1 : 0;
+    }
+
+    bool stopped() const { return error_.has_value(); }
+
+    // The batch's end (GIL held): progress(total, total), unless it was stopped.
+    void finish() const {
+        if (!progress_.is_none()) progress_(total_, total_);
+    }
+
+    // Raises what stopped the batch; `partial` (the per-problem results,
+    // unsolved problems INTERRUPTED) rides along as its partial_results.
+    [[noreturn]] void raise(const py::object& partial) {
+        if (!partial.is_none()) {
+            try {
+                py::setattr(error_->value(), "partial_results", partial);
+            } catch (py::error_already_set&) {  // an exception that takes no attributes: raised as it is
+            }
+        }
+        throw *error_;
+    }
+
+  private:
+    py::object progress_;
+    std::int64_t total_;
+    std::chrono::steady_clock::time_point last_;
+    std::optional<py::error_already_set> error_;
+};
 
 // Outputs of solve_batch, allocated for what the caller keeps.
 struct BatchOutputs {
@@ -209,8 +277,29 @@ T* data_or_null(std::optional<carray<T>>& a) {
     return a ? a->mutable_data() : nullptr;
 }
 
+// Per-problem outputs of a stopped batch: problems that were not solved
+// (INTERRUPTED) get NaN parameters, cost and J^T J and no iterations.
+py::object unsolved_cleared(BatchOutputs& out, int P, int n_chunks) {
+    if (!out.status) return py::none();
+    const std::int64_t n = out.status->shape(0);
+    const std::int32_t* status = out.status->data();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    for (std::int64_t k = 0; k < n; ++k) {
+        if (status[k] != static_cast<std::int32_t>(Status::INTERRUPTED)) continue;
+        std::fill_n(out.params->mutable_data() + k * P, P, nan);
+        out.cost->mutable_data()[k] = nan;
+        out.nit->mutable_data()[k] = 0;
+        out.nfev->mutable_data()[k] = 0;
+        if (out.jtj) std::fill_n(out.jtj->mutable_data() + k * P * P, P * P, nan);
+    }
+    return out.to_dict(n_chunks);
+}
+
+using ProgressCallback = py::typing::Callable<void(std::int64_t, std::int64_t)>;
+
 py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
-                     const std::optional<Reduction>& reduction, const std::optional<py::capsule>& compiled) {
+                     const std::optional<Reduction>& reduction, const std::optional<py::capsule>& compiled,
+                     const std::optional<ProgressCallback>& progress) {
     // Copies (new references) taken with the GIL held: another thread that
     // reassigns a field while the batch runs cannot free what it reads.
     const BatchArrays a = arrays;
@@ -353,8 +442,12 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
     require(cuda_device || !any_on_device,
             "columns, y, weight and p0 lie on the GPU: run with device='cuda' (or 'auto'), or copy them to numpy");
     int n_chunks = 1;
+    Monitor monitor(progress ? py::object(*progress) : py::none(), n_problems);
     if (cuda_device) {
 #ifdef LAWFIT_WITH_CUDA
+        // Problems of chunks never run keep this status when the batch is stopped.
+        if (&per_problem == &kept && kept.status)
+            std::fill_n(kept.status->mutable_data(), n_problems, static_cast<std::int32_t>(Status::INTERRUPTED));
         std::string err;
         {
             py::gil_scoped_release release;
@@ -369,16 +462,22 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
             resident.streams[1] = y.stream;
             resident.streams[2] = weight ? weight->stream : 0;
             resident.streams[3] = p0 ? p0->stream : 0;
+            cuda::ChunkReport report;
+            report.done = &Monitor::chunk_done;
+            report.context = &monitor;
             if (generated) {  // the law compiled for the GPU at run time
                 char msg[512] = {0};
                 const int code = reinterpret_cast<cuda::CompiledSolve>(generated)(
-                    &b, &r, &resident, want_jtj, static_cast<int>(lay), o.max_chunk, &n_chunks, msg, sizeof(msg));
+                    &b, &r, &resident, want_jtj, static_cast<int>(lay), o.max_chunk, &report, &n_chunks, msg,
+                    sizeof(msg));
                 if (code != 0) err = msg[0] ? msg : "compiled law failed";
             } else {
-                err = cuda::solve_batch(b, r, resident, want_jtj, lay, o.max_chunk, &n_chunks);
+                err = cuda::solve_batch(b, r, resident, want_jtj, lay, o.max_chunk, &report, &n_chunks);
             }
         }
         if (!err.empty()) throw std::runtime_error("lawfit CUDA back end: " + err);
+        if (monitor.stopped())  // per-problem results exist on the host only when nothing was reduced
+            monitor.raise(&per_problem == &kept ? unsolved_cleared(kept, P, n_chunks) : py::object(py::none()));
 #else
         throw std::runtime_error("lawfit was built without the CUDA back end (no CUDA compiler at build time)");
 #endif
@@ -386,11 +485,14 @@ py::dict solve_batch(const BatchArrays& arrays, const SolverOptions& options,
         bool completed;
         {
             py::gil_scoped_release release;
-            completed = solve_batch_cpu(b, o.n_threads, python_interrupted, reinterpret_cast<SolveRange>(generated));
+            completed = solve_batch_cpu(
+                b, o.n_threads, [&monitor](std::int64_t finished) { return monitor.poll(finished, false); },
+                reinterpret_cast<SolveRange>(generated));
             if (completed) reduce_batch_cpu(b, r);
         }
-        if (!completed) throw py::error_already_set();  // the pending KeyboardInterrupt
+        if (!completed) monitor.raise(unsolved_cleared(per_problem, P, n_chunks));
     }
+    monitor.finish();
     return kept.to_dict(n_chunks);
 }
 
@@ -599,9 +701,19 @@ with a start grid generates every (law, resample, start).)doc")
         });
 
     m.def("solve_batch", &solve_batch, py::arg("arrays"), py::arg("options"), py::arg("reduction") = py::none(),
-          py::arg("compiled") = py::none(),
-          "Fit every problem of a ragged batch; returns a dict of result arrays (params, cost, nit, nfev, "
-          "status, jtj; best and n_converged with best_of > 1; mean, sd, quantiles, n_used with summary_runs).");
+          py::arg("compiled") = py::none(), py::arg("progress") = py::none(),
+          R"doc(Fits every problem of a ragged batch; returns a dict of result arrays.
+
+Keys: params, cost, nit, nfev, status, jtj (per problem, or per run with
+best_of > 1, then also best and n_converged), mean, sd, quantiles, n_used
+(with summary_runs; the per-problem keys are then None), n_chunks.
+compiled: a capsule from load_compiled for this program and device.
+progress(finished, total) is called from this thread with the GIL held, at
+most every 0.2 s on the CPU and after every chunk on the GPU, and once at the
+end with (total, total).  Ctrl-C, or an exception raised by progress, stops
+the batch: the exception is raised once the workers have stopped, with the
+per-problem results as its partial_results (a dict; unsolved problems
+INTERRUPTED; absent on the GPU when the results are reduced).)doc");
 }
 
 }  // namespace bindings

@@ -168,6 +168,7 @@ def solve_batch(
     layout: str = "auto",
     n_resamples: int = 0,
     jit=False,
+    progress=None,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -227,6 +228,16 @@ def solve_batch(
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
     'auto' (group when laws average 128 points or more).  Ignored on the CPU.
+
+    ``progress``: a callable ``progress(finished, total)`` the core calls from
+    this thread (GIL held) with the number of problems finished so far, at
+    most every 0.2 s on the CPU and after every chunk on the GPU, and once at
+    the end with ``(total, total)``.  If it raises, the batch stops as on
+    Ctrl-C and the exception propagates once the workers have stopped.  The
+    exception that stops a batch (KeyboardInterrupt too) carries the
+    per-problem results as ``partial_results`` (a :class:`BatchSolution`;
+    unsolved problems INTERRUPTED with NaN parameters; not on the GPU when
+    the results are reduced there).
 
     Examples
     --------
@@ -328,7 +339,13 @@ def solve_batch(
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
         grid_resamples=int(n_resamples),
     )
-    out = _core.solve_batch(arrays, options, reduction, compiled=compiled)
+    try:
+        out = _core.solve_batch(arrays, options, reduction, compiled=compiled, progress=progress)
+    except BaseException as exc:
+        partial = getattr(exc, "partial_results", None)
+        if isinstance(partial, dict):
+            exc.partial_results = BatchSolution(**partial)
+        raise
     return BatchSolution(**out)
 
 

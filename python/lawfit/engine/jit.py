@@ -73,6 +73,7 @@ __attribute__((visibility("default"))) void lawfit_jit_solve(const lawfit::Batch
 _CUDA_TEMPLATE = """#include <cstdint>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "batch_runner.cuh"
 
@@ -87,15 +88,20 @@ __attribute__((visibility("default"))) std::uint64_t lawfit_cuda_jit_abi() {{
 
 __attribute__((visibility("default"))) int lawfit_cuda_jit_solve(
         const lawfit::BatchView* host, const lawfit::ReduceView* r, const lawfit::cuda::Resident* resident,
-        int want_jtj, int layout, std::int64_t max_chunk, int* n_chunks, char* err, int err_len) {{
+        int want_jtj, int layout, std::int64_t max_chunk, const lawfit::cuda::ChunkReport* report, int* n_chunks,
+        char* err, int err_len) {{
     const std::string e = lawfit::cuda::run_batch<GeneratedRunner, {np}, 1>(
-        *host, *r, *resident, want_jtj != 0, static_cast<lawfit::cuda::Layout>(layout), max_chunk, n_chunks);
+        *host, *r, *resident, want_jtj != 0, static_cast<lawfit::cuda::Layout>(layout), max_chunk, report,
+        n_chunks);
     if (e.empty()) return 0;
     std::snprintf(err, static_cast<std::size_t>(err_len), "%s", e.c_str());
     return 1;
 }}
 {program}
 }}
+
+static_assert(std::is_same<decltype(&lawfit_cuda_jit_solve), lawfit::cuda::CompiledSolve>::value,
+              "the entry point must have the core's CompiledSolve type");
 """
 
 # --fmad=false as the package's CUDA build (cuda/CMakeLists.txt).
