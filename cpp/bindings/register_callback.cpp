@@ -1,6 +1,7 @@
 // solve_callback: one problem whose residuals come from a Python callable.
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include <algorithm>
 
@@ -12,9 +13,12 @@ namespace bindings {
 
 namespace {
 
-py::tuple solve_callback(py::function fun, const carray<double>& p0,
-                         const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
-                         const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev) {
+// (x, cost, nit, nfev, status, J^T J)
+using CallbackResult = py::typing::Tuple<carray<double>, double, int, long, int, carray<double>>;
+
+CallbackResult solve_callback(py::function fun, const carray<double>& p0,
+                              const std::optional<carray<std::uint8_t>>& fixed, const carray<double>& lower,
+                              const carray<double>& upper, double ftol, double xtol, double gtol, int max_nfev) {
     const int P = static_cast<int>(p0.size());
     require(P >= 1 && P <= kMaxParams, "a fit needs between 1 and " + std::to_string(kMaxParams) + " parameters");
     require(lower.size() == P && upper.size() == P, "bounds must have one value per parameter");

@@ -3,6 +3,8 @@
 #include <thread>
 #include <vector>
 
+#include <pybind11/typing.h>
+
 #include "common.hpp"
 
 namespace lawfit {
@@ -10,7 +12,7 @@ namespace bindings {
 
 namespace {
 
-py::tuple covariance(const carray<double>& jtj, double min_pivot) {
+py::typing::Tuple<carray<double>, carray<bool>> covariance(const carray<double>& jtj, double min_pivot) {
     require(jtj.ndim() == 3 && jtj.shape(1) == jtj.shape(2), "jtj must have shape (K, P, P)");
     const std::int64_t K = jtj.shape(0);
     const int P = static_cast<int>(jtj.shape(1));

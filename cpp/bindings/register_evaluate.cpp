@@ -1,5 +1,6 @@
 // evaluate: a program's value and gradient at every point.
 #include <pybind11/stl.h>
+#include <pybind11/typing.h>
 
 #include "common.hpp"
 #include "cpu_backend.hpp"
@@ -9,7 +10,7 @@ namespace bindings {
 
 namespace {
 
-py::tuple evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
+py::typing::Tuple<carray<double>, carray<double>> evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
                    const carray<double>& columns, const carray<double>& params,
                    const std::optional<carray<std::int64_t>>& offsets) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
