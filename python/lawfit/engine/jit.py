@@ -23,9 +23,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
-import struct
 import threading
 from pathlib import Path
 
