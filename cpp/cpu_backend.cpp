@@ -11,7 +11,6 @@
 
 namespace lawfit {
 
-
 namespace {
 void mark_all(const BatchView& batch, Status status) {
     for (std::int64_t i = 0; i < batch.n_problems; ++i) batch.status[i] = static_cast<std::int32_t>(status);
@@ -22,8 +21,7 @@ void mark_all_bad(const BatchView& batch) {
 }
 }  // namespace
 
-bool solve_batch_cpu(const BatchView& batch, int n_threads,
-                     const std::function<bool()>& interrupted, SolveRange generated) {
+bool solve_batch_cpu(const BatchView& batch, int n_threads, const Poll& poll, SolveRange generated) {
     const std::int64_t n = batch.n_problems;
     if (!with_size_class(batch.prog, [](auto) {})) {  // a program no size class holds
         mark_all_bad(batch);
@@ -42,6 +40,7 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
         max_law_points = std::max(max_law_points, batch.offsets[l + 1] - batch.offsets[l]);
 
     std::atomic<std::int64_t> next{0};
+    std::atomic<std::int64_t> finished{0};  // problems of completed chunks (only polled: relaxed)
     std::atomic<bool> cancel{false};
     std::mutex mu;
     std::condition_variable cv;
@@ -52,7 +51,9 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
         while (!cancel.load(std::memory_order_relaxed)) {
             const std::int64_t start = next.fetch_add(chunk);
             if (start >= n) break;
-            solve_range(start, std::min(n, start + chunk));
+            const std::int64_t last = std::min(n, start + chunk);
+            solve_range(start, last);
+            finished.fetch_add(last - start, std::memory_order_relaxed);
         }
     };
     auto worker = [&]() {
@@ -80,7 +81,7 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads,
         while (running > 0) {
             if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
             lock.unlock();
-            const bool stop = interrupted && interrupted();
+            const bool stop = poll && poll(finished.load(std::memory_order_relaxed));
             lock.lock();
             if (stop) cancel = true;
         }

@@ -8,17 +8,21 @@
 
 namespace lawfit {
 
-// Solves every problem of the batch on n_threads threads (<= 0: all cores),
-// with the interpreter or, when given, the law's generated code.
-// `interrupted` is polled from the calling thread about every 50 ms; when it
-// returns true, workers stop taking problems and unsolved ones get INTERRUPTED.
-// Returns false if the run was interrupted.
-// Code compiled at run time for one law program (lawfit._jit): solves
+// Code compiled at run time for one law program (lawfit.engine.jit): solves
 // problems first .. last - 1 of the batch, as solve_problem does.
 using SolveRange = void (*)(const BatchView* batch, std::int64_t first, std::int64_t last);
 
-bool solve_batch_cpu(const BatchView& batch, int n_threads,
-                     const std::function<bool()>& interrupted, SolveRange generated = nullptr);
+// Called from the calling thread about every 50 ms while the workers run, with
+// the number of problems finished so far; returning true stops the batch.
+using Poll = std::function<bool(std::int64_t finished)>;
+
+// Solves every problem of the batch on n_threads threads (<= 0: all cores),
+// with the interpreter or, when given, the law's generated code.  When `poll`
+// returns true, workers stop taking problems and unsolved ones get
+// INTERRUPTED.  Workers count finished problems per chunk they claimed (one
+// relaxed atomic add per chunk), so the count `poll` sees lags by at most
+// the chunks in flight.  Returns false if the run was stopped.
+bool solve_batch_cpu(const BatchView& batch, int n_threads, const Poll& poll, SolveRange generated = nullptr);
 
 // Applies r (best of runs, replicate summaries) to the solved batch b.
 void reduce_batch_cpu(const BatchView& b, const ReduceView& r);

@@ -2,7 +2,7 @@
 // (evaluator.hpp: the interpreter, or code generated for one law): kernels
 // for both layouts, the device-side reductions, uploads, chunking.  Included
 // by cuda_backend.cu (the interpreter, built with the package) and by code
-// lawfit._jit compiles at run time for one law.
+// lawfit.engine.jit compiles at run time for one law.
 #pragma once
 #include <cuda_runtime.h>
 
@@ -199,7 +199,7 @@ struct ChunkOutputs {
 
 template <class Runner, int NP, int NS>
 std::string run_batch(const BatchView& host, const ReduceView& r, const Resident& resident, bool want_jtj,
-                      Layout layout, std::int64_t max_chunk, int* n_chunks) {
+                      Layout layout, std::int64_t max_chunk, const ChunkReport* report, int* n_chunks) {
     const int P = host.prog.n_params;
     const std::int64_t K = host.n_problems, S = r.best_of, R = r.summary_runs;
     const bool summarise = R > 0, reduce_best = S > 1;
@@ -300,6 +300,9 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
                             (e = download(r.n_converged + kept0, o.n_conv, n_kept))))
             return message(e, "solve");
         ++*n_chunks;
+        // The downloads above waited for the chunk: its problems are finished.
+        if (first + count < K && report && report->done && report->done(report->context, first + count, K) != 0)
+            break;
     }
     return "";
 }

@@ -20,11 +20,12 @@ std::string device_name(int device) {
 }
 
 std::string solve_batch(const BatchView& host, const ReduceView& r, const Resident& resident, bool want_jtj,
-                        Layout layout, std::int64_t max_chunk, int* n_chunks) {
+                        Layout layout, std::int64_t max_chunk, const ChunkReport* report, int* n_chunks) {
     std::string err = "the law program does not fit any size class";
     with_size_class(host.prog, [&](auto size) {
         using Size = decltype(size);
-        err = run_batch<Interpreter, Size::kParams, Size::kStack>(host, r, resident, want_jtj, layout, max_chunk, n_chunks);
+        err = run_batch<Interpreter, Size::kParams, Size::kStack>(host, r, resident, want_jtj, layout, max_chunk, report,
+                                                               n_chunks);
     });
     return err;
 }

@@ -25,20 +25,34 @@ constexpr double kGroupMinPoints = 128.0;
 // Inputs that already lie on the device (__cuda_array_interface__ arrays):
 // used where they are, never copied.  `streams` are the producers' streams
 // (0: none) to wait for before reading them.  Plain data: it also crosses
-// into code compiled at run time (lawfit._jit).
+// into code compiled at run time (lawfit.engine.jit).
 struct Resident {
     bool columns = false, y = false, weight = false, p0 = false;
     std::intptr_t streams[4] = {0, 0, 0, 0};
 };
 
-// Entry point of a law compiled at run time for the GPU (lawfit._jit):
+// Told on the host after each chunk but the last how many problems are
+// finished (of `total`); a nonzero return stops the batch there (the problems
+// of later chunks are not solved).  Plain data: it also crosses into code
+// compiled at run time.
+struct ChunkReport {
+    int (*done)(void* context, std::int64_t finished, std::int64_t total) = nullptr;
+    void* context = nullptr;
+};
+
+// Entry point of a law compiled at run time for the GPU (lawfit.engine.jit):
 // solve_batch() for that one law; returns 0, or nonzero with a message in err.
 using CompiledSolve = int (*)(const BatchView* host, const ReduceView* r, const Resident* resident, int want_jtj,
-                              int layout, std::int64_t max_chunk, int* n_chunks, char* err, int err_len);
+                              int layout, std::int64_t max_chunk, const ChunkReport* report, int* n_chunks,
+                              char* err, int err_len);
+
+// Bumped when CompiledSolve's arguments change in a way the sizes below miss.
+constexpr std::uint64_t kAbiVersion = 2;
 
 // What code compiled at run time must agree on with this build.
 constexpr std::uint64_t abi_signature() {
-    return sizeof(BatchView) * 1000000ull + sizeof(ReduceView) * 1000ull + sizeof(Resident);
+    return kAbiVersion * 1000000000000ull + sizeof(BatchView) * 1000000ull + sizeof(ReduceView) * 1000ull +
+           sizeof(Resident);
 }
 
 // Solves the batch on the current device.  Every pointer in `host` and `r` is
@@ -47,9 +61,11 @@ constexpr std::uint64_t abi_signature() {
 // of whole runs sized to the free device memory (at most `max_chunk` problems
 // when > 0), reductions (r: best of runs, replicate summaries) run on the
 // device and only what r keeps is copied back (host's per-problem outputs
-// only when nothing is reduced).  Returns an error message, empty on success.
+// only when nothing is reduced).  `report` (may be null) hears after each
+// chunk; when it asks to stop, the call returns early with an empty message.
+// Returns an error message, empty on success.
 std::string solve_batch(const BatchView& host, const ReduceView& r, const Resident& resident, bool want_jtj,
-                        Layout layout, std::int64_t max_chunk, int* n_chunks);
+                        Layout layout, std::int64_t max_chunk, const ChunkReport* report, int* n_chunks);
 
 }  // namespace cuda
 }  // namespace lawfit

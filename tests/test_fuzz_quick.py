@@ -105,10 +105,12 @@ def test_random_int32_code_arrays():
         if P >= 0 and columns.shape[1] > 0:
             K = int(rng.integers(1, 4))
             try:
-                out = _core.solve_batch(code, consts, P, columns, rng.normal(size=columns.shape[1]), None,
-                                        np.array([0, columns.shape[1]]), np.zeros(K, np.int64),
-                                        np.ones((K, P)), None, np.full(P, -np.inf), np.full(P, np.inf),
-                                        1.49012e-8, 1.49012e-8, 0.0, 5, 2, False)
+                arrays = _core.BatchArrays(code=code, consts=consts, n_params=P, columns=columns,
+                                           y=rng.normal(size=columns.shape[1]),
+                                           offsets=np.array([0, columns.shape[1]]),
+                                           problem_law=np.zeros(K, np.int64), p0=np.ones((K, P)),
+                                           lower=np.full(P, -np.inf), upper=np.full(P, np.inf))
+                out = _core.solve_batch(arrays, _core.SolverOptions(max_nfev=5, n_threads=2, want_jtj=False))
             except (ValueError, TypeError):
                 pass
             else:
@@ -238,9 +240,10 @@ def test_powi_exponent_out_of_range_is_refused(n):
     with pytest.raises(ValueError):
         _core.evaluate(_powi_program(n), np.zeros(0), 1, columns, np.array([1.0000001]))
     try:
-        out = _core.solve_batch(_powi_program(n), np.zeros(0), 1, columns, np.ones(3), None,
-                                np.array([0, 3]), None, np.ones((1, 1)), None, np.full(1, -np.inf),
-                                np.full(1, np.inf), 1.49012e-8, 1.49012e-8, 0.0, 3, 1, False)
+        arrays = _core.BatchArrays(code=_powi_program(n), consts=np.zeros(0), n_params=1, columns=columns,
+                                   y=np.ones(3), offsets=np.array([0, 3]), p0=np.ones((1, 1)),
+                                   lower=np.full(1, -np.inf), upper=np.full(1, np.inf))
+        out = _core.solve_batch(arrays, _core.SolverOptions(max_nfev=3, n_threads=1, want_jtj=False))
     except ValueError:
         return
     assert out["status"][0] in (int(lawfit.Status.NON_FINITE), int(lawfit.Status.BAD_INPUT))

@@ -1,10 +1,13 @@
-"""Laws compiled to machine code (lawfit.codegen + lawfit._jit) give the interpreter's bits.
+"""Laws compiled to machine code (lawfit.codegen + lawfit.engine.jit) give the interpreter's bits.
 
 Each formula below is fitted twice, interpreted and compiled, from several
 starts (some of which fail: statuses must match too); every output array must
 be identical.  Together the formulas use every opcode.  Skipped when no C++
 compiler is available.
 """
+import ctypes
+import subprocess
+
 import numpy as np
 import pytest
 
@@ -92,9 +95,70 @@ def test_compiled_code_is_cached_and_reused(tmp_path, monkeypatch):
     monkeypatch.setattr(_jit, "_loaded", {})  # as in a fresh process
     program = lawfit.compile_law("a*x**-b + c", inputs=["x"])
     first = _jit.compiled_solver(program)
-    assert first and _jit.last_error() == ""
-    assert _jit.compiled_solver(lawfit.compile_law("a*x**-b + c", inputs=["x"])) == first
+    assert first is not None and _jit.last_error() == ""
+    assert _jit.compiled_solver(lawfit.compile_law("a*x**-b + c", inputs=["x"])) is first
     assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
+
+
+def _batch(program, K=3):
+    x = np.linspace(1, 10, 20)
+    arrays = _core.BatchArrays(code=program.code, consts=program.consts, n_params=len(program.param_names),
+                               columns=program.input_matrix({"x": x}), y=3 * x**-0.5 + 1,
+                               offsets=np.array([0, 20]), problem_law=np.zeros(K, np.int64),
+                               p0=np.tile([2.0, 0.4, 0.5], (K, 1)), lower=np.full(3, -np.inf),
+                               upper=np.full(3, np.inf))
+    return arrays, _core.SolverOptions(n_threads=1)
+
+
+def _foreign_capsule(name: bytes):
+    new = ctypes.pythonapi.PyCapsule_New
+    new.restype, new.argtypes = ctypes.py_object, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_void_p]
+    return new(ctypes.addressof(ctypes.c_int(1)), name, None)
+
+
+def test_compiled_laws_are_named_capsules_and_nothing_else_is_taken(tmp_path, monkeypatch):
+    # The core loads the library and hands out a capsule; solve_batch takes
+    # nothing else (no integer ever becomes a function pointer), checks the
+    # capsule's name and kind, and that it was generated for the batch's program.
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    monkeypatch.setattr(_jit, "_loaded", {})
+    program = lawfit.compile_law("a*x**-b + c", inputs=["x"])
+    capsule = _jit.compiled_solver(program)
+    assert type(capsule).__name__ == "PyCapsule" and '"lawfit.compiled_cpu"' in repr(capsule)
+    arrays, options = _batch(program)
+    interpreted = _core.solve_batch(arrays, options)
+    compiled = _core.solve_batch(arrays, options, compiled=capsule)
+    np.testing.assert_array_equal(compiled["params"], interpreted["params"])
+    assert (compiled["status"] >= 1).all() and (compiled["status"] <= 4).all()
+    for bad in (12345, id(capsule), "lawfit.compiled_cpu", 1.5):
+        with pytest.raises(TypeError):
+            _core.solve_batch(arrays, options, compiled=bad)
+    for name in (b"other.library", b"lawfit.compiled"):
+        with pytest.raises(ValueError, match="capsule from load_compiled"):
+            _core.solve_batch(arrays, options, compiled=_foreign_capsule(name))
+    with pytest.raises(ValueError, match="compiled for the CPU"):
+        _core.solve_batch(arrays, _core.SolverOptions(device="cuda"), compiled=capsule)
+    other = lawfit.compile_law("a*x**-b + c*x", inputs=["x"])
+    with pytest.raises(ValueError, match="different program"):
+        _core.solve_batch(_batch(other)[0], options, compiled=capsule)
+    shifted = lawfit.compile_law("a*x**-b + c + 1", inputs=["x"])  # same shape, one more constant
+    with pytest.raises(ValueError, match="different program"):
+        _core.solve_batch(_batch(shifted)[0], options, compiled=capsule)
+
+
+def test_load_compiled_checks_the_library(tmp_path):
+    with pytest.raises(ValueError, match="kind"):
+        _core.load_compiled(str(tmp_path / "law.so"), "gpu")
+    with pytest.raises(OSError, match="cannot load"):
+        _core.load_compiled(str(tmp_path / "missing.so"), "cpu")
+    with pytest.raises(OSError, match="lacks lawfit_jit_batch_view_size"):
+        _core.load_compiled(_core.__file__, "cpu")  # a shared library, but not a compiled law
+    src = tmp_path / "stale.cpp"
+    src.write_text('extern "C" __attribute__((visibility("default"))) unsigned long long '
+                   "lawfit_jit_batch_view_size() { return 1; }\n")
+    subprocess.run([_jit.compiler(), "-shared", "-fPIC", str(src), "-o", str(tmp_path / "stale.so")], check=True)
+    with pytest.raises(ValueError, match="different lawfit core"):
+        _core.load_compiled(str(tmp_path / "stale.so"), "cpu")
 
 
 def test_without_a_compiler_auto_falls_back_and_true_says_why(monkeypatch, tmp_path):
@@ -129,9 +193,10 @@ def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
     monkeypatch.setattr(_jit, "_loaded", {})  # as in a fresh process
     program = lawfit.compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
-    address = _jit.compiled_cuda_solver(program)
-    assert address, _jit.last_error()
-    assert _jit.compiled_cuda_solver(program) == address  # loaded once
+    capsule = _jit.compiled_cuda_solver(program)
+    assert capsule is not None, _jit.last_error()
+    assert '"lawfit.compiled_cuda"' in repr(capsule)
+    assert _jit.compiled_cuda_solver(program) is capsule  # loaded once
     assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
 
 

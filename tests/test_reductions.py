@@ -141,9 +141,10 @@ def test_replicate_summaries_equal_numpy(best_of):
 def test_programs_that_underflow_the_stack_are_refused():
     code = np.array([[int(_core.Op.PARAM), 0], [int(_core.Op.ADD), 0]], dtype=np.int32)
     with pytest.raises(ValueError, match="pops more values than it pushes"):
-        _core.solve_batch(code, np.zeros(0), 1, np.zeros((0, 3)), np.ones(3), None, np.array([0, 3]), None,
-                          np.ones((1, 1)), None, np.full(1, -np.inf), np.full(1, np.inf), 1e-8, 1e-8, 0.0, 5, 1,
-                          False)
+        arrays = _core.BatchArrays(code=code, consts=np.zeros(0), n_params=1, columns=np.zeros((0, 3)),
+                                   y=np.ones(3), offsets=np.array([0, 3]), p0=np.ones((1, 1)),
+                                   lower=np.full(1, -np.inf), upper=np.full(1, np.inf))
+        _core.solve_batch(arrays, _core.SolverOptions(max_nfev=5, n_threads=1, want_jtj=False))
 
 
 def test_generated_laws_resamples_and_starts_match_explicit_ones():

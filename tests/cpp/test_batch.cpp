@@ -89,9 +89,9 @@ struct Batch : lft::BatchOutputs {
         for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
     }
 
-    bool solve_threads(int n_threads, const std::function<bool()>& interrupted = nullptr) {
+    bool solve_threads(int n_threads, const lawfit::Poll& poll = nullptr) {
         const lawfit::BatchView b = view();
-        return lawfit::solve_batch_cpu(b, n_threads, interrupted);
+        return lawfit::solve_batch_cpu(b, n_threads, poll);
     }
 
     bool converged(std::int64_t k) const { return lawfit::converged(static_cast<Status>(status[k])); }
@@ -362,7 +362,7 @@ LF_TEST(interruption_marks_unsolved_problems) {
     batch.p0.clear();
     for (std::int64_t k = 0; k < K; ++k) batch.p0.insert(batch.p0.end(), {1.0 + 1e-6 * (k % 1000), 1.0, 0.0});
     std::atomic<int> polls{0};
-    const bool completed = batch.solve_threads(2, [&] { return ++polls > 0; });
+    const bool completed = batch.solve_threads(2, [&](std::int64_t) { return ++polls > 0; });
     CHECK(!completed);
     CHECK(polls >= 1);
     std::int64_t interrupted = 0, solved = 0;
@@ -380,6 +380,32 @@ LF_TEST(interruption_marks_unsolved_problems) {
     CHECK_EQ(interrupted + solved, K);
     CHECK(batch.converged(0));
     check_recovers_truth(batch, 0, 0, 1e-2, 1e-3);  // noisy data
+}
+
+LF_TEST(polls_see_the_count_of_finished_problems) {
+    // Each poll is told how many problems are finished: the count never
+    // decreases, never exceeds the batch, is reached by the problems actually
+    // solved, and grows while the batch runs.  Stopped after a few polls.
+    const std::int64_t K = 200000;
+    Batch batch({200}, 0.01);
+    batch.problem_law.assign(K, 0);
+    batch.p0.clear();
+    for (std::int64_t k = 0; k < K; ++k) batch.p0.insert(batch.p0.end(), {1.0 + 1e-6 * (k % 1000), 1.0, 0.0});
+    std::vector<std::int64_t> seen;
+    const bool completed = batch.solve_threads(2, [&](std::int64_t finished) {
+        seen.push_back(finished);
+        return seen.size() >= 4;
+    });
+    CHECK(!completed);
+    CHECK_EQ(static_cast<std::int64_t>(seen.size()), 4);
+    for (std::size_t k = 1; k < seen.size(); ++k) CHECK(seen[k] >= seen[k - 1]);
+    CHECK(seen.back() > seen.front());
+    CHECK(seen.back() <= K);
+    std::int64_t solved = 0;
+    for (std::int64_t k = 0; k < K; ++k)
+        if (batch.status[k] != code(Status::INTERRUPTED)) ++solved;
+    CHECK(solved >= seen.back());
+    CHECK(solved < K);
 }
 
 LF_TEST(size_classes_give_bit_identical_results) {

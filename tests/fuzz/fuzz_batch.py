@@ -172,13 +172,28 @@ def random_batch_call(src: Source) -> dict:
     return kwargs
 
 
-def check_batch(kwargs: dict) -> str:
-    """One solve_batch call against the contract; returns its outcome."""
+ARRAY_FIELDS = ("code", "consts", "n_params", "columns", "y", "weight", "offsets", "problem_law", "p0", "fixed",
+                "lower", "upper", "problem_resample", "group", "law_key", "start_grid", "grid_sizes")
+REDUCTION_FIELDS = ("best_of", "summary_runs", "quantiles", "grid_resamples")
+
+
+def solve(kwargs: dict) -> dict:
+    """``_core.solve_batch`` with one flat dict of arguments, split into its
+    BatchArrays, SolverOptions and Reduction (building them checks too)."""
     from lawfit import _core
 
+    arrays = _core.BatchArrays(**{k: v for k, v in kwargs.items() if k in ARRAY_FIELDS})
+    reduction = _core.Reduction(**{k: v for k, v in kwargs.items() if k in REDUCTION_FIELDS})
+    options = _core.SolverOptions(**{k: v for k, v in kwargs.items()
+                                     if k not in ARRAY_FIELDS and k not in REDUCTION_FIELDS})
+    return _core.solve_batch(arrays, options, reduction)
+
+
+def check_batch(kwargs: dict) -> str:
+    """One solve_batch call against the contract; returns its outcome."""
     device = kwargs.get("device", "cpu")
     try:
-        out = _core.solve_batch(**kwargs)
+        out = solve(kwargs)
     except (ValueError, TypeError) as exc:
         return f"refused: {type(exc).__name__}"
     except RuntimeError:

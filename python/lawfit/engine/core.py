@@ -168,6 +168,7 @@ def solve_batch(
     layout: str = "auto",
     n_resamples: int = 0,
     jit=False,
+    progress=None,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
 
@@ -218,7 +219,7 @@ def solve_batch(
     (``device='auto'`` then means 'cuda'); they must already be float64 and
     C-contiguous.  The small index arrays are copied to the host.
 
-    ``jit``: True compiles the law to machine code first (:mod:`lawfit._jit`:
+    ``jit``: True compiles the law to machine code first (:mod:`lawfit.engine.jit`:
     the system's C++ compiler for the CPU, nvcc for the GPU; cached by the
     law's hash; results bit-identical to the interpreter's, without its
     dispatch) and raises if it cannot; 'auto' does so when a compiler is there
@@ -227,6 +228,16 @@ def solve_batch(
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
     'auto' (group when laws average 128 points or more).  Ignored on the CPU.
+
+    ``progress``: a callable ``progress(finished, total)`` the core calls from
+    this thread (GIL held) with the number of problems finished so far, at
+    most every 0.2 s on the CPU and after every chunk on the GPU, and once at
+    the end with ``(total, total)``.  If it raises, the batch stops as on
+    Ctrl-C and the exception propagates once the workers have stopped.  The
+    exception that stops a batch (KeyboardInterrupt too) carries the
+    per-problem results as ``partial_results`` (a :class:`BatchSolution`;
+    unsolved problems INTERRUPTED with NaN parameters; not on the GPU when
+    the results are reduced there).
 
     Examples
     --------
@@ -284,8 +295,8 @@ def solve_batch(
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
     device = resolve_device(device)
-    jit_address = _jit_address(program, jit, device)
-    out = _core.solve_batch(
+    compiled = _compiled_law(program, jit, device)
+    arrays = _core.BatchArrays(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
         n_params=P,
@@ -298,48 +309,58 @@ def solve_batch(
         fixed=fixed,
         lower=lower,
         upper=upper,
+        problem_resample=None if problem_resample is None
+        else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
+        group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
+        law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
+        start_grid=grid_values,
+        grid_sizes=grid_sizes,
+    )
+    options = _core.SolverOptions(
         ftol=float(ftol),
         xtol=float(xtol),
         gtol=float(gtol),
         max_nfev=int(max_nfev),
         n_threads=default_threads() if n_threads is None else int(n_threads),
-        want_jtj=want_jtj,
-        loss=int(loss_code(loss)),
+        want_jtj=bool(want_jtj),
+        loss=loss_code(loss),
         delta=float(delta),
         log_residual=residual == "log",
-        seed=int(seed) & (2**64 - 1),
-        problem_resample=None if problem_resample is None
-        else np.ascontiguousarray(to_host(problem_resample), dtype=np.int64),
-        group=None if group is None else np.ascontiguousarray(to_host(group), dtype=np.int32),
-        evaluate_only=evaluate_only,
-        device=device,
-        max_chunk=int(max_chunk),
         irls_floor=1.0 if robust_hessian == "irls" else 0.0,
-        law_key=None if law_key is None else np.ascontiguousarray(law_key, dtype=np.int64),
-        start_grid=grid_values,
-        grid_sizes=grid_sizes,
+        seed=int(seed) & (2**64 - 1),
+        evaluate_only=bool(evaluate_only),
+        device=device,
+        layout=layout,
+        max_chunk=int(max_chunk),
+    )
+    reduction = _core.Reduction(
         best_of=int(best_of),
         summary_runs=int(summary_runs),
         quantiles=np.ascontiguousarray(quantiles, dtype=np.float64).ravel() if summary_runs else None,
-        layout=layout,
         grid_resamples=int(n_resamples),
-        jit_address=jit_address if device == "cpu" else 0,
-        cuda_jit_address=jit_address if device == "cuda" else 0,
     )
+    try:
+        out = _core.solve_batch(arrays, options, reduction, compiled=compiled, progress=progress)
+    except BaseException as exc:
+        partial = getattr(exc, "partial_results", None)
+        if isinstance(partial, dict):
+            exc.partial_results = BatchSolution(**partial)
+        raise
     return BatchSolution(**out)
 
 
-def _jit_address(program, jit, device: str) -> int:
+def _compiled_law(program, jit, device: str):
+    """The law compiled for ``device`` (a capsule from ``_core.load_compiled``), or None to interpret."""
     if jit is False or jit is None:
-        return 0
+        return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
     from . import jit as _jit
 
-    address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
-    if address is None and jit is True:
+    compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
+    if compiled is None and jit is True:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
-    return address or 0
+    return compiled
 
 
 def _float_array(a):

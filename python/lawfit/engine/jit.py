@@ -1,12 +1,15 @@
 """Law programs compiled to machine code at run time (CPU), cached by their hash.
 
 :func:`compiled_solver` writes a small C++ file — the core's headers, the
-straight-line code :mod:`lawfit.codegen` generates for the law, and an entry
-point that solves a range of problems — compiles it with the system's C++
-compiler into a shared library under the cache folder, loads it, and returns
-the entry point's address for ``_core.solve_batch(jit_address=...)``.  The
-results are bit-identical to the interpreter's (same arithmetic, same flags);
-only the dispatch is gone.
+straight-line code :mod:`lawfit.codegen` generates for the law, an entry
+point that solves a range of problems, and the program it was generated
+from — compiles it with the system's C++ compiler into a shared library under
+the cache folder, and has the core load it (``_core.load_compiled``: the core
+opens the library, checks that it was built against this core, and returns a
+capsule that keeps it loaded) for ``_core.solve_batch(compiled=...)``, which
+also checks that the capsule's program is the batch's.  The results are
+bit-identical to the interpreter's (same arithmetic, same flags); only the
+dispatch is gone.
 
 It is optional: with no compiler, headers or writable cache, or if anything
 fails, :func:`compiled_solver` returns None with the reason in
@@ -17,14 +20,16 @@ across changes of any of them.
 """
 from __future__ import annotations
 
-import ctypes
 import hashlib
 import os
 import shutil
+import struct
 import subprocess
 import tempfile
 import threading
 from pathlib import Path
+
+import numpy as np
 
 from . import native as _core
 from ..codegen import runner_source, size_class
@@ -36,7 +41,7 @@ __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_
 FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-march=native", "-shared", "-fPIC"]
 
 _lock = threading.Lock()
-_loaded: dict[str, tuple[ctypes.CDLL, int]] = {}  # source hash -> (library kept alive, entry address)
+_loaded: dict[str, object] = {}  # source hash -> capsule from _core.load_compiled (keeps the library loaded)
 _error = ""
 
 _TEMPLATE = """#include <cstdint>
@@ -60,6 +65,7 @@ __attribute__((visibility("default"))) void lawfit_jit_solve(const lawfit::Batch
     if (!ws) ws.reset(new lawfit::Workspace<lawfit::kBlock, {np}, 1>());
     for (std::int64_t i = first; i < last; ++i) lawfit::solve_problem<GeneratedRunner>(*batch, i, *ws);
 }}
+{program}
 }}
 """
 
@@ -67,6 +73,7 @@ __attribute__((visibility("default"))) void lawfit_jit_solve(const lawfit::Batch
 _CUDA_TEMPLATE = """#include <cstdint>
 #include <cstdio>
 #include <string>
+#include <type_traits>
 
 #include "batch_runner.cuh"
 
@@ -81,14 +88,20 @@ __attribute__((visibility("default"))) std::uint64_t lawfit_cuda_jit_abi() {{
 
 __attribute__((visibility("default"))) int lawfit_cuda_jit_solve(
         const lawfit::BatchView* host, const lawfit::ReduceView* r, const lawfit::cuda::Resident* resident,
-        int want_jtj, int layout, std::int64_t max_chunk, int* n_chunks, char* err, int err_len) {{
+        int want_jtj, int layout, std::int64_t max_chunk, const lawfit::cuda::ChunkReport* report, int* n_chunks,
+        char* err, int err_len) {{
     const std::string e = lawfit::cuda::run_batch<GeneratedRunner, {np}, 1>(
-        *host, *r, *resident, want_jtj != 0, static_cast<lawfit::cuda::Layout>(layout), max_chunk, n_chunks);
+        *host, *r, *resident, want_jtj != 0, static_cast<lawfit::cuda::Layout>(layout), max_chunk, report,
+        n_chunks);
     if (e.empty()) return 0;
     std::snprintf(err, static_cast<std::size_t>(err_len), "%s", e.c_str());
     return 1;
 }}
+{program}
 }}
+
+static_assert(std::is_same<decltype(&lawfit_cuda_jit_solve), lawfit::cuda::CompiledSolve>::value,
+              "the entry point must have the core's CompiledSolve type");
 """
 
 # --fmad=false as the package's CUDA build (cuda/CMakeLists.txt).
@@ -152,8 +165,9 @@ def _headers_digest(*folders: Path) -> str:
     return h.hexdigest()
 
 
-def compiled_solver(program) -> int | None:
-    """Address of the compiled entry point for ``program``, or None (see :func:`last_error`)."""
+def compiled_solver(program):
+    """``program`` compiled for the CPU: a capsule for ``_core.solve_batch(compiled=...)``,
+    or None (see :func:`last_error`)."""
     global _error
     _error = ""
     cxx, include = compiler(), _include_dir()
@@ -164,13 +178,14 @@ def compiled_solver(program) -> int | None:
         _error = "the core's headers are not installed with this lawfit"
         return None
     return _compile_and_load(program, _TEMPLATE, [cxx, *FLAGS, f"-I{include}"], [include / "lawfit"], "law.cpp",
-                             "lawfit_jit_batch_view_size", _core.BATCH_VIEW_SIZE, "lawfit_jit_solve")
+                             "cpu")
 
 
-def compiled_cuda_solver(program) -> int | None:
-    """Address of ``program``'s GPU entry point (the whole batch driver of
-    batch_runner.cuh with the law's generated code in its kernels), compiled
-    with nvcc for this machine's GPU, or None (see :func:`last_error`).
+def compiled_cuda_solver(program):
+    """``program`` compiled for the GPU (the whole batch driver of
+    batch_runner.cuh with the law's generated code in its kernels) with nvcc
+    for this machine's GPU: a capsule for ``_core.solve_batch(compiled=...)``,
+    or None (see :func:`last_error`).
     nvcc takes several seconds the first time; the result is cached."""
     global _error
     _error = ""
@@ -189,16 +204,16 @@ def compiled_cuda_solver(program) -> int | None:
         "-gencode", "arch=compute_80,code=sm_80", "-gencode", "arch=compute_90,code=sm_90"]
     command = [compiler_path, *CUDA_FLAGS, *arch, f"-I{include}", f"-I{cuda_include}"]
     return _compile_and_load(program, _CUDA_TEMPLATE, command, [include / "lawfit", cuda_include], "law.cu",
-                             "lawfit_cuda_jit_abi", _core.CUDA_ABI, "lawfit_cuda_jit_solve")
+                             "cuda")
 
 
-def _compile_and_load(program, template: str, command: list[str], headers: list[Path], name: str,
-                      abi_symbol: str, abi: int, entry_symbol: str) -> int | None:
+def _compile_and_load(program, template: str, command: list[str], headers: list[Path], name: str, kind: str):
     """Generates, compiles (once: cached by the hash of source, command and
-    headers), loads and checks the library; returns the entry's address."""
+    headers) and has the core load and check the library; returns its capsule."""
     global _error
     try:
-        source = template.format(runner=runner_source(program), np=size_class(len(program.param_names)))
+        source = template.format(runner=runner_source(program), np=size_class(len(program.param_names)),
+                                 program=_program_export(program))
     except ValueError as exc:
         _error = f"no code generator for this program: {exc}"
         return None
@@ -206,20 +221,38 @@ def _compile_and_load(program, template: str, command: list[str], headers: list[
     key = key.hexdigest()[:24]
     with _lock:
         if key in _loaded:
-            return _loaded[key][1]
+            return _loaded[key]
         try:
-            lib = ctypes.CDLL(str(_build(source, key, command, name)))
-            check = getattr(lib, abi_symbol)
-            check.restype = ctypes.c_uint64
-            if check() != abi:
-                _error = "compiled code disagrees with the core on the batch layout"
-                return None
-        except (OSError, subprocess.SubprocessError, AttributeError) as exc:
+            capsule = _core.load_compiled(str(_build(source, key, command, name)), kind)
+        except ValueError as exc:
+            _error = str(exc)
+            return None
+        except (OSError, subprocess.SubprocessError) as exc:
             _error = f"compiling the law with {Path(command[0]).name} failed: {exc}"
             return None
-        address = ctypes.cast(getattr(lib, entry_symbol), ctypes.c_void_p).value
-        _loaded[key] = (lib, address)
-        return address
+        _loaded[key] = capsule
+        return capsule
+
+
+def _program_export(program) -> str:
+    """C++ of ``lawfit_jit_program``: the program the library is generated
+    from (constants as their bits), which the core compares with the batch's."""
+    code = np.ascontiguousarray(program.code, dtype=np.int32).ravel().tolist()
+    consts = np.ascontiguousarray(program.consts, dtype=np.float64).ravel().tolist()
+    bits = [f"0x{struct.unpack('<Q', struct.pack('<d', c))[0]:016x}ull" for c in consts]
+    return f"""
+__attribute__((visibility("default"))) void lawfit_jit_program(const std::int32_t** code, std::int64_t* n_instr,
+                                                               const std::uint64_t** const_bits,
+                                                               std::int64_t* n_consts, std::int64_t* n_params) {{
+    static const std::int32_t kCode[] = {{{", ".join(map(str, code)) or "0"}}};
+    static const std::uint64_t kConstBits[] = {{{", ".join(bits) or "0"}}};
+    *code = kCode;
+    *n_instr = {len(code) // 2};
+    *const_bits = kConstBits;
+    *n_consts = {len(consts)};
+    *n_params = {len(program.param_names)};
+}}
+"""
 
 
 def _build(source: str, key: str, command: list[str], name: str) -> Path:
