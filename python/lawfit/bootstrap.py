@@ -437,19 +437,22 @@ def bootstrap(
         for r0 in range(0, n_resamples, per_chunk):
             r1 = min(n_resamples, r0 + per_chunk)
             R = r1 - r0
-            law = np.repeat(laws, R * S)
-            res = np.tile(np.repeat(np.arange(r0, r1, dtype=np.int64), S), laws.size)
-            p0 = np.repeat(starts_s[:, None, :, :], R, axis=1).reshape(laws.size * R * S, P)
+            # Problems (resample, law, start): a law's S starts stay consecutive (best_of), and
+            # the resamples of a law of many points spread over the core's chunks (threads).
+            law = np.tile(np.repeat(laws, S), R)
+            res = np.repeat(np.arange(r0, r1, dtype=np.int64), laws.size * S)
+            p0 = np.tile(starts_s.reshape(laws.size * S, P), (R, 1))
             sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, weight=data.weight,
                               problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
                               fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
                               lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=int(S),
                               **common, **({} if progress is None else {"progress": progress}))
             conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
-            ok = conv.reshape(laws.size, R)
-            params[laws, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(laws.size, R, P), np.nan)
-            cost[laws, r0:r1] = np.where(ok, sol.cost.reshape(laws.size, R), np.nan)
-            status[laws, r0:r1] = sol.status.reshape(laws.size, R)
+            ok = conv.reshape(R, laws.size).T
+            params[laws, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(R, laws.size, P).transpose(1, 0, 2),
+                                           np.nan)
+            cost[laws, r0:r1] = np.where(ok, sol.cost.reshape(R, laws.size).T, np.nan)
+            status[laws, r0:r1] = sol.status.reshape(R, laws.size).T
     n_failed = (~np.isfinite(params).all(axis=2)).sum(axis=1)
 
     jp = jl = None

@@ -141,8 +141,10 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
 
     start_cost = None
     if k is None:
-        law_idx = np.repeat(np.arange(L, dtype=np.int64), S)
-        start_idx = np.tile(np.arange(S, dtype=np.int64), L)
+        # Start-major: the core hands out problems in chunks of consecutive ones, and a law of many
+        # points must not land in one chunk (one thread) with all its starts.
+        law_idx = np.tile(np.arange(L, dtype=np.int64), S)
+        start_idx = np.repeat(np.arange(S, dtype=np.int64), L)
     else:
         # Pruning pass: the objective at every start (no iterations).
         if axes is not None and not any_fixed and _uniform(lower) and _uniform(upper):
@@ -158,8 +160,8 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                              **common)
         start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
         order = np.argsort(np.where(np.isfinite(start_cost), start_cost, np.inf), axis=1, kind="stable")
-        start_idx = order[:, :k].ravel().astype(np.int64)
-        law_idx = np.repeat(np.arange(L, dtype=np.int64), k)
+        start_idx = order[:, :k].T.ravel().astype(np.int64)  # start-major, as above
+        law_idx = np.tile(np.arange(L, dtype=np.int64), k)
     p0 = rows(law_idx, start_idx)
     # J^T W J at each start's solution comes with the LM run when it is small enough to keep
     # for every start; otherwise one more evaluation at the best starts.
@@ -190,6 +192,8 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
             not_run = all_status[redo] == int(Status.NOT_RUN)
             law_r = np.repeat(redo, not_run.sum(axis=1)).astype(np.int64)
             start_r = np.nonzero(not_run)[1].astype(np.int64)
+            spread = np.argsort(start_r, kind="stable")  # start-major, as above
+            law_r, start_r = law_r[spread], start_r[spread]
             more = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_r, start_r),
                                problem_law=law_r, fixed=fixed_rows(law_r), lower=lower[law_r],
                                upper=upper[law_r], want_jtj=keep_jtj, **_progress(progress), **common)
