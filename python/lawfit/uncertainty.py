@@ -521,9 +521,11 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
     fixed_rc = fixed[:, :, None] | fixed[:, None, :]
     scaled[fixed_rc] = 0.0
     scaled[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+    rcond = np.ones(L)
+    judged = np.flatnonzero(converged & finite)
     with np.errstate(all="ignore"):
-        w, v = np.linalg.eigh(scaled)
-        rcond = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
+        w = np.linalg.eigvalsh(scaled[judged])  # eigenvectors only for the laws named below
+        rcond[judged] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
     flat = free & (d == 0)  # the law does not depend on these at the optimum
     no_se = free & ~np.isfinite(se)
     singular = rcond <= IDENTIFIABLE_RCOND
@@ -536,7 +538,7 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
             which = [param_names[j] for j in np.flatnonzero(flat[law])]
             why = "the fit does not depend on " + ", ".join(which) + " at the optimum"
         elif singular[law]:
-            comp = np.abs(v[law, :, 0]) * free[law]
+            comp = np.abs(np.linalg.eigh(scaled[law])[1][:, 0]) * free[law]
             which = [param_names[j] for j in np.flatnonzero(comp >= 0.3 * comp.max())]
             why = (f"the data determine only a combination of {', '.join(which)} "
                    f"(scaled J^T J condition number {1.0 / max(rcond[law], 1e-300):.1e})")
