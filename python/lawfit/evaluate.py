@@ -218,19 +218,24 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         if not fractions:
             raise ValueError("rolling_origin needs fractions at or below test_from")
 
-    train_parts, test_parts, meta = [], [], []
+    # Every cut-off is a list of row positions and its key values; the train and test
+    # tables are gathered once at the end (no DataFrame per cut-off).
+    train_rows, test_rows, cut_keys, meta = [], [], [], []
     tmax = df.groupby(run)[time].transform("max").to_numpy(dtype=float) if time else None
-    df = df.assign(_tfrac=df[time].to_numpy(dtype=float) / tmax if time else 1.0)
-    for fam, fd in df.groupby(family, sort=True):
+    df = df.reset_index(drop=True)
+    tfrac = df[time].to_numpy(dtype=float) / tmax if time else np.ones(len(df))
+    run_col = df[run].to_numpy()
+    for fam, pos in df.groupby(family, sort=True).indices.items():
+        fd = df.iloc[pos]
         sizes = fd.groupby(run)[size].first()
         order = sorted(sizes.index, key=lambda r: (sizes[r], str(r)))
         if len(order) < (min_models + 1 if scheme == "leave_largest_out" else 1):
             skipped.append(f"{family}={fam!r}: {len(order)} run(s)")
             continue
         target = order[-1]
-        td = fd[fd[run] == target]
-        test = td[td["_tfrac"] >= test_from] if time else td
-        if test.empty:
+        fam_runs, fam_frac = run_col[pos], tfrac[pos]
+        test_pos = pos[(fam_runs == target) & ((fam_frac >= test_from) if time else True)]
+        if test_pos.size == 0:
             skipped.append(f"{family}={fam!r}: no test checkpoints for {target!r}")
             continue
         if scheme == "leave_largest_out":
@@ -245,25 +250,34 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         else:
             combos = [(len(order), 0, order)]
         for k, first, runs in combos:
-            rd = fd[fd[run].isin(runs)]
+            in_runs = np.isin(fam_runs, np.asarray(runs, dtype=object))
             for f in fractions:
-                part = rd[rd["_tfrac"] <= f + 1e-12] if time else rd
-                if part.empty:
+                part = pos[in_runs & (fam_frac <= f + 1e-12)] if time else pos[in_runs]
+                if part.size == 0:
                     skipped.append(f"{family}={fam!r}, {k} models, fraction {f}: no checkpoints")
                     continue
                 key = {family: fam, "n_models": k, "fraction": f}
                 if window:
                     key["first_model"] = first
-                train_parts.append(part.assign(**{kk: vv for kk, vv in key.items() if kk != family}))
-                test_parts.append(test.assign(**{kk: vv for kk, vv in key.items() if kk != family}))
+                train_rows.append(part)
+                test_rows.append(test_pos)
+                cut_keys.append(key)
                 meta.append({**key, "target": target, "target_size": float(sizes[target]),
                              "largest_train_size": float(sizes[runs[-1]]),
                              "n_train_runs": len(runs)})
     keys = [family, "n_models", "fraction"] + (["first_model"] if window else [])
-    if not train_parts:
+    if not train_rows:
         raise ValueError("no family has enough runs to evaluate: " + "; ".join(skipped[:5]))
-    train = pd.concat(train_parts, ignore_index=True)
-    test = pd.concat(test_parts, ignore_index=True)
+
+    def gather(rows):
+        """The rows of every cut-off stacked, with the cut-off's key columns."""
+        table = df.iloc[np.concatenate(rows)].reset_index(drop=True)
+        lengths = [r.size for r in rows]
+        for kk in keys[1:]:
+            table[kk] = np.repeat([c[kk] for c in cut_keys], lengths)
+        return table
+
+    train, test = gather(train_rows), gather(test_rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LawfitWarning)  # one warning below, about cut-offs
         res = fit(train, law_obj, x=x_cols, y=y, by=keys, loss=loss, delta=delta, residual=residual,
