@@ -49,7 +49,7 @@ def headline(n_laws: int, n_scipy: int, repeat: int) -> dict:
 
     t = best_of(run, repeat)
     popt, pcov, status = result["fit"]
-    # The same fits with the law compiled to machine code (lawfit._jit; the
+    # The same fits with the law compiled to machine code (lawfit.engine.jit; the
     # one-off compile, cached on disk, is timed apart).
     import time as _time
     from lawfit.engine import jit as _jit

@@ -20,10 +20,10 @@ pd = pytest.importorskip("pandas")
 LAW = "E + A/N**alpha + B/D**beta"
 
 
-def _collection(n_laws=12, seed=0, noise=0.01):
+def _collection(n_laws=12, seed=0, noise=0.01, n_tokens=5):
     rng = np.random.default_rng(seed)
-    N = np.repeat(np.geomspace(1e7, 1e9, 6), 5)
-    D = np.tile(np.geomspace(1e9, 1e11, 5), 6)
+    N = np.repeat(np.geomspace(1e7, 1e9, 6), n_tokens)
+    D = np.tile(np.geomspace(1e9, 1e11, n_tokens), 6)
     ys = [(1.7 + rng.uniform(-0.2, 0.2)) + 400 * N**-0.34 + 410 * D**-0.28 + noise * rng.standard_normal(N.size)
           for _ in range(n_laws)]
     return N, D, ys
@@ -83,7 +83,7 @@ def test_resolve_prune():
 
 
 def test_auto_pruning_equals_the_full_grid_on_a_collection():
-    N, D, ys = _collection()
+    N, D, ys = _collection(n_tokens=20)  # 120 points per law: more than AUTO_PRUNE_MAX_POINTS_FULL
     grid = lawfit.laws["chinchilla"].start_axes()
     grid = dict(zip(lawfit.laws["chinchilla"].params, grid))
     kw = dict(lower=[0, 0, 0, 0, 0], upper=[20, np.inf, 3, np.inf, 3], params=["E", "A", "alpha", "B", "beta"])
@@ -91,6 +91,8 @@ def test_auto_pruning_equals_the_full_grid_on_a_collection():
     auto = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, **kw)
     assert full.n_run.tolist() == [243] * 12
     assert (auto.n_run < 243).any()  # pruned where the optimum is confirmed by several starts
+    small = fit_multistart(LAW, {"N": N[::4], "D": D[::4]}, [y[::4] for y in ys], grid, **kw)
+    assert small.n_run.tolist() == [243] * 12  # 30 points: the whole grid
     assert np.all(auto.cost <= full.cost * (1 + 1e-7))
     np.testing.assert_allclose(auto.params, full.params, rtol=1e-3)
 
@@ -216,3 +218,25 @@ def test_counts_drawn_once_per_problem_equal_the_generators_counts():
         one = solve_batch(prog, cols, ys[0], [0, N.size], p0, weight=w, want_jtj=False)
         np.testing.assert_array_equal(sol.params[r], one.params[0])
         assert sol.nfev[r] == one.nfev[0]
+
+
+def test_grouped_acceleration_equals_group_by_group():
+    from lawfit.uncertainty import grouped_acceleration, jackknife_acceleration
+
+    rng = np.random.default_rng(3)
+    group = rng.integers(0, 5, 200)
+    group[group == 3] = 4  # group 3 has no jackknife values
+    t = rng.standard_normal((200, 2)) ** 3
+    t[7, 1] = np.nan
+    got = grouped_acceleration(t, group, (5, 2))
+    for g in (0, 1, 2, 4):
+        np.testing.assert_allclose(got[g], jackknife_acceleration(t[group == g], axis=0), rtol=1e-12)
+    assert np.isnan(got[3]).all()
+
+
+def test_a_batch_of_no_laws_gives_empty_arrays():
+    prog = lawfit.compile_law("a*x + b", inputs=["x"])
+    data = Data(prog, prog.input_matrix({"x": np.empty(0)}), np.empty(0), [0])
+    out = run_starts(data, np.array([[1.0, 0.0]]), Options(), lower=np.empty((0, 2)), upper=np.empty((0, 2)),
+                     fixed=np.zeros(2, bool))
+    assert out.params.shape == (0, 2) and out.all_cost.shape == (0, 1)

@@ -273,7 +273,7 @@ class _Batch:
             pos = int(np.argmax(keep & np.isfinite(sig) & (sig <= 0)))
             raise ValueError(f"sigma must be positive: {_row_label(df, pos, source)} has {sig[pos]!r}")
         idx = np.flatnonzero(keep)
-        sub = df.iloc[idx]
+        sub = df if idx.size == n else df.iloc[idx]
         if by:
             codes = sub.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy()
         else:
@@ -299,7 +299,7 @@ class _Batch:
                 frame[c] = df[c].to_numpy()[rows]
         frame["_group"] = codes
         frame["_row"] = df.index.to_numpy()[rows]
-        self.frame = pd.DataFrame(frame)
+        self.frame = pd.DataFrame(frame, copy=False)  # the arrays are fresh: no consolidating copy
         self.keys = pd.DataFrame({c: self.frame[c].to_numpy()[self.offsets[:-1]] for c in by})
         if not by:
             self.keys = pd.DataFrame(index=range(1))
@@ -565,13 +565,13 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     with warnings.catch_warnings():
         if boot is not None:  # the covariance's caveats do not matter: the bootstrap gives the intervals
             warnings.simplefilter("ignore", LawfitWarning)
-        with np.errstate(invalid="ignore", divide="ignore"):  # dof = 0 laws: inf * 0 in the scaling
+        with np.errstate(invalid="ignore", divide="ignore"):
             cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])
             gof = goodness_of_fit(ms)
     identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
                                       ms.converged, list(law.params), batch.distinct_inputs)
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
-                       n_starts=np.full(G, S),
+                       n_starts=ms.n_run,
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
                        replicates=None if boot is None else boot.params,
                        boot_status=None if boot is None else boot.status,
@@ -684,8 +684,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
     settings = dict(settings, shared=",".join(shared), joint_parameters=len(jnames))
     status = np.full(G, ms.status[0], dtype=np.int32)
     # One joint law: every group is as identifiable as it is.
-    ok, why = identifiability(ms.jtj, np.sqrt(np.diagonal(ms.covariance(kind="auto"), axis1=-2, axis2=-1))
-                              if ms.converged[0] else np.full((1, len(jnames)), np.nan), ms.fixed_rows,
+    ok, why = identifiability(ms.jtj, np.sqrt(np.diagonal(jcov, axis1=-2, axis2=-1))[None], ms.fixed_rows,
                               ms.converged, list(jnames))
     result = _assemble(batch, law, spec, settings, est=est, cov=cov, status=status,
                        identified=np.repeat(ok, G), identified_reason=why * G,

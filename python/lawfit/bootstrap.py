@@ -48,8 +48,8 @@ from .engine.data import Data, group_ids
 from .multistart import MultistartResult
 from .uncertainty import (
     bca_interval,
+    grouped_acceleration,
     evaluate_many,
-    jackknife_acceleration,
     percentile_interval,
 )
 
@@ -100,10 +100,7 @@ class Replicates:
         """BCa acceleration per law from the jackknife values, (L, *shape)."""
         if self.jackknife is None:
             raise ValueError("no jackknife values: run bootstrap(..., jackknife=True) for BCa")
-        out = np.full(self.estimate.shape, np.nan)
-        for law in np.unique(self.jack_law):
-            out[law] = jackknife_acceleration(self.jackknife[self.jack_law == law], axis=0)
-        return out
+        return grouped_acceleration(self.jackknife, self.jack_law, self.estimate.shape)
 
     def interval(self, level: float = 0.95, method: str = "percentile") -> tuple[np.ndarray, np.ndarray]:
         """Confidence interval ``(lower, upper)``, each (L, *shape).
@@ -418,7 +415,8 @@ def bootstrap(
     fixed_law = fit.fixed_rows
     any_fixed = bool(fixed_law.any())
 
-    # Problems ordered (law, resample, start); chunks of whole resamples bound memory.
+    # Problems ordered (resample, law, start) within each start-count group; chunks of whole
+    # resamples bound memory.
     params = np.full((L, n_resamples, P), np.nan)
     cost = np.full((L, n_resamples), np.nan)
     status = np.zeros((L, n_resamples), dtype=np.int32)

@@ -10,7 +10,7 @@ order, as ``cpp/lawfit/program.hpp`` computes it, so with multiply-add
 contraction off (the core's build flags) the results are bit-identical to the
 interpreter's; the tests check that.
 
-The source is device-agnostic (``LAWFIT_HD``): :mod:`lawfit._jit` compiles it
+The source is device-agnostic (``LAWFIT_HD``): :mod:`lawfit.engine.jit` compiles it
 for the CPU with the system's C++ compiler; the same text is what an NVRTC
 path on the GPU would compile (not built: see the README's GPU notes).
 """

@@ -4,7 +4,7 @@ Scaling-law objectives are not convex (Chinchilla's Approach 3 in log-sum-exp
 form has many poor local minima), so published fits start the optimiser from a
 grid of points and keep the best result: Hoffmann et al. (2022, App. D.2) and
 Besiroglu et al. (2024) use 4,500 starts.  Here every (law, start) pair is one
-problem of a single :func:`lawfit._batch.solve_batch` call; the reduction to the
+problem of a single :func:`lawfit.engine.core.solve_batch` call; the reduction to the
 best converged start per law, and the *basin count* (how many starts reached
 the best objective), are numpy operations over a (laws, starts) matrix.
 
@@ -17,7 +17,7 @@ starts of each law.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence, Union
 
 import numpy as np
@@ -334,6 +334,11 @@ class MultistartResult:
         return self.data.n_laws
 
     @property
+    def solver_options(self) -> dict:
+        """The solver options as a dict (older name; see :attr:`options`)."""
+        return asdict(self.options)
+
+    @property
     def fixed_rows(self) -> np.ndarray:
         """Which parameters each law holds fixed, (L, P) bool (a read-only view)."""
         return np.broadcast_to(np.asarray(self.fixed, dtype=bool), (self.n_laws, len(self.param_names)))
@@ -479,7 +484,7 @@ def fit_multistart(
         Compile the law to machine code first (:func:`lawfit.solve_batch`):
         the same results, faster for large batches; kept for the bootstrap.
     robust_hessian : {'irls', 'triggs'}
-        Gauss-Newton matrix of robust losses (see :func:`lawfit._batch.solve_batch`).
+        Gauss-Newton matrix of robust losses (see :func:`lawfit.engine.core.solve_batch`).
     warn : bool
         Warn (:class:`lawfit.LawfitWarning`) when some law has no converged start.
 

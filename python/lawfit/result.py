@@ -44,8 +44,6 @@ from .uncertainty import params_as_inputs, percentile_interval, wald_interval
 
 __all__ = ["FitResult", "eval_rows"]
 
-#: A free parameter whose standard error exceeds this multiple of its estimate is not identified.
-
 
 def _pd():
     try:
@@ -712,8 +710,8 @@ class FitResult:
         pandas.DataFrame
             Keys, inputs, then ``<name>``, ``<name>_stderr``, ``<name>_low``,
             ``<name>_high`` (``value`` for a formula) and ``reason``: NaN
-            values and the reason (e.g. ``"not identifiable: stderr of alpha
-            is 2e+04 times its estimate (2 distinct N, ...)"``) for groups
+            values and the reason (e.g. ``"not identifiable: the data determine
+            only a combination of A, alpha (...); 2 distinct N"``) for groups
             whose parameters the data do not determine, ``""`` elsewhere.
         """
         label, formula, ins = self._formula_of(name_or_formula)

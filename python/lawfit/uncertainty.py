@@ -182,6 +182,16 @@ def _point_terms(fit):
     return r, w, grad, data.point_law
 
 
+def _segment_outer(a: np.ndarray, b: np.ndarray, offsets: np.ndarray) -> np.ndarray:
+    """Per-law sums of a_m b_m^T over every law's points, (L, P, P), in O(M) memory
+    (one column product at a time instead of an (M, P, P) array)."""
+    P = a.shape[1]
+    out = np.empty((len(offsets) - 1, P, P))
+    for i in range(P):
+        out[:, i, :] = _segment_sum(a[:, i, None] * b, offsets)
+    return out
+
+
 def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """Sums of ``values`` (M, ...) over every law's points, (L, ...); 0 for empty laws.
 
@@ -246,8 +256,8 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
         # psi' = rho' + 2 rho'' z, not clipped at eps as in the solver's matrix:
         # for cauchy and arctan, residuals beyond the scale bend the objective down.
         Jc = J * ((rho1 + 2.0 * rho2 * z) * w)[:, None]
-        meat = _segment_sum(np.einsum("mi,mj->mij", g, g), offsets)
-        hess = _segment_sum(np.einsum("mi,mj->mij", Jc, J), offsets)
+        meat = _segment_outer(g, g, offsets)
+        hess = _segment_outer(Jc, J, offsets)
     meat[~ok] = np.nan
     hess[~ok] = np.nan
     # Smallest eigenvalue of each free block (fixed rows and columns set to the identity).
@@ -395,6 +405,33 @@ def jackknife_acceleration(jackknife, axis: int = 0) -> np.ndarray:
     den = 6.0 * np.nansum(d**2, axis=axis) ** 1.5
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+
+
+def grouped_acceleration(jackknife, group, shape) -> np.ndarray:
+    """:func:`jackknife_acceleration` of every group at once.
+
+    ``jackknife`` (J, ...) holds jackknife values, ``group`` (J,) the law (or
+    point) each row belongs to; returns ``shape`` = (n_groups, ...), NaN for
+    groups without jackknife values.  Sums per group via sorting and
+    ``np.add.reduceat`` (no loop over groups); NaN values are left out.
+    """
+    t = np.asarray(jackknife, dtype=float)
+    group = np.asarray(group, dtype=np.int64)
+    out = np.full(shape, np.nan)
+    if t.shape[0] == 0:
+        return out
+    order = np.argsort(group, kind="stable")
+    g, t = group[order], t[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    ok = np.isfinite(t)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        n = np.add.reduceat(ok.astype(float), starts, axis=0)
+        mean = np.add.reduceat(np.where(ok, t, 0.0), starts, axis=0) / n
+        d = np.where(ok, np.repeat(mean, np.diff(np.r_[starts, g.size]), axis=0) - t, 0.0)
+        num = np.add.reduceat(d**3, starts, axis=0)
+        den = 6.0 * np.add.reduceat(d**2, starts, axis=0) ** 1.5
+        out[g[starts]] = np.where(den > 0, num / np.where(den > 0, den, 1.0), 0.0)
+    return out
 
 
 def bca_interval(estimate, replicates, acceleration, level: float = 0.95, axis: int = 0):

@@ -35,19 +35,20 @@ class GridResult:
     cost: np.ndarray  # (K,) 1/2 weighted sum of squares
     status: np.ndarray  # (K,) Status codes of the kept start
     jtj: np.ndarray  # (K, P, P)
-    n_starts: int
+    n_starts: int  # starts LM ran from (the most over the laws)
     n_converged: np.ndarray  # (K,) starts that converged
     n_at_best: np.ndarray  # (K,) converged starts within 1e-6 (relative) of the best cost
 
 
-def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=None, upper=None,
+def solve_starts(program, columns, y, offsets, starts, *, prune="auto", weight=None, lower=None, upper=None,
                  fixed=None, loss=Options.loss, delta=Options.delta, residual=Options.residual,
                  max_nfev=Options.max_nfev,
                  n_threads=None) -> GridResult:
     """Fit each of K laws from each of S starts (the engine's :func:`~lawfit.engine.starts.run_starts`);
     keep the best start per law.
 
-    ``starts`` is (S, P), shared by every law.  ``fixed`` is a (P,) mask.
+    ``starts`` is (S, P), shared by every law.  ``fixed`` is a (P,) mask.  ``prune`` as
+    :func:`lawfit.fit_multistart` (default "auto"); ``GridResult.n_starts`` counts the starts run.
     """
     starts = np.atleast_2d(np.asarray(starts, dtype=float))
     S, P = starts.shape
@@ -57,8 +58,8 @@ def solve_starts(program, columns, y, offsets, starts, *, weight=None, lower=Non
     hi = np.broadcast_to(np.full(P, np.inf) if upper is None else np.asarray(upper, float), (K, P))
     options = Options(loss=loss, delta=delta, residual=residual, max_nfev=max_nfev, n_threads=n_threads)
     out = run_starts(data, starts, options, lower=lo, upper=hi,
-                     fixed=np.zeros(P, bool) if fixed is None else np.asarray(fixed, bool))
-    return GridResult(params=out.params, cost=out.cost, status=out.status, jtj=out.jtj, n_starts=S,
+                     fixed=np.zeros(P, bool) if fixed is None else np.asarray(fixed, bool), prune=prune)
+    return GridResult(params=out.params, cost=out.cost, status=out.status, jtj=out.jtj, n_starts=int(out.n_run.max(initial=0)),
                       n_converged=out.n_converged, n_at_best=out.basin_count)
 
 

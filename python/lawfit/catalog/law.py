@@ -452,7 +452,8 @@ class Law:
     def fit(self, x, y, *, sigma=None, starts=None, fixed: Optional[Mapping] = None,
             bounds: Optional[Mapping] = None, loss: Optional[str] = None,
             delta: Optional[float] = None, residual: Optional[str] = None,
-            absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads=None) -> LawFit:
+            absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads=None,
+            prune="auto") -> LawFit:
         """Fit the law to one data set from every start of its grid, in one batch.
 
         Parameters
@@ -474,6 +475,10 @@ class Law:
             none).  ``loss="l2"`` gives curve_fit's least squares.
         absolute_sigma, max_nfev, n_threads
             As in :func:`lawfit.curve_fit`.
+        prune : "auto", int or None
+            As in :func:`lawfit.fit_multistart`: ``"auto"`` (default) runs LM from
+            the 16 best starts of a grid of more than 64 when there are more
+            than 100 points; None runs every start.
 
         Returns
         -------
@@ -508,7 +513,7 @@ class Law:
         points = self.start_grid(inputs, y, starts=starts, fixed=fixed_all, bounds=bounds)
         res = solve_starts(program, columns, y, np.array([0, y.size]), points, weight=weight,
                            lower=lower, upper=upper, fixed=mask, loss=loss, delta=delta,
-                           residual=residual, max_nfev=max_nfev, n_threads=n_threads)
+                           residual=residual, max_nfev=max_nfev, n_threads=n_threads, prune=prune)
         if loss == "l2":
             pcov = covariance(res.jtj, res.cost, np.array([y.size]), mask == 0, absolute_sigma)[0]
         else:

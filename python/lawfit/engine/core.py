@@ -205,7 +205,7 @@ def solve_batch(
 
     Reductions, done where the batch runs (on the GPU only the reduced table
     is copied back): ``best_of=S`` keeps the best of every run of ``S``
-    consecutive problems (:func:`lawfit.multistart.reduce_best`'s rule; the
+    consecutive problems (:func:`lawfit.engine.starts.reduce_best`'s rule; the
     outputs then have K / S rows plus ``best`` and ``n_converged``);
     ``summary_runs=R`` then summarises every run of ``R`` results (one law's
     bootstrap resamples) into the mean, standard deviation (ddof=1) and

@@ -76,6 +76,7 @@ def scaled_covariance(
     n = np.broadcast_to(np.asarray(n_points), lead).reshape(-1)
     pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
                                 None, absolute_sigma)
+    pcov[~np.isfinite(pcov).all(axis=(-2, -1))] = np.inf  # curve_fit: undetermined means inf throughout
     bad = ~np.isfinite(pcov).all(axis=(-2, -1))
     return pcov.reshape(jtj.shape), bad.reshape(lead)
 
@@ -106,16 +107,19 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
     ``lawfit.fit``, ``Law.fit``, ``fit_shared``, ``fit_multistart`` and ``curve_fit``.
 
     pinv(J^T W J) over the free parameters (fixed rows and columns 0), scaled by
-    the reduced chi-square 2 cost / (n - k) unless ``absolute_sigma``.  Where
-    it cannot be estimated (J^T W J not finite, or n <= k without
-    ``absolute_sigma``) the law's matrix is inf, as curve_fit's.
+    the reduced chi-square 2 cost / (n - k) unless ``absolute_sigma``.  A
+    parameter the law does not depend on has NaN rows and columns (the others
+    keep their variances); a law with no residual degrees of freedom (n <= k,
+    without ``absolute_sigma``) or a non-finite J^T W J is inf throughout.
+    :func:`scaled_covariance` (curve_fit's single and batched fits) makes any
+    undetermined matrix inf, as scipy does.
     """
     jtj = np.asarray(jtj, dtype=float)
     L, P = jtj.shape[0], jtj.shape[-1]
     fixed_rows = np.zeros((L, P), dtype=bool) if fixed is None else \
         np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
     pcov = free_block_pinv(jtj, fixed_rows, n_points)
-    bad = np.isnan(pcov).any(axis=(-2, -1))
+    bad = ~np.isfinite(jtj).all(axis=(-2, -1))
     if not absolute_sigma:
         dof = np.broadcast_to(np.asarray(n_points), (L,)) - (~fixed_rows).sum(axis=1)
         ok_dof = dof > 0

@@ -191,7 +191,7 @@ def _ladder(cfg, device, device_name, spec):
 
 
 def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_row, program):
-    """The largest batch again with the law compiled to machine code (lawfit._jit)."""
+    """The largest batch again with the law compiled to machine code (lawfit.engine.jit)."""
     from ...engine import jit as _jit
 
     t0 = time.perf_counter()
