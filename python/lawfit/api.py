@@ -289,23 +289,29 @@ class _Batch:
         G = int(codes.max()) + 1
         counts = np.bincount(codes, minlength=G)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        frame = {c: df[c].to_numpy()[rows] for c in by}
+        # Tables usually arrive whole and in order: then the columns need no gathering copy.
+        in_order = rows.size == n and bool(np.all(np.diff(rows) == 1))
+
+        def take(a):
+            return a if in_order else a[rows]
+
+        frame = {c: take(df[c].to_numpy()) for c in by}
         for c in dict.fromkeys(list(x_cols) + [y]):
-            frame[c] = cols[c][rows]
+            frame[c] = take(cols[c])
         if sig is not None:
-            frame[sigma_col or "sigma"] = sig[rows]
+            frame[sigma_col or "sigma"] = take(sig)
         for c in bootstrap_by:
             if c not in frame:
-                frame[c] = df[c].to_numpy()[rows]
+                frame[c] = take(df[c].to_numpy())
         frame["_group"] = codes
-        frame["_row"] = df.index.to_numpy()[rows]
-        self.frame = pd.DataFrame(frame, copy=False)  # the arrays are fresh: no consolidating copy
+        frame["_row"] = take(df.index.to_numpy())
+        self.frame = pd.DataFrame(frame, copy=not in_order)  # fresh arrays need no consolidating copy
         self.keys = pd.DataFrame({c: self.frame[c].to_numpy()[self.offsets[:-1]] for c in by})
         if not by:
             self.keys = pd.DataFrame(index=range(1))
-        self.inputs = {name: cols[c][rows] for name, c in zip(law.input_names, x_cols)}
-        self.y = cols[y][rows]
-        self.sigma = None if sig is None else sig[rows]
+        self.inputs = {name: take(cols[c]) for name, c in zip(law.input_names, x_cols)}
+        self.y = take(cols[y])
+        self.sigma = None if sig is None else take(sig)
         self.boot_labels = None
         if bootstrap_by:
             lab = self.frame[bootstrap_by].astype(str).agg("\x1f".join, axis=1) if len(bootstrap_by) > 1 \
