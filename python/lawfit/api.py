@@ -414,10 +414,10 @@ def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
 
 def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None,
         residual=None, starts=None, n_starts=None, prune="auto", bounds=None, bootstrap: int = 0,
-        bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = "auto",
+        bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = Options.device,
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
         absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
-        scheduler=None, jit=False) -> FitResult:
+        scheduler=None, jit=Options.jit) -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
 
     Parameters

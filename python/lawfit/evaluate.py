@@ -35,6 +35,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from .engine.options import Options
 from .status import LawfitWarning, summarize_status
 from .api import _listify, fit, load_table, resolve_law
 from .result import _pd
@@ -127,7 +128,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
              scheme: str = "leave_largest_out", n_models: Optional[Sequence[int]] = None,
              fractions: Sequence[float] = (1.0,), window: bool = False, test_from: float = 0.7,
              min_time: Optional[float] = None, min_models: int = 2, loss=None, delta=None, residual=None,
-             starts=None, prune="auto", device: str = "auto", seed: int = 0,
+             starts=None, prune="auto", device: str = Options.device, seed: int = 0,
              progress: bool = True) -> Evaluation:
     """Fit on smaller models (or a prefix of training) and score the prediction of the largest.
 

@@ -436,7 +436,7 @@ def fit_multistart(
     device: str = Options.device,
     robust_hessian: str = Options.robust_hessian,
     warn: bool = True,
-    jit=False,
+    jit=Options.jit,
 ) -> MultistartResult:
     """Fit one or many laws from many starting points in one batch; keep the best start per law.
 

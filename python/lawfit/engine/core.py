@@ -13,6 +13,7 @@ import numpy as np
 
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
+from .options import Options
 
 __all__ = ["BatchSolution", "solve_batch", "evaluate_points", "default_threads", "loss_code", "resolve_device"]
 
@@ -144,22 +145,22 @@ def solve_batch(
     fixed: np.ndarray | None = None,
     lower: np.ndarray | None = None,
     upper: np.ndarray | None = None,
-    ftol: float = 1.49012e-8,
-    xtol: float = 1.49012e-8,
-    gtol: float = 0.0,
-    max_nfev: int = 0,
+    ftol: float = Options.ftol,
+    xtol: float = Options.xtol,
+    gtol: float = Options.gtol,
+    max_nfev: int = Options.max_nfev,
     n_threads: int | None = None,
     want_jtj: bool = True,
-    loss: str = "l2",
-    delta: float = 1.0,
-    residual: str = "linear",
+    loss: str = Options.loss,
+    delta: float = Options.delta,
+    residual: str = Options.residual,
     seed: int = 0,
     problem_resample: np.ndarray | None = None,
     group: np.ndarray | None = None,
     evaluate_only: bool = False,
-    device: str = "cpu",
+    device: str = "cpu",  # the raw core call runs where it is told (Options.device is "auto")
     max_chunk: int = 0,
-    robust_hessian: str = "irls",
+    robust_hessian: str = Options.robust_hessian,
     law_key: np.ndarray | None = None,
     start_grid=None,
     best_of: int = 1,
@@ -167,7 +168,7 @@ def solve_batch(
     quantiles=(0.025, 0.975),
     layout: str = "auto",
     n_resamples: int = 0,
-    jit=False,
+    jit=Options.jit,
     progress=None,
 ) -> BatchSolution:
     """Fit every problem of a batch with the compiled Levenberg-Marquardt core.
