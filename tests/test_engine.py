@@ -240,3 +240,13 @@ def test_a_batch_of_no_laws_gives_empty_arrays():
     out = run_starts(data, np.array([[1.0, 0.0]]), Options(), lower=np.empty((0, 2)), upper=np.empty((0, 2)),
                      fixed=np.zeros(2, bool))
     assert out.params.shape == (0, 2) and out.all_cost.shape == (0, 1)
+
+
+def test_a_law_with_as_many_points_as_parameters_is_not_called_unidentifiable():
+    x = np.array([1.0, 2.0, 4.0])
+    y = 2.0 * x**-0.5 + 1.0
+    res = lawfit.fit(pd.DataFrame({"x": x, "y": y}), "a*x**-b + c", x=["x"], y="y", progress=False,
+                     starts={"a": [1.0, 3.0], "b": [0.3, 1.0], "c": [0.5]})
+    assert res.converged[0] and res.identified[0]
+    np.testing.assert_allclose(res.estimates[0], [2.0, 0.5, 1.0], rtol=1e-6)
+    assert not np.isfinite(res.stderr[0]).any()  # no degrees of freedom: no error estimate

@@ -575,7 +575,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
             cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"])
             gof = goodness_of_fit(ms)
     identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
-                                      ms.converged, list(law.params), batch.distinct_inputs)
+                                      ms.converged, list(law.params), batch.distinct_inputs, batch.n_points)
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
                        n_starts=ms.n_run,
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,

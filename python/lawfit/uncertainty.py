@@ -515,7 +515,7 @@ def wald_interval(estimate, stderr, level: float = 0.95):
 IDENTIFIABLE_RCOND = 1e-12
 
 
-def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
+def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n_points=None):
     """Which laws the data determine, and why not where they do not.
 
     Parameters
@@ -529,6 +529,10 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
     converged : (L,) bool
         Laws that did not converge are not judged (their status says why).
     param_names : list of str
+    n_points : (L,) int, optional
+        Points per law: a law with no residual degrees of freedom (as many
+        points as free parameters) has no finite standard error by
+        construction, which is not taken as a sign of unidentifiability.
     distinct : callable, optional
         ``distinct(laws)`` -> {input name: counts of distinct values in each of
         ``laws``}; asked only for the laws found not identifiable, and an
@@ -565,6 +569,8 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None):
         rcond[judged] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
     flat = free & (d == 0)  # the law does not depend on these at the optimum
     no_se = free & ~np.isfinite(se)
+    if n_points is not None:  # no residual degrees of freedom: no standard error, by construction
+        no_se &= (np.asarray(n_points) > free.sum(axis=1))[:, None]
     singular = rcond <= IDENTIFIABLE_RCOND
     bad = converged & finite & (flat.any(axis=1) | no_se.any(axis=1) | singular)
     reasons = [""] * L
