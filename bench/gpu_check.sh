@@ -29,5 +29,7 @@ if command -v nvcc > /dev/null; then
   nvcc -std=c++17 -O3 --fmad=false -Icpp -Icuda -arch=sm_90 -Xptxas -v -c cuda/cuda_backend.cu -o /tmp/lawfit_kernels.o 2>&1 \
     | grep -E "Compiling entry|Used|stack frame" | sed -E 's/_ZN6lawfit4cuda[0-9A-Za-z_]*(solve_[a-z]+_kernel|best_kernel|summary_kernel)(ILi([0-9]+)ELi([0-9]+)E)?.*/\1 NP=\3 NS=\4/' || true
 fi
-python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_device_arrays.py tests/test_jit.py tests/test_curve_fit.py
+# progress per GPU chunk, and the engine (pruning, statistics) on device='auto'
+python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_device_arrays.py tests/test_jit.py tests/test_curve_fit.py \
+  tests/test_progress.py tests/test_engine.py
 python bench/run.py --only gpu $scale "$@"
