@@ -250,3 +250,26 @@ def test_a_law_with_as_many_points_as_parameters_is_not_called_unidentifiable():
     assert res.converged[0] and res.identified[0]
     np.testing.assert_allclose(res.estimates[0], [2.0, 0.5, 1.0], rtol=1e-6)
     assert not np.isfinite(res.stderr[0]).any()  # no degrees of freedom: no error estimate
+
+
+def test_progress_counts_on_across_the_batches_of_a_stage(monkeypatch):
+    import io
+
+    from lawfit.engine import progress as prog
+
+    monkeypatch.setattr(prog, "SHOW_AFTER_S", 0.0)
+    out = io.StringIO()
+    p = prog.Progress(True, stream=out)
+    p._plain = True  # the line without tqdm
+    p.stage("fit")
+    for done in (0, 5, 10):
+        p.update(done, 10)
+    for done in (0, 4):  # the next batch of the stage counts on from 10
+        p.update(done, 4)
+    p.stage("bootstrap")
+    p.update(2, 8)
+    p.close("3 laws, 3 converged")
+    text = out.getvalue()
+    assert "lawfit fit: 14/14 fits" in text and "lawfit bootstrap: 2/8 fits" in text
+    assert text.rstrip().endswith("lawfit: 3 laws, 3 converged (0.00 s)") or "3 laws, 3 converged (" in text
+    assert prog.Progress(False).callback is None

@@ -26,6 +26,7 @@ class Progress:
         self._bar = None
         self._plain = False
         self._last = (-1, -1)
+        self._base = (0, 0)  # (done, total) of the stage's earlier batches
 
     @property
     def callback(self):
@@ -36,6 +37,7 @@ class Progress:
         """Name the batches that follow."""
         self.stage_name = name
         self._last = (-1, -1)
+        self._base = (0, 0)
 
     def update(self, done: int, total: int) -> None:
         if not self.enabled or time.perf_counter() - self.t0 < SHOW_AFTER_S:
@@ -50,16 +52,19 @@ class Progress:
                 self._plain = True
         if (total, done) == self._last:
             return
-        new_batch = total != self._last[0] or done < self._last[1]
+        if self._last[0] >= 0 and (total != self._last[0] or done < self._last[1]):
+            # A new batch of the same stage (pruning pass, LM, bootstrap chunk): count on.
+            self._base = (self._base[0] + self._last[0], self._base[1] + self._last[0])
         self._last = (total, done)
+        shown, of = self._base[0] + done, self._base[1] + total
         if self._bar is not None:
-            if new_batch:
-                self._bar.reset(total=total)
-                self._bar.set_description(f"lawfit {self.stage_name}")
-            self._bar.n = done
+            if self._bar.total != of:
+                self._bar.total = of
+            self._bar.set_description(f"lawfit {self.stage_name}", refresh=False)
+            self._bar.n = shown
             self._bar.refresh()
         else:
-            self.stream.write(f"\rlawfit {self.stage_name}: {done:,}/{total:,} fits")
+            self.stream.write(f"\rlawfit {self.stage_name}: {shown:,}/{of:,} fits")
             self.stream.flush()
 
     def close(self, line: str | None = None) -> None:
