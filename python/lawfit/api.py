@@ -368,11 +368,6 @@ def _starts_for(law: Law, batch: _Batch, starts, n_starts, fixed_values, bounds,
     return np.stack([np.vstack([p, np.repeat(p[:1], S - p.shape[0], axis=0)]) for p in per])
 
 
-def _n_starts(starts) -> int:
-    return int(np.prod([len(a) for a in starts.values()])) if isinstance(starts, Mapping) \
-        else int(starts.shape[-2])
-
-
 def _fixed(law: Law, fixed) -> tuple[dict, list[str]]:
     """Fixed parameters: values (law's and the user's mapping) and the names held at their starts."""
     values = dict(law.fixed)
@@ -556,7 +551,6 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                                  progress=progress, warn=warn, bad_log=bad_log)
 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
-    S = _n_starts(starts)
     prog = Progress(progress)
     prog.stage("fit")
     ms = fit_data(batch.to_data(law.program), starts, options, lower=lower, upper=upper,

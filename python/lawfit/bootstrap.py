@@ -444,7 +444,7 @@ def bootstrap(
                               problem_law=law, problem_resample=res, seed=seed, group=gid, law_key=keys,
                               fixed=fixed_law[law].astype(np.uint8) if any_fixed else None,
                               lower=fit.lower[law], upper=fit.upper[law], want_jtj=False, best_of=int(S),
-                              **common, **({} if progress is None else {"progress": progress}))
+                              progress=progress, **common)
             conv = sol.n_converged > 0 if S > 1 else is_converged(sol.status) & np.isfinite(sol.cost)
             ok = conv.reshape(R, laws.size).T
             params[laws, r0:r1] = np.where(ok[:, :, None], sol.params.reshape(R, laws.size, P).transpose(1, 0, 2),

@@ -24,8 +24,8 @@ import numpy as np
 
 from .engine.core import grid_axes
 from .engine.data import Data
-from .engine.options import LOSSES, Options
-from .engine.starts import reduce_best, run_starts
+from .engine.options import Options
+from .engine.starts import reduce_best, run_starts  # noqa: F401  (reduce_best: its old home)
 from .status import is_converged, warn_failures
 from .formula import Program, compile_law
 

@@ -243,7 +243,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
         return cov
     if kind != "sandwich":
         raise ValueError(f"kind must be 'auto', 'jtj' or 'sandwich', got {kind!r}")
-    L, P = fit.n_laws, len(fit.param_names)
+    P = len(fit.param_names)
     ok = np.isfinite(fit.params).all(axis=1)
     fixed = fit.fixed_rows
     r, w, J, point_law = _point_terms(fit)
@@ -319,7 +319,6 @@ def goodness_of_fit(fit) -> dict:
     dict of ndarray (L,): ``n``, ``k`` (free parameters), ``rss``, ``r2``,
     ``log_likelihood``, ``aic``, ``bic``; NaN for laws without a converged fit.
     """
-    L = fit.n_laws
     ok = np.isfinite(fit.params).all(axis=1)
     n = fit.data.n_points.astype(float)
     k = fit.n_free.astype(float)

@@ -3,9 +3,7 @@
 Law ``l`` owns points ``offsets[l]:offsets[l+1]`` of the flat arrays: the law
 program's input matrix ``columns`` (n_columns, M) -- raw inputs plus the
 program's hoisted transforms such as log N, computed once --, ``y`` (as given;
-the core logs it itself for log residuals), optional weights 1/sigma^2, and for
-the bootstrap optional resampling units (law-local ids: every point of a unit
-moves together) and per-law generator keys.
+the core logs it itself for log residuals), and optional weights 1/sigma^2.
 """
 from __future__ import annotations
 
@@ -29,11 +27,6 @@ class Data:
     offsets : ndarray of int64 (L + 1,)
     weight : ndarray (M,) or None
         1/sigma^2 per point.
-    unit : ndarray of int32 (M,) or None
-        Bootstrap unit of every point, numbered 0.. within its law (None:
-        every point is its own unit).
-    law_key : ndarray of int64 (L,) or None
-        Each law's id in the bootstrap generator's key (None: its position).
     """
 
     program: object
@@ -41,8 +34,6 @@ class Data:
     y: np.ndarray
     offsets: np.ndarray
     weight: np.ndarray | None = None
-    unit: np.ndarray | None = None
-    law_key: np.ndarray | None = None
 
     def __post_init__(self):
         self.offsets = np.ascontiguousarray(self.offsets, dtype=np.int64)

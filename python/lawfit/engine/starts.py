@@ -161,13 +161,13 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         if axes is not None and not any_fixed and _uniform(lower) and _uniform(upper):
             ev = solve_batch(data.program, data.columns, data.y, data.offsets, start_grid=axes,
                              lower=lower[0], upper=upper[0], want_jtj=False, evaluate_only=True,
-                             **_progress(progress), **common)
+                             progress=progress, **common)
         else:
             law_all = np.repeat(np.arange(L, dtype=np.int64), S)
             s_all = np.tile(np.arange(S, dtype=np.int64), L)
             ev = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_all, s_all),
                              problem_law=law_all, fixed=fixed_rows(law_all), lower=lower[law_all],
-                             upper=upper[law_all], want_jtj=False, evaluate_only=True, **_progress(progress),
+                             upper=upper[law_all], want_jtj=False, evaluate_only=True, progress=progress,
                              **common)
         start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
         order = np.argsort(np.where(np.isfinite(start_cost), start_cost, np.inf), axis=1, kind="stable")
@@ -181,7 +181,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     all_jtj = np.full((L * S, P, P), np.nan) if keep_jtj else None
     sol = solve_batch(data.program, data.columns, data.y, data.offsets, p0, problem_law=law_idx,
                       fixed=fixed_rows(law_idx), lower=lower[law_idx], upper=upper[law_idx],
-                      want_jtj=keep_jtj, **_progress(progress), **common)
+                      want_jtj=keep_jtj, progress=progress, **common)
     if keep_jtj:
         all_jtj[law_idx * S + start_idx] = sol.jtj
 
@@ -209,7 +209,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
             law_r, start_r = law_r[spread], start_r[spread]
             more = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_r, start_r),
                                problem_law=law_r, fixed=fixed_rows(law_r), lower=lower[law_r],
-                               upper=upper[law_r], want_jtj=keep_jtj, **_progress(progress), **common)
+                               upper=upper[law_r], want_jtj=keep_jtj, progress=progress, **common)
             if keep_jtj:
                 all_jtj[law_r * S + start_r] = more.jtj
             all_params[law_r, start_r], all_cost[law_r, start_r] = more.params, more.cost
@@ -228,13 +228,12 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     elif want_jtj and ok.any():
         jtj[ok] = jtj_at(data, params[ok], np.flatnonzero(ok), options, lower=lower, upper=upper,
                          fixed=fixed_law if any_fixed else None)
-    if start_set is None:
-        start_set = np.clip(_grid_points(axes, np.arange(S)), lower[0], upper[0]) if _uniform(lower) and \
-            _uniform(upper) else np.clip(_grid_points(axes, np.arange(S))[None], lower[:, None], upper[:, None])
-    elif start_set.ndim == 2 and _uniform(lower) and _uniform(upper):
-        start_set = np.clip(start_set, lower[0], upper[0])
+    # The start set as run: shared (S, P) when every law has the same bounds, else (L, S, P).
+    points = _grid_points(axes, np.arange(S)) if start_set is None else start_set
+    if points.ndim == 2 and _uniform(lower) and _uniform(upper):
+        start_set = np.clip(points, lower[0], upper[0])
     else:
-        start_set = np.clip(np.broadcast_to(start_set, (L, S, P)), lower[:, None], upper[:, None])
+        start_set = np.clip(np.broadcast_to(points, (L, S, P)), lower[:, None], upper[:, None])
     return StartsOutcome(params=params, cost=cost, status=status, best_start=best, n_converged=n_conv,
                          basin_count=basin, n_run=n_run, jtj=jtj, nit=all_nit[law, best],
                          nfev=all_nfev.sum(axis=1), starts=start_set, all_params=all_params, all_cost=all_cost,
@@ -270,8 +269,3 @@ def _uniform(a: np.ndarray) -> bool:
     """Whether every row of an (L, P) array is the same."""
     a = np.asarray(a)
     return a.shape[0] <= 1 or bool(np.all((a == a[:1]) | (np.isnan(a) & np.isnan(a[:1]))))
-
-
-def _progress(callback) -> dict:
-    """solve_batch's progress keyword, only when there is a callback."""
-    return {} if callback is None else {"progress": callback}

@@ -225,20 +225,30 @@ class _Renderer:
 # pybind11 docstrings -> signatures
 
 
-def _split_top(text: str, sep: str = ",") -> list[str]:
-    """Splits at `sep` outside brackets and quotes."""
-    parts, depth, quote, start = [], 0, "", 0
-    for i, ch in enumerate(text):
+def _scan(text: str, start: int = 0):
+    """(index, character, bracket depth after it) for characters outside quotes."""
+    depth, quote = 0, ""
+    for i in range(start, len(text)):
+        ch = text[i]
         if quote:
             if ch == quote:
                 quote = ""
-        elif ch in "'\"":
+            continue
+        if ch in "'\"":
             quote = ch
-        elif ch in "[(":
+            continue
+        if ch in "[(":
             depth += 1
         elif ch in "])":
             depth -= 1
-        elif ch == sep and depth == 0:
+        yield i, ch, depth
+
+
+def _split_top(text: str, sep: str = ",") -> list[str]:
+    """Splits at `sep` outside brackets and quotes."""
+    parts, start = [], 0
+    for i, ch, depth in _scan(text):
+        if ch == sep and depth == 0:
             parts.append(text[start:i])
             start = i + 1
     tail = text[start:]
@@ -248,20 +258,9 @@ def _split_top(text: str, sep: str = ",") -> list[str]:
 
 
 def _closing_paren(text: str, open_at: int) -> int:
-    depth, quote = 0, ""
-    for i in range(open_at, len(text)):
-        ch = text[i]
-        if quote:
-            if ch == quote:
-                quote = ""
-        elif ch in "'\"":
-            quote = ch
-        elif ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-            if depth == 0:
-                return i
+    for i, ch, depth in _scan(text, open_at):
+        if ch in "])" and depth == 0:
+            return i
     raise ValueError(f"unbalanced parentheses in {text!r}")
 
 
