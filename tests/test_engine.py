@@ -273,3 +273,14 @@ def test_progress_counts_on_across_the_batches_of_a_stage(monkeypatch):
     assert "lawfit fit: 14/14 fits" in text and "lawfit bootstrap: 2/8 fits" in text
     assert text.rstrip().endswith("lawfit: 3 laws, 3 converged (0.00 s)") or "3 laws, 3 converged (" in text
     assert prog.Progress(False).callback is None
+
+
+def test_the_fit_does_not_alias_the_callers_table():
+    x = np.geomspace(1, 100, 20)
+    df = pd.DataFrame({"x": x, "y": 3 * x**-0.5 + 1})  # whole and in canonical order: the fast path
+    res = lawfit.fit(df, "a*x**-b + c", x=["x"], y="y", progress=False,
+                     starts={"a": [1.0, 5.0], "b": [0.3, 1.0], "c": [0.5]})
+    before = res.data()["y"].to_numpy().copy()
+    df["y"] *= 2.0
+    np.testing.assert_array_equal(res.data()["y"].to_numpy(), before)
+    np.testing.assert_allclose(res.estimates[0], [3.0, 0.5, 1.0], rtol=1e-6)
