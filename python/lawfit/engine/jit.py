@@ -38,7 +38,7 @@ __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_
 
 # -ffp-contract=off and -fno-math-errno as the core's own build (CMakeLists.txt):
 # the same rounding as the interpreter.
-FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-march=native", "-shared", "-fPIC"]
+FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-march=native", "-shared", "-fPIC"]
 
 _lock = threading.Lock()
 _loaded: dict[str, object] = {}  # source hash -> capsule from _core.load_compiled (keeps the library loaded)
