@@ -85,6 +85,39 @@ LAWFIT_HD inline void set_product(double* __restrict a, const double* __restrict
                                   const double* __restrict y) {
     LAWFIT_LANES for (int i = 0; i < B; ++i) a[i] = x[i] * y[i];
 }
+
+// Huber (kHuber) or soft_l1 over B lanes: loss_rho's values written
+// branch-free (both sides of Huber's kink computed, one selected) so the lanes
+// vectorise; then the cost and the weights of r in g (wr, in: y) and of J J^T
+// in A (wt, in: the point weight), as the general loop in accumulate_block.
+template <int B, bool kHuber>
+LAWFIT_HD inline void robust_lanes(const double* __restrict f, const double* __restrict mult, double d2,
+                                   double floor, double* __restrict wr, double* __restrict wt,
+                                   double* __restrict cost) {
+    LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        const double r = f[i] - wr[i], w = wt[i], m = mult[i];
+        const double z = w * r * r / d2;
+        double r0, r1, r2;
+        if (kHuber) {
+            const double sq = std::sqrt(z);
+            const bool inner = z <= 1.0;
+            r0 = inner ? z : 2.0 * sq - 1.0;
+            r1 = inner ? 1.0 : 1.0 / sq;
+            r2 = inner ? 0.0 : -0.5 / (z * sq);
+        } else {
+            const double t = 1.0 + z, sq = std::sqrt(t);
+            r0 = 2.0 * (sq - 1.0);
+            r1 = 1.0 / sq;
+            r2 = -0.5 / (t * sq);
+        }
+        double h = r1 + 2.0 * r2 * z;
+        h = h > floor * r1 ? h : floor * r1;
+        h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
+        cost[i] += m * d2 * r0;
+        wr[i] = m * r1 * w * r;
+        wt[i] = m * h * w;
+    }
+}
 }  // namespace detail
 
 // Per-lane running sums of the cost, g and A over the blocks of one problem.
@@ -128,10 +161,23 @@ LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, c
     double* __restrict wr = s.tmp_a;   // weight of r in g
     double* __restrict wt = s.tmp_b;   // weight of J J^T in A
     double* __restrict mult = acc.wg;  // multiplicity (0 on padding lanes)
-    for (int i = 0; i < nb; ++i) {
-        wt[i] = data.weight ? data.weight[p0 + i] : 1.0;
-        mult[i] = resample.count(p0 + i, data.begin);
-        wr[i] = data.y[p0 + i];
+    // Each input read in its own loop (no per-lane branch on weight or
+    // resample), so the copies vectorise.
+    const double* __restrict yb = data.y + p0;
+    for (int i = 0; i < nb; ++i) wr[i] = yb[i];
+    if (data.weight) {
+        const double* __restrict wb = data.weight + p0;
+        for (int i = 0; i < nb; ++i) wt[i] = wb[i];
+    } else {
+        for (int i = 0; i < nb; ++i) wt[i] = 1.0;
+    }
+    if (resample.index < 0) {
+        for (int i = 0; i < nb; ++i) mult[i] = 1.0;
+    } else if (resample.cache) {
+        const std::int32_t* __restrict cb = resample.cache + (p0 - data.begin);
+        for (int i = 0; i < nb; ++i) mult[i] = cb[i];
+    } else {
+        for (int i = 0; i < nb; ++i) mult[i] = resample.count(p0 + i, data.begin);
     }
     for (int i = nb; i < B; ++i) {
         wt[i] = 0.0;
@@ -145,6 +191,10 @@ LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, c
             wr[i] = wt[i] * r;
             acc.cost[i] += wr[i] * r;
         }
+    } else if (obj.loss == Loss::HUBER) {
+        detail::robust_lanes<B, true>(f, mult, obj.delta * obj.delta, obj.irls_floor, wr, wt, acc.cost);
+    } else if (obj.loss == Loss::SOFT_L1) {
+        detail::robust_lanes<B, false>(f, mult, obj.delta * obj.delta, obj.irls_floor, wr, wt, acc.cost);
     } else {
         const double d2 = obj.delta * obj.delta;
         for (int i = 0; i < B; ++i) {
@@ -256,12 +306,25 @@ struct ProgramEvaluator {
 
     LAWFIT_HD bool finish(std::uint32_t mask, double* A, double* g, double* cost) const {
         const Accumulator<B, NP>& a = acc;
-        auto lane_sum = [&a](int j, int k) {
-            const double* v = j < 0 ? a.cost : (k < 0 ? a.g[j] : a.A[j][k]);
-            double t = 0.0;
-            LAWFIT_LANES for (int i = 0; i < B; ++i) t += v[i];
-            return t;
-        };
+        // Every quantity's lane sum at once, lanes outer and quantities inner:
+        // each sum still adds its lanes in order (the bits of one running sum
+        // per quantity), but the sums are independent chains the CPU overlaps
+        // instead of one chain of B dependent additions after another.
+        constexpr int kMaxQ = 1 + NP + NP * (NP + 1) / 2;
+        const double* src[kMaxQ];
+        double sums[kMaxQ];
+        int nq = 0;
+        src[nq++] = a.cost;
+        for (std::uint32_t m = mask; m;) {
+            const int j = detail::next_bit(m);
+            src[nq++] = a.g[j];
+            for (std::uint32_t m2 = mask >> j; m2;) src[nq++] = a.A[j][detail::next_bit(m2) + j];
+        }
+        for (int q = 0; q < nq; ++q) sums[q] = 0.0;
+        for (int i = 0; i < B; ++i)
+            for (int q = 0; q < nq; ++q) sums[q] += src[q][i];
+        int next = 0;  // finish_sums asks for the quantities in the order listed above
+        auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
         return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);
     }
 };
