@@ -58,7 +58,10 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads, const Poll& poll, So
     };
     auto worker = [&]() {
         if (generated) {
-            claim([&](std::int64_t first, std::int64_t last) { generated(&batch, first, last); });
+            std::vector<std::int32_t> counts(resampled ? max_law_points : 0);
+            claim([&](std::int64_t first, std::int64_t last) {
+                generated(&batch, first, last, counts.data(), static_cast<std::int64_t>(counts.size()));
+            });
         } else {
             with_size_class(batch.prog, [&](auto size) {
                 using Size = decltype(size);

@@ -10,7 +10,10 @@ namespace lawfit {
 
 // Code compiled at run time for one law program (lawfit.engine.jit): solves
 // problems first .. last - 1 of the batch, as solve_problem does.
-using SolveRange = void (*)(const BatchView* batch, std::int64_t first, std::int64_t last);
+// `counts` (room for `counts_size` values) is the worker's buffer for a
+// resample's counts, as solve_problem takes it.
+using SolveRange = void (*)(const BatchView* batch, std::int64_t first, std::int64_t last, std::int32_t* counts,
+                            std::int64_t counts_size);
 
 // Called from the calling thread about every 50 ms while the workers run, with
 // the number of problems finished so far; returning true stops the batch.

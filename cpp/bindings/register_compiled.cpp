@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 
+#include "aot_laws.hpp"
 #include "common.hpp"
 #include "cpu_backend.hpp"
 #ifdef LAWFIT_WITH_CUDA
@@ -91,6 +92,34 @@ py::capsule load_compiled(const std::string& path, const std::string& kind) {
     return py::capsule(law.release(), cpu ? kCompiledCpu : kCompiledCuda, &destroy_compiled);
 }
 
+// The catalog law compiled into this module whose program is exactly
+// (code, consts, n_params), as a capsule like load_compiled's, or None.
+py::object builtin_compiled(const py::array_t<std::int32_t, py::array::c_style | py::array::forcecast>& code,
+                            const py::array_t<double, py::array::c_style | py::array::forcecast>& consts,
+                            std::int64_t n_params) {
+    std::int64_t n = 0;
+    const aot::Entry* entries = aot_laws(&n);
+    const std::int64_t n_code = static_cast<std::int64_t>(code.size()), n_consts = static_cast<std::int64_t>(consts.size());
+    for (std::int64_t e = 0; e < n; ++e) {
+        const aot::Entry& law = entries[e];
+        bool same = law.n_params == n_params && 2 * law.n_instr == n_code && law.n_consts == n_consts &&
+                    std::equal(law.code, law.code + n_code, code.data());
+        for (std::int64_t k = 0; same && k < n_consts; ++k) {
+            std::uint64_t bits;
+            std::memcpy(&bits, consts.data() + k, sizeof bits);
+            same = bits == law.consts[k];
+        }
+        if (!same) continue;
+        auto compiled = std::make_unique<CompiledLaw>();
+        compiled->entry = reinterpret_cast<void*>(law.solve);
+        compiled->code.assign(law.code, law.code + n_code);
+        compiled->const_bits.assign(law.consts, law.consts + n_consts);
+        compiled->n_params = n_params;
+        return py::capsule(compiled.release(), kCompiledCpu, &destroy_compiled);
+    }
+    return py::none();
+}
+
 }  // namespace
 
 void* compiled_entry(const py::capsule& capsule, const std::string& device, const ProgramView& prog) {
@@ -124,6 +153,13 @@ returns a capsule (named 'lawfit.compiled_cpu' or 'lawfit.compiled_cuda')
 that keeps it loaded, for solve_batch(..., compiled=capsule).  Raises
 OSError when the library cannot be loaded or is not a compiled law, and
 ValueError when it disagrees with this core.)doc");
+    m.def("builtin_compiled", &builtin_compiled, py::arg("code"), py::arg("consts"), py::arg("n_params"),
+          R"doc(The catalog law compiled into this module for exactly this program.
+
+code (n_instr x 2 int32), consts (float64, compared bit for bit) and
+n_params identify the program; returns a capsule named
+'lawfit.compiled_cpu' for solve_batch(..., compiled=capsule), or None when
+no built-in law has this program.)doc");
 }
 
 }  // namespace bindings

@@ -279,13 +279,16 @@ struct ProgramEvaluator {
         if constexpr (Runner::kFusedL2) {
             // Generated code, plain least squares: evaluation and accumulation
             // in one pass, the same operations as the general path below.
-            if (obj.loss == Loss::L2 && !obj.log_residual && resample.index < 0 &&
+            // A resample needs its counts drawn once (resample.cache, CPU).
+            const bool counted = resample.index < 0 || resample.cache;
+            if (obj.loss == Loss::L2 && !obj.log_residual && counted &&
                 (Runner::kMask & ~free_mask) == 0 && data.end > data.begin) {
                 mask = Runner::kMask;
                 acc.reset(mask);
                 for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
                     const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
-                    Runner::run_l2(data.columns, data.col_stride, p0, nb, params, data.y, data.weight, acc);
+                    const std::int32_t* counts = resample.index < 0 ? nullptr : resample.cache + (p0 - data.begin);
+                    Runner::run_l2(data.columns, data.col_stride, p0, nb, params, data.y, data.weight, counts, acc);
                 }
                 return finish(mask, A, g, cost);
             }

@@ -226,6 +226,15 @@ class SolverOptions:
 def bootstrap_counts(seed: int, law: int, resample: int, n_units: int) -> npt.NDArray[np.int32]:
     """Poisson(1) multiplicities of units 0..n_units-1 in one resample (as the solver draws them)."""
 
+def builtin_compiled(code: npt.NDArray[np.int32], consts: npt.NDArray[np.float64], n_params: int) -> object:
+    """The catalog law compiled into this module for exactly this program.
+
+    code (n_instr x 2 int32), consts (float64, compared bit for bit) and
+    n_params identify the program; returns a capsule named
+    'lawfit.compiled_cpu' for solve_batch(..., compiled=capsule), or None when
+    no built-in law has this program.
+    """
+
 def covariance(
     jtj: npt.NDArray[np.float64],
     min_pivot: float,

@@ -233,19 +233,26 @@ struct {name} {{
     }}
 
     // run() and the plain least-squares accumulation in one pass over the
-    // block (no resample, linear residuals, every parameter of kMask free).
+    // block (linear residuals, every parameter of kMask free); counts: the
+    // block's bootstrap multiplicities, or null for the data as given.
     template <int B, int NP>
     LAWFIT_HD static void run_l2(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                  const double* params, const double* y, const double* weight,
-                                 lawfit::Accumulator<B, NP>& acc) {{
+                                 const std::int32_t* counts, lawfit::Accumulator<B, NP>& acc) {{
         (void)col_stride; (void)params;
         {pad}
         {params}
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) {{
-            yv[i] = y[point0 + i];
-            wv[i] = weight ? weight[point0 + i] : 1.0;
-            mult[i] = 1.0;
+        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        if (weight) {{
+            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+        }} else {{
+            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+        }}
+        if (counts) {{
+            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+        }} else {{
+            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }}
         for (int i = nb; i < B; ++i) {{
             yv[i] = y[point0 + nb - 1];

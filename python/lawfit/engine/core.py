@@ -220,11 +220,14 @@ def solve_batch(
     (``device='auto'`` then means 'cuda'); they must already be float64 and
     C-contiguous.  The small index arrays are copied to the host.
 
-    ``jit``: True compiles the law to machine code first (:mod:`lawfit.engine.jit`:
-    the system's C++ compiler for the CPU, nvcc for the GPU; cached by the
-    law's hash; results bit-identical to the interpreter's, without its
-    dispatch) and raises if it cannot; 'auto' does so when a compiler is there
-    and falls back to the interpreter otherwise; False (default) interprets.
+    ``jit``: how the law's points are evaluated; results are bit-identical
+    whichever is used.  'auto' (default) runs compiled code that is ready
+    without waiting: the catalog's laws are compiled into the package ahead
+    of time (:mod:`lawfit.engine.aot`), and a law compiled earlier in this
+    process is reused; anything else is interpreted.  True compiles the law
+    to machine code first if needed (:mod:`lawfit.engine.jit`: the system's
+    C++ compiler for the CPU, nvcc for the GPU; cached by the law's hash) and
+    raises if it cannot.  False always interprets.
 
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
@@ -351,17 +354,36 @@ def solve_batch(
 
 
 def _compiled_law(program, jit, device: str):
-    """The law compiled for ``device`` (a capsule from ``_core.load_compiled``), or None to interpret."""
+    """The law compiled for ``device`` (a capsule the core checks against the program), or None to interpret."""
     if jit is False or jit is None:
         return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
+    if device == "cpu":
+        builtin = _builtin_law(program)
+        if builtin is not None:
+            return builtin
     from . import jit as _jit
 
+    if jit == "auto":  # only what is ready: never a compile the caller waits for
+        return _jit.loaded_solver(program, device)
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
-    if compiled is None and jit is True:
+    if compiled is None:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
     return compiled
+
+
+_builtin_cache: dict = {}
+
+
+def _builtin_law(program):
+    """The catalog law compiled into the core for exactly this program, or None."""
+    code = np.ascontiguousarray(program.code, dtype=np.int32)
+    consts = np.ascontiguousarray(program.consts, dtype=np.float64)
+    key = (code.tobytes(), consts.tobytes(), len(program.param_names))
+    if key not in _builtin_cache:
+        _builtin_cache[key] = _core.builtin_compiled(code, consts, len(program.param_names))
+    return _builtin_cache[key]
 
 
 def _float_array(a):

@@ -42,6 +42,7 @@ FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trap
 
 _lock = threading.Lock()
 _loaded: dict[str, object] = {}  # source hash -> capsule from _core.load_compiled (keeps the library loaded)
+_by_program: dict[tuple, object] = {}  # (kind, program) -> the same capsules, for jit='auto'
 _error = ""
 
 _TEMPLATE = """#include <cstdint>
@@ -59,11 +60,13 @@ __attribute__((visibility("default"))) std::uint64_t lawfit_jit_batch_view_size(
 }}
 
 __attribute__((visibility("default"))) void lawfit_jit_solve(const lawfit::BatchView* batch, std::int64_t first,
-                                                             std::int64_t last) {{
+                                                             std::int64_t last, std::int32_t* counts,
+                                                             std::int64_t counts_size) {{
     // One workspace per thread; slot 0 is all the generated code writes.
     thread_local std::unique_ptr<lawfit::Workspace<lawfit::kBlock, {np}, 1>> ws;
     if (!ws) ws.reset(new lawfit::Workspace<lawfit::kBlock, {np}, 1>());
-    for (std::int64_t i = first; i < last; ++i) lawfit::solve_problem<GeneratedRunner>(*batch, i, *ws);
+    for (std::int64_t i = first; i < last; ++i)
+        lawfit::solve_problem<GeneratedRunner>(*batch, i, *ws, counts, counts_size);
 }}
 {program}
 }}
@@ -207,6 +210,18 @@ def compiled_cuda_solver(program):
                              "cuda")
 
 
+def loaded_solver(program, device: str = "cpu"):
+    """``program`` already compiled and loaded in this process for ``device``, or None (no compile)."""
+    kind = "cpu" if device == "cpu" else "cuda"
+    with _lock:
+        return _by_program.get((kind, _program_key(program)))
+
+
+def _program_key(program) -> tuple:
+    return (bytes(np.ascontiguousarray(program.code, dtype=np.int32)),
+            bytes(np.ascontiguousarray(program.consts, dtype=np.float64)), len(program.param_names))
+
+
 def _compile_and_load(program, template: str, command: list[str], headers: list[Path], name: str, kind: str):
     """Generates, compiles (once: cached by the hash of source, command and
     headers) and has the core load and check the library; returns its capsule."""
@@ -231,6 +246,7 @@ def _compile_and_load(program, template: str, command: list[str], headers: list[
             _error = f"compiling the law with {Path(command[0]).name} failed: {exc}"
             return None
         _loaded[key] = capsule
+        _by_program[(kind, _program_key(program))] = capsule
         return capsule
 
 

@@ -16,6 +16,7 @@ from .._core import (  # noqa: F401  (re-exports)
     SolverOptions,
     Status,
     bootstrap_counts,
+    builtin_compiled,
     covariance,
     cuda_device_count,
     cuda_device_name,

@@ -39,7 +39,9 @@ class Options:
     n_threads : int or None
         CPU threads (None: every core this process may use).
     jit : bool or "auto"
-        Compile the law to machine code first (same results, faster).
+        "auto": compiled code where it is ready (the catalog's laws, built
+        into the package; laws compiled earlier in the process), else the
+        interpreter; True: compile first; False: interpret.  Same results.
     """
 
     ftol: float = DEFAULT_TOL
@@ -52,7 +54,7 @@ class Options:
     robust_hessian: str = "irls"
     device: str = "auto"
     n_threads: Optional[int] = None
-    jit: Union[bool, str] = False
+    jit: Union[bool, str] = "auto"
 
     def __post_init__(self):
         loss = "l2" if self.loss in ("linear", None) else str(self.loss)

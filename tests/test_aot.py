@@ -1,0 +1,78 @@
+"""The catalog's laws compiled into the core ahead of time (lawfit.engine.aot).
+
+They must give the interpreter's bits for every law, every objective the
+fused path handles (plain least squares, weights, bootstrap resamples) and
+the paths it leaves to the general evaluator (robust losses, log residuals,
+fixed parameters); and the checked-in generated file must match the catalog.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import lawfit
+from lawfit.engine import aot
+from lawfit.engine import native as _core
+from lawfit.engine.core import _builtin_law, solve_batch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_checked_in_file_matches_the_catalog():
+    path = REPO / "cpp" / "generated" / "catalog_laws.cpp"
+    assert path.read_text() == aot.catalog_source(), (
+        "cpp/generated/catalog_laws.cpp is out of date: run `python -m lawfit.engine.aot` and rebuild")
+
+
+def _same(a, b):
+    return all(np.array_equal(np.asarray(getattr(a, f)).view(np.uint8), np.asarray(getattr(b, f)).view(np.uint8))
+               for f in ("params", "cost", "nfev", "nit", "status", "jtj"))
+
+
+CATALOG = sorted(lawfit.laws)
+
+
+@pytest.mark.parametrize("name", CATALOG)
+def test_builtin_law_gives_the_interpreters_bits(name):
+    law = lawfit.laws[name]
+    if _builtin_law(law.program) is None:
+        pytest.skip("no code generator for this law's program: interpreted")
+    rng = np.random.default_rng(1)
+    n_laws, m = 6, 37
+    inputs = {k: rng.uniform(2.0, 50.0, n_laws * m) for k in law.inputs}
+    cols = law.program.input_matrix(inputs)
+    lo, hi = law._bound_arrays()
+    lo_f, hi_f = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
+    mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo_f + hi_f), np.where(np.isfinite(lo), lo_f + 0.5, 0.5))
+    f0 = np.asarray(lawfit.engine.core.evaluate_points(law.program, cols, mid)[0]).ravel()
+    y = f0 * (1 + 0.01 * rng.standard_normal(f0.size))
+    p0 = np.clip(mid * 1.1 + 0.01, lo, hi)
+    offsets = np.arange(n_laws + 1) * m
+    variants = [dict(), dict(weight=rng.uniform(0.5, 2.0, y.size)),
+                dict(problem_law=np.repeat(np.arange(n_laws), 2), problem_resample=np.tile([3, -1], n_laws)),
+                dict(loss="huber", delta=0.05), dict(fixed=np.eye(len(mid), dtype=np.uint8)[0])]
+    if np.all(f0 > 0) and np.all(y > 0):
+        variants.append(dict(residual="log", loss="soft_l1", delta=0.1))
+    for kw in variants:
+        starts = np.tile(p0, (kw["problem_law"].size if "problem_law" in kw else n_laws, 1))
+        common = dict(lower=lo, upper=hi, max_nfev=40, **kw)
+        interp = solve_batch(law.program, cols, y, offsets, starts, jit=False, **common)
+        builtin = solve_batch(law.program, cols, y, offsets, starts, jit="auto", **common)
+        assert _same(interp, builtin), (name, kw)
+        assert np.asarray(interp.nfev).max() > 1  # the solver iterated: the bits compared are an LM run's
+
+
+def test_auto_is_the_default_and_builtin_only_on_exact_programs():
+    assert lawfit.engine.options.Options().jit == "auto"
+    chin = lawfit.laws["chinchilla"].program
+    capsule = _builtin_law(chin)
+    assert capsule is not None
+    # A program differing in one constant bit or one opcode is not the built-in law's.
+    user = lawfit.compile_law("E + A/N**alpha + B/D**beta + 1e-300", inputs=["N", "D"])
+    assert _builtin_law(user) is None
+    code = np.ascontiguousarray(chin.code, dtype=np.int32).copy()
+    code[-1, 0] = int(_core.Op.SUB)
+    assert _core.builtin_compiled(code, chin.consts, len(chin.param_names)) is None
+    assert _core.builtin_compiled(chin.code, chin.consts, len(chin.param_names) + 1) is None
