@@ -83,6 +83,7 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads, const Poll& poll, So
         std::unique_lock<std::mutex> lock(mu);
         while (running > 0) {
             if (cv.wait_for(lock, std::chrono::milliseconds(50), [&] { return running == 0; })) break;
+            if (cancel) continue;  // asked to stop: wait for the workers' current chunks, poll no more
             lock.unlock();
             const bool stop = poll && poll(finished.load(std::memory_order_relaxed));
             lock.lock();

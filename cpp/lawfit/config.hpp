@@ -17,6 +17,17 @@
 #define LAWFIT_LANES
 #endif
 
+// For math::exp/log and the per-point helpers called inside lane loops: a
+// loop vectorises only if every call in it is inlined, and GCC's size limits
+// stop inlining in large generated loops (three exps and a log per point).
+#if defined(__CUDACC__)
+#define LAWFIT_INLINE __forceinline__
+#elif defined(__GNUC__)
+#define LAWFIT_INLINE inline __attribute__((always_inline))
+#else
+#define LAWFIT_INLINE inline
+#endif
+
 namespace lawfit {
 // Points per interpreter block on the CPU, and threads per problem in the
 // GPU's group layout: the same number, so both add the same partial sums in

@@ -86,36 +86,48 @@ LAWFIT_HD inline void set_product(double* __restrict a, const double* __restrict
     LAWFIT_LANES for (int i = 0; i < B; ++i) a[i] = x[i] * y[i];
 }
 
-// Huber (kHuber) or soft_l1 over B lanes: loss_rho's values written
-// branch-free (both sides of Huber's kink computed, one selected) so the lanes
-// vectorise; then the cost and the weights of r in g (wr, in: y) and of J J^T
-// in A (wt, in: the point weight), as the general loop in accumulate_block.
+// One point's robust-loss terms for Huber (kHuber) or soft_l1: loss_rho's
+// values written branch-free (both sides of Huber's kink computed, one
+// selected) so loops over lanes vectorise.  In: r, w (point weight), m
+// (multiplicity); adds the cost and returns the weights of r in g (wr) and of
+// J J^T in A (wt), as the general loop in accumulate_block.  Generated code
+// (lawfit.codegen) calls the same function, so both round alike.
+template <bool kHuber>
+LAWFIT_HD LAWFIT_INLINE void robust_point(double r, double w, double m, double d2, double floor, double& cost,
+                                   double& wr, double& wt) {
+    const double z = w * r * r / d2;
+    double r0, r1, r2;
+    if (kHuber) {
+        const double sq = std::sqrt(z);
+        const bool inner = z <= 1.0;
+        r0 = inner ? z : 2.0 * sq - 1.0;
+        r1 = inner ? 1.0 : 1.0 / sq;
+        r2 = inner ? 0.0 : -0.5 / (z * sq);
+    } else {
+        const double t = 1.0 + z, sq = std::sqrt(t);
+        r0 = 2.0 * (sq - 1.0);
+        r1 = 1.0 / sq;
+        r2 = -0.5 / (t * sq);
+    }
+    double h = r1 + 2.0 * r2 * z;
+    h = h > floor * r1 ? h : floor * r1;
+    h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
+    cost += m * d2 * r0;
+    wr = m * r1 * w * r;
+    wt = m * h * w;
+}
+
+// robust_point over B lanes: wr holds y on entry, wt the point weights.
 template <int B, bool kHuber>
 LAWFIT_HD inline void robust_lanes(const double* __restrict f, const double* __restrict mult, double d2,
                                    double floor, double* __restrict wr, double* __restrict wt,
                                    double* __restrict cost) {
     LAWFIT_LANES for (int i = 0; i < B; ++i) {
-        const double r = f[i] - wr[i], w = wt[i], m = mult[i];
-        const double z = w * r * r / d2;
-        double r0, r1, r2;
-        if (kHuber) {
-            const double sq = std::sqrt(z);
-            const bool inner = z <= 1.0;
-            r0 = inner ? z : 2.0 * sq - 1.0;
-            r1 = inner ? 1.0 : 1.0 / sq;
-            r2 = inner ? 0.0 : -0.5 / (z * sq);
-        } else {
-            const double t = 1.0 + z, sq = std::sqrt(t);
-            r0 = 2.0 * (sq - 1.0);
-            r1 = 1.0 / sq;
-            r2 = -0.5 / (t * sq);
-        }
-        double h = r1 + 2.0 * r2 * z;
-        h = h > floor * r1 ? h : floor * r1;
-        h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
-        cost[i] += m * d2 * r0;
-        wr[i] = m * r1 * w * r;
-        wt[i] = m * h * w;
+        double c = cost[i], a, b;
+        robust_point<kHuber>(f[i] - wr[i], wt[i], mult[i], d2, floor, c, a, b);
+        cost[i] = c;
+        wr[i] = a;
+        wt[i] = b;
     }
 }
 }  // namespace detail
@@ -252,7 +264,7 @@ LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, 
 // generated for one program (lawfit.codegen, compiled at run time) provides a
 // class with the same static run() and gives the same bits without dispatch.
 struct Interpreter {
-    static constexpr bool kFusedL2 = false;  // generated code may also fuse the L2 accumulation
+    static constexpr bool kFused = false;  // generated code may also fuse the accumulation (run_fused)
     template <int B, int NP, int NS>
     LAWFIT_HD static bool run(const ProgramView& prog, const double* columns, std::int64_t col_stride,
                               std::int64_t point0, int nb, const double* params, std::uint32_t free_mask,
@@ -276,21 +288,26 @@ struct ProgramEvaluator {
                               double* cost) {
         std::uint32_t mask = 0;
         bool first = true;
-        if constexpr (Runner::kFusedL2) {
-            // Generated code, plain least squares: evaluation and accumulation
-            // in one pass, the same operations as the general path below.
-            // A resample needs its counts drawn once (resample.cache, CPU).
+        if constexpr (Runner::kFused) {
+            // Generated code: evaluation and accumulation in one pass, the
+            // same operations as the general path below, for the losses with
+            // branch-free terms (a resample needs its counts drawn once:
+            // resample.cache, CPU only).
             const bool counted = resample.index < 0 || resample.cache;
-            if (obj.loss == Loss::L2 && !obj.log_residual && counted &&
-                (Runner::kMask & ~free_mask) == 0 && data.end > data.begin) {
-                mask = Runner::kMask;
-                acc.reset(mask);
-                for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
-                    const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
-                    const std::int32_t* counts = resample.index < 0 ? nullptr : resample.cache + (p0 - data.begin);
-                    Runner::run_l2(data.columns, data.col_stride, p0, nb, params, data.y, data.weight, counts, acc);
+            if (counted && (Runner::kMask & ~free_mask) == 0 && data.end > data.begin) {
+                switch (obj.loss) {
+                    case Loss::L2:
+                        return obj.log_residual ? fused<true, Loss::L2>(params, A, g, cost)
+                                                : fused<false, Loss::L2>(params, A, g, cost);
+                    case Loss::HUBER:
+                        return obj.log_residual ? fused<true, Loss::HUBER>(params, A, g, cost)
+                                                : fused<false, Loss::HUBER>(params, A, g, cost);
+                    case Loss::SOFT_L1:
+                        return obj.log_residual ? fused<true, Loss::SOFT_L1>(params, A, g, cost)
+                                                : fused<false, Loss::SOFT_L1>(params, A, g, cost);
+                    default:
+                        break;
                 }
-                return finish(mask, A, g, cost);
             }
         }
         for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
@@ -305,6 +322,19 @@ struct ProgramEvaluator {
         }
         if (first) acc.reset(0);  // no points
         return finish(mask, A, g, cost);
+    }
+
+    template <bool kLog, Loss kLoss>
+    LAWFIT_HD bool fused(const double* params, double* A, double* g, double* cost) {
+        acc.reset(Runner::kMask);
+        for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
+            const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
+            const std::int32_t* counts = resample.index < 0 ? nullptr : resample.cache + (p0 - data.begin);
+            Runner::template run_fused<B, NP, kLog, kLoss>(data.columns, data.col_stride, p0, nb, params, data.y,
+                                                           data.weight, counts, obj.delta * obj.delta,
+                                                           obj.irls_floor, acc);
+        }
+        return finish(Runner::kMask, A, g, cost);
     }
 
     LAWFIT_HD bool finish(std::uint32_t mask, double* A, double* g, double* cost) const {

@@ -17,12 +17,12 @@
 namespace lawfit {
 namespace math {
 
-LAWFIT_HD inline std::uint64_t to_bits(double x) {
+LAWFIT_HD LAWFIT_INLINE std::uint64_t to_bits(double x) {
     std::uint64_t u;
     std::memcpy(&u, &x, sizeof u);
     return u;
 }
-LAWFIT_HD inline double from_bits(std::uint64_t u) {
+LAWFIT_HD LAWFIT_INLINE double from_bits(std::uint64_t u) {
     double x;
     std::memcpy(&x, &u, sizeof x);
     return x;
@@ -32,7 +32,7 @@ constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
 constexpr double kRoundMagic = 6755399441055744.0;      // 1.5 * 2^52
 
-LAWFIT_HD inline double exp(double x) {
+LAWFIT_HD LAWFIT_INLINE double exp(double x) {
     // Clamp so that the integer part fits the two-step scaling below; the
     // clamped ends still over/underflow to inf/0.  NaN passes through the
     // comparisons unchanged and propagates through the polynomial.
@@ -69,7 +69,7 @@ LAWFIT_HD inline double exp(double x) {
     return x != x ? x : result;
 }
 
-LAWFIT_HD inline double log(double x) {
+LAWFIT_HD LAWFIT_INLINE double log(double x) {
     // Subnormal arguments are scaled into the normal range first.
     bool tiny = x < 2.2250738585072014e-308;
     double xs = tiny ? x * 18014398509481984.0 : x;  // 2^54

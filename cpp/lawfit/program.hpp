@@ -71,7 +71,7 @@ LAWFIT_HD inline int next_bit(std::uint32_t& m) {
     return j;
 }
 
-LAWFIT_HD inline double sigmoid(double a) {
+LAWFIT_HD LAWFIT_INLINE double sigmoid(double a) {
     // Evaluated on the side where exp cannot overflow.
     double e = math::exp(-(a < 0 ? -a : a));
     return a >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
