@@ -462,9 +462,10 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         (:func:`lawfit.fit_shared`); the others stay per group.
     device : {"auto", "cpu", "cuda"}
     jit : bool or "auto"
-        Compile the law to machine code before fitting (:func:`lawfit.solve_batch`):
-        the same results, faster on large batches; 'auto' falls back to the
-        interpreter when no compiler is found.
+        How the law is evaluated (:func:`lawfit.solve_batch`), with the same
+        results: "auto" (default) runs the catalog's laws as code compiled
+        into the package and interprets other formulas; True compiles any law
+        first (needs a C++ compiler); False interprets.
     seed : int
         Keys the bootstrap resamples (and space-filling starts).
     progress : bool

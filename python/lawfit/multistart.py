@@ -481,8 +481,8 @@ def fit_multistart(
     ftol, xtol, gtol, max_nfev : MINPACK-style stopping rules, as curve_fit.
     n_threads, device : where the batch runs ('cpu', 'cuda', 'auto').
     jit : bool or 'auto'
-        Compile the law to machine code first (:func:`lawfit.solve_batch`):
-        the same results, faster for large batches; kept for the bootstrap.
+        Compiled or interpreted law (:func:`lawfit.solve_batch`; the same
+        results); kept for the bootstrap.
     robust_hessian : {'irls', 'triggs'}
         Gauss-Newton matrix of robust losses (see :func:`lawfit.engine.core.solve_batch`).
     warn : bool
