@@ -76,6 +76,10 @@ bool solve_batch_cpu(const BatchView& batch, int n_threads, const Poll& poll, So
         std::lock_guard<std::mutex> lock(mu);
         if (--running == 0) cv.notify_all();
     };
+    if (n <= 1) {  // one problem: on the calling thread (a thread's start costs more than a small fit)
+        worker();
+        return true;
+    }
     std::vector<std::thread> threads;
     threads.reserve(n_threads);
     for (int t = 0; t < n_threads; ++t) threads.emplace_back(worker);
