@@ -191,10 +191,14 @@ def test_batch_equals_one_by_one():
         p0s.append(p0)
     popt, pcov, status = lawfit.curve_fit(power_law, xs, ys, p0=np.array(p0s))
     assert np.all([Status(s).name.startswith("CONVERGED") for s in status])
+    # A single fit runs on the calling thread, whose sums run in another order
+    # than the batch's blocks.  Both stop where the cost no longer changes in
+    # float64, which fixes the parameters to about sqrt(eps) along the
+    # flattest direction (the costs agree to 1e-15).
     for k in range(25):
         p1, c1 = lawfit.curve_fit(power_law, xs[k], ys[k], p0=p0s[k])
-        np.testing.assert_allclose(popt[k], p1, rtol=1e-12)
-        assert_same_covariance(pcov[k], c1, rtol=1e-9)
+        np.testing.assert_allclose(popt[k], p1, rtol=1e-7)
+        assert_same_covariance(pcov[k], c1, rtol=1e-6)
 
 
 def test_batch_2d_ydata_shared_x_and_thread_count_invariance():
@@ -257,7 +261,7 @@ def test_malformed_calls_raise_clear_errors():
         lawfit.curve_fit(exp_decay, x[:2], y[:2])
     with pytest.raises(ValueError, match="p0 has 2 values but the model has 3 parameters"):
         lawfit.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1])
-    with pytest.raises(ValueError, match="infeasible"):
+    with pytest.raises(ValueError, match="Initial guess is outside of provided bounds"):
         lawfit.curve_fit(exp_decay, x, y, p0=[1, 5, 0], bounds=([0, 0, 0], [10, 2, 1]))
     with pytest.raises(ValueError, match="only works for unconstrained"):
         lawfit.curve_fit(exp_decay, x, y, bounds=(0, 10), method="lm")

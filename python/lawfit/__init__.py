@@ -28,7 +28,7 @@ from .result import FitResult
 from .bootstrap import BootstrapResult, Replicates, bootstrap
 from .catalog import Law, fit_shared, laws, lr_areas, register_law
 from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
-from .curve_fit import OptimizeWarning, curve_fit
+from .curve_fit import curve_fit, optimize_warning
 from .engine.core import BatchSolution, solve_batch
 from .formula import Program, compile_law, parse
 
@@ -66,3 +66,9 @@ __all__ = [
     "Replicates",
     "uncertainty",
 ]
+
+
+def __getattr__(name: str):
+    if name == "OptimizeWarning":
+        return optimize_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
