@@ -32,7 +32,8 @@ from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.single import residual_columns, residuals, solve_function, solve_program
+from .engine.single import (explains_nothing, residual_columns, residuals, restart_program, solve_function,
+                            solve_program)
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
 from .tracing import traced_model
@@ -444,6 +445,8 @@ def curve_fit(
 
 
 _BAD_INPUT = int(Status.BAD_INPUT)
+_CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,
+                                              Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
                     "max_nfev": Options.max_nfev, "jit": Options.jit}
 _INF_BOUNDS = (-np.inf, np.inf)
@@ -519,7 +522,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     weight, whiten = _sigma_transform(sigma, ydata.size)
 
     # --- the model: a law program (formula or traced) or the Python function
-    program, layout, why = None, None, None
+    program, layout, why, restarts = None, None, None, 0
     if isinstance(f, str):
         program, path = _formula_program(f, xdata, inputs, param_names), "formula"
         if program.n_params != n:
@@ -545,6 +548,13 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         if whiten is None:
             sol = solve_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
+            if sol.status not in _CONVERGED_CODES and sol.status != _BAD_INPUT or (
+                    sol.status in _CONVERGED_CODES and explains_nothing(sol.cost, y, weight)):
+                second, restarts = restart_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"],
+                                                   xtol=opts["xtol"], gtol=opts["gtol"],
+                                                   max_nfev=opts["max_nfev"])
+                if second is not None and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
+                    sol = second
         else:
             fun = _whitened_program(program, columns, y, whiten)
             sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
@@ -581,7 +591,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         infodict.update(_minpack_qr(J, fvec) if J is not None else {})
     if program is not None or callable(jac):
         infodict["njev"] = sol.nfev
-    infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why)
+    infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
+                    restarts=restarts)
     return popt, pcov, infodict, mesg, ier
 
 

@@ -31,7 +31,13 @@ import numpy as np
 from . import native as _core
 from .options import POLISH_FTOL, POLISH_XTOL
 
-__all__ = ["SingleSolution", "solve_program", "solve_function", "residual_columns", "residuals"]
+__all__ = ["SingleSolution", "solve_program", "solve_function", "restart_program", "explains_nothing",
+           "residual_columns", "residuals", "RESTART_STARTS", "RESTART_DECADES", "RESTART_PRUNE"]
+
+#: curve_fit's second chance (:func:`restart_program`): starts over p0 * 10**[-3, 3], LM from the best 16.
+RESTART_STARTS = 64
+RESTART_DECADES = 3.0
+RESTART_PRUNE = 16
 
 _INPUT, _SUB, _MUL = int(_core.Op.INPUT), int(_core.Op.SUB), int(_core.Op.MUL)
 _CONVERGED = frozenset(int(s) for s in (_core.Status.CONVERGED_FTOL, _core.Status.CONVERGED_XTOL,
@@ -123,3 +129,41 @@ def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
                    gtol: float, max_nfev: int, exact: bool) -> SingleSolution:
     """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given)."""
     return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)
+
+
+def explains_nothing(cost: float, y: np.ndarray, weight: np.ndarray | None) -> bool:
+    """Whether a fit is no better than the best constant (weighted R^2 <= 0 to rounding)."""
+    w = np.ones_like(y) if weight is None else weight
+    mean = float(w @ y) / float(w.sum())
+    total = float(w @ (y - mean) ** 2)
+    return total > 0 and 2.0 * cost >= total * (1.0 - 1e-9)
+
+
+def restart_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None, p0: np.ndarray,
+                    lower: np.ndarray, upper: np.ndarray, *, ftol: float, xtol: float, gtol: float,
+                    max_nfev: int) -> tuple[SingleSolution | None, int]:
+    """A second chance for a fit that failed from ``p0``: a small multistart around it.
+
+    Used by ``curve_fit`` when Levenberg-Marquardt from ``p0`` does not converge
+    (scipy raises there) or converges to a point no better than a constant
+    (a plateau: NIST's BoxBOD and MGH10 from their first starts).
+    :data:`RESTART_STARTS` Halton points over ``p0 * 10**[-3, 3]`` and ``p0``
+    itself are ranked by their cost, LM runs from the best
+    :data:`RESTART_PRUNE` in one batch, and the best converged point is
+    finished on this thread.  Returns (solution or None, starts tried).
+    """
+    from .data import Data
+    from .options import Options
+    from .starts import log_box_starts, run_starts
+
+    starts = np.vstack([p0, log_box_starts(p0, RESTART_STARTS, RESTART_DECADES, lower, upper)])
+    data = Data(program, columns, y, np.array([0, y.size]), weight)
+    options = Options(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, device="cpu")
+    with np.errstate(all="ignore"):
+        out = run_starts(data, starts, options, lower=lower[None], upper=upper[None],
+                         fixed=np.zeros(p0.size, bool), prune=RESTART_PRUNE, want_jtj=False)
+    if not np.isfinite(out.cost[0]):
+        return None, len(starts)
+    sol = solve_program(program, columns, y, weight, out.params[0], lower, upper, ftol=ftol, xtol=xtol,
+                        gtol=gtol, max_nfev=max_nfev)
+    return (sol if sol.status in _CONVERGED else None), len(starts)
