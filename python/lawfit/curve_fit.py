@@ -421,7 +421,7 @@ def curve_fit(
     array([2.5, 1.3, 0.5])
     >>> popt, pcov, status = lawfit.curve_fit("a*exp(-b*x) + c", x, np.vstack([y, 2 * y]))
     >>> popt.shape, [lawfit.Status(s).name for s in status]
-    ((2, 3), ['CONVERGED_FTOL', 'CONVERGED_FTOL'])
+    ((2, 3), ['CONVERGED_XTOL', 'CONVERGED_XTOL'])
     """
     opts = _solver_options(kwargs) if kwargs else _DEFAULT_OPTIONS
     # GPU arrays (CuPy, PyTorch...) are copied to the host once: the input
