@@ -32,7 +32,7 @@ from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.single import (explains_nothing, residual_columns, residuals, restart_program, solve_function,
+from .engine.single import (degenerate, residual_columns, residuals, restart_program, solve_function,
                             solve_program)
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
@@ -549,7 +549,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             sol = solve_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             if sol.status not in _CONVERGED_CODES and sol.status != _BAD_INPUT or (
-                    sol.status in _CONVERGED_CODES and explains_nothing(sol.cost, y, weight)):
+                    sol.status in _CONVERGED_CODES and degenerate(sol, p0, y, weight)):
                 second, restarts = restart_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"],
                                                    xtol=opts["xtol"], gtol=opts["gtol"],
                                                    max_nfev=opts["max_nfev"])

@@ -379,6 +379,22 @@ def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None,
         converged = loose.status > 0
         converged &= loose.status <= int(_core.Status.CONVERGED_GTOL)
         sol.status[redo[converged]] = loose.status[converged]
+        # scipy's test stopped in a slow valley the finish had not left: one more budget from there.
+        again = redo[converged]
+        if again.size:
+            subset = [None if b is None or np.ndim(b) < 2 else np.asarray(b)[again] for b in (lower, upper)]
+            more = solve_batch(program, columns, y, offsets, sol.params[again], problem_law=again, weight=weight,
+                               lower=lower if subset[0] is None else subset[0],
+                               upper=upper if subset[1] is None else subset[1],
+                               ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
+            better = (more.status > 0) & (more.status <= int(_core.Status.CONVERGED_GTOL)) \
+                & (more.cost <= sol.cost[again])
+            rows = again[better]
+            sol.params[rows], sol.cost[rows] = more.params[better], more.cost[better]
+            if sol.jtj is not None and more.jtj is not None:
+                sol.jtj[rows] = more.jtj[better]
+            sol.nit[rows] += more.nit[better]
+            sol.nfev[rows] += more.nfev[better]
     return sol
 
 

@@ -31,7 +31,7 @@ import numpy as np
 from . import native as _core
 from .options import POLISH_FTOL, POLISH_XTOL
 
-__all__ = ["SingleSolution", "solve_program", "solve_function", "restart_program", "explains_nothing",
+__all__ = ["SingleSolution", "solve_program", "solve_function", "restart_program", "degenerate",
            "residual_columns", "residuals", "RESTART_STARTS", "RESTART_DECADES", "RESTART_PRUNE"]
 
 #: curve_fit's second chance (:func:`restart_program`): starts over p0 * 10**[-3, 3], LM from the best 16.
@@ -108,6 +108,11 @@ def _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish) -> SingleS
             status = loose[4]
             if not loose[1] >= cost:  # never the case when both runs follow the same path
                 x, cost, nit, nfev, _, jtj = loose
+            # scipy's test stopped in a slow valley the finish had not left: one more budget from there.
+            more = _core.solve_callback(fun, x, None, lower, upper, ft, xt, gtol, max_nfev)
+            if more[4] in _CONVERGED and more[1] <= cost:
+                x, cost, jtj = more[0], more[1], more[5]
+                nit, nfev = nit + more[2], nfev + more[3]
     return SingleSolution(x, float(cost), int(nit), int(nfev), int(status), jtj, tighter)
 
 
@@ -131,12 +136,24 @@ def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
     return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)
 
 
-def explains_nothing(cost: float, y: np.ndarray, weight: np.ndarray | None) -> bool:
-    """Whether a fit is no better than the best constant (weighted R^2 <= 0 to rounding)."""
+def degenerate(sol: SingleSolution, p0: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> bool:
+    """Whether a converged fit sits where Levenberg-Marquardt stops but a better optimum is likely.
+
+    Two signs, both of a plateau rather than a minimum: the fit is no better
+    than the best constant (weighted R^2 <= 0 to rounding: NIST's BoxBOD and
+    MGH10 from their first starts), or a parameter has no effect (moving it
+    by its own size, or p0's, changes the residuals by less than 1e-8 of
+    their norm: a term of the law switched off, ``B / D**beta`` with beta at 3
+    on data where D**-3 ~ 1e-30).
+    """
     w = np.ones_like(y) if weight is None else weight
     mean = float(w @ y) / float(w.sum())
     total = float(w @ (y - mean) ** 2)
-    return total > 0 and 2.0 * cost >= total * (1.0 - 1e-9)
+    if total > 0 and 2.0 * sol.cost >= total * (1.0 - 1e-9):
+        return True
+    scale = np.maximum(np.abs(sol.params), np.abs(p0))
+    effect = np.sqrt(np.clip(np.diagonal(sol.jtj), 0.0, None)) * scale
+    return bool(np.any((effect <= 1e-8 * np.sqrt(2.0 * sol.cost)) & (scale > 0)))
 
 
 def restart_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None, p0: np.ndarray,
@@ -145,8 +162,7 @@ def restart_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndar
     """A second chance for a fit that failed from ``p0``: a small multistart around it.
 
     Used by ``curve_fit`` when Levenberg-Marquardt from ``p0`` does not converge
-    (scipy raises there) or converges to a point no better than a constant
-    (a plateau: NIST's BoxBOD and MGH10 from their first starts).
+    (scipy raises there) or converges to a :func:`degenerate` point.
     :data:`RESTART_STARTS` Halton points over ``p0 * 10**[-3, 3]`` and ``p0``
     itself are ranked by their cost, LM runs from the best
     :data:`RESTART_PRUNE` in one batch, and the best converged point is
