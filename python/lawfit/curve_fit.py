@@ -232,7 +232,8 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
     a = np.asarray(a, dtype=float)
-    if check_finite and not np.isfinite(a).all():
+    # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
+    if check_finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():
         raise ValueError("array must not contain infs or NaNs")
     return a
 
@@ -544,9 +545,10 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
             y = np.full(m, y[0])
             weight = None if weight is None else np.full(m, weight[0])
-        columns = program.input_matrix(x)
         if whiten is None:
-            sol = solve_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
+            res_cols = residual_columns(x, y, weight, program)
+            columns = res_cols[:program.n_columns]
+            sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             if sol.status not in _CONVERGED_CODES and sol.status != _BAD_INPUT or (
                     sol.status in _CONVERGED_CODES and degenerate(sol, p0, y, weight)):
@@ -556,6 +558,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                 if second is not None and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
                     sol = second
         else:
+            columns = program.input_matrix(x)
             fun = _whitened_program(program, columns, y, whiten)
             sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                                  max_nfev=opts["max_nfev"], exact=True)

@@ -776,7 +776,7 @@ class Program:
             lines.append(f"{i:4d}  {op.name:<8} {arg:3d}  {note}".rstrip())
         return "\n".join(lines)
 
-    def input_matrix(self, x) -> np.ndarray:
+    def input_matrix(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """All input columns, derived ones computed, as the interpreters read them.
 
         Parameters
@@ -784,6 +784,9 @@ class Program:
         x : array_like or mapping
             A 1-D array (one input), an ``(n_inputs, n_points)`` array, or a
             mapping from input name to values (extra keys are ignored).
+
+        out : ndarray, optional
+            Where to write the result (shape (n_columns, n_points), float64).
 
         Returns
         -------
@@ -808,7 +811,8 @@ class Program:
         if x.ndim != 2 or x.shape[0] != len(names):
             raise ValueError(
                 f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
-        out = np.empty((self.n_columns, x.shape[1]))
+        if out is None:
+            out = np.empty((self.n_columns, x.shape[1]))
         out[: len(names)] = x
         if self.n_columns > len(names):
             env = dict(zip(names, x))

@@ -497,6 +497,8 @@ class Layout:
 
 def _layout_candidates(xdata, n_points: int | None):
     """(kind, n_inputs, keys, orient) for tracing, or raise TraceError saying why not."""
+    if type(xdata) is np.ndarray and xdata.ndim == 1:
+        return "vector", 1, (), None
     if xdata is None:
         raise TraceError("xdata is None (the model does not read its inputs)")
     if isinstance(xdata, Mapping):
@@ -707,7 +709,8 @@ def traced_model(func: Callable, xdata, p0, n_points: int | None = None) -> Trac
     a model that cannot be traced comes back with ``program=None`` and the
     reason in ``why``.
     """
-    p0 = np.asarray(p0, dtype=np.float64).ravel()
+    if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+        p0 = np.asarray(p0, dtype=np.float64).ravel()
     try:
         kind, n, keys, orient = _layout_candidates(xdata, n_points)
     except TraceError as exc:

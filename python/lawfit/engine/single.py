@@ -73,11 +73,18 @@ def _residual_code(program, weighted: bool) -> np.ndarray:
     return code
 
 
-def residual_columns(columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> np.ndarray:
-    """The residual program's input matrix: the law's columns, ``y``, and ``sqrt(w)`` if weighted."""
-    n, m = columns.shape
+def residual_columns(columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None, program=None) -> np.ndarray:
+    """The residual program's input matrix: the law's columns, ``y``, and ``sqrt(w)`` if weighted.
+
+    With ``program``, ``columns`` are its raw inputs, and the law's columns are
+    computed into the matrix (``program.input_matrix``) without a copy.
+    """
+    n, m = columns.shape if program is None else (program.n_columns, columns.shape[-1])
     out = np.empty((n + 1 + (weight is not None), m))
-    out[:n] = columns
+    if program is None:
+        out[:n] = columns
+    else:
+        program.input_matrix(columns, out=out[:n])
     out[n] = y
     if weight is not None:
         np.sqrt(weight, out=out[n + 1])
@@ -121,13 +128,20 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
                   max_nfev: int, polish: bool = True) -> SingleSolution:
     """Fit one law program to ``y`` (weights ``weight``) from ``p0`` on the calling thread.
 
-    ``columns`` is ``program.input_matrix(x)``.  Bounds are projected as in
+    ``columns`` is ``program.input_matrix(x)``, or already the residual
+    program's matrix (:func:`residual_columns`).  Bounds are projected as in
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
     fun = functools.partial(_core.evaluate, code, program.consts, program.n_params,
-                            residual_columns(columns, y, weight))
+                            columns if columns.shape[0] == code_columns(program, weight)
+                            else residual_columns(columns, y, weight))
     return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
+
+
+def code_columns(program, weight) -> int:
+    """Rows of the residual program's input matrix."""
+    return program.n_columns + 1 + (weight is not None)
 
 
 def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, ftol: float, xtol: float,
@@ -146,14 +160,26 @@ def degenerate(sol: SingleSolution, p0: np.ndarray, y: np.ndarray, weight: np.nd
     their norm: a term of the law switched off, ``B / D**beta`` with beta at 3
     on data where D**-3 ~ 1e-30).
     """
-    w = np.ones_like(y) if weight is None else weight
-    mean = float(w @ y) / float(w.sum())
-    total = float(w @ (y - mean) ** 2)
-    if total > 0 and 2.0 * sol.cost >= total * (1.0 - 1e-9):
-        return True
-    scale = np.maximum(np.abs(sol.params), np.abs(p0))
-    effect = np.sqrt(np.clip(np.diagonal(sol.jtj), 0.0, None)) * scale
-    return bool(np.any((effect <= 1e-8 * np.sqrt(2.0 * sol.cost)) & (scale > 0)))
+    c2 = 2.0 * sol.cost
+    if weight is None:
+        s1, s2 = float(y.sum()), float(y @ y)
+        total = s2 - s1 * s1 / y.size
+    else:
+        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
+        total = s2 - s1 * s1 / sw
+    if total > 0 and c2 >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
+        w = np.ones_like(y) if weight is None else weight
+        d = y - float(w @ y) / float(w.sum())
+        total = float(w @ (d * d))
+        if total > 0 and c2 >= total * (1.0 - 1e-9):
+            return True
+    P = p0.size
+    floor = 1e-16 * c2  # (1e-8 |r|)^2
+    for a, b, col2 in zip(sol.params.tolist(), p0.tolist(), sol.jtj.ravel()[:: P + 1].tolist()):
+        scale = max(abs(a), abs(b))
+        if scale > 0 and col2 * scale * scale <= floor:
+            return True
+    return False
 
 
 def restart_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None, p0: np.ndarray,
