@@ -27,18 +27,17 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .engine import native as _core
 from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.single import (degenerate, residual_columns, residuals, restart_program, solve_function,
-                            solve_program)
+from .engine.retry import degenerate, retry
+from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
 from .tracing import traced_model
 
-__all__ = ["curve_fit", "OptimizeWarning"]
+__all__ = ["curve_fit", "optimize_warning"]  # and OptimizeWarning, looked up on first use
 
 _SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device", "jit")
 _JAC_STRINGS = ("2-point", "3-point", "cs")
@@ -550,13 +549,10 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             columns = res_cols[:program.n_columns]
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
-            if sol.status not in _CONVERGED_CODES and sol.status != _BAD_INPUT or (
-                    sol.status in _CONVERGED_CODES and degenerate(sol, p0, y, weight)):
-                second, restarts = restart_program(program, columns, y, weight, p0, lb, ub, ftol=opts["ftol"],
-                                                   xtol=opts["xtol"], gtol=opts["gtol"],
-                                                   max_nfev=opts["max_nfev"])
-                if second is not None and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
-                    sol = second
+            converged = sol.status in _CONVERGED_CODES
+            if (not converged and sol.status != _BAD_INPUT) or (converged and degenerate(
+                    np.array([sol.cost]), sol.params[None], p0[None], sol.jtj[None], y, weight, np.array([0, m]))[0]):
+                sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
         else:
             columns = program.input_matrix(x)
             fun = _whitened_program(program, columns, y, whiten)
@@ -597,6 +593,20 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
                     restarts=restarts)
     return popt, pcov, infodict, mesg, ier
+
+
+def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
+    """A single fit's :func:`lawfit.engine.retry.retry`, finished on this thread; (solution, starts tried)."""
+    options = Options(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                      device="cpu")
+    best, found, tried = retry(program, columns, y, np.array([0, y.size]), weight, p0[None], lb[None], ub[None],
+                               [0], options)
+    if found[0]:
+        second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
+                               gtol=opts["gtol"], max_nfev=opts["max_nfev"])
+        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
+            return second, tried
+    return sol, tried
 
 
 def _whitened_program(program, columns, y, whiten):
@@ -756,10 +766,14 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         data = _ragged_batch(program, xdata if per_problem_x else None, first_x, ydata, sigma,
                              check_finite, nan_policy, layout)
     x_rows, y, sizes, weight = data
+    restarts = np.zeros(K, dtype=np.int64)
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        sol = polished_batch(program, program.input_matrix(x_rows), y, offsets, p0, weight=weight,
+        columns = program.input_matrix(x_rows)
+        sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
+        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts,
+                             n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
@@ -772,8 +786,43 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     if not full_output:
         return popt, pcov, status
     infodict = {"nfev": nfev, "nit": nit, "cost": 2.0 * cost, "status": status, "x": params, "path": path,
-                "why": why}
+                "why": why, "restarts": restarts}
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
+
+
+def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
+    """The single fits' second chance for every problem of a batch that needs it (in place)."""
+    ok = is_converged(sol.status)
+    failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
+    if ok.any():
+        rows = np.flatnonzero(ok)
+        bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
+        sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
+        index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y[index],
+                          None if weight is None else weight[index], sub_offsets)
+        failed[rows[flat]] = True
+    rows = np.flatnonzero(failed)
+    if not rows.size:
+        return
+    options = Options(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                      device="cpu", n_threads=where.get("n_threads"))
+    best, found, tried = retry(program, columns, y, offsets, weight, p0, np.broadcast_to(lb, p0.shape),
+                               np.broadcast_to(ub, p0.shape), rows, options)
+    restarts[rows] = tried
+    rows, best = rows[found], best[found]
+    if not rows.size:
+        return
+    second = polished_batch(program, columns, y, offsets, best, problem_law=rows, weight=weight, lower=lb,
+                            upper=ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                            max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
+    better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
+    take = rows[better]
+    sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
+        second.status[better]
+    sol.jtj[take] = second.jtj[better]
+    sol.nit[take] += second.nit[better]
+    sol.nfev[take] += second.nfev[better]
 
 
 def _row_of(x, k, per_row):

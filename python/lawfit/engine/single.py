@@ -31,13 +31,7 @@ import numpy as np
 from . import native as _core
 from .options import POLISH_FTOL, POLISH_XTOL
 
-__all__ = ["SingleSolution", "solve_program", "solve_function", "restart_program", "degenerate",
-           "residual_columns", "residuals", "RESTART_STARTS", "RESTART_DECADES", "RESTART_PRUNE"]
-
-#: curve_fit's second chance (:func:`restart_program`): starts over p0 * 10**[-3, 3], LM from the best 16.
-RESTART_STARTS = 64
-RESTART_DECADES = 3.0
-RESTART_PRUNE = 16
+__all__ = ["SingleSolution", "solve_program", "solve_function", "residual_columns", "residuals", "code_columns"]
 
 _INPUT, _SUB, _MUL = int(_core.Op.INPUT), int(_core.Op.SUB), int(_core.Op.MUL)
 _CONVERGED = frozenset(int(s) for s in (_core.Status.CONVERGED_FTOL, _core.Status.CONVERGED_XTOL,
@@ -148,64 +142,3 @@ def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
                    gtol: float, max_nfev: int, exact: bool) -> SingleSolution:
     """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given)."""
     return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)
-
-
-def degenerate(sol: SingleSolution, p0: np.ndarray, y: np.ndarray, weight: np.ndarray | None) -> bool:
-    """Whether a converged fit sits where Levenberg-Marquardt stops but a better optimum is likely.
-
-    Two signs, both of a plateau rather than a minimum: the fit is no better
-    than the best constant (weighted R^2 <= 0 to rounding: NIST's BoxBOD and
-    MGH10 from their first starts), or a parameter has no effect (moving it
-    by its own size, or p0's, changes the residuals by less than 1e-8 of
-    their norm: a term of the law switched off, ``B / D**beta`` with beta at 3
-    on data where D**-3 ~ 1e-30).
-    """
-    c2 = 2.0 * sol.cost
-    if weight is None:
-        s1, s2 = float(y.sum()), float(y @ y)
-        total = s2 - s1 * s1 / y.size
-    else:
-        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
-        total = s2 - s1 * s1 / sw
-    if total > 0 and c2 >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
-        w = np.ones_like(y) if weight is None else weight
-        d = y - float(w @ y) / float(w.sum())
-        total = float(w @ (d * d))
-        if total > 0 and c2 >= total * (1.0 - 1e-9):
-            return True
-    P = p0.size
-    floor = 1e-16 * c2  # (1e-8 |r|)^2
-    for a, b, col2 in zip(sol.params.tolist(), p0.tolist(), sol.jtj.ravel()[:: P + 1].tolist()):
-        scale = max(abs(a), abs(b))
-        if scale > 0 and col2 * scale * scale <= floor:
-            return True
-    return False
-
-
-def restart_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarray | None, p0: np.ndarray,
-                    lower: np.ndarray, upper: np.ndarray, *, ftol: float, xtol: float, gtol: float,
-                    max_nfev: int) -> tuple[SingleSolution | None, int]:
-    """A second chance for a fit that failed from ``p0``: a small multistart around it.
-
-    Used by ``curve_fit`` when Levenberg-Marquardt from ``p0`` does not converge
-    (scipy raises there) or converges to a :func:`degenerate` point.
-    :data:`RESTART_STARTS` Halton points over ``p0 * 10**[-3, 3]`` and ``p0``
-    itself are ranked by their cost, LM runs from the best
-    :data:`RESTART_PRUNE` in one batch, and the best converged point is
-    finished on this thread.  Returns (solution or None, starts tried).
-    """
-    from .data import Data
-    from .options import Options
-    from .starts import log_box_starts, run_starts
-
-    starts = np.vstack([p0, log_box_starts(p0, RESTART_STARTS, RESTART_DECADES, lower, upper)])
-    data = Data(program, columns, y, np.array([0, y.size]), weight)
-    options = Options(ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, device="cpu")
-    with np.errstate(all="ignore"):
-        out = run_starts(data, starts, options, lower=lower[None], upper=upper[None],
-                         fixed=np.zeros(p0.size, bool), prune=RESTART_PRUNE, want_jtj=False)
-    if not np.isfinite(out.cost[0]):
-        return None, len(starts)
-    sol = solve_program(program, columns, y, weight, out.params[0], lower, upper, ftol=ftol, xtol=xtol,
-                        gtol=gtol, max_nfev=max_nfev)
-    return (sol if sol.status in _CONVERGED else None), len(starts)
