@@ -678,9 +678,9 @@ def _forward_differences(fun, p, r):
 def _minpack_qr(J: np.ndarray, fvec: np.ndarray) -> dict:
     """leastsq's ``fjac``, ``ipvt`` and ``qtf`` at the solution.
 
-    MINPACK's QR factorisation of J with column pivoting: ``ipvt`` (1-based)
-    orders the columns by decreasing remaining norm (greedy Householder
-    pivoting), ``fjac`` is the (P, M) array whose transpose holds R in its
+    MINPACK's QR factorisation of J with column pivoting: ``ipvt`` orders the
+    columns by decreasing remaining norm (greedy Householder pivoting;
+    0-based, as scipy's leastsq returns it), ``fjac`` is the (P, M) array whose transpose holds R in its
     upper triangle and the Householder vectors below it (LAPACK's ``geqrf``
     layout, as numpy's ``qr(mode='raw')`` returns it), ``qtf`` is the first P
     entries of Q^T fvec.
@@ -704,7 +704,7 @@ def _minpack_qr(J: np.ndarray, fvec: np.ndarray) -> dict:
         work[k:, k:] -= 2.0 * np.outer(v, v @ work[k:, k:])
     h, _ = np.linalg.qr(A[:, perm], mode="raw")
     q = np.linalg.qr(A[:, perm], mode="reduced")[0]
-    return {"fjac": h, "ipvt": (perm + 1).astype(np.int32), "qtf": q.T @ fvec}
+    return {"fjac": h, "ipvt": perm.astype(np.int32), "qtf": q.T @ fvec}
 
 
 # ----------------------------------------------------------------------------- batches
