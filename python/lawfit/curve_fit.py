@@ -31,7 +31,7 @@ from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.retry import degenerate, retry
+from .engine.retry import degenerate, degenerate_one, retry
 from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
@@ -550,8 +550,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             converged = sol.status in _CONVERGED_CODES
-            if (not converged and sol.status != _BAD_INPUT) or (converged and degenerate(
-                    np.array([sol.cost]), sol.params[None], p0[None], sol.jtj[None], y, weight, np.array([0, m]))[0]):
+            if (not converged and sol.status != _BAD_INPUT) or (
+                    converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight)):
                 sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
         else:
             columns = program.input_matrix(x)

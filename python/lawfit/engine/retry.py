@@ -21,7 +21,7 @@ from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
 
-__all__ = ["degenerate", "retry", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
+__all__ = ["degenerate", "degenerate_one", "retry", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
 
 RETRY_STARTS = 64
 RETRY_DECADES = 3.0
@@ -40,25 +40,8 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
     cost = np.asarray(cost, dtype=float)
     K, P = np.shape(params)
     c2 = 2.0 * cost
-    if K == 1:  # a single fit: the same rule with scalars (per-call cost matters there)
-        s = float(cost[0]) * 2.0
-        if weight is None:
-            s1, s2, sw = float(y.sum()), float(y @ y), float(y.size)
-        else:
-            s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
-        total = s2 - s1 * s1 / sw
-        if total > 0 and s >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
-            w = np.ones_like(y) if weight is None else weight
-            d = y - float(w @ y) / float(w.sum())
-            total = float(w @ (d * d))
-            if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
-                return np.ones(1, bool)
-        floor = (_NO_EFFECT * _NO_EFFECT) * s
-        for a, b, col2 in zip(params[0].tolist(), p0[0].tolist(), jtj[0].ravel()[:: P + 1].tolist()):
-            scale = max(abs(a), abs(b))
-            if scale > 0 and col2 * scale * scale <= floor:
-                return np.ones(1, bool)
-        return np.zeros(1, bool)
+    if K == 1:
+        return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight)])
     w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
     law = np.repeat(np.arange(K), np.diff(offsets))
     sw = np.bincount(law, w, K)
@@ -70,6 +53,29 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
     col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
     dead = ((col2 * scale * scale <= (_NO_EFFECT * _NO_EFFECT) * c2[:, None]) & (scale > 0)).any(axis=1)
     return flat | dead
+
+
+def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndarray, y: np.ndarray,
+                   weight: np.ndarray | None) -> bool:
+    """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters)."""
+    s = 2.0 * cost
+    if weight is None:
+        s1, s2, sw = float(y.sum()), float(y @ y), float(y.size)
+    else:
+        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
+    total = s2 - s1 * s1 / sw
+    if total > 0 and s >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
+        w = np.ones_like(y) if weight is None else weight
+        d = y - float(w @ y) / float(w.sum())
+        total = float(w @ (d * d))
+        if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
+            return True
+    floor = (_NO_EFFECT * _NO_EFFECT) * s
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+        scale = max(abs(a), abs(b))
+        if scale > 0 and col2 * scale * scale <= floor:
+            return True
+    return False
 
 
 def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:
