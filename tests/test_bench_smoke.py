@@ -41,6 +41,14 @@ def test_powerlaw_toy_rows():
     assert all(r.extrapolated for r in rows[1:])  # peers timed on a sample
 
 
+def test_single_law_toy_rows():
+    rows = REGISTRY["single_law"][1](Config(scale="toy"))
+    _check_schema(rows)
+    assert {r.tool for r in rows} == {"lawfit", "lawfit formula", "scipy curve_fit lm"}
+    assert all(r.check == "ok" for r in rows)
+    assert all("of scipy's" in r.note for r in rows if r.tool.startswith("lawfit"))
+
+
 def test_missing_peer_is_skipped_with_reason(monkeypatch):
     real = core.have_module
     monkeypatch.setattr(core, "have_module", lambda name: False if name == "lmfit" else real(name))
@@ -61,6 +69,7 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 def test_select():
     assert select(["chinchilla"]) == ["chinchilla_laws", "chinchilla_points"]
     assert select(["nist,powerlaw"]) == ["powerlaw", "nist"]
+    assert select(["curve_fit"]) == ["single_law"]
     assert select(["userflow"]) == ["user_hitchhiker", "user_evaluate", "user_epoch", "user_groups"]
     with pytest.raises(ValueError, match="unknown benchmark"):
         select(["nope"])

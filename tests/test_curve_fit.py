@@ -191,10 +191,14 @@ def test_batch_equals_one_by_one():
         p0s.append(p0)
     popt, pcov, status = lawfit.curve_fit(power_law, xs, ys, p0=np.array(p0s))
     assert np.all([Status(s).name.startswith("CONVERGED") for s in status])
+    # A single fit runs on the calling thread, whose sums run in another order
+    # than the batch's blocks.  Both stop where the cost no longer changes in
+    # float64, which fixes the parameters to about sqrt(eps) along the
+    # flattest direction (the costs agree to 1e-15).
     for k in range(25):
         p1, c1 = lawfit.curve_fit(power_law, xs[k], ys[k], p0=p0s[k])
-        np.testing.assert_allclose(popt[k], p1, rtol=1e-12)
-        assert_same_covariance(pcov[k], c1, rtol=1e-9)
+        np.testing.assert_allclose(popt[k], p1, rtol=1e-7)
+        assert_same_covariance(pcov[k], c1, rtol=1e-6)
 
 
 def test_batch_2d_ydata_shared_x_and_thread_count_invariance():
@@ -257,7 +261,7 @@ def test_malformed_calls_raise_clear_errors():
         lawfit.curve_fit(exp_decay, x[:2], y[:2])
     with pytest.raises(ValueError, match="p0 has 2 values but the model has 3 parameters"):
         lawfit.curve_fit("a*exp(-b*x) + c", x, y, p0=[1, 1])
-    with pytest.raises(ValueError, match="infeasible"):
+    with pytest.raises(ValueError, match="Initial guess is outside of provided bounds"):
         lawfit.curve_fit(exp_decay, x, y, p0=[1, 5, 0], bounds=([0, 0, 0], [10, 2, 1]))
     with pytest.raises(ValueError, match="only works for unconstrained"):
         lawfit.curve_fit(exp_decay, x, y, bounds=(0, 10), method="lm")
@@ -300,3 +304,24 @@ def test_batched_covariance_inversions_do_not_depend_on_threading():
     single, _ = _core.covariance(np.ascontiguousarray(jtj[4321:4322]), 1e-13)
     np.testing.assert_array_equal(cov[4321], single[0])
     np.testing.assert_allclose(cov[:50], np.linalg.inv(jtj[:50]), rtol=1e-9, atol=0)
+
+
+def test_full_output_as_leastsq():
+    """fjac, ipvt and qtf at the solution, in leastsq's layout: scipy's own rule rebuilds pcov from them."""
+    rng = np.random.default_rng(1)
+    x = np.linspace(0, 4, 50)
+    y = exp_decay(x, 2.5, 1.3, 0.5) + 0.05 * rng.standard_normal(50)
+    popt, pcov, info, mesg, ier = lawfit.curve_fit(exp_decay, x, y, full_output=True)
+    ref = scipy_optimize.curve_fit(exp_decay, x, y, full_output=True)
+    assert mesg == ref[3] and ier == ref[4]
+    assert info["fjac"].shape == ref[2]["fjac"].shape and info["qtf"].shape == ref[2]["qtf"].shape
+    np.testing.assert_array_equal(info["ipvt"], ref[2]["ipvt"])
+    np.testing.assert_allclose(info["fvec"], exp_decay(x, *popt) - y, rtol=1e-12, atol=1e-15)
+    perm = info["ipvt"]
+    r = np.triu(info["fjac"].T[: perm.size])
+    inv_r = np.linalg.inv(r)
+    inv_r[perm] = inv_r.copy()
+    s_sq = info["fvec"] @ info["fvec"] / (x.size - 3)
+    np.testing.assert_allclose(inv_r @ inv_r.T * s_sq, pcov, rtol=1e-8)
+    # Q^T fvec vanishes at the least-squares optimum (J^T fvec = R^T Q^T fvec = 0).
+    assert np.abs(info["qtf"]).max() <= 1e-6 * np.linalg.norm(info["fvec"])

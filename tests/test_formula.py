@@ -440,6 +440,8 @@ TRACEABLE = [
     (lambda x, a, b: np.divide(a, x) + np.true_divide(b, 2) + np.subtract(a, np.add(b, 1)),
      [0.5, 0.2]),
     (lambda x, a: sum([a * x, a, np.array(2.0)]), [3.0]),
+    (lambda x, a, b: np.where(x > 1, a, b), [1.0, 2.0]),
+    (lambda x, a, b: np.clip(x, a, b), [1.0, 2.0]),
     (lambda x, a: 3.0, [1.0]),
 ]
 
@@ -510,10 +512,9 @@ def math_exp(x, a, b):
 UNTRACEABLE = [
     (branchy, "condition|comparison"),
     (math_exp, "Python number"),
-    (lambda x, a, b: np.where(x > 1, a, b), "comparison"),
-    (lambda x, a, b: np.where(a, x, b), "numpy.where"),
+    (lambda x, a, b: np.where(a, x, b), "of where.. depends on a parameter"),
     (lambda x, a, b: np.sum(a * x) + b, "numpy.sum"),
-    (lambda x, a, b: np.clip(x, a, b), "numpy.clip"),
+    (lambda x, a, b: np.cumsum(x) * a + b, "numpy.cumsum"),
     (lambda x, a, b: a * x[0] + b, "indexing"),
     (lambda x, a, b: a * np.ones(3) + b, "array of shape"),
     (lambda x, a, b: float(a) * x + b, "Python number"),

@@ -16,23 +16,35 @@ report), :func:`evaluate` (extrapolation checks), :func:`curve_fit`
 :data:`laws` (the catalog of published scaling laws, each with its formula,
 bounds, start grid, derived quantities and citation), :class:`Law`,
 :func:`compile_law` (formula -> law program), :class:`Status` (per-problem
-outcome codes).  ``lawfit demo`` on the command line fits a synthetic
-collection of 1,000 Chinchilla laws.
+outcome codes), :func:`trace` (the law program of a Python model).
+``lawfit demo`` on the command line fits a synthetic collection of 1,000
+Chinchilla laws.
+
+Nothing is loaded at ``import lawfit`` beyond this file: every name is
+imported from its module on first use (numpy, the compiled core, pandas and
+scipy only when something needs them).
 """
-from .engine.native import MAX_PARAMS, Status
-from .status import LawfitWarning, status_message, summarize_status
-from . import uncertainty
-from .api import fit
-from .evaluate import Evaluation, evaluate
-from .result import FitResult
-from .bootstrap import BootstrapResult, Replicates, bootstrap
-from .catalog import Law, fit_shared, laws, lr_areas, register_law
-from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hypercube_starts, sobol_starts
-from .curve_fit import OptimizeWarning, curve_fit
-from .engine.core import BatchSolution, solve_batch
-from .formula import Program, compile_law, parse
+from __future__ import annotations
+
+import importlib
+import sys
+import types
 
 __version__ = "0.1.0"
+
+# Public name -> the module that defines it (imported on first use).
+_SOURCES = {
+    "fit": "api", "FitResult": "result", "evaluate": "evaluate", "Evaluation": "evaluate",
+    "curve_fit": "curve_fit", "solve_batch": "engine.core", "BatchSolution": "engine.core",
+    "compile_law": "formula", "parse": "formula", "Program": "formula", "trace": "tracing",
+    "Status": "engine.native", "MAX_PARAMS": "engine.native", "status_message": "status",
+    "summarize_status": "status", "LawfitWarning": "status",
+    "laws": "catalog", "Law": "catalog", "register_law": "catalog", "fit_shared": "catalog",
+    "lr_areas": "catalog", "fit_multistart": "multistart", "grid_starts": "multistart",
+    "sobol_starts": "multistart", "latin_hypercube_starts": "multistart",
+    "MultistartResult": "multistart", "bootstrap": "bootstrap", "BootstrapResult": "bootstrap",
+    "Replicates": "bootstrap",
+}
 
 __all__ = [
     "fit",
@@ -45,6 +57,7 @@ __all__ = [
     "compile_law",
     "parse",
     "Program",
+    "trace",
     "Status",
     "status_message",
     "summarize_status",
@@ -66,3 +79,39 @@ __all__ = [
     "Replicates",
     "uncertainty",
 ]
+
+
+def __getattr__(name: str):
+    if name == "OptimizeWarning":  # scipy's class when scipy is installed, looked up on first use
+        return importlib.import_module(".curve_fit", __name__).optimize_warning()
+    source = _SOURCES.get(name)
+    if source is None:
+        if name == "uncertainty":
+            return importlib.import_module(".uncertainty", __name__)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{source}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """``lawfit`` itself: ``lawfit.curve_fit``, ``lawfit.evaluate`` and ``lawfit.bootstrap`` are the
+    functions, although each lives in a submodule of the same name.
+
+    Importing a submodule sets it as an attribute of its package; here the
+    function it defines is set instead, whenever the submodule is first
+    imported (the submodule stays in ``sys.modules``).
+    """
+
+    def __setattr__(self, name, value):
+        if (isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}"
+                and _SOURCES.get(name) == name):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,60 +1,154 @@
-"""``lawfit.curve_fit``: scipy.optimize.curve_fit's signature and semantics, batched.
+"""``lawfit.curve_fit``: scipy.optimize.curve_fit's signature, semantics and messages, batched.
 
-Where lawfit departs from scipy on purpose (see the docstring's Notes):
+A single fit behaves as scipy's: the same arguments, defaults, errors,
+messages, warnings and ``full_output``; scipy's own ``TestCurveFit`` runs
+against it in the test suite.  What lawfit adds or does differently (see the
+docstring's Notes):
 
+* a Python model written with numpy operations is traced into a law program
+  with exact derivatives (cached per model; :mod:`lawfit.tracing`); a model
+  that cannot be traced is called from Python with finite differences, as
+  scipy does, and ``infodict["why"]`` says why;
+* with exact derivatives the fit is finished to the precision of float64
+  after scipy's stopping test (a few more evaluations);
 * every method name runs lawfit's Levenberg-Marquardt (bounded problems use
-  projected steps instead of scipy's trust-region reflective algorithm); the
-  ``method`` argument is only checked the way scipy checks it;
+  projected steps instead of scipy's trust-region reflective algorithm);
+  ``method`` decides the messages, ``ier`` codes and the covariance rule;
 * a 2-D ``ydata`` (or a list of arrays) means *many independent fits*, not one
-  fit of a flattened array;
-* ``f`` may be a formula string, and a Python function written with numpy
-  operations is traced into a law program with exact derivatives; functions
-  that cannot be traced are called from Python with finite differences, as
-  scipy does (``infodict["path"]`` says which path ran).
+  fit of a flattened array; ``f`` may be a formula string.
 """
 from __future__ import annotations
 
+import functools
 import inspect
+import math
 import warnings
+from collections import OrderedDict
 
 import numpy as np
 
-from .engine import native as _core
+from .engine.core import polished_batch
+from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
-from .engine.core import solve_batch
-from .engine.covariance import scaled_covariance
 from .engine.options import Options
-from .status import CONVERGED, Status, is_converged, status_message, warn_failures
-from .formula import compile_law, trace_checked
+from .engine.retry import degenerate, degenerate_one, retry
+from .engine.single import residual_columns, residuals, solve_function, solve_program
+from .formula import compile_law
+from .status import Status, is_converged, status_message, warn_failures
+from .tracing import traced_model
 
-try:  # so that filters written for scipy's warning also catch ours
-    from scipy.optimize import OptimizeWarning
-except ImportError:  # pragma: no cover - scipy is optional
-
-    class OptimizeWarning(UserWarning):
-        """The covariance of the parameters could not be estimated."""
-
-
-__all__ = ["curve_fit", "OptimizeWarning"]
+__all__ = ["curve_fit", "optimize_warning"]  # and OptimizeWarning, looked up on first use
 
 _SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device", "jit")
+_JAC_STRINGS = ("2-point", "3-point", "cs")
+_METHODS = ("lm", "trf", "dogbox")
+
+
+# ----------------------------------------------------------------------------- OptimizeWarning
+
+
+class _OptimizeWarning(UserWarning):
+    """The covariance of the parameters could not be estimated (scipy's class when scipy is installed)."""
+
+
+_warning_class: list = []
+
+
+def optimize_warning() -> type:
+    """scipy.optimize.OptimizeWarning when scipy is installed (imported on first use), else lawfit's own.
+
+    lawfit does not import scipy at import time; the class is looked up when
+    ``lawfit.OptimizeWarning`` is first read or the first warning is issued,
+    so that filters written for scipy's class catch lawfit's warnings.
+    """
+    if not _warning_class:
+        try:
+            from scipy.optimize import OptimizeWarning as cls
+        except ImportError:  # pragma: no cover - scipy is optional
+            cls = _OptimizeWarning
+        _warning_class.append(cls)
+    return _warning_class[0]
+
+
+def __getattr__(name: str):
+    if name == "OptimizeWarning":
+        return optimize_warning()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+# ----------------------------------------------------------------------------- scipy's messages
+
+
+def _lm_message(status: int, ftol: float, xtol: float, gtol: float, maxfev: int) -> tuple[int, str]:
+    """(ier, message) as scipy.optimize.leastsq reports them (MINPACK's info codes)."""
+    s = Status(status)
+    if s is Status.CONVERGED_FTOL:
+        return 1, ("Both actual and predicted relative reductions in the sum of squares\n"
+                   f"  are at most {ftol:f}")
+    if s is Status.CONVERGED_XTOL:
+        return 2, f"The relative error between two consecutive iterates is at most {xtol:f}"
+    if s is Status.CONVERGED_FTOL_XTOL:
+        return 3, ("Both actual and predicted relative reductions in the sum of squares\n"
+                   f"  are at most {ftol:f} and the relative error between two consecutive "
+                   f"iterates is at \n  most {xtol:f}")
+    if s is Status.CONVERGED_GTOL:
+        return 4, ("The cosine of the angle between func(x) and any column of the\n"
+                   f"  Jacobian is at most {gtol:f} in absolute value")
+    if s is Status.MAX_EVALUATIONS:
+        return 5, f"Number of calls to function has reached maxfev = {maxfev}."
+    if s is Status.STALLED:
+        return 6, (f"ftol={ftol:f} is too small, no further reduction in the sum of squares\n"
+                   "  is possible.")
+    return 0, status_message(s)
+
+
+_LSQ_MESSAGES = {
+    Status.CONVERGED_GTOL: (1, "`gtol` termination condition is satisfied."),
+    Status.CONVERGED_FTOL: (2, "`ftol` termination condition is satisfied."),
+    Status.CONVERGED_XTOL: (3, "`xtol` termination condition is satisfied."),
+    Status.CONVERGED_FTOL_XTOL: (4, "Both `ftol` and `xtol` termination conditions are satisfied."),
+    Status.STALLED: (2, "`ftol` termination condition is satisfied."),
+    Status.MAX_EVALUATIONS: (0, "The maximum number of function evaluations is exceeded."),
+}
+
+
+def _message(method: str, status: int, opts: dict, n: int) -> tuple[int, str, bool]:
+    """(ier, mesg, success) of one fit, in the words of scipy's solver for ``method``."""
+    return _cached_message(method, int(status), opts["ftol"], opts["xtol"], opts["gtol"],
+                           opts["max_nfev"] or 100 * (n + 1))
+
+
+@functools.lru_cache(maxsize=256)
+def _cached_message(method: str, status: int, ftol: float, xtol: float, gtol: float, maxfev: int):
+    if method == "lm":
+        ier, mesg = _lm_message(status, ftol, xtol, gtol, maxfev)
+        return ier, mesg, 1 <= ier <= 4
+    ier, mesg = _LSQ_MESSAGES.get(Status(status), (-1, status_message(status)))
+    return ier, mesg, ier > 0
+
+
+# ----------------------------------------------------------------------------- arguments
 
 
 def _solver_options(kwargs: dict) -> dict:
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument.")
-    unknown = set(kwargs) - set(_SOLVER_KEYS) - {"inputs", "param_names"}
-    if unknown:
-        raise TypeError(f"curve_fit() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    if len(kwargs) > len(set(kwargs) & set(_SOLVER_KEYS)):
+        unknown = set(kwargs) - set(_SOLVER_KEYS) - {"inputs", "param_names"}
+        if unknown:
+            raise TypeError(f"curve_fit() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
+    max_nfev = kwargs.get("max_nfev")
+    if max_nfev is None:
+        max_nfev = kwargs.get("maxfev")
     opts = {
-        "ftol": kwargs.get("ftol", Options.ftol),
-        "xtol": kwargs.get("xtol", Options.xtol),
-        "gtol": kwargs.get("gtol", Options.gtol),
-        "max_nfev": kwargs.get("max_nfev", kwargs.get("maxfev")) or 0,
-        "jit": kwargs.get("jit", Options.jit),  # formula laws only (lawfit.solve_batch)
+        "ftol": float(kwargs.get("ftol", Options.ftol)),
+        "xtol": float(kwargs.get("xtol", Options.xtol)),
+        "gtol": float(kwargs.get("gtol", Options.gtol)),
+        "max_nfev": int(max_nfev or 0),
+        "jit": kwargs.get("jit", Options.jit),  # batches of formula laws only (lawfit.solve_batch)
     }
     for k in ("ftol", "xtol", "gtol"):
-        if not np.isfinite(opts[k]) or opts[k] < 0:
+        if not (math.isfinite(opts[k]) and opts[k] >= 0):
             raise ValueError(f"{k} must be a non-negative finite number, got {opts[k]!r}")
     return opts
 
@@ -69,8 +163,11 @@ def _input_names(xdata, inputs) -> list[str]:
 
 
 def _x_matrix(xdata, names: list[str]) -> np.ndarray:
-    """Inputs as a (n_inputs, M) float array in the order of ``names``."""
+    """Inputs of a formula law as a (n_inputs, M) float array in the order of ``names``."""
     if isinstance(xdata, dict):
+        missing = [n for n in names if n not in xdata]
+        if missing:
+            raise ValueError(f"xdata has no input {missing[0]!r}")
         return np.vstack([np.asarray(xdata[n], dtype=float).ravel() for n in names])
     x = np.asarray(xdata, dtype=float)
     if x.ndim <= 1:
@@ -78,6 +175,21 @@ def _x_matrix(xdata, names: list[str]) -> np.ndarray:
     if x.ndim != 2 or x.shape[0] != len(names):
         raise ValueError(f"xdata must have shape ({len(names)}, M), got {x.shape}")
     return x
+
+
+_FORMULAS: "OrderedDict[tuple, object]" = OrderedDict()
+
+
+def _formula_program(f: str, xdata, inputs, param_names):
+    """A formula string compiled for ``xdata``'s inputs (compiled once per formula and names)."""
+    names = _input_names(xdata, inputs)
+    key = (f, tuple(names), None if param_names is None else tuple(param_names))
+    program = _FORMULAS.get(key)
+    if program is None:
+        program = _FORMULAS[key] = compile_law(f, inputs=names, params=param_names)
+        while len(_FORMULAS) > 256:
+            _FORMULAS.popitem(last=False)
+    return program
 
 
 def _n_params_from_signature(f) -> int:
@@ -97,7 +209,7 @@ def _prepare_bounds(bounds, n: int) -> tuple[np.ndarray, np.ndarray]:
         try:
             lb, ub = bounds
         except (TypeError, ValueError):
-            raise ValueError("bounds must be a pair (lower, upper)") from None
+            raise ValueError("`bounds` must contain 2 elements.") from None
     lb = np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy()
     ub = np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy()
     if np.any(lb >= ub):
@@ -116,30 +228,13 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return p0
 
 
-class _Model:
-    """The model as lawfit will run it: a law program if possible, else the callable."""
-
-    def __init__(self, f, xdata, p0, n, inputs, jac, param_names=None):
-        self.func = None if isinstance(f, str) else f
-        self.program = None
-        if isinstance(f, str):
-            self.program = compile_law(f, inputs=_input_names(xdata, inputs), params=param_names)
-            self.path = "formula"
-        elif jac is None:
-            self.program = trace_checked(f, xdata, p0)
-            self.path = "traced" if self.program is not None else "python"
-        else:
-            self.path = "python"
-        if self.program is not None and len(self.program.param_names) != n:
-            raise ValueError(
-                f"p0 has {n} values but the model has {len(self.program.param_names)} parameters "
-                f"({', '.join(self.program.param_names)})"
-            )
-
-    def values(self, xdata, params):
-        if self.program is not None:
-            return self.program.evaluate(params, xdata)[0]
-        return np.asarray(self.func(xdata, *params), dtype=float)
+def _as_float(a, check_finite: bool) -> np.ndarray:
+    """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
+    a = np.asarray(a, dtype=float)
+    # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
+    if check_finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():
+        raise ValueError("array must not contain infs or NaNs")
+    return a
 
 
 def _check_nan_policy(nan_policy):
@@ -165,6 +260,39 @@ def _sigma_transform(sigma, m: int):
     raise ValueError("`sigma` has incorrect shape.")
 
 
+def _apply_nan_policy(xdata, ydata, sigma, nan_policy):
+    """scipy's rule: a point is dropped when y or any of its inputs is NaN (the last axis of xdata)."""
+    if isinstance(xdata, dict):
+        x_nan = np.zeros(ydata.shape, bool)
+        for v in xdata.values():
+            x_nan |= np.isnan(np.asarray(v, float)).reshape(ydata.shape)
+    elif isinstance(xdata, np.ndarray):
+        isnan = np.isnan(xdata)
+        x_nan = isnan.any(axis=tuple(range(isnan.ndim - 1))) if isnan.ndim > 1 else isnan
+    else:
+        x_nan = np.zeros(ydata.shape, bool)
+    has_nan = x_nan | np.isnan(ydata)
+    if not has_nan.any():
+        return xdata, ydata, sigma
+    if nan_policy == "raise":
+        raise ValueError("The input contains nan values")
+    keep = ~has_nan
+    if isinstance(xdata, dict):
+        xdata = {k: np.asarray(v, float)[keep] for k, v in xdata.items()}
+    elif isinstance(xdata, np.ndarray):
+        xdata = xdata[..., keep]
+    if sigma is not None:
+        sigma = np.asarray(sigma)
+        if sigma.ndim == 1:
+            sigma = sigma[keep]
+        elif sigma.ndim == 2:
+            sigma = sigma[np.ix_(keep, keep)]
+    return xdata, ydata[keep], sigma
+
+
+# ----------------------------------------------------------------------------- the fit
+
+
 def curve_fit(
     f,
     xdata,
@@ -183,8 +311,9 @@ def curve_fit(
 ):
     """Use non-linear least squares to fit a function, f, to data.
 
-    Same signature, defaults and results as :func:`scipy.optimize.curve_fit`;
-    additionally fits many problems at once and accepts formula strings.
+    Same signature, defaults, results, messages and warnings as
+    :func:`scipy.optimize.curve_fit`; additionally fits many problems at once
+    and accepts formula strings.
 
     Parameters
     ----------
@@ -192,13 +321,17 @@ def curve_fit(
         The model ``f(x, *params)``, or a formula such as ``"a*exp(-b*x) + c"``
         whose inputs are named by ``xdata`` (``x`` for 1-D data, ``x0, x1, ...``
         for rows of 2-D data, the keys of a dict) and whose remaining names are
-        the parameters in order of first appearance.
+        the parameters in order of first appearance.  A function written with
+        numpy operations is traced into a law program with exact derivatives
+        (see :func:`lawfit.trace`); others are called from Python.
     xdata : array_like or dict
-        Independent variable(s): shape (M,) or (k, M), or a dict of arrays.
-        For a batch, one array shared by every problem or a list of K arrays.
+        Independent variable(s): shape (M,), (k, M) or (M, k), or a dict of
+        arrays (passed to ``f`` as it is).  For a batch, one array shared by
+        every problem or a list of K arrays.
     ydata : array_like
-        Dependent data, shape (M,).  A 2-D array (K, M) or a list of K arrays
-        (lengths may differ) fits K independent problems in one call.
+        Dependent data, shape (M,) or anything that broadcasts against the
+        model's values (``ydata=0``).  A 2-D array (K, M) or a list of K
+        arrays (lengths may differ) fits K independent problems in one call.
     p0 : array_like, optional
         Initial guess, shape (P,) (shared) or (K, P) for a batch.  Default: ones,
         moved inside the bounds (as scipy).
@@ -215,13 +348,17 @@ def curve_fit(
     bounds : 2-tuple of array_like or scipy.optimize.Bounds, optional
         Lower and upper bounds on parameters (projected LM steps).
     method : {None, 'lm', 'trf', 'dogbox'}, optional
-        Accepted for compatibility; 'lm' with bounds raises as in scipy.  All
-        methods run lawfit's Levenberg-Marquardt.
-    jac : callable, optional
-        ``jac(x, *params)`` returning the (M, P) Jacobian; disables tracing.
+        All methods run lawfit's Levenberg-Marquardt; the method decides the
+        messages and ``ier`` codes (leastsq's for 'lm', least_squares' for the
+        others) and the covariance rule, as in scipy.  Default 'lm', or 'trf'
+        with bounds; 'lm' with bounds raises as in scipy.
+    jac : callable or {'2-point', '3-point', 'cs'}, optional
+        ``jac(x, *params)`` returning the (M, P) Jacobian: ``f`` and ``jac``
+        are then called from Python as scipy calls them.  A string is
+        accepted for any method: exact derivatives are used when ``f`` is
+        traced, forward differences otherwise.
     full_output : bool, optional
-        Also return ``infodict, mesg, ier`` (ier is the status code, 1-4 on
-        success as MINPACK).
+        Also return ``infodict, mesg, ier``.
     nan_policy : {None, 'raise', 'omit'}, optional
         As scipy: 'omit' drops points with NaN, 'raise' raises.
     **kwargs
@@ -230,9 +367,8 @@ def curve_fit(
         'cuda' or 'auto'; batches only, default 'cpu'); for a formula string
         ``inputs`` (names of the rows of a 2-D xdata), ``param_names`` (the
         parameters in the order of p0; default: order of first appearance)
-        and ``jit`` (True or 'auto': compile the law to machine code first,
-        see :func:`lawfit.solve_batch`; same results, about 1.3x the speed
-        once compiled).
+        and ``jit`` (batches: True or 'auto' compiles the law to machine code
+        first, see :func:`lawfit.solve_batch`).
 
     Returns
     -------
@@ -245,10 +381,12 @@ def curve_fit(
     status : ndarray of int, batch only
         Per-problem :class:`lawfit.Status` codes.
     infodict, mesg, ier
-        With ``full_output=True`` (replacing ``status`` in a batch):
-        ``infodict`` holds ``nfev``, ``nit``, ``fvec`` (single fit), ``cost``
-        (weighted sum of squares), ``status`` and ``path`` ('formula',
-        'traced' or 'python').
+        With ``full_output=True``.  A single fit's ``infodict`` holds scipy's
+        keys (``nfev``, ``fvec``; with method 'lm' also ``fjac``, ``ipvt`` and
+        ``qtf``, all at the solution) and lawfit's: ``nit``, ``cost``
+        (weighted sum of squares), ``status``, ``path`` ('formula', 'traced'
+        or 'python') and ``why`` (why the model was not traced, else None).
+        A batch returns ``status`` messages and codes per problem.
 
     Raises
     ------
@@ -256,17 +394,22 @@ def curve_fit(
         A single fit did not converge (a batch never raises for one problem).
     ValueError
         NaN/inf data with check_finite, bad shapes, sigma not positive definite,
-        p0 outside the bounds or of the wrong length.
+        p0 outside the bounds.
     TypeError
-        More parameters than data points.
+        More parameters than data points (method 'lm').
 
     Notes
     -----
-    Covariance follows curve_fit's pseudo-inverse of J (singular values below
-    ``eps * max(M, P) * s_max`` dropped), scaled by ``sum(r**2) / (M - P)``
-    unless ``absolute_sigma``.  Default tolerances are leastsq's
-    (ftol = xtol = 1.49012e-8, gtol = 0, maxfev = 100 * (P + 1) evaluations of
-    value and Jacobian together).
+    Covariance as scipy computes it: the inverse of J^T J for 'lm' (inf, with
+    an OptimizeWarning, when a parameter does not affect the model), its
+    pseudo-inverse (singular values below ``eps * max(M, P) * s_max``
+    dropped) for 'trf' and 'dogbox'; scaled by ``sum(r**2) / (M - P)`` unless
+    ``absolute_sigma``.  Tolerances are leastsq's (ftol = xtol = 1.49012e-8,
+    gtol = 0, maxfev = 100 * (P + 1) evaluations of value and Jacobian
+    together).  With exact derivatives the iteration continues past scipy's
+    stopping test until the relative reduction of the cost is below 1e-14 or
+    the step below 1e-12 of the parameters (the reported status is the one
+    scipy's test gives).
 
     Examples
     --------
@@ -280,141 +423,288 @@ def curve_fit(
     >>> popt.shape, [lawfit.Status(s).name for s in status]
     ((2, 3), ['CONVERGED_XTOL', 'CONVERGED_XTOL'])
     """
-    opts = _solver_options(kwargs)
-    _check_nan_policy(nan_policy)
+    opts = _solver_options(kwargs) if kwargs else _DEFAULT_OPTIONS
     # GPU arrays (CuPy, PyTorch...) are copied to the host once: the input
     # matrix is built with numpy.  lawfit.solve_batch reads them in place.
-    xdata, ydata, sigma = to_host(xdata), to_host(ydata), to_host(sigma)
+    if type(xdata) is not np.ndarray:
+        xdata = to_host(xdata)
+    if type(ydata) is not np.ndarray:
+        ydata = to_host(ydata)
+    if sigma is not None:
+        sigma = to_host(sigma)
     if _is_batch(ydata):
+        _check_nan_policy(nan_policy)
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
             full_output, nan_policy, opts, kwargs.get("inputs"), kwargs.get("n_threads"),
             kwargs.get("param_names"), kwargs.get("device", "cpu"),
         )
+    return _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
+                             jac, full_output, nan_policy, opts, kwargs.get("inputs"),
+                             kwargs.get("param_names"))
 
-    # --- the number of parameters, as scipy determines it
+
+_BAD_INPUT = int(Status.BAD_INPUT)
+_CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,
+                                              Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
+_DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
+                    "max_nfev": Options.max_nfev, "jit": Options.jit}
+_INF_BOUNDS = (-np.inf, np.inf)
+
+
+_UNBOUNDED: dict = {}
+
+
+def _unbounded(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(-inf, ..., inf) bounds of n parameters: read-only arrays made once per n."""
+    pair = _UNBOUNDED.get(n)
+    if pair is None:
+        pair = _UNBOUNDED[n] = (np.full(n, -np.inf), np.full(n, np.inf))
+        for a in pair:
+            a.flags.writeable = False
+    return pair
+
+
+def _is_inf_pair(bounds) -> bool:
+    """Whether bounds is the plain pair (-inf, inf) (scipy's default, however spelt)."""
+    return (type(bounds) is tuple and len(bounds) == 2 and all(type(b) is float for b in bounds)
+            and bounds[0] == -np.inf and bounds[1] == np.inf)
+
+
+def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
+                      full_output, nan_policy, opts, inputs, param_names):
+    # --- the number of parameters, bounds and method, as scipy determines them
     if p0 is not None:
         p0 = np.atleast_1d(np.asarray(p0, dtype=float))
         if p0.ndim != 1:
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
         n = p0.size
     elif isinstance(f, str):
-        n = len(compile_law(f, inputs=_input_names(xdata, kwargs.get("inputs")),
-                            params=kwargs.get("param_names")).param_names)
+        n = _formula_program(f, xdata, inputs, param_names).n_params
     else:
         n = _n_params_from_signature(f)
-    lb, ub = _prepare_bounds(bounds, n)
+    if bounds is _INF_BOUNDS or _is_inf_pair(bounds):
+        lb, ub = _unbounded(n)
+        bounded = False
+    else:
+        lb, ub = _prepare_bounds(bounds, n)
+        bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
     if p0 is None:
         p0 = _feasible_start(lb, ub)
-    bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
-    if method not in (None, "lm", "trf", "dogbox"):
-        raise ValueError(f"method {method!r} is not one of None, 'lm', 'trf', 'dogbox'")
+    if method is None:
+        method = "trf" if bounded else "lm"
+    elif method not in _METHODS:
+        raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
     if method == "lm" and bounded:
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
-    if np.any((p0 < lb) | (p0 > ub)):
-        raise ValueError("`x0` is infeasible: p0 lies outside the bounds.")
-    if not np.all(np.isfinite(p0)):
-        raise ValueError("p0 must be finite.")
+    if jac is not None and not callable(jac) and jac not in _JAC_STRINGS:
+        raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable.")
+    if bounded and not np.all((p0 >= lb) & (p0 <= ub)):
+        raise ValueError("Initial guess is outside of provided bounds")
 
     # --- data, as scipy checks it
     if check_finite is None:
         check_finite = nan_policy is None
-    ydata = np.asarray_chkfinite(ydata, float) if check_finite else np.asarray(ydata, float)
-    if not isinstance(xdata, dict):
-        xdata = np.asarray_chkfinite(xdata, float) if check_finite else np.asarray(xdata, float)
-    elif check_finite:
-        xdata = {k: np.asarray_chkfinite(v, float) for k, v in xdata.items()}
+    ydata = _as_float(ydata, check_finite)
+    if isinstance(xdata, (list, tuple, np.ndarray)):
+        xdata = _as_float(xdata, check_finite)
+    elif isinstance(xdata, dict) and check_finite:
+        for v in xdata.values():
+            _as_float(v, True)
     if ydata.size == 0:
         raise ValueError("`ydata` must not be empty!")
-    ydata = ydata.ravel()
-    if nan_policy is not None and not check_finite:
+    if not check_finite and nan_policy is not None:
+        _check_nan_policy(nan_policy)
         xdata, ydata, sigma = _apply_nan_policy(xdata, ydata, sigma, nan_policy)
-    m = ydata.size
-    if n > m:
-        raise TypeError(f"The number of func parameters={n} must not exceed the number of data points={m}")
-    weight, whiten = _sigma_transform(sigma, m)
-    model = _Model(f, xdata, p0, n, kwargs.get("inputs"), jac, kwargs.get("param_names"))
+    if method == "lm" and ydata.size != 1 and n > ydata.size:
+        raise TypeError(f"The number of func parameters={n} must not"
+                        f" exceed the number of data points={ydata.size}")
+    weight, whiten = _sigma_transform(sigma, ydata.size)
 
-    if model.program is not None and whiten is None:
-        x = _x_matrix(xdata, model.program.input_names)
-        if x.shape[1] != m:
-            raise ValueError(f"xdata has {x.shape[1]} points but ydata has {m}")
-        sol = solve_batch(
-            model.program, model.program.input_matrix(x), ydata, np.array([0, m]), p0,
-            weight=weight, lower=lb, upper=ub, n_threads=1, **opts,
-        )
-        popt, cost, nit, nfev = sol.params[0], sol.cost[0], int(sol.nit[0]), int(sol.nfev[0])
-        status, jtj = Status(int(sol.status[0])), sol.jtj[0]
+    # --- the model: a law program (formula or traced) or the Python function
+    program, layout, why, restarts = None, None, None, 0
+    if isinstance(f, str):
+        program, path = _formula_program(f, xdata, inputs, param_names), "formula"
+        if program.n_params != n:
+            raise ValueError(f"p0 has {n} values but the model has {program.n_params} parameters "
+                             f"({', '.join(program.param_names)})")
+    elif callable(jac):
+        path, why = "python", "jac is a callable: f and jac are called from Python"
     else:
-        fun = _residual_function(model, xdata, ydata, weight, whiten, jac)
-        popt, cost, nit, nfev, code, jtj = _core.solve_callback(
-            fun, p0, None, lb, ub, opts["ftol"], opts["xtol"], opts["gtol"], int(opts["max_nfev"])
-        )
-        status = Status(int(code))
-    if status == Status.BAD_INPUT:
-        raise ValueError("xdata holds NaN or inf (use check_finite or nan_policy)")
-    if status not in CONVERGED:
-        raise RuntimeError("Optimal parameters not found: " + status_message(status))
+        traced = traced_model(f, xdata, p0, ydata.size if ydata.size > 1 else None)
+        program, layout, why = traced.program, traced.layout, traced.why
+        path = "traced" if program is not None else "python"
 
-    pcov, bad = scaled_covariance(jtj, cost, m, n, absolute_sigma)
+    if program is not None:
+        x = _x_matrix(xdata, program.input_names) if layout is None else layout.matrix(xdata)
+        m = x.shape[1]
+        y = ydata.ravel()
+        if y.size != m:
+            if y.size != 1:
+                raise ValueError(f"xdata has {m} points but ydata has {y.size}")
+            y = np.full(m, y[0])
+            weight = None if weight is None else np.full(m, weight[0])
+        if whiten is None:
+            res_cols = residual_columns(x, y, weight, program)
+            columns = res_cols[:program.n_columns]
+            sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
+                                gtol=opts["gtol"], max_nfev=opts["max_nfev"])
+            converged = sol.status in _CONVERGED_CODES
+            if (not converged and sol.status != _BAD_INPUT) or (
+                    converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight)):
+                sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
+        else:
+            columns = program.input_matrix(x)
+            fun = _whitened_program(program, columns, y, whiten)
+            sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                                 max_nfev=opts["max_nfev"], exact=True)
+    else:
+        fun = _PythonResiduals(f, xdata, ydata, weight, whiten, jac if callable(jac) else None)
+        sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                             max_nfev=opts["max_nfev"], exact=callable(jac))
+        m = fun.m
+
+    status = sol.status
+    ier, mesg, success = _message(method, status, opts, n)
+    if status == _BAD_INPUT:
+        raise ValueError("xdata holds NaN or inf (use check_finite or nan_policy)")
+    if not success:
+        raise RuntimeError("Optimal parameters not found: " + mesg)
+
+    popt = sol.params
+    pcov, bad = single_covariance(sol.jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv")
     if bad:
-        warnings.warn("Covariance of the parameters could not be estimated", OptimizeWarning, stacklevel=2)
+        warnings.warn("Covariance of the parameters could not be estimated",
+                      category=optimize_warning(), stacklevel=3)
     if not full_output:
         return popt, pcov
-    fvec = model.values(xdata, popt) - ydata
-    if weight is not None:
-        fvec = fvec * np.sqrt(weight)
-    elif whiten is not None:
-        fvec = whiten @ fvec
-    infodict = {"nfev": nfev, "nit": nit, "fvec": fvec, "cost": 2.0 * cost,
-                "status": status, "path": model.path}
-    return popt, pcov, infodict, status_message(status), int(status)
-
-
-def _apply_nan_policy(xdata, ydata, sigma, nan_policy):
-    xmat = np.vstack([np.asarray(v, float) for v in xdata.values()]) if isinstance(xdata, dict) else np.asarray(xdata)
-    has_nan = np.isnan(ydata) | np.isnan(xmat.reshape(-1, ydata.size)).any(axis=0)
-    if not has_nan.any():
-        return xdata, ydata, sigma
-    if nan_policy == "raise":
-        raise ValueError("The input contains nan values")
-    keep = ~has_nan
-    if isinstance(xdata, dict):
-        xdata = {k: np.asarray(v, float)[keep] for k, v in xdata.items()}
+    if program is not None:
+        if whiten is None:
+            fvec, J = residuals(program, columns, y, weight, popt)
+        else:
+            fvec, J = _whitened_program(program, columns, y, whiten)(popt)
     else:
-        xdata = xdata[..., keep]
-    if sigma is not None:
-        sigma = np.asarray(sigma)
-        if sigma.ndim == 1 and sigma.size == keep.size:
-            sigma = sigma[keep]
-        elif sigma.ndim == 2:
-            sigma = sigma[np.ix_(keep, keep)]
-    return xdata, ydata[keep], sigma
+        fvec, J = fun.at(popt)
+    infodict = {"nfev": sol.nfev, "fvec": fvec}
+    if method == "lm":
+        infodict.update(_minpack_qr(J, fvec) if J is not None else {})
+    if program is not None or callable(jac):
+        infodict["njev"] = sol.nfev
+    infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
+                    restarts=restarts)
+    return popt, pcov, infodict, mesg, ier
 
 
-def _residual_function(model: _Model, xdata, ydata, weight, whiten, jac):
-    """Weighted residuals (and Jacobian when known) for the Python-callback path."""
-    scale = None if weight is None else np.sqrt(weight)
-    x_program = None
-    if model.program is not None:
-        x_program = model.program.input_matrix(_x_matrix(xdata, model.program.input_names))
-        code, consts, P = model.program.code, model.program.consts, len(model.program.param_names)
+def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
+    """A single fit's :func:`lawfit.engine.retry.retry`, finished on this thread; (solution, starts tried)."""
+    options = Options(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                      device="cpu")
+    best, found, tried = retry(program, columns, y, np.array([0, y.size]), weight, p0[None], lb[None], ub[None],
+                               [0], options)
+    if found[0]:
+        second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
+                               gtol=opts["gtol"], max_nfev=opts["max_nfev"])
+        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
+            return second, tried
+    return sol, tried
 
-    def transform(a):
-        if scale is not None:
-            return a * (scale if a.ndim == 1 else scale[:, None])
-        return whiten @ a if whiten is not None else a
+
+def _whitened_program(program, columns, y, whiten):
+    """Residuals and Jacobian of a law program under a 2-D sigma: ``W (f - y)``, ``W J``."""
+    res_cols = residual_columns(columns, y, None)
 
     def fun(p):
-        if x_program is not None:
-            value, grad = _core.evaluate(code, consts, P, x_program, p)
-            return transform(value - ydata), transform(grad)
-        r = transform(np.asarray(model.func(xdata, *p), dtype=float).ravel() - ydata)
-        if jac is None:
-            return r
-        return r, transform(np.atleast_2d(np.asarray(jac(xdata, *p), dtype=float)).reshape(ydata.size, -1))
+        r, J = residuals(program, res_cols[:-1], res_cols[-1], None, p)
+        return whiten @ r, whiten @ J
 
     return fun
+
+
+class _PythonResiduals:
+    """Weighted residuals ``f(xdata, *p) - ydata`` (and ``jac``'s Jacobian) of a model called from Python.
+
+    ``ydata`` broadcasts against the model's values, as in scipy.  The core
+    adds forward differences when there is no ``jac``.  The evaluation of
+    lowest cost (the solution's, when it was evaluated without a difference
+    step) is kept, so that ``fvec`` costs no extra call of the model.
+    """
+
+    def __init__(self, f, xdata, ydata, weight, whiten, jac):
+        self.f, self.xdata, self.ydata, self.jac = f, xdata, ydata, jac
+        self.scale = None if weight is None else np.sqrt(weight)
+        self.whiten = whiten
+        self.m = ydata.size
+        self.best = (np.inf, None, None, None)
+
+    def _transform(self, a):
+        if self.scale is not None:
+            return a * (self.scale if a.ndim == 1 else self.scale[:, None])
+        return self.whiten @ a if self.whiten is not None else a
+
+    def __call__(self, p):
+        r = self._transform((np.asarray(self.f(self.xdata, *p), dtype=float) - self.ydata).ravel())
+        self.m = r.size
+        J = None
+        if self.jac is not None:
+            J = self._transform(np.atleast_2d(np.asarray(self.jac(self.xdata, *p), dtype=float))
+                                .reshape(r.size, -1))
+        cost = float(r @ r)
+        if cost < self.best[0]:
+            self.best = (cost, np.array(p, copy=True), r, J)
+        return r if J is None else (r, J)
+
+    def at(self, p):
+        """(fvec, J) at ``p``: from the kept evaluation, or one more call (J by differences without jac)."""
+        _, bp, r, J = self.best
+        if bp is None or not np.array_equal(bp, p):
+            out = self(p)
+            r, J = out if isinstance(out, tuple) else (out, None)
+        if J is None:
+            J = _forward_differences(self, p, r)
+        return r, J
+
+
+def _forward_differences(fun, p, r):
+    J = np.empty((r.size, p.size))
+    for j in range(p.size):
+        h = math.sqrt(np.finfo(float).eps) * (abs(p[j]) or 1.0)
+        q = np.array(p, dtype=float)
+        q[j] += h
+        out = fun(q)
+        J[:, j] = ((out[0] if isinstance(out, tuple) else out) - r) / h
+    return J
+
+
+def _minpack_qr(J: np.ndarray, fvec: np.ndarray) -> dict:
+    """leastsq's ``fjac``, ``ipvt`` and ``qtf`` at the solution.
+
+    MINPACK's QR factorisation of J with column pivoting: ``ipvt`` orders the
+    columns by decreasing remaining norm (greedy Householder pivoting;
+    0-based, as scipy's leastsq returns it), ``fjac`` is the (P, M) array whose transpose holds R in its
+    upper triangle and the Householder vectors below it (LAPACK's ``geqrf``
+    layout, as numpy's ``qr(mode='raw')`` returns it), ``qtf`` is the first P
+    entries of Q^T fvec.
+    """
+    A = np.array(J, dtype=float)
+    m, n = A.shape
+    perm = np.arange(n)
+    work = A.copy()
+    for k in range(min(m, n)):
+        norms = np.einsum("ij,ij->j", work[k:, k:], work[k:, k:])
+        j = k + int(np.argmax(norms))
+        if j != k:
+            work[:, [k, j]] = work[:, [j, k]]
+            perm[[k, j]] = perm[[j, k]]
+        v = work[k:, k].copy()
+        alpha = np.linalg.norm(v)
+        if alpha == 0.0:
+            continue
+        v[0] += math.copysign(alpha, v[0])
+        v /= np.linalg.norm(v)
+        work[k:, k:] -= 2.0 * np.outer(v, v @ work[k:, k:])
+    h, _ = np.linalg.qr(A[:, perm], mode="raw")
+    q = np.linalg.qr(A[:, perm], mode="reduced")[0]
+    return {"fjac": h, "ipvt": perm.astype(np.int32), "qtf": q.T @ fvec}
 
 
 # ----------------------------------------------------------------------------- batches
@@ -437,8 +727,9 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     first_x = xdata[0] if per_problem_x else xdata
 
     # Model and parameter count.
+    why = None
     if isinstance(f, str):
-        program = compile_law(f, inputs=_input_names(first_x, inputs), params=param_names)
+        program = _formula_program(f, first_x, inputs, param_names)
         n = len(program.param_names)
         path = "formula"
     else:
@@ -451,24 +742,38 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     if p0.shape not in ((n,), (K, n)):
         raise ValueError(f"p0 must have shape ({n},) or ({K}, {n}), got {p0.shape}")
     p0 = np.ascontiguousarray(np.broadcast_to(p0, (K, n)))
+    if method is not None and method not in _METHODS:
+        raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
     if method == "lm" and np.any(np.isfinite(lb) | np.isfinite(ub)):
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
+    layout = None
     if not isinstance(f, str):
-        if jac is None:
+        if callable(jac):
+            why = "jac is a callable: f and jac are called from Python"
+        else:
             sample_x = _row_of(first_x, 0, rect and not per_problem_x)
-            program = trace_checked(f, sample_x, p0[0])
+            if isinstance(sample_x, (list, tuple)):
+                sample_x = np.asarray(sample_x, dtype=float)
+            sample_y = np.asarray(ydata[0])
+            traced = traced_model(f, sample_x, p0[0], sample_y.size if sample_y.size > 1 else None)
+            program, layout, why = traced.program, traced.layout, traced.why
         path = "traced" if program is not None else "python"
 
-    if program is not None and rect and not per_problem_x and nan_policy != "omit":
-        data = _rectangular_batch(program, xdata, ydata, sigma, check_finite, nan_policy)
+    if (program is not None and rect and not per_problem_x and nan_policy != "omit"
+            and (layout is None or layout.kind != "cols")):
+        data = _rectangular_batch(program, xdata, ydata, sigma, check_finite, nan_policy, layout)
     else:
         data = _ragged_batch(program, xdata if per_problem_x else None, first_x, ydata, sigma,
-                             check_finite, nan_policy)
+                             check_finite, nan_policy, layout)
     x_rows, y, sizes, weight = data
+    restarts = np.zeros(K, dtype=np.int64)
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        sol = solve_batch(program, program.input_matrix(x_rows), y, offsets, p0, weight=weight,
-                          lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
+        columns = program.input_matrix(x_rows)
+        sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
+                             lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
+        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts,
+                             n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
@@ -480,8 +785,44 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     warn_failures(status, stacklevel=4)
     if not full_output:
         return popt, pcov, status
-    infodict = {"nfev": nfev, "nit": nit, "cost": 2.0 * cost, "status": status, "x": params, "path": path}
+    infodict = {"nfev": nfev, "nit": nit, "cost": 2.0 * cost, "status": status, "x": params, "path": path,
+                "why": why, "restarts": restarts}
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
+
+
+def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
+    """The single fits' second chance for every problem of a batch that needs it (in place)."""
+    ok = is_converged(sol.status)
+    failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
+    if ok.any():
+        rows = np.flatnonzero(ok)
+        bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
+        sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
+        index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y[index],
+                          None if weight is None else weight[index], sub_offsets)
+        failed[rows[flat]] = True
+    rows = np.flatnonzero(failed)
+    if not rows.size:
+        return
+    options = Options(ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                      device="cpu", n_threads=where.get("n_threads"))
+    best, found, tried = retry(program, columns, y, offsets, weight, p0, np.broadcast_to(lb, p0.shape),
+                               np.broadcast_to(ub, p0.shape), rows, options)
+    restarts[rows] = tried
+    rows, best = rows[found], best[found]
+    if not rows.size:
+        return
+    second = polished_batch(program, columns, y, offsets, best, problem_law=rows, weight=weight, lower=lb,
+                            upper=ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                            max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
+    better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
+    take = rows[better]
+    sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
+        second.status[better]
+    sol.jtj[take] = second.jtj[better]
+    sol.nit[take] += second.nit[better]
+    sol.nfev[take] += second.nfev[better]
 
 
 def _row_of(x, k, per_row):
@@ -501,12 +842,17 @@ def _check_batch_finite(finite_rows, check_finite, nan_policy):
         raise ValueError(f"problem {bad[0]}: the input contains nan values ({bad.size} problems in all)")
 
 
-def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy):
+def _problem_matrix(program, layout, x) -> np.ndarray:
+    return layout.matrix(x) if layout is not None else _x_matrix(x, program.input_names)
+
+
+def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layout):
     """K problems of M points each, inputs shared (M,) or per problem (K, M): no Python loop."""
     K, M = Y.shape
     names = program.input_names
     if isinstance(xdata, dict):
-        raw = [np.asarray(xdata[name], dtype=float) for name in names]
+        keys = layout.keys if layout is not None and layout.kind == "mapping" else names
+        raw = [np.asarray(xdata[name], dtype=float) for name in keys]
     else:
         x = np.asarray(xdata, dtype=float)
         raw = [x] if x.ndim <= 1 or (x.ndim == 2 and len(names) == 1 and x.shape == (K, M)) else list(x)
@@ -530,7 +876,7 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy):
     return x_rows, Y.ravel(), np.full(K, M), weight
 
 
-def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy):
+def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy, layout):
     """Problems of any lengths: per-problem arrays concatenated (a loop over problems)."""
     K = len(ydata)
     names = program.input_names if program is not None else None
@@ -542,7 +888,7 @@ def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy)
     for k in range(K):
         y = np.asarray(ydata[k], dtype=float).ravel()
         xk = xs[k] if xs is not None else shared_x
-        x = _x_matrix(xk, names) if names is not None else xk
+        x = _problem_matrix(program, layout, xk) if names is not None else xk
         if names is not None and x.shape[1] != y.size:
             raise ValueError(f"problem {k}: xdata has {x.shape[1]} points but ydata has {y.size}")
         finite = np.isfinite(y) & (np.isfinite(x).all(axis=0) if names is not None else True)
@@ -579,17 +925,18 @@ def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):
     nfev = np.zeros(K, np.int32)
     status = np.full(K, int(Status.BAD_INPUT), np.int32)
     jtj = np.zeros((K, n, n))
+    exact = callable(jac)
     for k in range(K):
         if ys[k].size < n or not np.all(np.isfinite(ys[k])) or not np.all(np.isfinite(p0[k])):
             continue
-        model = _Model.__new__(_Model)
-        model.func, model.program, model.path = f, None, "python"
-        fun = _residual_function(model, xs[k], ys[k], weights[k], None, jac)
+        fun = _PythonResiduals(f, xs[k], ys[k], weights[k], None, jac if exact else None)
         try:
-            out = _core.solve_callback(fun, p0[k], None, lb, ub, opts["ftol"], opts["xtol"],
-                                       opts["gtol"], int(opts["max_nfev"]))
+            sol = solve_function(fun, p0[k], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                                 max_nfev=opts["max_nfev"], exact=exact)
         except (ValueError, FloatingPointError, ZeroDivisionError):
             status[k] = int(Status.NON_FINITE)
             continue
-        params[k], cost[k], nit[k], nfev[k], status[k], jtj[k] = out
+        params[k], cost[k], nit[k], nfev[k], status[k], jtj[k] = (sol.params, sol.cost, sol.nit, sol.nfev,
+                                                                 sol.status, sol.jtj)
     return params, cost, nit, nfev, status, jtj
+

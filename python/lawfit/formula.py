@@ -1,4 +1,4 @@
-"""Law formulas: parsing, compilation to stack programs, tracing of Python models.
+"""Law formulas: parsing and compilation to stack programs.
 
 A law such as ``"E + A/N**alpha + B/D**beta"`` is parsed into a small
 expression tree, simplified, and compiled into a postfix `Program` (opcodes in
@@ -9,7 +9,7 @@ input column, so a fit never recomputes it.  `Program.evaluate` is the numpy
 reference for the interpreters' semantics.
 
 Python model functions written with numpy operations are turned into the same
-programs by `trace`, which runs the function once on tracer objects.
+programs by :mod:`lawfit.tracing`.
 
 Compilation rewrites ``a ** b`` with a parameter-dependent exponent into
 ``exp(b * log(a))`` so that ``log(a)`` can be hoisted; a negative base then
@@ -17,12 +17,8 @@ gives NaN, as numpy's ``a ** b`` does for a non-integer exponent.
 """
 from __future__ import annotations
 
-import inspect
 import math
-import numbers
-import operator
 import re
-import warnings
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Mapping, Sequence, Union
@@ -33,7 +29,7 @@ from .opcodes import BINARY_OPS, LEAF_OPS, MAX_PARAMS, MAX_STACK, Op, stack_effe
 
 __all__ = [
     "Expr", "Num", "Sym", "Unary", "Binary", "Call", "parse",
-    "Program", "compile_law", "TraceError", "trace", "trace_checked",
+    "Program", "compile_law",
 ]
 
 # --------------------------------------------------------------------------
@@ -146,9 +142,20 @@ _FUNCTION_OPS = {
     "tan": Op.TAN, "arctan": Op.ARCTAN, "tanh": Op.TANH, "sigmoid": Op.SIGMOID,
     "softplus": Op.SOFTPLUS, "minimum": Op.MIN, "maximum": Op.MAX,
 }
+# Conditions: comparisons and their logical combinations, 1.0 where true and
+# 0.0 where false.  They may depend on inputs only (a parameter-dependent
+# condition would make the law discontinuous in its parameters); ``where``
+# selects between two branches by such a condition.
+_CONDITIONS = {
+    "greater": np.greater, "greater_equal": np.greater_equal, "less": np.less,
+    "less_equal": np.less_equal, "equal": np.equal, "not_equal": np.not_equal,
+    "logical_and": np.logical_and, "logical_or": np.logical_or,
+}
 _ARITY = {
     **{fn: 2 if op in BINARY_OPS else 1 for fn, op in _FUNCTION_OPS.items()},
-    "pow": 2, "square": 1,
+    **dict.fromkeys(_CONDITIONS, 2),
+    "pow": 2, "square": 1, "where": 3, "logical_not": 1,
+    "guard": 2,  # internal: see _guard_branch
 }
 _ALIASES = {"atan": "arctan", "min": "minimum", "max": "maximum"}
 _OPERATOR_OPS = {"+": Op.ADD, "-": Op.SUB, "*": Op.MUL, "/": Op.DIV, "**": Op.POW}
@@ -432,6 +439,35 @@ def _powi_rule(a, n: int):
     return v, -m * v / a
 
 
+def _guard_values(c, s):
+    """``s`` where ``c`` holds, elsewhere ``s`` at the first point where ``c`` holds.
+
+    The inputs of a ``where`` branch, replaced this way at the points the
+    branch is not selected, keep the branch finite there, so that the 0/1
+    mask arithmetic the interpreters run (``m * a + (1 - m) * b``) never
+    multiplies 0 by an infinite or NaN value of the unselected branch.
+    """
+    c = np.asarray(c) != 0
+    s = np.asarray(s, dtype=np.float64)
+    if c.ndim == 0 or s.ndim == 0 or not c.any():
+        return s
+    s = np.broadcast_to(s, np.broadcast_shapes(s.shape, c.shape))
+    return np.where(c, s, s.reshape(-1)[int(np.argmax(c.reshape(-1)))])
+
+
+def _evaluate_call(fn: str, args):
+    """numpy value of a condition, ``where`` or ``guard`` call (parameter-free by construction)."""
+    if fn in _CONDITIONS:
+        if fn.startswith("logical"):
+            args = [np.asarray(a) != 0 for a in args]
+        return np.asarray(_CONDITIONS[fn](*args), dtype=np.float64)
+    if fn == "logical_not":
+        return np.asarray(np.asarray(args[0]) == 0, dtype=np.float64)
+    if fn == "where":
+        return np.where(np.asarray(args[0]) != 0, args[1], args[2]).astype(np.float64)
+    return _guard_values(*args)
+
+
 def _evaluate_expr(e: Expr, env: Mapping[str, np.ndarray]):
     """Value of a compiled (lowered) tree with numpy: hoisted columns and folding."""
     if isinstance(e, Num):
@@ -441,10 +477,41 @@ def _evaluate_expr(e: Expr, env: Mapping[str, np.ndarray]):
     args = [_evaluate_expr(c, env) for c in e.children]
     if isinstance(e, Unary):
         return -args[0]
+    if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
+        return _evaluate_call(e.fn, args)
     op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
     if op in BINARY_OPS:
         return _binary_rule(op, *args)[0]
     return _UNARY_RULES[op][0](*args)
+
+
+_BINARY_VALUES: dict[Op, Callable] = {
+    Op.ADD: np.add, Op.SUB: np.subtract, Op.MUL: np.multiply, Op.DIV: np.divide, Op.POW: np.power,
+    Op.MIN: lambda a, b: np.where(a <= b, a, b), Op.MAX: lambda a, b: np.where(a >= b, a, b),
+}
+
+
+def _column_function(e: Expr) -> Callable:
+    """``env -> value`` of a parameter-free tree: `_evaluate_expr`'s arithmetic, without its dispatch."""
+    if isinstance(e, Num):
+        value = np.float64(e.value)
+        return lambda env: value
+    if isinstance(e, Sym):
+        name = e.name
+        return lambda env: env[name]
+    fs = [_column_function(c) for c in e.children]
+    if isinstance(e, Unary):
+        f0 = fs[0]
+        return lambda env: -f0(env)
+    if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
+        fn = e.fn
+        return lambda env: _evaluate_call(fn, [f(env) for f in fs])
+    op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
+    if op in BINARY_OPS:
+        f0, f1, rule = fs[0], fs[1], _BINARY_VALUES[op]
+        return lambda env: rule(f0(env), f1(env))
+    f0, rule = fs[0], _UNARY_RULES[op][0]
+    return lambda env: rule(f0(env))
 
 
 # --------------------------------------------------------------------------
@@ -473,6 +540,15 @@ def _lower(e: Expr, constants: Mapping[str, float], params: frozenset) -> Expr:
     e = e.with_children([_lower(c, constants, params) for c in e.children])
     if not e.symbols:
         return Num(_evaluate_expr(e, {}))
+    if isinstance(e, Call) and (e.fn in _CONDITIONS or e.fn in ("logical_not", "where")):
+        condition = e.args[0] if e.fn == "where" else e
+        if params.intersection(condition.symbols):
+            where = " of where()" if e.fn == "where" else ""
+            raise ValueError(f"the condition {condition.to_formula()}{where} depends on a parameter "
+                             "(conditions may depend on inputs only)")
+        if e.fn == "where":
+            return _lower_where(*e.args, params)
+        return e
     if isinstance(e, Binary) and e.op == "**":
         if e.b == Num(1.0):
             return e.a
@@ -489,6 +565,40 @@ def _lower(e: Expr, constants: Mapping[str, float], params: frozenset) -> Expr:
         if not params.intersection(left.symbols):
             return Binary("*", _lower(Unary("-", left), constants, params), right)
     return e
+
+
+def _lower_where(c: Expr, a: Expr, b: Expr, params: frozenset) -> Expr:
+    """``where(c, a, b)`` with a parameter-free condition, in the interpreters' operations.
+
+    A constant condition picks its branch.  Parameter-free branches stay one
+    hoisted ``where`` column.  Otherwise the result is ``m * a' + (1 - m) * b'``
+    with the 0/1 column ``m = where(c, 1, 0)``: exact at every point (``1 * v``
+    and ``v + 0`` are exact, and so are the derivatives).  ``a'`` is ``a``
+    with its input columns guarded (:func:`_guard_values`), so that ``0 * a'``
+    is 0 where ``a`` itself would be infinite or NaN (``log(x)`` where
+    ``x > 0`` does not hold).
+    """
+    if isinstance(c, Num):
+        return a if c.value != 0 else b
+    if not params.intersection(a.symbols + b.symbols):
+        return Call("where", (c, a, b))
+    mask = Call("where", (c, Num(1.0), Num(0.0)))
+    not_c = Call("logical_not", (c,))
+
+    def term(branch: Expr, holds: Expr, weight: Expr, selected_first: bool) -> Expr:
+        if not params.intersection(branch.symbols):
+            args = (c, branch, Num(0.0)) if selected_first else (c, Num(0.0), branch)
+            return Call("where", args)
+        return Binary("*", weight, _guard_branch(branch, holds, params))
+
+    return Binary("+", term(a, c, mask, True), term(b, not_c, Binary("-", Num(1.0), mask), False))
+
+
+def _guard_branch(e: Expr, holds: Expr, params: frozenset) -> Expr:
+    """``e`` with every parameter-free subtree over inputs wrapped in ``guard(holds, .)``."""
+    if not params.intersection(e.symbols):
+        return Call("guard", (holds, e)) if e.symbols else e
+    return e.with_children([_guard_branch(child, holds, params) for child in e.children])
 
 
 def _is_small_integer(e: Expr) -> bool:
@@ -666,7 +776,7 @@ class Program:
             lines.append(f"{i:4d}  {op.name:<8} {arg:3d}  {note}".rstrip())
         return "\n".join(lines)
 
-    def input_matrix(self, x) -> np.ndarray:
+    def input_matrix(self, x, out: np.ndarray | None = None) -> np.ndarray:
         """All input columns, derived ones computed, as the interpreters read them.
 
         Parameters
@@ -675,12 +785,17 @@ class Program:
             A 1-D array (one input), an ``(n_inputs, n_points)`` array, or a
             mapping from input name to values (extra keys are ignored).
 
+        out : ndarray, optional
+            Where to write the result (shape (n_columns, n_points), float64).
+
         Returns
         -------
         ndarray of float64, shape (n_columns, n_points), C-contiguous
         """
         names = self.input_names
-        if isinstance(x, Mapping):
+        if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2 and x.shape[0] == len(names):
+            pass  # the common case, ready as it is
+        elif isinstance(x, Mapping):
             missing = [n for n in names if n not in x]
             if missing:
                 raise ValueError(f"missing input {missing[0]!r}")
@@ -696,13 +811,20 @@ class Program:
         if x.ndim != 2 or x.shape[0] != len(names):
             raise ValueError(
                 f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
-        out = np.empty((self.n_columns, x.shape[1]))
+        if out is None:
+            out = np.empty((self.n_columns, x.shape[1]))
         out[: len(names)] = x
-        env = dict(zip(names, x))
-        with np.errstate(all="ignore"):
-            for k in range(len(names), self.n_columns):
-                out[k] = _evaluate_expr(self.columns[k], env)
+        if self.n_columns > len(names):
+            env = dict(zip(names, x))
+            with np.errstate(all="ignore"):
+                for k, column in enumerate(self._column_functions, start=len(names)):
+                    out[k] = column(env)
         return out
+
+    @cached_property
+    def _column_functions(self) -> list:
+        """The hoisted columns as functions of the inputs (built once per program)."""
+        return [_column_function(e) for e in self.columns[len(self.input_names):]]
 
     def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
         """Value and parameter gradient at every point (numpy reference).
@@ -771,254 +893,14 @@ def _column(d) -> np.ndarray:
 
 
 # --------------------------------------------------------------------------
-# Tracing Python model functions
+# Tracing lives in lawfit.tracing; these names stay importable from here.
+
+_TRACING_NAMES = {"TraceError": "TraceError", "trace": "trace_function", "trace_checked": "trace_checked"}
 
 
-class TraceError(Exception):
-    """A Python model function cannot be turned into a law program."""
+def __getattr__(name: str):
+    if name in _TRACING_NAMES:
+        from . import tracing
 
-
-def _refuse(what: str):
-    def method(self, *args, **kwargs):
-        raise TraceError(f"{what} is not supported in a traced model")
-    return method
-
-
-def _binary_methods(op: str):
-    def forward(self, other):
-        return _Tracer(Binary(op, self.expr, _lift(other)))
-
-    def reverse(self, other):
-        return _Tracer(Binary(op, _lift(other), self.expr))
-
-    return forward, reverse
-
-
-def _call(fn: str):
-    return lambda *args: Call(fn, args)
-
-
-def _operator(op: str):
-    return lambda a, b: Binary(op, a, b)
-
-
-class _Tracer:
-    """Stand-in for a parameter or input that records the operations applied to it.
-
-    Anything that needs a concrete value (conditions, conversion to float,
-    comparisons, array functions) raises `TraceError`: the model's result
-    could depend on it, so the recorded program would be wrong.
-    """
-
-    def __init__(self, expr: Expr):
-        self.expr = expr
-
-    __add__, __radd__ = _binary_methods("+")
-    __sub__, __rsub__ = _binary_methods("-")
-    __mul__, __rmul__ = _binary_methods("*")
-    __truediv__, __rtruediv__ = _binary_methods("/")
-    __pow__, __rpow__ = _binary_methods("**")
-
-    def __neg__(self):
-        return _Tracer(Unary("-", self.expr))
-
-    def __pos__(self):
-        return _Tracer(self.expr)
-
-    def __abs__(self):
-        return _Tracer(Call("abs", (self.expr,)))
-
-    def __getitem__(self, index):
-        raise TraceError("indexing a parameter or a 1-D input is not supported in a traced model")
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        build = _UFUNCS.get(ufunc)
-        if build is None or method != "__call__" or kwargs:
-            raise TraceError(
-                f"numpy.{ufunc.__name__} ({method}) is not supported in a traced model")
-        return _Tracer(build(*[_lift(v) for v in inputs]))
-
-    def __array_function__(self, func, types, args, kwargs):
-        raise TraceError(f"numpy.{func.__name__} is not supported in a traced model")
-
-    __array__ = _refuse("conversion to an array")
-    __bool__ = _refuse("data-dependent control flow (if, and, or, while)")
-    __float__ = __int__ = __index__ = __complex__ = _refuse(
-        "conversion to a Python number (math.* functions, float(), int())")
-    __len__ = __iter__ = _refuse("len() or iteration")
-    __lt__ = __le__ = __gt__ = __ge__ = __eq__ = __ne__ = _refuse("comparison")
-    __hash__ = None
-
-
-class _InputRows(_Tracer):
-    """The 2-D input of a traced model: ``x[i]`` is input row ``i``."""
-
-    def __init__(self, prefix: str, n_rows: int | None):
-        self.prefix = prefix
-        self.n_rows = n_rows
-        self.used = 0  # rows referenced, for when n_rows is unknown
-
-    @property
-    def expr(self) -> Expr:
-        if self.n_rows == 1:
-            return Sym(f"{self.prefix}0")
-        raise TraceError("a model with several input rows must use them as x[0], x[1], ...")
-
-    def __getitem__(self, index):
-        try:
-            i = operator.index(index)
-        except TypeError:
-            raise TraceError("only x[i] with an integer i is supported in a traced model") from None
-        n = self.n_rows
-        if i < 0 and n is not None:
-            i += n
-        if i < 0 or (n is not None and i >= n):
-            raise TraceError(f"input row {index} is out of range")
-        self.used = max(self.used, i + 1)
-        return _Tracer(Sym(f"{self.prefix}{i}"))
-
-
-_UFUNCS = {
-    np.add: _operator("+"), np.subtract: _operator("-"), np.multiply: _operator("*"),
-    np.divide: _operator("/"), np.true_divide: _operator("/"),
-    np.power: _operator("**"), np.float_power: _operator("**"),
-    np.negative: lambda a: Unary("-", a), np.positive: lambda a: a,
-    np.reciprocal: lambda a: Binary("/", Num(1.0), a),
-    np.square: _call("square"), np.absolute: _call("abs"), np.fabs: _call("abs"),
-    np.fmin: _call("minimum"), np.fmax: _call("maximum"),
-    **{getattr(np, fn): _call(fn) for fn in (
-        "exp", "log", "log10", "log1p", "expm1", "sqrt", "sin", "cos", "tan",
-        "arctan", "tanh", "minimum", "maximum")},
-}
-
-
-def _lift(value) -> Expr:
-    """Expression of a tracer or of a scalar constant."""
-    if isinstance(value, np.ndarray) and value.ndim == 0:
-        value = value[()]
-    if isinstance(value, _Tracer):
-        return value.expr
-    if isinstance(value, numbers.Real):
-        return Num(float(value))
-    if isinstance(value, np.ndarray):
-        raise TraceError(f"an array of shape {value.shape} cannot be part of a traced model")
-    raise TraceError(f"a value of type {type(value).__name__} cannot be part of a traced model")
-
-
-def _param_names(func: Callable, n_params: int | None) -> list[str]:
-    """Parameter names from the signature ``func(x, p1, p2, ...)``."""
-    try:
-        sig = inspect.signature(func)
-    except (TypeError, ValueError) as exc:
-        raise TraceError(f"cannot read the signature of {func!r}") from exc
-    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    names = [p.name for p in sig.parameters.values() if p.kind in kinds][1:]
-    var = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in sig.parameters.values())
-    if n_params is None:
-        if var:
-            raise TraceError("the number of parameters of a function with *args must be given")
-        return names
-    if n_params <= len(names):
-        return names[:n_params]
-    if not var:
-        raise TraceError(f"the function takes {len(names)} parameters, not {n_params}")
-    return names + [f"p{i}" for i in range(len(names), n_params)]
-
-
-def trace(func: Callable, n_params: int | None = None, x_ndim: int = 1, *,
-          n_inputs: int | None = None) -> Program:
-    """Turn a model ``func(x, *params)`` written with numpy operations into a program.
-
-    Parameters
-    ----------
-    func : callable
-        The model, called once with tracer objects in place of ``x`` and the
-        parameters.
-    n_params : int, optional
-        Number of parameters; by default the positional arguments after ``x``.
-        Required when ``func`` takes ``*args`` (those are named ``p0, p1, ...``).
-    x_ndim : {1, 2}
-        1: ``x`` is the single input ``"x"``.  2: ``x[i]`` is input ``"x{i}"``.
-    n_inputs : int, optional
-        Rows of a 2-D ``x`` (by default one more than the highest row used).
-
-    Raises
-    ------
-    TraceError
-        If ``func`` uses anything a program cannot express, such as
-        data-dependent control flow, ``math`` functions or array functions.
-    """
-    if x_ndim not in (1, 2):
-        raise TraceError(f"x must be 1-D or 2-D, not {x_ndim}-D")
-    names = _param_names(func, n_params)
-    prefix = "x"  # input names must not clash with parameter names
-    while (prefix in names if x_ndim == 1
-           else any(re.fullmatch(re.escape(prefix) + r"\d+", n) for n in names)):
-        prefix += "_"
-    x = _Tracer(Sym(prefix)) if x_ndim == 1 else _InputRows(prefix, n_inputs)
-    try:
-        expr = _lift(func(x, *[_Tracer(Sym(n)) for n in names]))
-    except TraceError:
-        raise
-    except Exception as exc:
-        raise TraceError(f"tracing failed with {type(exc).__name__}: {exc}") from exc
-    if x_ndim == 1:
-        inputs = [prefix]
-    else:
-        inputs = [f"{prefix}{i}" for i in range(x.used if n_inputs is None else n_inputs)]
-    try:
-        return compile_law(expr, inputs, names)
-    except ValueError as exc:
-        raise TraceError(str(exc)) from exc
-
-
-_CHECK_POINTS = 2048  # points of xdata used to verify a trace
-_CHECK_RTOL = 1e-9
-
-
-def trace_checked(func: Callable, xdata, p0) -> Program | None:
-    """`trace` a model and verify the program against calling the model.
-
-    The program and ``func(xdata, *p)`` must agree at ``p0`` and with each
-    parameter moved by 3 %, on up to 2048 points of ``xdata``.  Returns None
-    when the function cannot be traced or disagrees, so the caller can fall
-    back to calling it from Python; never raises for the model's sake.
-    """
-    try:
-        x = np.asarray(xdata, dtype=np.float64)
-        p0 = np.asarray(p0, dtype=np.float64).ravel()
-    except (TypeError, ValueError):
-        return None
-    if x.ndim not in (1, 2):
-        return None
-    try:
-        program = trace(func, p0.size, x.ndim, n_inputs=x.shape[0] if x.ndim == 2 else None)
-    except TraceError:
-        return None
-    if x.shape[-1] > _CHECK_POINTS:
-        x = x[..., np.linspace(0, x.shape[-1] - 1, _CHECK_POINTS).astype(int)]
-    for p in _probe_points(p0):
-        try:
-            with np.errstate(all="ignore"), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                expected = np.asarray(func(x, *p), dtype=np.float64)
-                got = program.evaluate(p, x)[0]
-        except Exception:
-            return None
-        if expected.size == got.size:
-            expected = expected.reshape(got.shape)
-        elif expected.size != 1:
-            return None
-        finite = np.abs(expected[np.isfinite(expected)])
-        atol = 1e-12 * finite.max(initial=0.0)  # for values that cancel to ~0
-        if not np.allclose(got, expected, rtol=_CHECK_RTOL, atol=atol, equal_nan=True):
-            return None
-    return program
-
-
-def _probe_points(p0: np.ndarray):
-    yield p0
-    for i in range(p0.size):
-        p = p0.copy()
-        p[i] = p0[i] * 1.03 if p0[i] != 0 else 0.03
-        yield p
+        return getattr(tracing, _TRACING_NAMES[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

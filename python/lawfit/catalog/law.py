@@ -17,7 +17,8 @@ import numpy as np
 
 from ..status import Status, warn_failures
 from ..engine.options import LOSSES, RESIDUALS, Options
-from ..formula import Expr, Sym, TraceError, compile_law, parse, trace
+from ..formula import Expr, Sym, compile_law, parse
+from ..tracing import TraceError, trace_function
 from ._display import describe_law
 from ._grid import cartesian_grid, covariance, solve_starts
 from .result import LawFit
@@ -550,7 +551,7 @@ def _trace_formula(func: Callable, inputs) -> tuple[str, dict, list]:
     """A traced model as (formula text, {input: help}, parameter names)."""
     names = _names_and_help(inputs if inputs is not None else ["x"], "input")
     try:
-        program = trace(func, x_ndim=1 if len(names) == 1 else 2,
+        program = trace_function(func, x_ndim=1 if len(names) == 1 else 2,
                         n_inputs=None if len(names) == 1 else len(names))
     except TraceError as exc:
         raise ValueError(f"the function cannot be turned into a law ({exc}); "

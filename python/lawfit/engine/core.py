@@ -13,9 +13,10 @@ import numpy as np
 
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
-from .options import Options
+from .options import POLISH_FTOL, POLISH_XTOL, Options
 
-__all__ = ["BatchSolution", "solve_batch", "evaluate_points", "default_threads", "loss_code", "resolve_device"]
+__all__ = ["BatchSolution", "solve_batch", "polished_batch", "evaluate_points", "default_threads", "loss_code",
+           "resolve_device"]
 
 
 def resolve_device(device: str) -> str:
@@ -351,6 +352,53 @@ def solve_batch(
             exc.partial_results = BatchSolution(**partial)
         raise
     return BatchSolution(**out)
+
+
+def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None, upper=None,
+                   ftol: float = Options.ftol, xtol: float = Options.xtol, gtol: float = Options.gtol,
+                   max_nfev: int = Options.max_nfev, polish: bool = True, **kwargs) -> BatchSolution:
+    """:func:`solve_batch` of one start per problem with curve_fit's finish (:mod:`lawfit.engine.single`).
+
+    The batch runs with tolerances ``min(user's, POLISH_*)``: every problem's
+    iterates are those of the user's tolerances until scipy's stopping test
+    holds, then go on to the precision of float64.  Problems that exhaust
+    their evaluations are run again with the user's tolerances, whose status
+    (converged or not) is reported; the polished parameters are kept.
+    """
+    ft, xt = (min(ftol, POLISH_FTOL), min(xtol, POLISH_XTOL)) if polish else (ftol, xtol)
+    sol = solve_batch(program, columns, y, offsets, p0, weight=weight, lower=lower, upper=upper,
+                      ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
+    if (ft, xt) == (ftol, xtol):
+        return sol
+    redo = np.flatnonzero(sol.status == int(_core.Status.MAX_EVALUATIONS))
+    if redo.size:
+        p0 = np.asarray(p0, dtype=np.float64)
+        subset = [None if b is None or np.ndim(b) < 2 else np.asarray(b)[redo] for b in (lower, upper)]
+        loose = solve_batch(program, columns, y, offsets, p0[redo] if p0.ndim == 2 else p0,
+                            problem_law=redo, weight=weight,
+                            lower=lower if subset[0] is None else subset[0],
+                            upper=upper if subset[1] is None else subset[1],
+                            ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, **kwargs)
+        converged = loose.status > 0
+        converged &= loose.status <= int(_core.Status.CONVERGED_GTOL)
+        sol.status[redo[converged]] = loose.status[converged]
+        # scipy's test stopped in a slow valley the finish had not left: one more budget from there.
+        again = redo[converged]
+        if again.size:
+            subset = [None if b is None or np.ndim(b) < 2 else np.asarray(b)[again] for b in (lower, upper)]
+            more = solve_batch(program, columns, y, offsets, sol.params[again], problem_law=again, weight=weight,
+                               lower=lower if subset[0] is None else subset[0],
+                               upper=upper if subset[1] is None else subset[1],
+                               ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
+            better = (more.status > 0) & (more.status <= int(_core.Status.CONVERGED_GTOL)) \
+                & (more.cost <= sol.cost[again])
+            rows = again[better]
+            sol.params[rows], sol.cost[rows] = more.params[better], more.cost[better]
+            if sol.jtj is not None and more.jtj is not None:
+                sol.jtj[rows] = more.jtj[better]
+            sol.nit[rows] += more.nit[better]
+            sol.nfev[rows] += more.nfev[better]
+    return sol
 
 
 def _compiled_law(program, jit, device: str):

@@ -64,10 +64,18 @@ def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
 
 
 def scaled_covariance(
-    jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool
+    jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool,
+    undetermined: str = "inf",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Covariance per problem (no fixed parameters: ``n_free`` is P) and a mask of problems
-    where it could not be estimated (:func:`parameter_covariance`; inf there, as curve_fit)."""
+    where it could not be estimated (:func:`parameter_covariance`; inf there, as curve_fit).
+
+    ``undetermined`` is curve_fit's rule for a parameter the model does not
+    depend on (a zero column of J): ``"inf"`` makes the whole matrix inf, as
+    leastsq's inverse of R does ('lm'); ``"pinv"`` keeps the pseudo-inverse,
+    whose rows and columns for that parameter are 0, as scipy's 'trf' and
+    'dogbox' do (no warning then).
+    """
     if n_free != np.shape(jtj)[-1]:
         raise ValueError(f"scaled_covariance has no fixed parameters: n_free ({n_free}) must be P")
     jtj = np.asarray(jtj, dtype=float)
@@ -76,6 +84,9 @@ def scaled_covariance(
     n = np.broadcast_to(np.asarray(n_points), lead).reshape(-1)
     pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
                                 None, absolute_sigma)
+    if undetermined == "pinv":
+        finite_jtj = np.isfinite(flat).all(axis=(-2, -1))
+        pcov[np.isnan(pcov) & finite_jtj[:, None, None]] = 0.0
     pcov[~np.isfinite(pcov).all(axis=(-2, -1))] = np.inf  # curve_fit: undetermined means inf throughout
     bad = ~np.isfinite(pcov).all(axis=(-2, -1))
     return pcov.reshape(jtj.shape), bad.reshape(lead)
@@ -128,3 +139,22 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
         bad = bad | ~ok_dof
     pcov[bad] = np.inf
     return pcov
+
+
+def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigma: bool,
+                      undetermined: str = "inf") -> tuple[np.ndarray, bool]:
+    """:func:`scaled_covariance` of one problem (P, P), the common case without numpy overhead.
+
+    A well-conditioned J^T J is inverted by the core's scaled Cholesky; any
+    other goes through :func:`scaled_covariance`'s rules.
+    """
+    P = jtj.shape[-1]
+    if absolute_sigma or n_points > P:
+        inv, ok = _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT)
+        if ok[0]:
+            pcov = inv[0]
+            if not absolute_sigma:
+                pcov *= 2.0 * cost / (n_points - P)
+            return pcov, False
+    pcov, bad = scaled_covariance(jtj, cost, n_points, P, absolute_sigma, undetermined)
+    return pcov, bool(bad)

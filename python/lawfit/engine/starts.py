@@ -33,7 +33,7 @@ from .core import grid_axes, solve_batch
 from .data import Data
 from .options import Options
 
-__all__ = ["StartsOutcome", "run_starts", "reduce_best", "resolve_prune", "AUTO_PRUNE_K",
+__all__ = ["StartsOutcome", "run_starts", "reduce_best", "resolve_prune", "halton", "log_box_starts", "AUTO_PRUNE_K",
            "AUTO_PRUNE_MIN_STARTS", "AUTO_CONFIRM", "AUTO_PRUNE_MAX_POINTS_FULL"]
 
 AUTO_PRUNE_K = 16
@@ -63,6 +63,45 @@ class StartsOutcome:
     all_status: np.ndarray  # (L, S), NOT_RUN for starts not run
     all_nit: np.ndarray  # (L, S)
     start_cost: np.ndarray | None  # (L, S) objective at every start (the pruning pass)
+
+
+_PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
+
+
+def halton(n: int, d: int) -> np.ndarray:
+    """The first ``n`` points of the Halton sequence in [0, 1)^d (d <= 16; radical inverses of 1..n)."""
+    if d > len(_PRIMES):
+        raise ValueError(f"halton: at most {len(_PRIMES)} dimensions")
+    k = np.arange(1, n + 1, dtype=np.int64)
+    out = np.zeros((n, d))
+    for j, base in enumerate(_PRIMES[:d]):
+        rest, scale = k.copy(), 1.0
+        while np.any(rest):
+            scale /= base
+            out[:, j] += scale * (rest % base)
+            rest //= base
+    return out
+
+
+def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None) -> np.ndarray:
+    """``n`` starts spread over ``center * 10**[-decades, decades]`` per parameter (Halton points).
+
+    Each parameter keeps the sign of its centre value (a zero centre spreads
+    over +-10**[-decades, decades] of 1); starts are clipped into the bounds.
+    Scaling laws and the NIST StRD problems start one to three orders of
+    magnitude from their optimum when a start is wrong, in either direction:
+    spread in the logarithm, a few dozen starts cover that box.
+    """
+    center = np.asarray(center, dtype=np.float64)
+    u = 2.0 * halton(n, center.size) - 1.0
+    magnitude = np.where(center != 0, np.abs(center), 1.0)
+    sign = np.where(center < 0, -1.0, 1.0)
+    if np.any(center == 0):  # alternate signs for zero centres
+        sign = np.where(center == 0, np.where(np.arange(n)[:, None] % 2 == 0, 1.0, -1.0), sign)
+    starts = sign * magnitude * 10.0 ** (decades * u)
+    if lower is not None or upper is not None:
+        starts = np.clip(starts, -np.inf if lower is None else lower, np.inf if upper is None else upper)
+    return starts
 
 
 def resolve_prune(prune, n_starts: int):

@@ -5,12 +5,13 @@ Each entry is ``name -> (family, function)``; a function takes a
 """
 from __future__ import annotations
 
-from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust, userflow
+from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust, single, userflow
 
 REGISTRY = {
     "chinchilla_laws": ("chinchilla", chinchilla.chinchilla_laws),
     "chinchilla_points": ("chinchilla", chinchilla.chinchilla_points),
     "powerlaw": ("powerlaw", powerlaw.powerlaw),
+    "single_law": ("curve_fit", single.single_law),
     "bnsl": ("bnsl", bnsl.bnsl_fit),
     "robust": ("robust", robust.robust),
     "approach3": ("epoch", epoch.approach3),

@@ -1,0 +1,104 @@
+"""curve_fit's second chance: a small multistart for fits that failed from their start.
+
+Levenberg-Marquardt from one start can run out of evaluations (scipy raises
+there), or stop on a plateau rather than at a minimum.  :func:`degenerate`
+recognises two plateaus: a fit no better than the best constant (weighted
+R^2 <= 0 to rounding: NIST's BoxBOD and MGH10 from their first starts), and a
+parameter without effect (moving it by its own size, or its start's, changes
+the residuals by less than 1e-8 of their norm: a term of the law switched off,
+``B / D**beta`` with beta at 3 on data where D**-3 ~ 1e-30).  :func:`retry`
+then runs :data:`RETRY_STARTS` Halton points over ``p0 * 10**[-3, 3]`` (and
+``p0``), ranked by their cost, Levenberg-Marquardt from the best
+:data:`RETRY_PRUNE` of each problem, all problems in one batch.  Callers
+finish the best start found and keep it where it converges to a lower cost.
+A single fit and the same problem in a batch get the same second chance.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .data import Data
+from .options import Options
+from .starts import log_box_starts, run_starts
+
+__all__ = ["degenerate", "degenerate_one", "retry", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
+
+RETRY_STARTS = 64
+RETRY_DECADES = 3.0
+RETRY_PRUNE = 16
+_NO_EFFECT = 1e-8  # a parameter moves the residuals by less than this share of their norm
+_CONSTANT_RTOL = 1e-9  # the fit's sum of squares equals the constant's to this
+
+
+def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
+    """Which converged fits sit on a plateau (see the module docstring), (K,) bool.
+
+    ``cost`` (K,) is 1/2 the weighted sum of squares at ``params`` (K, P),
+    ``jtj`` (K, P, P) J^T W J there, ``p0`` (K, P) the starts; problem k owns
+    ``y[offsets[k]:offsets[k+1]]`` (weights ``weight`` or None).
+    """
+    cost = np.asarray(cost, dtype=float)
+    K, P = np.shape(params)
+    c2 = 2.0 * cost
+    if K == 1:
+        return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight)])
+    w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
+    law = np.repeat(np.arange(K), np.diff(offsets))
+    sw = np.bincount(law, w, K)
+    mean = np.bincount(law, w * y, K) / np.where(sw > 0, sw, 1.0)
+    d = y - mean[law]
+    total = np.bincount(law, w * d * d, K)
+    flat = (total > 0) & (c2 >= total * (1.0 - _CONSTANT_RTOL))
+    scale = np.maximum(np.abs(params), np.abs(p0))
+    col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
+    dead = ((col2 * scale * scale <= (_NO_EFFECT * _NO_EFFECT) * c2[:, None]) & (scale > 0)).any(axis=1)
+    return flat | dead
+
+
+def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndarray, y: np.ndarray,
+                   weight: np.ndarray | None) -> bool:
+    """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters)."""
+    s = 2.0 * cost
+    if weight is None:
+        s1, s2, sw = float(y.sum()), float(y @ y), float(y.size)
+    else:
+        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
+    total = s2 - s1 * s1 / sw
+    if total > 0 and s >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
+        w = np.ones_like(y) if weight is None else weight
+        d = y - float(w @ y) / float(w.sum())
+        total = float(w @ (d * d))
+        if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
+            return True
+    floor = (_NO_EFFECT * _NO_EFFECT) * s
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+        scale = max(abs(a), abs(b))
+        if scale > 0 and col2 * scale * scale <= floor:
+            return True
+    return False
+
+
+def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:
+    """Best start of each problem ``rows`` from a multistart around its ``p0``.
+
+    ``columns``, ``y``, ``offsets``, ``weight`` are the batch's (every
+    problem k owns the points ``offsets[k]:offsets[k+1]``); ``p0``, ``lower``,
+    ``upper`` are (K, P).  Returns ``(params (n, P), converged (n,), starts
+    tried per problem)``: the best converged point (not yet finished: with
+    the caller's tolerances), NaN where none converged.
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    P = p0.shape[1]
+    lo, hi = np.asarray(lower, dtype=float)[rows], np.asarray(upper, dtype=float)[rows]
+    starts = np.stack([np.vstack([p0[k], log_box_starts(p0[k], RETRY_STARTS, RETRY_DECADES, lo[i], hi[i])])
+                       for i, k in enumerate(rows)])
+    pieces = [np.arange(offsets[k], offsets[k + 1]) for k in rows]
+    index = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
+    sub_offsets = np.concatenate([[0], np.cumsum([p.size for p in pieces])])
+    data = Data(program, np.ascontiguousarray(columns[:, index]), y[index], sub_offsets,
+                None if weight is None else np.asarray(weight)[index])
+    with np.errstate(all="ignore"):
+        out = run_starts(data, starts, options, lower=lo, upper=hi, fixed=np.zeros(P, bool),
+                         prune=RETRY_PRUNE, want_jtj=False)
+    converged = np.isfinite(out.cost)
+    return out.params, converged, starts.shape[1]
