@@ -367,8 +367,9 @@ def curve_fit(
         'cuda' or 'auto'; batches only, default 'cpu'); for a formula string
         ``inputs`` (names of the rows of a 2-D xdata), ``param_names`` (the
         parameters in the order of p0; default: order of first appearance)
-        and ``jit`` (batches: True or 'auto' compiles the law to machine code
-        first, see :func:`lawfit.solve_batch`).
+        and ``jit`` (batches: True compiles the law to machine code first;
+        'auto', the default, runs compiled code when the law is a catalog
+        law's program, else interprets; see :func:`lawfit.solve_batch`).
 
     Returns
     -------
