@@ -814,8 +814,9 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
     rows, best = rows[found], best[found]
     if not rows.size:
         return
-    second = polished_batch(program, columns, y, offsets, best, problem_law=rows, weight=weight, lower=lb,
-                            upper=ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+    per_row = [b if b is None or np.ndim(b) < 2 else np.asarray(b)[rows] for b in (lb, ub)]  # bounds per problem
+    second = polished_batch(program, columns, y, offsets, best, problem_law=rows, weight=weight, lower=per_row[0],
+                            upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
     take = rows[better]

@@ -366,8 +366,10 @@ def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None,
     (converged or not) is reported; the polished parameters are kept.
     """
     ft, xt = (min(ftol, POLISH_FTOL), min(xtol, POLISH_XTOL)) if polish else (ftol, xtol)
+    problem_law = kwargs.pop("problem_law", None)
+    law_of = (lambda rows: rows) if problem_law is None else (lambda rows: np.asarray(problem_law)[rows])
     sol = solve_batch(program, columns, y, offsets, p0, weight=weight, lower=lower, upper=upper,
-                      ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
+                      problem_law=problem_law, ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
     if (ft, xt) == (ftol, xtol):
         return sol
     redo = np.flatnonzero(sol.status == int(_core.Status.MAX_EVALUATIONS))
@@ -375,7 +377,7 @@ def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None,
         p0 = np.asarray(p0, dtype=np.float64)
         subset = [None if b is None or np.ndim(b) < 2 else np.asarray(b)[redo] for b in (lower, upper)]
         loose = solve_batch(program, columns, y, offsets, p0[redo] if p0.ndim == 2 else p0,
-                            problem_law=redo, weight=weight,
+                            problem_law=law_of(redo), weight=weight,
                             lower=lower if subset[0] is None else subset[0],
                             upper=upper if subset[1] is None else subset[1],
                             ftol=ftol, xtol=xtol, gtol=gtol, max_nfev=max_nfev, **kwargs)
@@ -386,7 +388,8 @@ def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None,
         again = redo[converged]
         if again.size:
             subset = [None if b is None or np.ndim(b) < 2 else np.asarray(b)[again] for b in (lower, upper)]
-            more = solve_batch(program, columns, y, offsets, sol.params[again], problem_law=again, weight=weight,
+            more = solve_batch(program, columns, y, offsets, sol.params[again], problem_law=law_of(again),
+                               weight=weight,
                                lower=lower if subset[0] is None else subset[0],
                                upper=upper if subset[1] is None else subset[1],
                                ftol=ft, xtol=xt, gtol=gtol, max_nfev=max_nfev, **kwargs)
