@@ -284,3 +284,21 @@ def test_the_fit_does_not_alias_the_callers_table():
     df["y"] *= 2.0
     np.testing.assert_array_equal(res.data()["y"].to_numpy(), before)
     np.testing.assert_allclose(res.estimates[0], [3.0, 0.5, 1.0], rtol=1e-6)
+
+
+def test_polished_batch_reruns_follow_the_callers_problem_law():
+    """Problems that run out of evaluations are rerun on their own law, not on the law of their index."""
+    from lawfit.engine.core import polished_batch
+
+    program = lawfit.compile_law("a*exp(-b*x) + c", inputs=["x"])
+    x = np.linspace(0, 5, 30)
+    ys = [2 * np.exp(-1.3 * x) + 0.5, 7 * np.exp(-0.2 * x) - 1.0, 3 * np.exp(-2.0 * x) + 4.0]
+    cols = program.input_matrix({"x": np.tile(x, 3)})
+    offsets = np.arange(4) * 30
+    law = np.array([2, 0, 1, 2])  # four problems on three laws, out of order
+    p0 = np.tile([1.0, 1.0, 0.0], (4, 1))
+    sol = polished_batch(program, cols, np.concatenate(ys), offsets, p0, problem_law=law, max_nfev=6)
+    again = polished_batch(program, cols, np.concatenate(ys), offsets, p0, problem_law=law, max_nfev=400)
+    assert sol.params.shape == (4, 3)
+    np.testing.assert_allclose(again.params[[1, 2, 0]], [[2, 1.3, 0.5], [7, 0.2, -1.0], [3, 2.0, 4.0]], rtol=1e-6)
+    np.testing.assert_array_equal(again.params[0], again.params[3])
