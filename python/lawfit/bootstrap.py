@@ -404,6 +404,10 @@ def bootstrap(
     >>> bool(lo[0, 1] < 0.5 < hi[0, 1])
     True
     """
+    if not isinstance(fit, MultistartResult):
+        raise TypeError(f"fit must be a MultistartResult (from lawfit.fit_multistart), not {type(fit).__name__}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
+        raise TypeError(f"n_resamples must be an int, not {type(n_resamples).__name__}")
     if n_resamples < 1:
         raise ValueError("n_resamples must be positive")
     data: Data = fit.data

@@ -6,6 +6,7 @@ by the compiled module; this module adds the human-readable reasons.
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import numpy as np
 
@@ -59,8 +60,10 @@ def summarize_status(status: np.ndarray) -> str:
     return ", ".join(parts)
 
 
-def warn_failures(status: np.ndarray, stacklevel: int = 3) -> None:
-    """Warn once for a batch in which some problems did not converge."""
+def warn_failures(status: np.ndarray, stacklevel: int = 3, detail: Optional[str] = None) -> None:
+    """Warn once for a batch in which some problems did not converge; ``detail``
+    (e.g. the first failure and its reason) follows the counts."""
     status = np.asarray(status)
     if status.size and not is_converged(status).all():
-        warnings.warn(f"lawfit: {summarize_status(status)}", LawfitWarning, stacklevel=stacklevel)
+        extra = f" (first: {detail})" if detail else ""
+        warnings.warn(f"lawfit: {summarize_status(status)}{extra}", LawfitWarning, stacklevel=stacklevel)
