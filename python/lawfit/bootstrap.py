@@ -39,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Union
 
+import warnings
+
 import numpy as np
 
 from .engine import native as _core
@@ -90,11 +92,15 @@ class Replicates:
 
     def stderr(self) -> np.ndarray:
         """Bootstrap standard error (sample SD of the replicates), (L, *shape)."""
-        return np.nanstd(self.replicates, axis=1, ddof=1)
+        with warnings.catch_warnings():  # a law whose every resample failed: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanstd(self.replicates, axis=1, ddof=1)
 
     def bias(self) -> np.ndarray:
         """Bootstrap bias estimate mean(replicates) - estimate, (L, *shape)."""
-        return np.nanmean(self.replicates, axis=1) - self.estimate
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(self.replicates, axis=1) - self.estimate
 
     def acceleration(self) -> np.ndarray:
         """BCa acceleration per law from the jackknife values, (L, *shape)."""

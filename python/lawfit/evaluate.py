@@ -246,6 +246,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     # tables are gathered once at the end (no DataFrame per cut-off).
     train_rows, test_rows, cut_keys, meta = [], [], [], []
     tmax = df.groupby(run)[time].transform("max").to_numpy(dtype=float) if time else None
+    labels = df.index.to_numpy()  # the caller's row labels, for the reasons of failed cut-offs
     df = df.reset_index(drop=True)
     with np.errstate(invalid="ignore", divide="ignore"):
         tfrac = df[time].to_numpy(dtype=float) / tmax if time else np.ones(len(df))
@@ -299,7 +300,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
 
     def gather(rows):
         """The rows of every cut-off stacked, with the cut-off's key columns."""
-        table = df.iloc[np.concatenate(rows)].reset_index(drop=True)
+        at = np.concatenate(rows)
+        table = df.iloc[at].set_axis(labels[at], axis=0)
         lengths = [r.size for r in rows]
         for kk in keys[1:]:
             table[kk] = np.repeat([c[kk] for c in cut_keys], lengths)
