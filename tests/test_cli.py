@@ -113,6 +113,7 @@ def test_some_laws_failing_exits_1_and_still_writes(csv, tmp_path):
     assert table.set_index("family").loc["tiny", "reason"] == "too few points: 2 for 5 free parameters"
 
 
+@pytest.mark.slow
 def test_report_from_data_and_from_a_saved_table(csv, tmp_path):
     html = tmp_path / "report.html"
     r = lawfit("report", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "--plots", "fit,params",
