@@ -293,7 +293,7 @@ class _Batch:
                 first_bad = (c, int(na.sum()), int(np.argmax(na)))
             key_missing |= na
         bad |= key_missing
-        if bad.any() and nan_policy == "raise":
+        if bad.any() and nan_policy == "raise" and first_bad is not None:
             c, k, pos = first_bad
             raise ValueError(f"column {c!r} has {k} missing or non-finite value(s), first at "
                              f"{_row_label(df, pos, source)}{_describe_group(df, pos, [b for b in by if b != c])}; "
@@ -610,7 +610,6 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                           jit=spec["jit"])
     loss, delta, residual = options.loss, options.delta, options.residual
     fixed_values, fixed_names = _fixed(law, spec["fixed"])
-    G = batch.n_groups
     lower, upper = law._bound_arrays(spec["bounds"])
     settings = dict(loss=loss, delta=delta, residual=residual, level=spec["level"], ci=spec["ci"],
                     bootstrap=spec["bootstrap"], seed=spec["seed"], device=spec["device"],

@@ -315,6 +315,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
                   nan_policy="propagate")
     pred = res.predict(test)
     gi = res.select_groups(test)
+    assert gi is not None  # the test rows carry every key column of the fit
     with np.errstate(all="ignore"):
         rel = np.abs(test[y].to_numpy(dtype=float) - pred["prediction"].to_numpy()) / \
             np.abs(test[y].to_numpy(dtype=float))
@@ -341,10 +342,10 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
                          f"{_py(test[run].iloc[k])!r}); its ARE is NaN")
     if unscored or not res.converged.all():
         failed = np.flatnonzero(~res.converged)
-        first = f"; first: {reason[failed[0]]}" if failed.size else ""
+        first_reason = f"; first: {reason[failed[0]]}" if failed.size else ""
         tail = f"; {unscored} converged cut-off(s) cannot be scored (missing test values)" if unscored else ""
         warnings.warn(f"lawfit.evaluate: {int(failed.size)} of {res.n_groups} cut-offs did not converge "
-                      f"({summarize_status(res.status)}){first}{tail}; their ARE is NaN "
+                      f"({summarize_status(res.status)}){first_reason}{tail}; their ARE is NaN "
                       "(see .table['reason'])", LawfitWarning, stacklevel=2)
     table["status"] = p["status"].to_numpy()
     table["converged"] = p["converged"].to_numpy()

@@ -529,12 +529,14 @@ def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fi
     hi = _per_law(upper, L, P, np.inf, "upper")
     if np.any(lo > hi):
         raise ValueError("each lower bound must not exceed the upper bound")
+    start_set: Union[list, np.ndarray]
     if isinstance(starts, Mapping):
         start_set = list(grid_axes(starts, names))  # the core makes the grid's points
     else:
-        start_set = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
-        if start_set.ndim == 3 and start_set.shape[0] != L:
-            raise ValueError(f"per-law starts must have {L} rows, got {start_set.shape[0]}")
+        points = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
+        if points.ndim == 3 and points.shape[0] != L:
+            raise ValueError(f"per-law starts must have {L} rows, got {points.shape[0]}")
+        start_set = points
     fixed_mask = _fixed_mask(fixed, names, L)
     out = run_starts(data, start_set, options, lower=lo, upper=hi, fixed=fixed_mask, prune=prune,
                      basin_rtol=basin_rtol, progress=progress)

@@ -193,8 +193,8 @@ def nvcc() -> Optional[str]:
         if path:
             return path
     home = os.environ.get("CUDA_HOME") or os.environ.get("CUDA_PATH") or "/usr/local/cuda"
-    path = Path(home) / "bin" / "nvcc"
-    return str(path) if path.is_file() else None
+    candidate = Path(home) / "bin" / "nvcc"
+    return str(candidate) if candidate.is_file() else None
 
 
 def _include_dir() -> Optional[Path]:
