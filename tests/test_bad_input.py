@@ -109,19 +109,19 @@ def test_fit_one_bad_group_fails_alone_with_its_reason(table, how):
 
 
 def test_fit_many_groups_few_bad(table):
-    # 40 laws, 7 degenerate in different ways: 33 fit, one warning counts and explains.
+    # 20 laws, 7 degenerate in different ways: 13 fit, one warning counts and explains.
     parts = []
-    for g in range(40):
+    for g in range(20):
         part = table[table.family == "a"].assign(family=f"g{g:03d}")
         parts.append(part)
     big = pd.concat(parts, ignore_index=True)
     big.loc[big.family == "g003", "loss"] = np.nan
     big.loc[big.index[big.family == "g010"][:1], "N"] = 0.0
-    big = big[(big.family != "g020") | (big.index % 24 < 2)]
-    big.loc[big.index[big.family.isin(["g030", "g031", "g032", "g033"])][::24], "loss"] = np.inf
+    big = big[(big.family != "g012") | (big.index % 24 < 2)]
+    big.loc[big.index[big.family.isin(["g014", "g015", "g016", "g017"])][::24], "loss"] = np.inf
     res, message = _one_warning(lambda: _fit(big))
-    assert res.converged.sum() == 33
-    assert "33 converged, 7 BAD_INPUT (first: family='g003': missing value (nan) in column 'loss'" in message
+    assert res.converged.sum() == 13
+    assert "13 converged, 7 BAD_INPUT (first: family='g003': missing value (nan) in column 'loss'" in message
     assert "see .params['reason'] for the other 6" in message
 
 

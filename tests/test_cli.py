@@ -61,6 +61,7 @@ def test_fit_prints_the_table_and_frontier_without_out(csv, capsys):
     assert any(line.split()[:1] == ["family"] and "N_opt" in line for line in lines[1:])
 
 
+@pytest.mark.slow
 def test_fit_with_jit_prints_the_same_table(csv, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))  # compiled laws (or nothing, without a compiler)
     args = ("fit", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "-q")

@@ -62,16 +62,22 @@ def run_seeds(target, seconds: float, max_cases: int = 10**7):
 # ------------------------------------------------------------------ time-bounded fuzzing
 
 
-def test_fuzz_formula_parser_and_compiler():
-    n, outcomes = run_seeds(fuzz_formula.one_input, seconds=6.0)
-    assert n > 1000
-    assert outcomes["compiled and evaluated"] > 100  # the generator reaches the compiler
+# A short run in the default tier, a longer one in the slow tier (.ci/run).
+BUDGETS = [2.5, pytest.param(30.0, marks=pytest.mark.slow)]
 
 
-def test_fuzz_batch_entry_points():
-    n, outcomes = run_seeds(fuzz_batch.one_input, seconds=8.0)
-    assert n > 1000
-    assert outcomes["solved"] > 100 and outcomes["evaluated"] > 50
+@pytest.mark.parametrize("seconds", BUDGETS)
+def test_fuzz_formula_parser_and_compiler(seconds):
+    n, outcomes = run_seeds(fuzz_formula.one_input, seconds=seconds)
+    assert n > 100 * seconds
+    assert outcomes["compiled and evaluated"] > 10 * seconds  # the generator reaches the compiler
+
+
+@pytest.mark.parametrize("seconds", BUDGETS)
+def test_fuzz_batch_entry_points(seconds):
+    n, outcomes = run_seeds(fuzz_batch.one_input, seconds=seconds)
+    assert n > 100 * seconds
+    assert outcomes["solved"] > 10 * seconds and outcomes["evaluated"] > 5 * seconds
 
 
 def test_random_int32_code_arrays():

@@ -67,46 +67,6 @@ def _watch_loads(monkeypatch):
     return seen
 
 
-@needs_compiler
-def test_the_signature_travels_in_the_binary_and_names_the_entry(cache):
-    program = lawfit.compile_law(LAW, inputs=["x"])
-    path, sig = _jit.cache_entry(program)
-    assert not path.exists()
-    assert _jit.compiled_solver(program) is not None, _jit.last_error()
-    assert path.is_file() and _jit.check_entry(path, sig) == ""
-    doc = __import__("json").loads(sig)
-    assert doc["lawfit"] == lawfit.__version__ and doc["kind"] == "cpu"
-    assert doc["core"] == {"batch_view_size": _core.BATCH_VIEW_SIZE, "max_params": _core.MAX_PARAMS,
-                           "max_stack": _core.MAX_STACK}
-    assert doc["compilers"][0]["version"] and doc["compilers"][0]["path"] == _jit.compiler()
-    target = doc["target"]["cpu"]
-    assert target["options"], target  # what -march=native resolved to (or the CPU's flags)
-    assert "-march=native" in doc["command"]
-    np.testing.assert_allclose(_solve(program), [3.0, 0.5, 1.0], rtol=1e-8)
-
-
-@needs_compiler
-def test_an_entry_built_for_another_target_is_never_loaded(cache, monkeypatch):
-    program = lawfit.compile_law(LAW, inputs=["x"])
-    ours, our_sig = _jit.cache_entry(program)
-    # Another machine sharing this home directory: another CPU behind -march=native.
-    other_cpu = {"source": "compiler", "options": ["-march=sapphirerapids", "-mavx512f"]}
-    monkeypatch.setitem(_jit._probed, ("cpu", _jit.compiler()), other_cpu)
-    theirs, their_sig = _jit.cache_entry(program)
-    assert theirs != ours and their_sig != our_sig
-    assert _jit.compiled_solver(program) is not None
-    assert _jit.check_entry(theirs, their_sig) == ""
-    assert "signature mismatch" in _jit.check_entry(theirs, our_sig)
-    monkeypatch.delitem(_jit._probed, ("cpu", _jit.compiler()))
-    monkeypatch.setattr(_jit, "_loaded", {})
-    # Their file under our name (a copy, a hash collision, a hand edit): checked, refused, rebuilt.
-    _replace_bytes(ours, theirs.read_bytes())
-    loads = _watch_loads(monkeypatch)
-    np.testing.assert_allclose(_solve(program), [3.0, 0.5, 1.0], rtol=1e-8)
-    assert loads == [(str(ours), "")]  # only a checked library was loaded
-    assert _jit.check_entry(ours, our_sig) == "" and _jit.check_entry(theirs, their_sig) == ""
-
-
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory):
     """The bytes of a good entry for LAW, built once for the module (the key does not
@@ -123,10 +83,69 @@ def pristine(tmp_path_factory):
         return path.read_bytes()
 
 
+@pytest.fixture
+def builds(monkeypatch, pristine):
+    """Stands in for the compiler: every build writes the pristine library (through a
+    temporary file and a rename, as the real one) and is counted."""
+    done = []
+
+    def build(source, command, name, cache, lib_path):
+        done.append(lib_path)
+        _replace_bytes(lib_path, pristine)
+
+    monkeypatch.setattr(_jit, "_compile", build)
+    return done
+
+
 @needs_compiler
-@pytest.mark.parametrize("damage", ["truncated", "flipped byte", pytest.param("no trailer", marks=pytest.mark.slow),
-                                    pytest.param("empty", marks=pytest.mark.slow)])
-def test_a_damaged_entry_is_detected_and_rebuilt(cache, monkeypatch, damage, pristine):
+def test_the_signature_travels_in_the_binary_and_names_the_entry(cache, pristine, builds):
+    program = lawfit.compile_law(LAW, inputs=["x"])
+    path, sig = _jit.cache_entry(program)
+    assert not path.exists()
+    cache.mkdir(parents=True)
+    _replace_bytes(path, pristine)  # a library built by the real compiler (the fixture)
+    assert _jit.check_entry(path, sig) == ""
+    assert _jit.compiled_solver(program) is not None, _jit.last_error()
+    assert builds == []  # a checked entry is loaded, not rebuilt
+    doc = __import__("json").loads(sig)
+    assert doc["lawfit"] == lawfit.__version__ and doc["kind"] == "cpu"
+    assert doc["core"] == {"batch_view_size": _core.BATCH_VIEW_SIZE, "max_params": _core.MAX_PARAMS,
+                           "max_stack": _core.MAX_STACK}
+    assert doc["compilers"][0]["version"] and doc["compilers"][0]["path"] == _jit.compiler()
+    target = doc["target"]["cpu"]
+    assert target["options"], target  # what -march=native resolved to (or the CPU's flags)
+    assert "-march=native" in doc["command"]
+    np.testing.assert_allclose(_solve(program), [3.0, 0.5, 1.0], rtol=1e-8)
+
+
+@needs_compiler
+def test_an_entry_built_for_another_target_is_never_loaded(cache, monkeypatch, pristine):
+    program = lawfit.compile_law(LAW, inputs=["x"])
+    ours, our_sig = _jit.cache_entry(program)
+    # Another machine sharing this home directory: another CPU behind -march=native.
+    other_cpu = {"source": "compiler", "options": ["-march=sapphirerapids", "-mavx512f"]}
+    monkeypatch.setitem(_jit._probed, ("cpu", _jit.compiler()), other_cpu)
+    theirs, their_sig = _jit.cache_entry(program)
+    assert theirs != ours and their_sig != our_sig
+    assert _jit.compiled_solver(program) is not None  # the real compiler, told another CPU
+    assert _jit.check_entry(theirs, their_sig) == ""
+    assert "signature mismatch" in _jit.check_entry(theirs, our_sig)
+    monkeypatch.delitem(_jit._probed, ("cpu", _jit.compiler()))
+    monkeypatch.setattr(_jit, "_loaded", {})
+    builds = []
+    monkeypatch.setattr(_jit, "_compile", lambda *a: (builds.append(a[-1]), _replace_bytes(a[-1], pristine)))
+    # Their file under our name (a copy, a hash collision, a hand edit): checked, refused, rebuilt.
+    _replace_bytes(ours, theirs.read_bytes())
+    loads = _watch_loads(monkeypatch)
+    np.testing.assert_allclose(_solve(program), [3.0, 0.5, 1.0], rtol=1e-8)
+    assert builds == [ours]  # refused and rebuilt
+    assert loads == [(str(ours), "")]  # only a checked library was loaded
+    assert _jit.check_entry(ours, our_sig) == "" and _jit.check_entry(theirs, their_sig) == ""
+
+
+@needs_compiler
+@pytest.mark.parametrize("damage", ["truncated", "flipped byte", "no trailer", "empty"])
+def test_a_damaged_entry_is_detected_and_rebuilt(cache, monkeypatch, damage, pristine, builds):
     program = lawfit.compile_law(LAW, inputs=["x"])
     path, sig = _jit.cache_entry(program)
     cache.mkdir(parents=True)
@@ -144,6 +163,7 @@ def test_a_damaged_entry_is_detected_and_rebuilt(cache, monkeypatch, damage, pri
     monkeypatch.setattr(_jit, "_loaded", {})
     loads = _watch_loads(monkeypatch)
     np.testing.assert_allclose(_solve(program), [3.0, 0.5, 1.0], rtol=1e-8)
+    assert builds == [path]
     assert loads == [(str(path), "")]
     assert _jit.check_entry(path, sig) == ""
 

@@ -268,6 +268,7 @@ def test_epoch_chinchilla_approach3_point_estimates(epoch_fit):
     assert fit.basin_count[0] >= 8
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_epoch_chinchilla_pruned_equals_full_grid(epoch_fit):
     """The default pruning finds the optimum of the whole 4,500-start grid (the documented
@@ -281,6 +282,7 @@ def test_epoch_chinchilla_pruned_equals_full_grid(epoch_fit):
     np.testing.assert_allclose(epoch_fit.params[0], full.params[0], rtol=1e-3)
 
 
+@pytest.mark.slow
 @pytest.mark.data
 def test_epoch_chinchilla_bootstrap_intervals(epoch_fit):
     """4,000 resamples, each fitted from the full-data optimum (bench/bench_robust.py
