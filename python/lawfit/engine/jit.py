@@ -444,7 +444,11 @@ def _entry_lock(path: Path) -> Iterator[None]:
         yield
         return
     with open(path, "a+b") as f:
-        fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        try:
+            fcntl.flock(f.fileno(), fcntl.LOCK_EX)
+        except OSError:  # e.g. a network file system without locks: build anyway (renames stay atomic)
+            yield
+            return
         try:
             yield
         finally:
