@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import lawfit
 from _env import data_root
 
 pytest.importorskip("pandas")
@@ -72,10 +73,12 @@ def test_guide_runs_as_written(guide, tmp_path, monkeypatch):
     for lang, code in blocks:
         if lang != "python":
             continue
-        with warnings.catch_warnings():
-            # The guides show warnings as a user sees them (printed), or catch them.
-            warnings.simplefilter("default")
+        with warnings.catch_warnings(record=True) as caught:
+            # A guide may meet lawfit's own warnings (a user sees them printed); anything else fails.
+            warnings.simplefilter("always")
             exec(compile(code, f"{guide.name}", "exec"), namespace)  # noqa: S102 - our own docs
+        others = [w for w in caught if not issubclass(w.category, lawfit.LawfitWarning)]
+        assert not others, [f"{w.category.__name__}: {w.message}" for w in others]
         ran += 1
     for lang, code in blocks:
         if lang != "bash":
