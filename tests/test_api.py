@@ -226,19 +226,27 @@ def test_bad_input_errors_name_the_column_row_and_group(noisy):
     bad["N"] = bad["N"].astype(object)
     bad.loc[7, "N"] = "1B"
     with pytest.raises(ValueError, match=r"column 'N' is not numeric: row 7 holds '1B'"):
-        fit(bad, "chinchilla", y="loss", progress=False)
+        fit(bad, "chinchilla", y="loss", progress=False, nan_policy="raise")
+    with pytest.warns(lawfit.LawfitWarning, match=r"'1B' \(not a number\) in column 'N' at row 7"):
+        text = fit(bad, "chinchilla", y="loss", by="family", progress=False)  # batch-safe by default
+    assert text.params["status"].tolist() == ["BAD_INPUT", "CONVERGED_XTOL"] or text.converged[1]
+    words = noisy.assign(N="many")
+    with pytest.raises(ValueError, match=r"column 'N' is not numeric: row 0 holds 'many'"):
+        fit(words, "chinchilla", y="loss", progress=False)  # no number at all: a malformed call
     nan = noisy.copy()
     nan.loc[65, "loss"] = np.nan
     with pytest.raises(ValueError, match=r"column 'loss' has 1 missing .* row 65 in group family='b'.*nan_policy"):
-        fit(nan, "chinchilla", y="loss", by="family", progress=False)
+        fit(nan, "chinchilla", y="loss", by="family", progress=False, nan_policy="raise")
     omit = fit(nan, "chinchilla", y="loss", by="family", nan_policy="omit", progress=False)
     assert omit.params["n_points"].tolist() == [60, 59] and omit.converged.all()
-    with pytest.warns(lawfit.LawfitWarning):
-        prop = fit(nan, "chinchilla", y="loss", by="family", nan_policy="propagate", progress=False)
+    with pytest.warns(lawfit.LawfitWarning, match=r"family='b': missing value \(nan\) in column 'loss' at row 65"):
+        prop = fit(nan, "chinchilla", y="loss", by="family", progress=False)
     assert prop.params["status"].tolist()[1] == "BAD_INPUT"
-    assert "row 65" in prop.params["reason"].iloc[1]
-    with pytest.raises(ValueError, match="sigma must be positive"):
-        fit(noisy, "chinchilla", y="loss", sigma=np.r_[0.0, np.ones(len(noisy) - 1)], progress=False)
+    assert prop.params["reason"].iloc[1] == "missing value (nan) in column 'loss' at row 65"
+    np.testing.assert_array_equal(prop.params.iloc[0].to_numpy(), omit.params.iloc[0].to_numpy())
+    with pytest.warns(lawfit.LawfitWarning, match="column 'sigma' at row 0 holds 0.0, not positive"):
+        r = fit(noisy, "chinchilla", y="loss", sigma=np.r_[0.0, np.ones(len(noisy) - 1)], progress=False)
+    assert r.params["status"].tolist() == ["BAD_INPUT"]
     with pytest.raises(ValueError, match="has 2 input"):
         fit(noisy, "chinchilla", x=["N"], y="loss", progress=False)
     with pytest.raises(KeyError, match="did you mean chinchilla"):

@@ -61,6 +61,7 @@ def test_fit_prints_the_table_and_frontier_without_out(csv, capsys):
     assert any(line.split()[:1] == ["family"] and "N_opt" in line for line in lines[1:])
 
 
+@pytest.mark.slow
 def test_fit_with_jit_prints_the_same_table(csv, capsys, tmp_path, monkeypatch):
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))  # compiled laws (or nothing, without a compiler)
     args = ("fit", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "-q")
@@ -113,6 +114,7 @@ def test_some_laws_failing_exits_1_and_still_writes(csv, tmp_path):
     assert table.set_index("family").loc["tiny", "reason"] == "too few points: 2 for 5 free parameters"
 
 
+@pytest.mark.slow
 def test_report_from_data_and_from_a_saved_table(csv, tmp_path):
     html = tmp_path / "report.html"
     r = lawfit("report", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "--plots", "fit,params",

@@ -19,6 +19,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "tests" / "cpp" / "run_sanitizers.sh"
 
+pytestmark = pytest.mark.sanitizers  # not in the default tier: .ci/run runs it (-m sanitizers)
+
 
 def _compiler() -> str | None:
     for name in (os.environ.get("CXX"), "c++", "g++", "clang++"):

@@ -90,6 +90,7 @@ def _case_id(case):
     return name + "".join(f"-{k}={v}" for k, v in kwargs.items())
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("case", CASES, ids=[_case_id(c) for c in CASES])
 def test_round_trip(case):
     pd = pytest.importorskip("pandas")
@@ -109,6 +110,7 @@ def test_round_trip(case):
     assert df.index.equals(pd.RangeIndex(len(df)))
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", list(ds.DATASETS))
 def test_path_forms_agree(name):
     """Folder, data root and the default file itself give the same table."""
@@ -123,6 +125,7 @@ def test_path_forms_agree(name):
 # known values, from SOURCE.md and the files
 
 
+@pytest.mark.data
 def test_epoch_chinchilla_values():
     d = folder("epoch_chinchilla")
     df = load("epoch_chinchilla", d)
@@ -135,6 +138,7 @@ def test_epoch_chinchilla_values():
     assert math.isclose(df["loss"].min(), 2.077394, abs_tol=1e-6)
 
 
+@pytest.mark.data
 def test_epoch_chinchilla_replication_selection():
     """Epoch keeps loss < 5th-largest loss: 240 of 245, same rows as SOURCE's flag."""
     pd = pytest.importorskip("pandas")
@@ -157,6 +161,7 @@ def test_epoch_chinchilla_replication_selection():
     assert not ds.besiroglu_excluded([1.0, 2.0], n_excluded=0).any()
 
 
+@pytest.mark.data
 def test_hitchhiker_values():
     df = load("hitchhiker_colpret", folder("hitchhiker_colpret"))
     assert df["run"].nunique() == 386
@@ -178,6 +183,7 @@ def test_hitchhiker_values():
     assert df.dtypes["seed"] == np.int64
 
 
+@pytest.mark.data
 def test_gadre_values():
     d = folder("gadre_overtraining")
     df = load("gadre_overtraining", d)
@@ -197,6 +203,7 @@ def test_gadre_values():
     np.testing.assert_allclose(down["error"], 1 - down["accuracy"])
 
 
+@pytest.mark.data
 def test_porian_values():
     d = folder("porian_compute_optimal")
     df = load("porian_compute_optimal", d)
@@ -214,6 +221,7 @@ def test_porian_values():
     assert len(opt) == 177 and opt["N"].isna().sum() == 4
 
 
+@pytest.mark.data
 def test_pythia_values():
     df = load("pythia_evals", folder("pythia_evals"))
     assert (df["D"] == df["step"] * df["tokens_per_step"]).all()
@@ -230,6 +238,7 @@ def test_pythia_values():
     assert df.loc[df["task"] != "lambada_openai", "loss"].isna().all()
 
 
+@pytest.mark.data
 def test_openathena_values():
     d = folder("openathena_isoflops")
     df = load("openathena_isoflops", d)
@@ -250,6 +259,7 @@ def test_openathena_values():
         load("openathena_isoflops", d / "isoflops_combined.csv", drop_outliers=True)
 
 
+@pytest.mark.data
 def test_steplaw_values():
     d = folder("steplaw_li2025")
     df = load("steplaw_li2025", d)
@@ -267,6 +277,7 @@ def test_steplaw_values():
     assert moe.groupby(["N", "D"]).ngroups == 12 and (moe["Na"] < moe["N"]).all()
 
 
+@pytest.mark.data
 def test_misfitting_values():
     d = folder("misfitting_li2025")
     df = load("misfitting_li2025", d)
@@ -291,6 +302,7 @@ def test_misfitting_values():
     assert final["run"].is_unique
 
 
+@pytest.mark.data
 def test_obsscaling_values():
     d = folder("obsscaling_ruan2024")
     df = load("obsscaling_ruan2024", d)
@@ -307,6 +319,7 @@ def test_obsscaling_values():
     assert len(agent) == 27 and agent["family"].notna().all()
 
 
+@pytest.mark.data
 def test_laion_values():
     d = folder("laion_clip_mammut")
     df = load("laion_clip_mammut", d)
@@ -375,6 +388,7 @@ def test_lawfit_data_without_the_folder(monkeypatch, tmp_path):
         ds.load_steplaw_li2025()
 
 
+@pytest.mark.data
 @pytest.mark.parametrize("name", list(ds.DATASETS))
 def test_lawfit_data_resolution(name, monkeypatch):
     d = folder(name)

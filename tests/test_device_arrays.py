@@ -68,6 +68,7 @@ def test_curve_fit_copies_gpu_arrays_once():
 
 
 @pytest.mark.skipif(not HAS_GPU, reason="no usable CUDA device")
+@pytest.mark.gpu
 def test_cupy_inputs_are_read_in_place_and_match_numpy():
     cp = pytest.importorskip("cupy")
     program, columns, y, offsets = _problem()

@@ -103,6 +103,8 @@ def colpret():
                         min_time=1e10, test_from=0.7, prune=32, progress=False)
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_colpret_are_falls_with_more_and_larger_models(colpret):
     t = colpret.table[colpret.table["converged"] & (colpret.table["fraction"] == 1.0)]
     for fam in ("gpt3", "OPT", "chinchilla"):
@@ -117,6 +119,8 @@ def test_colpret_are_falls_with_more_and_larger_models(colpret):
     assert (mean[True] < mean[False] / 2).all(), mean
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_colpret_are_falls_with_more_of_each_models_training(colpret):
     t = colpret.table[colpret.table["converged"]]
     for fam in ("gpt3", "OPT"):  # the families with training curves

@@ -62,16 +62,22 @@ def run_seeds(target, seconds: float, max_cases: int = 10**7):
 # ------------------------------------------------------------------ time-bounded fuzzing
 
 
-def test_fuzz_formula_parser_and_compiler():
-    n, outcomes = run_seeds(fuzz_formula.one_input, seconds=6.0)
-    assert n > 1000
-    assert outcomes["compiled and evaluated"] > 100  # the generator reaches the compiler
+# A short run in the default tier, a longer one in the slow tier (.ci/run).
+BUDGETS = [2.5, pytest.param(30.0, marks=pytest.mark.slow)]
 
 
-def test_fuzz_batch_entry_points():
-    n, outcomes = run_seeds(fuzz_batch.one_input, seconds=8.0)
-    assert n > 1000
-    assert outcomes["solved"] > 100 and outcomes["evaluated"] > 50
+@pytest.mark.parametrize("seconds", BUDGETS)
+def test_fuzz_formula_parser_and_compiler(seconds):
+    n, outcomes = run_seeds(fuzz_formula.one_input, seconds=seconds)
+    assert n > 100 * seconds
+    assert outcomes["compiled and evaluated"] > 10 * seconds  # the generator reaches the compiler
+
+
+@pytest.mark.parametrize("seconds", BUDGETS)
+def test_fuzz_batch_entry_points(seconds):
+    n, outcomes = run_seeds(fuzz_batch.one_input, seconds=seconds)
+    assert n > 100 * seconds
+    assert outcomes["solved"] > 10 * seconds and outcomes["evaluated"] > 5 * seconds
 
 
 def test_random_int32_code_arrays():
@@ -171,14 +177,25 @@ def test_random_reductions_grids_and_resamples():
 
 
 def test_random_byte_strings_into_parse():
+    # Any text either parses into a tree that prints back to an equal tree, or
+    # raises ValueError; nothing else escapes.  Printable soup of formula
+    # characters makes sure both outcomes are exercised.
     rng = np.random.default_rng(3)
-    for _ in range(3000):
-        raw = rng.integers(0, 256, size=int(rng.integers(0, 60)), dtype=np.uint8).tobytes()
+    alphabet = np.frombuffer(b"abx019.+-*/()e ^,", dtype=np.uint8)
+    outcomes = {"parsed": 0, "refused": 0}
+    for i in range(3000):
+        n = int(rng.integers(0, 60))
+        raw = (rng.integers(0, 256, size=n, dtype=np.uint8) if i % 2 else rng.choice(alphabet, size=n)).tobytes()
         for text in (raw.decode("latin-1"), raw.decode("utf-8", errors="replace")):
             try:
-                lawfit.parse(text)
+                tree = lawfit.parse(text)
             except ValueError:
-                pass
+                outcomes["refused"] += 1
+                continue
+            outcomes["parsed"] += 1
+            assert isinstance(tree, lawfit.formula.Expr)
+            assert lawfit.parse(tree.to_formula()) == tree, text
+    assert outcomes["parsed"] > 50 and outcomes["refused"] > 50, outcomes
 
 
 # ------------------------------------------------------------------ regressions found by fuzzing

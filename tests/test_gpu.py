@@ -20,7 +20,7 @@ from lawfit.demo import CHINCHILLA, START, make_collection
 
 from _env import HAS_GPU
 
-needs_gpu = pytest.mark.skipif(not HAS_GPU, reason="no usable CUDA device")
+needs_gpu = pytest.mark.gpu  # tests/conftest.py skips these without a usable device
 
 
 def _chinchilla_batch(n_laws=300, n_points=40, seed=5):

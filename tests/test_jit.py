@@ -186,6 +186,7 @@ def test_generated_source_is_straight_line_and_sized():
 
 
 @pytest.mark.skipif(not _core.WITH_CUDA or _jit.nvcc() is None, reason="no CUDA build or no nvcc")
+@pytest.mark.slow
 def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     # The batch driver of cuda/batch_runner.cuh with the law's code in its
     # kernels, built by nvcc and loaded; it agrees with the core on the data

@@ -58,6 +58,8 @@ from lawfit.datasets.nist import PARAM_LRE_MIN, STDDEV_LRE_MIN
 
 __all__ = ["nist_report"]
 
+pytestmark = pytest.mark.data
+
 PAIRS = [(n, s) for n in NIST_PROBLEMS for s in STARTS]
 PAIR_IDS = [f"{n}-start{s}" for n, s in PAIRS]
 #: Certified standard deviations that data rounded to float64 cannot reproduce (see below).
@@ -78,10 +80,20 @@ def _lawfit(name, start):
 
 
 def test_report(request):
-    """Prints the LRE table (visible with -s; attached to the report with -rA)."""
+    """The LRE table has a row per problem and start whose flags agree with the
+    per-pair results, and its totals count them (attached to the report with -rA)."""
     text = nist_report()
-    print("\n" + text)
     request.node.add_report_section("call", "NIST StRD LRE table", text)
+    names = problem_names()
+    rows = {(ln.split()[0], int(ln.split()[2])): ln.split()[-2:] for ln in text.splitlines()
+            if ln.split() and ln.split()[0] in names}
+    assert set(rows) == {(n, s) for n in names for s in STARTS}
+    n_lf = n_sp = 0
+    for (name, start), (lf_flag, sp_flag) in rows.items():
+        lf, sp = _lawfit(name, start).passed, fit_scipy(name, start).passed
+        assert lf_flag.startswith("P") == lf and sp_flag.startswith("P") == sp, (name, start, lf_flag, sp_flag)
+        n_lf, n_sp = n_lf + lf, n_sp + sp
+    assert f"passing pairs: lawfit {n_lf}/{2 * len(names)}, scipy {n_sp}/{2 * len(names)}" in text
 
 
 @pytest.mark.parametrize("method", ["lm", "trf"])

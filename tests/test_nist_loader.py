@@ -60,6 +60,7 @@ def _header(path):
     }
 
 
+@pytest.mark.data
 def test_all_27_problems_present(ddir):
     names = nist_problem_names(ddir)
     assert sorted(names) == sorted(NIST_PROBLEMS)
@@ -67,6 +68,7 @@ def test_all_27_problems_present(ddir):
     assert sorted(DIFFICULTY) == sorted(NIST_PROBLEMS)
 
 
+@pytest.mark.data
 @ALL
 def test_counts_and_certified_values(problems, name):
     p = problems[name]
@@ -99,12 +101,14 @@ def test_counts_and_certified_values(problems, name):
         assert p.dof == p.n_obs - k
 
 
+@pytest.mark.data
 @ALL
 def test_difficulty(problems, name):
     p = problems[name]
     assert p.difficulty == DIFFICULTY[name] == _header(p.path)["difficulty"]
 
 
+@pytest.mark.data
 @ALL
 def test_certified_residual_sum_of_squares(problems, name):
     """The hand-written numpy model at the certified values gives the certified RSS.
@@ -122,6 +126,7 @@ def test_certified_residual_sum_of_squares(problems, name):
         rss, p.residual_sum_of_squares)
 
 
+@pytest.mark.data
 def test_nelson_is_a_log_response(problems):
     p = problems["Nelson"]
     assert p.response == "log(y)" and p.inputs == ("x1", "x2")
@@ -171,6 +176,7 @@ def _env(p, b):
     return env
 
 
+@pytest.mark.data
 @ALL
 def test_formula_grammar(problems, name):
     f = problems[name].formula
@@ -182,6 +188,7 @@ def test_formula_grammar(problems, name):
     assert "[" not in f and "]" not in f and " " not in f
 
 
+@pytest.mark.data
 @ALL
 def test_formula_matches_hand_written_model(problems, name):
     p = problems[name]
@@ -193,6 +200,7 @@ def test_formula_matches_hand_written_model(problems, name):
             np.testing.assert_allclose(got, want, rtol=1e-13, atol=1e-300, equal_nan=True)
 
 
+@pytest.mark.data
 @ALL
 def test_formula_with_lawfit_formula(problems, name):
     """The loader's formula, compiled by lawfit.formula, equals the hand-written model."""
@@ -255,6 +263,7 @@ def test_formula_conversion_rejects_unknown_names():
 # finding files
 
 
+@pytest.mark.data
 def test_missing_problem_names_the_path(ddir):
     with pytest.raises(FileNotFoundError, match=re.escape(str(ddir / "NoSuchProblem.dat"))):
         load_nist_strd("NoSuchProblem", data_dir=ddir)
@@ -271,6 +280,7 @@ def test_missing_data_dir(tmp_path):
         nist_problem_names(tmp_path)
 
 
+@pytest.mark.data
 def test_load_by_path_and_case_insensitive_name(ddir):
     a = load_nist_strd(ddir / "Misra1a.dat")
     b = load_nist_strd("misra1a", data_dir=ddir)
@@ -278,6 +288,7 @@ def test_load_by_path_and_case_insensitive_name(ddir):
     np.testing.assert_array_equal(a.y, b.y)
 
 
+@pytest.mark.data
 def test_lawfit_data_env(ddir, monkeypatch):
     # LAWFIT_DATA may name the data directory or the nist-strd folder itself
     monkeypatch.setenv("LAWFIT_DATA", str(ddir))

@@ -61,6 +61,7 @@ def test_params_plot_without_bootstrap_shows_the_normal_approximation():
         r.plot("pie")
 
 
+@pytest.mark.slow
 def test_html_report_is_self_contained_with_tables_and_images(tmp_path, res):
     out = res.report(tmp_path / "report.html")
     text = out.read_text()

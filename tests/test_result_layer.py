@@ -378,6 +378,7 @@ def test_lawfit_converged_matches_the_status_module():
 
 
 @pytest.mark.parametrize("bootstrap", [0, 20])
+@pytest.mark.slow
 def test_readme_flow_with_degenerate_groups_warns_nothing(tmp_path, bootstrap):
     pytest.importorskip("matplotlib")
     data = runs(DEGENERATE)

@@ -253,6 +253,7 @@ def _natural(params):
     return {"E": np.exp(e), "A": np.exp(a), "B": np.exp(b), "alpha": alpha, "beta": beta}
 
 
+@pytest.mark.data
 def test_epoch_chinchilla_approach3_point_estimates(epoch_fit):
     fit = epoch_fit
     assert fit.starts.shape == (4500, 5)
@@ -267,6 +268,8 @@ def test_epoch_chinchilla_approach3_point_estimates(epoch_fit):
     assert fit.basin_count[0] >= 8
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_epoch_chinchilla_pruned_equals_full_grid(epoch_fit):
     """The default pruning finds the optimum of the whole 4,500-start grid (the documented
     tolerance: the same objective to 1e-7 relative, parameters to 1e-3)."""
@@ -279,6 +282,8 @@ def test_epoch_chinchilla_pruned_equals_full_grid(epoch_fit):
     np.testing.assert_allclose(epoch_fit.params[0], full.params[0], rtol=1e-3)
 
 
+@pytest.mark.slow
+@pytest.mark.data
 def test_epoch_chinchilla_bootstrap_intervals(epoch_fit):
     """4,000 resamples, each fitted from the full-data optimum (bench/bench_robust.py
     checks on a sample of resamples that the whole 4,500-start grid finds the same
@@ -328,6 +333,7 @@ def test_epoch_chinchilla_bootstrap_intervals(epoch_fit):
     assert 15 < ratio < 21
 
 
+@pytest.mark.data
 def test_epoch_hoffmann_estimates_are_not_an_optimum(epoch_fit):
     """Hoffmann et al.'s published Approach-3 fit does not minimise the objective on this data.
 

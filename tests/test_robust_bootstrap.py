@@ -112,6 +112,7 @@ def test_too_few_points_resample_is_left_out():
 
 
 # ------------------------------------------------------------------ coverage
+@pytest.mark.slow
 def test_percentile_interval_coverage():
     """90% percentile intervals cover the truth in ~90% of simulated data sets.
 

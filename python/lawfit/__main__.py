@@ -96,8 +96,10 @@ def _add_fit_options(p: argparse.ArgumentParser, *, law_required: bool) -> None:
                    help="compile the law to machine code first (same results; needs a C++ compiler, or nvcc "
                         "for the GPU; falls back to the interpreter without one)")
     p.add_argument("--threads", type=int, default=None, help="CPU threads (default: all cores)")
-    p.add_argument("--nan-policy", choices=["raise", "omit", "propagate"], default="raise",
-                   help="rows with missing values: stop (default), skip them, or let their laws fail")
+    p.add_argument("--nan-policy", choices=["propagate", "omit", "raise"], default="propagate",
+                   help="rows with missing or non-numeric values: their groups fail with BAD_INPUT and the "
+                        "others fit (propagate, the default; exit status 1), skip the rows (omit), or stop "
+                        "with an error (raise; exit status 2)")
     p.add_argument("--out", "-o", help="output file; the format follows the extension")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress or summary on stderr")
 

@@ -33,6 +33,7 @@ import numpy as np
 from .status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
+from .engine.checks import input_problems
 from .engine.data import Data
 from .engine.options import Options
 from .engine.progress import Progress
@@ -102,9 +103,7 @@ def resolve_law(law, x: Optional[Sequence[str]] = None) -> tuple[Law, list[str]]
     columns are the law's input names.  A formula string's inputs are the
     ``x`` columns.
     """
-    if isinstance(x, str):
-        x = [s.strip() for s in x.split(",")] if "," in x else [x]
-    x = None if x is None else [str(c) for c in x]
+    x = None if x is None else _listify(x, "x")
     if isinstance(law, Law):
         obj = law
     elif isinstance(law, str):
@@ -134,12 +133,25 @@ def resolve_law(law, x: Optional[Sequence[str]] = None) -> tuple[Law, list[str]]
     return obj, x
 
 
-def _listify(cols) -> list[str]:
+def _listify(cols, what: str = "columns") -> list[str]:
+    """Column names from None, a name, a comma-separated string or a sequence of names;
+    a TypeError naming ``what`` otherwise."""
     if cols is None:
         return []
     if isinstance(cols, str):
         return [s.strip() for s in cols.split(",")] if "," in cols else [cols]
-    return [str(c) for c in cols]
+    if isinstance(cols, (Mapping, np.ndarray)) and not (isinstance(cols, np.ndarray) and cols.ndim == 1
+                                                         and cols.dtype.kind in "UO"):
+        raise TypeError(f"{what} must be a column name or a list of column names, not {type(cols).__name__}")
+    try:
+        names = list(cols)
+    except TypeError:
+        raise TypeError(f"{what} must be a column name or a list of column names, "
+                        f"not {type(cols).__name__}") from None
+    bad = [c for c in names if not isinstance(c, (str, int, np.integer, np.str_))]
+    if bad:
+        raise TypeError(f"{what} must name columns; got {type(bad[0]).__name__} {bad[0]!r}")
+    return [str(c) for c in names]
 
 
 def _py(v):
@@ -176,7 +188,11 @@ def _law_keys(keys) -> np.ndarray:
                      for r in rows], dtype=np.int64)
 
 
-def _numeric(df, col: str, source) -> np.ndarray:
+def _numeric(df, col: str, source, strict: bool, unparsable: dict) -> np.ndarray:
+    """The column as floats.  Cells that are not numbers raise with ``strict``
+    (nan_policy='raise'); otherwise they become missing values and are noted in
+    ``unparsable`` ({(col, position): text}) for the reasons.  A column in which
+    no value is a number is a malformed call and always raises."""
     pd = _pd()
     s = df[col]
     if pd.api.types.is_bool_dtype(s) or not pd.api.types.is_numeric_dtype(s):
@@ -184,8 +200,11 @@ def _numeric(df, col: str, source) -> np.ndarray:
         bad = conv.isna().to_numpy() & s.notna().to_numpy()
         if bad.any():
             pos = int(np.argmax(bad))
-            raise ValueError(f"column {col!r} is not numeric: {_row_label(df, pos, source)} holds "
-                             f"{_py(s.iloc[pos])!r}")
+            message = f"column {col!r} is not numeric: {_row_label(df, pos, source)} holds {_py(s.iloc[pos])!r}"
+            if strict or not conv.notna().any():
+                raise ValueError(message)
+            for p in np.flatnonzero(bad)[:1000].tolist():
+                unparsable[(col, p)] = _py(s.iloc[p])
         s = conv
     return s.to_numpy(dtype=float, na_value=np.nan)
 
@@ -223,7 +242,15 @@ def _canonical_order(codes: np.ndarray, keys: list) -> np.ndarray:
 
 
 class _Batch:
-    """The rows of all groups, sorted by group, and what the solver needs."""
+    """The rows of all groups, sorted by group, and what the solver needs.
+
+    Missing or non-finite values (and cells that are not numbers) follow
+    ``nan_policy``: "propagate" keeps them, and the core gives their groups
+    the status BAD_INPUT (so does a missing group key: its rows are not fitted
+    as a group); "omit" drops those rows; "raise" stops at the first.
+    Impossible values -- sigma <= 0, y <= 0 with log residuals, inputs outside
+    the law's domain -- fail their group whatever the policy.
+    """
 
     def __init__(self, df, law: Law, x_cols, y, by, sigma, bootstrap_by, nan_policy, source):
         pd = _pd()
@@ -237,17 +264,20 @@ class _Batch:
         n = len(df)
         if n == 0:
             raise ValueError("the data have no rows")
-        cols = {c: _numeric(df, c, source) for c in dict.fromkeys(list(x_cols) + [y])}
+        strict = nan_policy == "raise"
+        unparsable: dict = {}
+        cols = {c: _numeric(df, c, source, strict, unparsable) for c in dict.fromkeys(list(x_cols) + [y])}
         if sigma_col:
-            sig = _numeric(df, sigma_col, source)
+            sig = _numeric(df, sigma_col, source, strict, unparsable)
         elif sigma is not None:
-            sig = np.broadcast_to(np.asarray(sigma, dtype=float).ravel(), (n,)).copy() \
-                if np.size(sigma) in (1, n) else None
-            if sig is None:
+            if isinstance(sigma, (bytes, Mapping)) or np.asarray(sigma).dtype.kind not in "iufb":
+                raise TypeError(f"sigma must be a column name, a number or {n} numbers, not {type(sigma).__name__}")
+            if np.size(sigma) not in (1, n):
                 raise ValueError(f"sigma must be a column name, a number or {n} values, got {np.size(sigma)}")
+            sig = np.broadcast_to(np.asarray(sigma, dtype=float).ravel(), (n,)).copy()
         else:
             sig = None
-        # Missing / non-finite values.
+        # Missing / non-finite values, the first per column for the messages.
         bad = np.zeros(n, dtype=bool)
         first_bad = None
         for c, v in list(cols.items()) + ([("sigma" if sigma_col is None else sigma_col, sig)]
@@ -256,24 +286,23 @@ class _Batch:
             if nf.any() and first_bad is None:
                 first_bad = (c, int(nf.sum()), int(np.argmax(nf)))
             bad |= nf
+        key_missing = np.zeros(n, dtype=bool)
         for c in by:
             na = df[c].isna().to_numpy()
             if na.any() and first_bad is None:
                 first_bad = (c, int(na.sum()), int(np.argmax(na)))
-            bad |= na
-        if bad.any() and nan_policy == "raise":
+            key_missing |= na
+        bad |= key_missing
+        if bad.any() and nan_policy == "raise" and first_bad is not None:
             c, k, pos = first_bad
             raise ValueError(f"column {c!r} has {k} missing or non-finite value(s), first at "
                              f"{_row_label(df, pos, source)}{_describe_group(df, pos, [b for b in by if b != c])}; "
-                             "drop those rows or pass nan_policy='omit' (skip them) or 'propagate' "
-                             "(their laws fail with BAD_INPUT)")
+                             "drop those rows, or pass nan_policy='omit' (skip them) or 'propagate' "
+                             "(their groups fail with BAD_INPUT, the others fit)")
         keep = ~bad if nan_policy == "omit" else np.ones(n, dtype=bool)
         self.n_dropped = int((~keep).sum())
         if not keep.any():
             raise ValueError("no rows left after dropping missing values (nan_policy='omit')")
-        if sig is not None and np.any(sig[keep & np.isfinite(sig)] <= 0):
-            pos = int(np.argmax(keep & np.isfinite(sig) & (sig <= 0)))
-            raise ValueError(f"sigma must be positive: {_row_label(df, pos, source)} has {sig[pos]!r}")
         idx = np.flatnonzero(keep)
         sub = df if idx.size == n else df.iloc[idx]
         if by:
@@ -324,6 +353,49 @@ class _Batch:
             self.boot_labels = lab.astype(str).to_numpy()
         self.rows = rows
         self.nonfinite = bad[rows]  # only with nan_policy='propagate'
+        # What the reasons need: names of the columns, unparsable cells, rows whose group key is missing.
+        self.names = {**dict(zip(law.input_names, x_cols)), "y": y, "sigma": sigma_col or "sigma"}
+        self.source = source
+        self.unparsable = unparsable
+        self.missing_key = {}
+        if key_missing.any():
+            flat = np.flatnonzero(key_missing[rows])
+            self.y[flat] = np.nan  # the core fails these groups: rows without a group are not one
+            for k in flat[::-1].tolist():
+                self.missing_key[int(codes[k])] = (k, next(c for c in by if _pd().isna(df[c].iloc[rows[k]])))
+
+    def row_label(self, k: int) -> str:
+        """Where flat point ``k`` came from: its row label (and line of the file it was read from)."""
+        label = f"row {_py(self.frame['_row'].iloc[k])!r}"
+        if self.source is not None:
+            label += f" (line {int(self.rows[k]) + 2} of {Path(self.source).name})"
+        return label
+
+    def reasons(self, program, status, n_free, residual: str) -> list[str]:
+        """The ``reason`` of every group: for BAD_INPUT its first offending row and
+        column, else the status's explanation."""
+        status = np.asarray(status)
+        out = [status_message(int(c)) for c in status.tolist()]
+        bad = np.flatnonzero(status == int(Status.BAD_INPUT))
+        if not bad.size:
+            return out
+        columns = program.input_matrix(self.inputs)
+        problems = input_problems(program, columns, self.y, self.offsets, sigma=self.sigma,
+                                  n_free=n_free, residual=residual)
+        for g in bad.tolist():
+            if g in self.missing_key:
+                k, c = self.missing_key[g]
+                out[g] = f"missing group key in column {c!r} at {self.row_label(k)}"
+                continue
+            p = problems[g]
+            if p is None:
+                continue
+            if p.point >= 0 and (self.names.get(p.column), int(self.rows[p.point])) in self.unparsable:
+                text = self.unparsable[(self.names.get(p.column), int(self.rows[p.point]))]
+                out[g] = f"{text!r} (not a number) in column {self.names.get(p.column)!r} at {self.row_label(p.point)}"
+                continue
+            out[g] = p.describe(self.names, self.row_label(p.point) if p.point >= 0 else "")
+        return out
 
     @property
     def n_groups(self) -> int:
@@ -336,7 +408,10 @@ class _Batch:
 
     def to_data(self, program) -> Data:
         """The engine's ragged container for ``program`` (its input matrix built once)."""
-        weight = None if self.sigma is None else 1.0 / (self.sigma * self.sigma)
+        weight = None
+        if self.sigma is not None:  # sigma <= 0 (or missing): a weight the core refuses (BAD_INPUT)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                weight = np.where(self.sigma > 0, 1.0 / (self.sigma * self.sigma), np.nan)
         return Data(program, program.input_matrix(self.inputs), self.y, self.offsets, weight)
 
     @property
@@ -387,25 +462,6 @@ def _fixed(law: Law, fixed) -> tuple[dict, list[str]]:
     return values, list(dict.fromkeys(list(values) + names))
 
 
-def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
-    status = np.asarray(status)
-    message = {int(c): status_message(int(c)) for c in np.unique(status)}
-    out = []
-    for s, n, k, b, m in zip(status.tolist(), n_points, n_free, bad_log, bad_nan):
-        if s == int(Status.BAD_INPUT):
-            if m is not None:
-                out.append(f"missing or non-finite values (first at {m}; nan_policy='propagate')")
-                continue
-            if n < k:
-                out.append(f"too few points: {n} for {k} free parameters")
-                continue
-            if b is not None:
-                out.append(f"y <= 0 at {b}: residual='log' needs positive y")
-                continue
-        out.append(message[s])
-    return out
-
-
 # --------------------------------------------------------------------------
 # The fit
 
@@ -413,7 +469,7 @@ def _reasons(status, n_points, n_free, bad_log, bad_nan) -> list[str]:
 def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None,
         residual=None, starts=None, n_starts=None, prune="auto", bounds=None, bootstrap: int = 0,
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = Options.device,
-        seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
+        seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "propagate",
         absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
         scheduler=None, jit=Options.jit) -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
@@ -430,8 +486,8 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     x : list of str
         Data columns of the law's inputs, in the law's input order (default:
         columns named like the inputs).  A comma-separated string works too.
-    y : str
-        The column to fit (e.g. ``"loss"``).
+    y : str or array
+        The column to fit (e.g. ``"loss"``), or one value per row.
     by : str or list of str, optional
         Group columns: one law per group (e.g. ``"family"``).
     sigma : str, float or array, optional
@@ -473,10 +529,15 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         to stderr.
     level : float
         Confidence level of every interval.
-    nan_policy : {"raise", "omit", "propagate"}
-        Rows with missing or non-finite values: raise (naming the column,
-        row and group), drop them, or keep them (their laws fail with
-        BAD_INPUT).
+    nan_policy : {"propagate", "omit", "raise"}
+        Rows with missing or non-finite values (or cells that are not
+        numbers): ``"propagate"`` (default) keeps them, and their groups fail
+        with the status BAD_INPUT and a reason naming the first offending row
+        and column while every other group fits; ``"omit"`` drops those rows;
+        ``"raise"`` raises a ValueError naming the column, row and group.
+        Values no policy can fit -- sigma <= 0, y <= 0 with
+        ``residual="log"``, inputs outside the law's domain, fewer rows than
+        free parameters -- fail their group with BAD_INPUT.
     absolute_sigma, max_nfev, n_threads
         As :func:`lawfit.curve_fit`.
     scheduler : dask.distributed.Client, optional
@@ -488,11 +549,13 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
 
     Raises
     ------
-    ValueError
-        Bad arguments or data: a missing or non-numeric column, missing
-        values (``nan_policy="raise"``), non-positive sigma.  A law that does
-        not converge is not an error: its status and reason are in
-        ``params`` and a :class:`lawfit.LawfitWarning` says how many failed.
+    ValueError, TypeError
+        A malformed call, naming the argument: a missing column, a column
+        with no numbers, arrays whose length is not the table's, arguments of
+        the wrong type; missing values with ``nan_policy="raise"``.  A group
+        whose data cannot be fitted, or that does not converge, is not an
+        error: its status and reason are in ``params`` and one
+        :class:`lawfit.LawfitWarning` says how many failed and why the first did.
 
     Examples
     --------
@@ -508,21 +571,33 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     1      b  1.8   0.34       True
     """
     law_obj, x_cols = resolve_law(law, x)
-    by = _listify(by)
-    bootstrap_by = _listify(bootstrap_by)
+    by = _listify(by, "by")
+    bootstrap_by = _listify(bootstrap_by, "bootstrap_by")
+    if nan_policy not in _NAN_POLICIES:
+        raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}")
     if ci not in _CI:
         raise ValueError(f"ci must be one of {_CI}, got {ci!r}")
     if int(bootstrap) < 0:
         raise ValueError("bootstrap must be a non-negative number of resamples")
     spec = dict(x_cols=x_cols, y=y, by=by, sigma=sigma, loss=loss, delta=delta, residual=residual,
                 starts=starts, n_starts=n_starts, prune=prune, bounds=bounds, bootstrap=int(bootstrap),
-                bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared), device=device,
+                bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared, "shared"), device=device,
                 seed=int(seed), level=float(level), nan_policy=nan_policy, absolute_sigma=absolute_sigma,
                 max_nfev=max_nfev, n_threads=n_threads, jit=jit)
     if _is_dask(data) or scheduler is not None:
+        if y is not None and not isinstance(y, str):
+            raise TypeError("with Dask data y must be a column name")
         return _fit_dask(data, law_obj, spec, scheduler, progress)
     source = data if isinstance(data, (str, os.PathLike)) else None
     df = load_table(data)
+    if y is not None and not isinstance(y, str):  # one value per row instead of a column name
+        values = np.asarray(y) if not hasattr(y, "to_numpy") else y.to_numpy()
+        if values.ndim != 1 or values.shape[0] != len(df):
+            raise ValueError(f"y must be a column name or one value per row ({len(df)}), "
+                             f"got an array of shape {values.shape}")
+        name = "y" if "y" not in df.columns else "_y"
+        df = df.assign(**{name: values})
+        spec["y"] = name
     return _fit_frame(df, law_obj, spec, progress=progress, source=source)
 
 
@@ -536,23 +611,15 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                           jit=spec["jit"])
     loss, delta, residual = options.loss, options.delta, options.residual
     fixed_values, fixed_names = _fixed(law, spec["fixed"])
-    G = batch.n_groups
     lower, upper = law._bound_arrays(spec["bounds"])
     settings = dict(loss=loss, delta=delta, residual=residual, level=spec["level"], ci=spec["ci"],
                     bootstrap=spec["bootstrap"], seed=spec["seed"], device=spec["device"],
                     nan_policy=spec["nan_policy"], n_dropped=batch.n_dropped,
                     bootstrap_by=",".join(spec["bootstrap_by"]) or None)
-    bad_log = [None] * G
-    if residual == "log":
-        nonpos = batch.y <= 0
-        if nonpos.any():
-            for g in np.unique(batch.frame["_group"].to_numpy()[nonpos]):
-                pos = batch.offsets[g] + int(np.argmax(nonpos[batch.offsets[g]:batch.offsets[g + 1]]))
-                bad_log[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
 
     if spec["shared"]:
         return _fit_shared_frame(batch, law, spec, settings, loss, delta, residual, fixed_values,
-                                 progress=progress, warn=warn, bad_log=bad_log)
+                                 progress=progress, warn=warn)
 
     starts = _starts_for(law, batch, spec["starts"], spec["n_starts"], fixed_values, spec["bounds"], spec["seed"])
     prog = Progress(progress)
@@ -579,16 +646,28 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,
                        replicates=None if boot is None else boot.params,
                        boot_status=None if boot is None else boot.status,
-                       n_free=ms.n_free, bad_log=bad_log, multistart=ms, boot=boot,
+                       n_free=ms.n_free, multistart=ms, boot=boot,
                        identified=identified, identified_reason=why)
     prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
-        warn_failures(result.status, stacklevel=4)
+        warn_failures(result.status, stacklevel=4, detail=_first_failure(result))
     return result
 
 
+def _first_failure(result: FitResult) -> Optional[str]:
+    """The first failed group and its reason, for the batch's one warning."""
+    failed = np.flatnonzero(~result.converged)
+    if not failed.size:
+        return None
+    g = int(failed[0])
+    keys = result.keys
+    label = ", ".join(f"{c}={_py(keys[c].iloc[g])!r}" for c in keys.columns) if len(keys.columns) else "the data"
+    more = f"; see .params['reason'] for the other {failed.size - 1}" if failed.size > 1 else ""
+    return f"{label}: {result.reason[g]}{more}"
+
+
 def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost, n_starts, n_converged,
-              basin, gof, replicates, boot_status, n_free, bad_log, multistart, boot, identified=None,
+              basin, gof, replicates, boot_status, n_free, multistart, boot, identified=None,
               identified_reason=None) -> FitResult:
     """The FitResult of per-group arrays; intervals from the bootstrap replicates or the covariance."""
     level = spec["level"]
@@ -606,12 +685,7 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
         se = se_cov
         lo, hi = wald_interval(est, se, level)
         reps = jack = jack_law = None
-    bad_nan = [None] * G
-    if batch.nonfinite.any():
-        for g in np.unique(batch.frame["_group"].to_numpy()[batch.nonfinite]):
-            pos = batch.offsets[g] + int(np.argmax(batch.nonfinite[batch.offsets[g]:batch.offsets[g + 1]]))
-            bad_nan[g] = f"row {_py(batch.frame['_row'].iloc[pos])!r}"
-    reasons = _reasons(status, batch.n_points, np.broadcast_to(n_free, (G,)), bad_log, bad_nan)
+    reasons = batch.reasons(law.program, status, np.broadcast_to(n_free, (G,)), settings["residual"])
     if identified is None:
         identified, identified_reason = np.ones(G, dtype=bool), [""] * G
     sigma = spec["sigma"]
@@ -627,7 +701,7 @@ def _assemble(batch: _Batch, law: Law, spec, settings, *, est, cov, status, cost
 
 
 def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, residual, fixed_values, *,
-                      progress, warn, bad_log) -> FitResult:
+                      progress, warn) -> FitResult:
     """One joint law over all groups with some parameters shared (lawfit.fit_shared)."""
     from .catalog import fit_shared
     from .catalog.shared import shared_program
@@ -694,10 +768,10 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
                        identified=np.repeat(ok, G), identified_reason=why * G,
                        cost=np.full(G, ms.cost[0]), n_starts=np.full(G, 1 + G), n_converged=np.full(G, 1),
                        basin=np.full(G, 1), gof=gof, replicates=replicates, boot_status=boot_status,
-                       n_free=int(ms.n_free[0]), bad_log=bad_log, multistart=ms, boot=boot)
+                       n_free=int(ms.n_free[0]), multistart=ms, boot=boot)
     prog.close(result.summary + f" (joint fit, shared {', '.join(shared)})")
     if warn:
-        warn_failures(result.status[:1], stacklevel=5)
+        warn_failures(result.status[:1], stacklevel=5, detail=_first_failure(result))
     return result
 
 

@@ -39,6 +39,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Union
 
+import warnings
+
 import numpy as np
 
 from .engine import native as _core
@@ -90,11 +92,15 @@ class Replicates:
 
     def stderr(self) -> np.ndarray:
         """Bootstrap standard error (sample SD of the replicates), (L, *shape)."""
-        return np.nanstd(self.replicates, axis=1, ddof=1)
+        with warnings.catch_warnings():  # a law whose every resample failed: NaN
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanstd(self.replicates, axis=1, ddof=1)
 
     def bias(self) -> np.ndarray:
         """Bootstrap bias estimate mean(replicates) - estimate, (L, *shape)."""
-        return np.nanmean(self.replicates, axis=1) - self.estimate
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return np.nanmean(self.replicates, axis=1) - self.estimate
 
     def acceleration(self) -> np.ndarray:
         """BCa acceleration per law from the jackknife values, (L, *shape)."""
@@ -404,6 +410,10 @@ def bootstrap(
     >>> bool(lo[0, 1] < 0.5 < hi[0, 1])
     True
     """
+    if not isinstance(fit, MultistartResult):
+        raise TypeError(f"fit must be a MultistartResult (from lawfit.fit_multistart), not {type(fit).__name__}")
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, (int, np.integer)):
+        raise TypeError(f"n_resamples must be an int, not {type(n_resamples).__name__}")
     if n_resamples < 1:
         raise ValueError("n_resamples must be positive")
     data: Data = fit.data

@@ -37,7 +37,7 @@ import numpy as np
 
 from .engine.options import Options
 from .status import LawfitWarning, summarize_status
-from .api import _listify, fit, load_table, resolve_law
+from .api import _listify, _py, fit, load_table, resolve_law
 from .result import _pd
 
 __all__ = ["evaluate", "Evaluation", "absolute_relative_error"]
@@ -68,7 +68,8 @@ class Evaluation:
         run), ``target_size``, ``largest_train_size``, ``n_train_runs``,
         ``size_ratio`` (largest fitted size / target size), ``n_train_points``,
         ``n_test_points``, ``are``, ``status``, ``converged``, ``identified``
-        (see :func:`lawfit.uncertainty.identifiability`) and the fitted parameters.
+        (see :func:`lawfit.uncertainty.identifiability`), ``reason`` (why a
+        cut-off failed or has no ARE) and the fitted parameters.
     fit : FitResult
         The batch fit of every cut-off (its groups are the cut-offs).
     skipped : list of str
@@ -129,7 +130,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
              fractions: Sequence[float] = (1.0,), window: bool = False, test_from: float = 0.7,
              min_time: Optional[float] = None, min_models: int = 2, loss=None, delta=None, residual=None,
              starts=None, prune="auto", device: str = Options.device, seed: int = 0,
-             progress: bool = True) -> Evaluation:
+             progress: bool = True, nan_policy: str = "propagate") -> Evaluation:
     """Fit on smaller models (or a prefix of training) and score the prediction of the largest.
 
     Parameters
@@ -166,6 +167,13 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         Drop checkpoints at or below this progress (the paper: 1e10 tokens).
     loss, delta, residual, starts, prune, device, seed, progress
         Passed to :func:`lawfit.fit`.
+    nan_policy : {"propagate", "omit", "raise"}
+        Rows with missing or non-finite values in the columns used:
+        ``"propagate"`` (default) keeps them -- a cut-off whose training rows
+        hold one fails with BAD_INPUT and a reason naming the row and column
+        (the others are fitted and scored), and a target whose test rows hold
+        one gets a NaN ARE with a reason; ``"omit"`` drops those rows first;
+        ``"raise"`` raises a ValueError naming the first.
 
     Returns
     -------
@@ -200,11 +208,26 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     missing = [c for c in dict.fromkeys(need) if c not in df.columns]
     if missing:
         raise ValueError(f"column(s) {missing} not in the data (columns: {', '.join(map(str, df.columns))})")
+    if nan_policy not in ("propagate", "omit", "raise"):
+        raise ValueError(f"nan_policy must be 'propagate', 'omit' or 'raise', got {nan_policy!r}")
     df = df[list(dict.fromkeys(need))].copy()
     num = [c for c in dict.fromkeys([y, size] + x_cols + ([time] if time else []))]
     for c in num:
-        df[c] = pd.to_numeric(df[c], errors="coerce")
-    df = df[np.isfinite(df[num].to_numpy(dtype=float)).all(axis=1)]
+        conv = pd.to_numeric(df[c], errors="coerce")
+        text = conv.isna().to_numpy() & df[c].notna().to_numpy()
+        if text.any() and (nan_policy == "raise" or not conv.notna().any()):
+            pos = int(np.argmax(text))
+            raise ValueError(f"column {c!r} is not numeric: row {df.index[pos]!r} holds {df[c].iloc[pos]!r}")
+        df[c] = conv
+    finite = np.isfinite(df[num].to_numpy(dtype=float))
+    if not finite.all():
+        if nan_policy == "raise":
+            pos, col = np.argwhere(~finite)[0]
+            raise ValueError(f"column {num[col]!r} has {int((~finite[:, col]).sum())} missing or non-finite "
+                             f"value(s), first at row {df.index[pos]!r}; drop those rows, or pass "
+                             "nan_policy='omit' (skip them) or 'propagate' (their cut-offs fail with BAD_INPUT)")
+        if nan_policy == "omit":
+            df = df[finite.all(axis=1)]
     if min_time is not None and time:
         df = df[df[time] > min_time]
     fractions = sorted({float(f) for f in fractions})
@@ -223,8 +246,13 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     # tables are gathered once at the end (no DataFrame per cut-off).
     train_rows, test_rows, cut_keys, meta = [], [], [], []
     tmax = df.groupby(run)[time].transform("max").to_numpy(dtype=float) if time else None
+    labels = df.index.to_numpy()  # the caller's row labels, for the reasons of failed cut-offs
     df = df.reset_index(drop=True)
-    tfrac = df[time].to_numpy(dtype=float) / tmax if time else np.ones(len(df))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tfrac = df[time].to_numpy(dtype=float) / tmax if time else np.ones(len(df))
+    # A checkpoint whose progress is unknown (nan_policy='propagate') belongs to every cut-off
+    # of its run, train or test, so that it fails what it touches instead of vanishing.
+    unknown = ~np.isfinite(tfrac)
     run_col = df[run].to_numpy()
     for fam, pos in df.groupby(family, sort=True).indices.items():
         fd = df.iloc[pos]
@@ -234,8 +262,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
             skipped.append(f"{family}={fam!r}: {len(order)} run(s)")
             continue
         target = order[-1]
-        fam_runs, fam_frac = run_col[pos], tfrac[pos]
-        test_pos = pos[(fam_runs == target) & ((fam_frac >= test_from) if time else True)]
+        fam_runs, fam_frac, fam_unknown = run_col[pos], tfrac[pos], unknown[pos]
+        test_pos = pos[(fam_runs == target) & (((fam_frac >= test_from) | fam_unknown) if time else True)]
         if test_pos.size == 0:
             skipped.append(f"{family}={fam!r}: no test checkpoints for {target!r}")
             continue
@@ -253,7 +281,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         for k, first, runs in combos:
             in_runs = np.isin(fam_runs, np.asarray(runs, dtype=object))
             for f in fractions:
-                part = pos[in_runs & (fam_frac <= f + 1e-12)] if time else pos[in_runs]
+                part = pos[in_runs & ((fam_frac <= f + 1e-12) | fam_unknown)] if time else pos[in_runs]
                 if part.size == 0:
                     skipped.append(f"{family}={fam!r}, {k} models, fraction {f}: no checkpoints")
                     continue
@@ -272,7 +300,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
 
     def gather(rows):
         """The rows of every cut-off stacked, with the cut-off's key columns."""
-        table = df.iloc[np.concatenate(rows)].reset_index(drop=True)
+        at = np.concatenate(rows)
+        table = df.iloc[at].set_axis(labels[at], axis=0)
         lengths = [r.size for r in rows]
         for kk in keys[1:]:
             table[kk] = np.repeat([c[kk] for c in cut_keys], lengths)
@@ -282,13 +311,11 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LawfitWarning)  # one warning below, about cut-offs
         res = fit(train, law_obj, x=x_cols, y=y, by=keys, loss=loss, delta=delta, residual=residual,
-                  starts=starts, prune=prune, device=device, seed=seed, progress=progress, nan_policy="raise")
-    if not res.converged.all():
-        warnings.warn(f"lawfit.evaluate: {int((~res.converged).sum())} of {res.n_groups} cut-offs did not "
-                      f"converge ({summarize_status(res.status)}); their ARE is NaN (see .table['status'])",
-                      LawfitWarning, stacklevel=2)
+                  starts=starts, prune=prune, device=device, seed=seed, progress=progress,
+                  nan_policy="propagate")
     pred = res.predict(test)
     gi = res.select_groups(test)
+    assert gi is not None  # the test rows carry every key column of the fit
     with np.errstate(all="ignore"):
         rel = np.abs(test[y].to_numpy(dtype=float) - pred["prediction"].to_numpy()) / \
             np.abs(test[y].to_numpy(dtype=float))
@@ -303,9 +330,27 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     table["n_test_points"] = n_test
     table["are"] = np.where(res.converged, are, np.nan)
     p = res.params
+    reason = p["reason"].to_numpy(dtype=object).copy()
+    scored = [c for c in dict.fromkeys([y] + x_cols)]
+    test_ok = np.isfinite(test[scored].to_numpy(dtype=float))
+    unscored = 0
+    for g in np.unique(gi[~test_ok.all(axis=1)]).tolist():  # the target's own rows cannot be scored
+        k, c = np.argwhere(~test_ok & (gi == g)[:, None])[0]
+        if res.converged[g]:
+            unscored += 1
+            reason[g] = (f"missing value in column {scored[c]!r} of the target's test rows (run "
+                         f"{_py(test[run].iloc[k])!r}); its ARE is NaN")
+    if unscored or not res.converged.all():
+        failed = np.flatnonzero(~res.converged)
+        first_reason = f"; first: {reason[failed[0]]}" if failed.size else ""
+        tail = f"; {unscored} converged cut-off(s) cannot be scored (missing test values)" if unscored else ""
+        warnings.warn(f"lawfit.evaluate: {int(failed.size)} of {res.n_groups} cut-offs did not converge "
+                      f"({summarize_status(res.status)}){first_reason}{tail}; their ARE is NaN "
+                      "(see .table['reason'])", LawfitWarning, stacklevel=2)
     table["status"] = p["status"].to_numpy()
     table["converged"] = p["converged"].to_numpy()
     table["identified"] = p["identified"].to_numpy()
+    table["reason"] = reason
     for name in res.param_names:
         table[name] = p[name].to_numpy()
     settings = dict(scheme=scheme, family=family, run=run, size=size, time=time, test_from=test_from,

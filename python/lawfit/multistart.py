@@ -22,6 +22,7 @@ from typing import Mapping, Sequence, Union
 
 import numpy as np
 
+from .engine.checks import first_failure, law_reasons
 from .engine.core import grid_axes
 from .engine.data import Data
 from .engine.options import Options
@@ -353,6 +354,12 @@ class MultistartResult:
         """Boolean mask of laws whose best start converged."""
         return is_converged(self.status)
 
+    @property
+    def reason(self) -> list[str]:
+        """Why each law ended as it did: its status's explanation, or for BAD_INPUT the
+        first offending point and column ("missing value (nan) in column 'y' at point 3")."""
+        return law_reasons(self.data, self.status, self.n_free, self.residual)
+
     # Uncertainty, delegated to lawfit.uncertainty (see there for formulas).
     def covariance(self, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
         """Parameter covariance (L, P, P); see :func:`lawfit.uncertainty.covariance`."""
@@ -522,17 +529,21 @@ def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fi
     hi = _per_law(upper, L, P, np.inf, "upper")
     if np.any(lo > hi):
         raise ValueError("each lower bound must not exceed the upper bound")
+    start_set: Union[list, np.ndarray]
     if isinstance(starts, Mapping):
         start_set = list(grid_axes(starts, names))  # the core makes the grid's points
     else:
-        start_set = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
-        if start_set.ndim == 3 and start_set.shape[0] != L:
-            raise ValueError(f"per-law starts must have {L} rows, got {start_set.shape[0]}")
+        points = make_starts(starts, names, n=n_starts, lower=lower, upper=upper, seed=seed)
+        if points.ndim == 3 and points.shape[0] != L:
+            raise ValueError(f"per-law starts must have {L} rows, got {points.shape[0]}")
+        start_set = points
     fixed_mask = _fixed_mask(fixed, names, L)
     out = run_starts(data, start_set, options, lower=lo, upper=hi, fixed=fixed_mask, prune=prune,
                      basin_rtol=basin_rtol, progress=progress)
-    if warn:
-        warn_failures(out.status, stacklevel=stacklevel)
+    if warn and not is_converged(out.status).all():
+        n_free = (~np.broadcast_to(fixed_mask, (L, P))).sum(axis=1)
+        warn_failures(out.status, stacklevel=stacklevel,
+                      detail=first_failure(out.status, law_reasons(data, out.status, n_free, options.residual)))
     return MultistartResult(
         data=data, params=out.params, cost=out.cost, status=out.status, best_start=out.best_start,
         n_converged=out.n_converged, basin_count=out.basin_count, jtj=out.jtj, nit=out.nit, nfev=out.nfev,

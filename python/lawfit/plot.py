@@ -156,7 +156,7 @@ def plot_fit(result, *, groups=None, x: Optional[str] = None, extrapolate: float
     if xmats:
         q_all = result.quantity(result.law.formula, np.hstack(xmats), np.concatenate(curve_group))
     curve = 0
-    for ax, (g, d, lo_x, hi_x, pos, grid, combos) in zip(axes, panels):
+    for ax, (g, d, _lo_x, hi_x, pos, grid, combos) in zip(axes, panels):
         member = np.zeros(len(d), dtype=bool)
         curve_lo, curve_hi = [], []
         for ci, combo in enumerate(combos):

@@ -6,6 +6,7 @@ by the compiled module; this module adds the human-readable reasons.
 from __future__ import annotations
 
 import warnings
+from typing import Optional
 
 import numpy as np
 
@@ -23,12 +24,14 @@ _MESSAGES = {
     Status.CONVERGED_FTOL: "Both actual and predicted relative reductions in the sum of squares are at most ftol.",
     Status.CONVERGED_XTOL: "The relative error between two consecutive iterates is at most xtol.",
     Status.CONVERGED_FTOL_XTOL: "Both the ftol and the xtol conditions hold.",
-    Status.CONVERGED_GTOL: "The cosine of the angle between the residuals and any column of the Jacobian is at most gtol.",
+    Status.CONVERGED_GTOL: ("The cosine of the angle between the residuals and any column of the Jacobian "
+                            "is at most gtol."),
     Status.MAX_EVALUATIONS: "The number of model evaluations reached max_nfev before convergence.",
     Status.STALLED: "No step reduces the sum of squares; ftol/xtol are too small for double precision.",
     Status.SINGULAR: "The damped normal equations could not be solved (the Jacobian is degenerate).",
     Status.NON_FINITE: "The model or its derivatives are NaN or infinite at the starting point.",
-    Status.BAD_INPUT: "Invalid input for this problem: non-finite data or start, too few points, or a start outside the bounds.",
+    Status.BAD_INPUT: ("Invalid input for this problem: non-finite data or start, too few points, or a start "
+                       "outside the bounds."),
     Status.INTERRUPTED: "The batch was interrupted before this problem was solved.",
 }
 
@@ -59,8 +62,10 @@ def summarize_status(status: np.ndarray) -> str:
     return ", ".join(parts)
 
 
-def warn_failures(status: np.ndarray, stacklevel: int = 3) -> None:
-    """Warn once for a batch in which some problems did not converge."""
+def warn_failures(status: np.ndarray, stacklevel: int = 3, detail: Optional[str] = None) -> None:
+    """Warn once for a batch in which some problems did not converge; ``detail``
+    (e.g. the first failure and its reason) follows the counts."""
     status = np.asarray(status)
     if status.size and not is_converged(status).all():
-        warnings.warn(f"lawfit: {summarize_status(status)}", LawfitWarning, stacklevel=stacklevel)
+        extra = f" (first: {detail})" if detail else ""
+        warnings.warn(f"lawfit: {summarize_status(status)}{extra}", LawfitWarning, stacklevel=stacklevel)

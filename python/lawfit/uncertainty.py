@@ -388,7 +388,9 @@ def percentile_interval(replicates, level: float = 0.95, axis: int = 0):
     """
     level = _check_level(level)
     t = np.asarray(replicates, dtype=float)
-    q = np.nanquantile(t, [(1 - level) / 2, (1 + level) / 2], axis=axis)
+    with warnings.catch_warnings():  # a law whose every resample failed: its interval is NaN
+        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
+        q = np.nanquantile(t, [(1 - level) / 2, (1 + level) / 2], axis=axis)
     return q[0], q[1]
 
 

@@ -159,7 +159,8 @@ class single_threaded_blas:
         import ctypes
 
         try:
-            maps = open("/proc/self/maps").read().split()
+            with open("/proc/self/maps") as f:
+                maps = f.read().split()
         except OSError:
             return
         paths = sorted({p for p in maps if "openblas" in p.lower() and ".so" in p})

@@ -59,7 +59,8 @@ def solve_starts(program, columns, y, offsets, starts, *, prune="auto", weight=N
     options = Options(loss=loss, delta=delta, residual=residual, max_nfev=max_nfev, n_threads=n_threads)
     out = run_starts(data, starts, options, lower=lo, upper=hi,
                      fixed=np.zeros(P, bool) if fixed is None else np.asarray(fixed, bool), prune=prune)
-    return GridResult(params=out.params, cost=out.cost, status=out.status, jtj=out.jtj, n_starts=int(out.n_run.max(initial=0)),
+    return GridResult(params=out.params, cost=out.cost, status=out.status, jtj=out.jtj,
+                      n_starts=int(out.n_run.max(initial=0)),
                       n_converged=out.n_converged, n_at_best=out.basin_count)
 
 

@@ -15,7 +15,9 @@ from typing import Callable, Mapping, Optional, Sequence, Union
 
 import numpy as np
 
-from ..status import Status, warn_failures
+from ..status import Status, is_converged, warn_failures
+from ..engine.checks import float_array, law_reasons
+from ..engine.data import Data
 from ..engine.options import LOSSES, RESIDUALS, Options
 from ..formula import Expr, Sym, compile_law, parse
 from ..tracing import TraceError, trace_function
@@ -497,7 +499,7 @@ class Law:
         opts = self.options(loss=loss, delta=delta, residual=residual)
         loss, delta, residual = opts.loss, opts.delta, opts.residual
         inputs = _as_input_dict(x, self.input_names)
-        y = np.asarray(y, dtype=float).ravel()
+        y = float_array(y, "y").ravel()
         program = self.program
         columns = program.input_matrix(inputs)
         if columns.shape[1] != y.size:
@@ -519,7 +521,10 @@ class Law:
             pcov = covariance(res.jtj, res.cost, np.array([y.size]), mask == 0, absolute_sigma)[0]
         else:
             pcov = np.full((len(self.params), len(self.params)), np.nan)
-        warn_failures(res.status, stacklevel=3)
+        if not is_converged(res.status).all():  # the warning says why (e.g. the first missing value)
+            why = law_reasons(Data(program, columns, y, np.array([0, y.size]), weight), res.status,
+                              int((mask == 0).sum()), residual)
+            warn_failures(res.status, stacklevel=3, detail=why[0])
         return LawFit(law=self, popt=res.params[0], pcov=pcov, status=Status(int(res.status[0])),
                       cost=float(res.cost[0]), n_points=int(y.size), residual=residual,
                       loss=loss, delta=delta,

@@ -27,6 +27,8 @@ import numpy as np
 
 from ..opcodes import MAX_PARAMS
 from ..status import Status, warn_failures
+from ..engine.checks import float_array, law_reasons
+from ..engine.data import Data
 from ..formula import Binary, Expr, Sym, compile_law, parse
 from ._grid import covariance, solve_starts
 from .law import Law, _as_input_dict, _substitute
@@ -170,9 +172,16 @@ def _split_groups(law: Law, x, y, groups):
         y = np.concatenate([np.asarray(yk, float).ravel() for yk in y])
     else:
         inputs = _as_input_dict(x, law.input_names)
-        y = np.asarray(y, float).ravel()
+        y = float_array(y, "y").ravel()
+        if np.size(groups) != y.size:
+            raise ValueError(f"groups has {np.size(groups)} labels, but y has {y.size} values")
         labels, index = np.unique(np.asarray(groups), return_inverse=True)
         labels = labels.tolist()
+    for n in law.input_names:
+        if n not in inputs:
+            raise ValueError(f"x lacks the input {n!r}")
+        if np.size(inputs[n]) != y.size:
+            raise ValueError(f"x[{n!r}] has {np.size(inputs[n])} values, but y has {y.size}")
     order = np.argsort(index, kind="stable")
     inputs = {n: np.asarray(inputs[n], float)[order] for n in law.input_names}
     return inputs, y[order], index[order], labels, order
@@ -223,6 +232,8 @@ def fit_shared(law: Law, x, y, groups=None, shared: Optional[Sequence[str]] = No
     weight = None
     if sigma is not None:  # stacked like y (or a list per group), then sorted with the data
         s = np.concatenate([np.ravel(v) for v in sigma]) if groups is None else np.ravel(sigma)
+        if np.size(s) not in (1, M):
+            raise ValueError(f"sigma has {np.size(s)} values, but y has {M}")
         weight = 1.0 / np.broadcast_to(np.asarray(s, float), (M,))[order] ** 2
     sizes = np.bincount(gidx, minlength=G)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
@@ -268,7 +279,13 @@ def fit_shared(law: Law, x, y, groups=None, shared: Optional[Sequence[str]] = No
     popt = joint.params[0]
     params = {p: (float(popt[index[p]]) if p in shared else popt[index[p]].copy()) for p in law.params}
     stderr = {p: (float(se[index[p]]) if p in shared else se[index[p]].copy()) for p in law.params}
-    warn_failures(joint.status, stacklevel=3)
+    detail = None
+    if joint.status[0] == Status.BAD_INPUT:  # say which group's data: the first one that cannot be fitted
+        why = law_reasons(Data(single, single.input_matrix(inputs), y, offsets, weight), alone.status,
+                          int((mask == 0).sum()), residual)
+        detail = next((f"group {labels[k]!r}: {why[k]}" for k in range(G) if alone.status[k] == Status.BAD_INPUT),
+                      None)
+    warn_failures(joint.status, stacklevel=3, detail=detail)
     return SharedFit(law=law, groups=labels, shared=shared, params=params, stderr=stderr,
                      popt=popt, pcov=pcov, param_names=names, status=Status(int(joint.status[0])),
                      cost=float(joint.cost[0]), separate_params=alone.params,

@@ -8,8 +8,12 @@ the core logs it itself for log residuals), and optional weights 1/sigma^2.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:  # the program layer sits above the engine's containers
+    from ..formula import Program
 
 __all__ = ["Data", "group_ids"]
 
@@ -29,7 +33,7 @@ class Data:
         1/sigma^2 per point.
     """
 
-    program: object
+    program: "Program | Any"
     columns: np.ndarray
     y: np.ndarray
     offsets: np.ndarray

@@ -330,7 +330,8 @@ def _epoch_analysis(cfg, device, device_name):
             ev = solve_batch(program, cols, ylog, offsets, start_grid=axes, n_resamples=n_res, evaluate_only=True,
                              **common)
             cost = np.where(np.isfinite(ev.cost), ev.cost, np.inf).reshape(max(n_res, 1), S)
-            best = np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < S else np.tile(np.arange(S), (len(cost), 1))
+            best = (np.argpartition(cost, keep - 1, axis=1)[:, :keep] if keep < S
+                    else np.tile(np.arange(S), (len(cost), 1)))
             kw = dict(problem_resample=np.repeat(np.arange(n_res, dtype=np.int64), keep),
                       summary_runs=n_res, quantiles=q) if n_res else {}
             out.append(solve_batch(program, cols, ylog, offsets, points[best.ravel()], best_of=keep,
