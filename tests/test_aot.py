@@ -66,6 +66,11 @@ def test_builtin_law_gives_the_interpreters_bits(name):
     assert most > 1  # the solver iterated: the bits compared are LM runs
 
 
+def test_every_catalog_law_is_built_in():
+    missing = [name for name in CATALOG if _builtin_law(lawfit.laws[name].program) is None]
+    assert not missing, f"catalog laws without compiled code (regenerate with python -m lawfit.engine.aot): {missing}"
+
+
 def test_auto_is_the_default_and_builtin_only_on_exact_programs():
     assert lawfit.engine.options.Options().jit == "auto"
     chin = lawfit.laws["chinchilla"].program
