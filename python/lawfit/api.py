@@ -33,6 +33,7 @@ import numpy as np
 from .status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
+from .catalog.recipe import resolve as resolve_recipe
 from .engine.data import Data
 from .engine.options import Options
 from .engine.progress import Progress
@@ -415,7 +416,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = Options.device,
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "raise",
         absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
-        scheduler=None, jit=Options.jit) -> FitResult:
+        scheduler=None, jit=Options.jit, recipe="auto") -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
 
     Parameters
@@ -480,6 +481,15 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         As :func:`lawfit.curve_fit`.
     scheduler : dask.distributed.Client, optional
         Fit the groups on a Dask cluster (also used for a Dask DataFrame).
+    recipe : {"auto", "published", "none"} or lawfit.catalog.Recipe
+        The source paper's fitting recipe (``print(lawfit.laws[name])`` shows
+        it): ``"published"`` takes its loss, delta, residual space, start grid
+        and bounds wherever the call gives none; ``"auto"`` (default) uses the
+        law's defaults but completes a call that names the recipe's loss
+        without ``delta`` (``fit(df, "chinchilla", loss="huber")`` is Hoffmann
+        et al.'s Huber with delta = 1e-3 on log residuals from their grid);
+        ``"none"``: the defaults only.  What was used is printed (with
+        ``progress``) and kept in ``settings["recipe"]``.
 
     Returns
     -------
@@ -518,6 +528,12 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
                 bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared), device=device,
                 seed=int(seed), level=float(level), nan_policy=nan_policy, absolute_sigma=absolute_sigma,
                 max_nfev=max_nfev, n_threads=n_threads, jit=jit)
+    chosen = resolve_recipe(law_obj, recipe, loss=loss, delta=delta, residual=residual, starts=starts,
+                            bounds=bounds)
+    spec.update(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual, starts=chosen.starts,
+                bounds=chosen.bounds, recipe=chosen.applied)
+    if chosen.applied and progress:
+        print(f"lawfit: {chosen.applied}", file=sys.stderr)
     if _is_dask(data) or scheduler is not None:
         return _fit_dask(data, law_obj, spec, scheduler, progress)
     source = data if isinstance(data, (str, os.PathLike)) else None
@@ -540,7 +556,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     settings = dict(loss=loss, delta=delta, residual=residual, level=spec["level"], ci=spec["ci"],
                     bootstrap=spec["bootstrap"], seed=spec["seed"], device=spec["device"],
                     nan_policy=spec["nan_policy"], n_dropped=batch.n_dropped,
-                    bootstrap_by=",".join(spec["bootstrap_by"]) or None)
+                    bootstrap_by=",".join(spec["bootstrap_by"]) or None, recipe=spec.get("recipe") or None)
     bad_log = [None] * G
     if residual == "log":
         nonpos = batch.y <= 0

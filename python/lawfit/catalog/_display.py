@@ -64,11 +64,15 @@ def describe_law(law) -> str:
     lines += _block("natural", [f"{k} = {v}" for k, v in law.natural.items()])
     lines += _block("derived", [f"{k} = {v}" for k, v in law.derived.items()])
     lines += _block("shared", [", ".join(law.shared)] if law.shared else [])
-    lines += _block("fit", [_fit_line(law)])
+    lines += _block("fit", [_fit_line(law) + " (default)"])
+    if getattr(law, "recipe", None) is not None:
+        lines += _block("recipe", _wrap(law.recipe.describe()))
     if law.reference:
         lines += _block("reference", _wrap(", ".join(f"{k} = {_fmt(v)}" for k, v in law.reference.items())))
     if law.citation is not None:
         lines += _block("source", _wrap(str(law.citation)))
+        if law.citation.checked:
+            lines += _block("checked", _wrap(law.citation.checked))
     if law.notes:
         lines += _block("notes", _wrap(law.notes))
     return "\n".join(lines)

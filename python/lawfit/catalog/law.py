@@ -20,6 +20,7 @@ from ..engine.options import LOSSES, RESIDUALS, Options
 from ..formula import Expr, Sym, TraceError, compile_law, parse, trace
 from ._display import describe_law
 from ._grid import cartesian_grid, covariance, solve_starts
+from .recipe import Recipe, resolve
 from .result import LawFit
 
 __all__ = ["Citation", "Law", "LawFit"]
@@ -44,6 +45,10 @@ class Citation:
     arxiv: str
     equation: str
     venue: str = ""
+    #: Where the citation, equation and constants were checked (paper section, authors' code).
+    checked: str = ""
+    #: Other titles of the same arXiv paper (earlier versions), found by ``laws.search``.
+    aliases: tuple = ()
 
     def short(self) -> str:
         """``Author``, ``A and B`` or ``First et al.``, then the year and the equation."""
@@ -54,7 +59,8 @@ class Citation:
 
     def __str__(self) -> str:
         venue = f" {self.venue}." if self.venue else ""
-        return (f"{self.authors} ({self.year}). {self.title}.{venue} "
+        also = "".join(f" (earlier title: {a}.)" for a in self.aliases)
+        return (f"{self.authors} ({self.year}). {self.title}.{venue}{also} "
                 f"arXiv:{self.arxiv}, {self.equation}")
 
 
@@ -143,6 +149,9 @@ class Law:
         Values the paper reports, for display and comparison.
     shared : sequence of str, optional
         Parameters a joint fit across groups shares by default.
+    recipe : Recipe, optional
+        How the source paper fitted the law (:class:`lawfit.catalog.Recipe`);
+        ``fit(..., recipe="published")`` applies it.
 
     Examples
     --------
@@ -162,7 +171,7 @@ class Law:
                  loss_delta: Optional[float] = None, residual: str = "linear",
                  citation: Optional[Citation] = None, notes: str = "",
                  reference: Optional[Mapping[str, float]] = None,
-                 shared: Sequence[str] = ()):
+                 shared: Sequence[str] = (), recipe: Optional[Recipe] = None):
         if callable(formula) and not isinstance(formula, str):
             formula, inputs, traced_params = _trace_formula(formula, inputs)
             params = params if params is not None else traced_params
@@ -191,6 +200,9 @@ class Law:
         self.notes = notes
         self.reference = dict(reference or {})
         self.shared = tuple(shared)
+        if recipe is not None and not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a lawfit Recipe, not {type(recipe).__name__}")
+        self.recipe = recipe
         self._validate()
 
     # ------------------------------------------------------------------ basics
@@ -213,7 +225,7 @@ class Law:
         """A copy with some constructor arguments changed, e.g. ``law.replace(fixed={"E": 1.69})``."""
         spec = {k: getattr(self, k) for k in ("name", "output", "bounds", "starts", "fixed", "derived",
                                                "natural", "loss", "loss_delta", "residual",
-                                               "citation", "notes", "reference", "shared")}
+                                               "citation", "notes", "reference", "shared", "recipe")}
         spec.update(params=dict(self.param_help), inputs=dict(self.inputs))
         spec.update(changes)
         formula = spec.pop("formula", self.formula)
@@ -246,6 +258,14 @@ class Law:
         if unknown:
             raise ValueError(f"shared names unknown parameter(s) {sorted(unknown)}")
         _ = self._derived_programs, self._natural_programs  # compile them now: errors at definition
+        if self.recipe is not None:
+            r = self.recipe
+            if r.loss not in LOSSES or r.residual not in RESIDUALS:
+                raise ValueError(f"recipe: unknown loss {r.loss!r} or residual space {r.residual!r}")
+            grid = r.starts if isinstance(r.starts, Mapping) else {}
+            unknown = (set(grid) | set(r.bounds)) - set(self.params)
+            if unknown:
+                raise ValueError(f"recipe names unknown parameter(s) {sorted(unknown)}")
 
     # ------------------------------------------------------------------ parameters
     def _vector(self, params) -> np.ndarray:
@@ -453,7 +473,7 @@ class Law:
             bounds: Optional[Mapping] = None, loss: Optional[str] = None,
             delta: Optional[float] = None, residual: Optional[str] = None,
             absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads=None,
-            prune="auto") -> LawFit:
+            prune="auto", recipe="auto") -> LawFit:
         """Fit the law to one data set from every start of its grid, in one batch.
 
         Parameters
@@ -479,6 +499,10 @@ class Law:
             As in :func:`lawfit.fit_multistart`: ``"auto"`` (default) runs LM from
             the 16 best starts of a grid of more than 64 when there are more
             than 100 points; None runs every start.
+        recipe : "auto", "published", "none" or Recipe
+            The source paper's fitting recipe (:func:`lawfit.catalog.recipe.resolve`):
+            ``"published"`` applies it; ``"auto"`` completes a call that names
+            its loss without a delta; the result's ``recipe`` says what was used.
 
         Returns
         -------
@@ -493,7 +517,9 @@ class Law:
         is NaN: use the bootstrap or the sandwich estimator of
         :mod:`lawfit.uncertainty` instead.
         """
-        opts = self.options(loss=loss, delta=delta, residual=residual)
+        chosen = resolve(self, recipe, loss=loss, delta=delta, residual=residual, starts=starts, bounds=bounds)
+        starts, bounds = chosen.starts, chosen.bounds
+        opts = self.options(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual)
         loss, delta, residual = opts.loss, opts.delta, opts.residual
         inputs = _as_input_dict(x, self.input_names)
         y = np.asarray(y, dtype=float).ravel()
@@ -524,7 +550,7 @@ class Law:
                       loss=loss, delta=delta,
                       fixed=tuple(p for p, m in zip(self.params, mask) if m),
                       n_starts=res.n_starts, n_converged=int(res.n_converged[0]),
-                      n_at_best=int(res.n_at_best[0]))
+                      n_at_best=int(res.n_at_best[0]), recipe=chosen.applied)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
