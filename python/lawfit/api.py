@@ -532,6 +532,8 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
                             bounds=bounds)
     spec.update(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual, starts=chosen.starts,
                 bounds=chosen.bounds, recipe=chosen.applied)
+    if chosen.fixed and (fixed is None or isinstance(fixed, Mapping)):
+        spec["fixed"] = {**chosen.fixed, **dict(fixed or {})}
     if chosen.applied and progress:
         print(f"lawfit: {chosen.applied}", file=sys.stderr)
     if _is_dask(data) or scheduler is not None:

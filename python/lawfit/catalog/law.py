@@ -147,11 +147,17 @@ class Law:
         Ambiguities, conventions, departures from the paper.
     reference : dict, optional
         Values the paper reports, for display and comparison.
+    references : dict of dict, optional
+        Further published parameter sets, ``{label: {param: value}}`` (e.g.
+        Chinchilla's unrounded fit next to the rounded one in ``reference``).
     shared : sequence of str, optional
         Parameters a joint fit across groups shares by default.
     recipe : Recipe, optional
         How the source paper fitted the law (:class:`lawfit.catalog.Recipe`);
         ``fit(..., recipe="published")`` applies it.
+    display : str, optional
+        The law in readable form, shown instead of a long generated formula
+        (e.g. an implicit law solved inside the program).
 
     Examples
     --------
@@ -171,7 +177,8 @@ class Law:
                  loss_delta: Optional[float] = None, residual: str = "linear",
                  citation: Optional[Citation] = None, notes: str = "",
                  reference: Optional[Mapping[str, float]] = None,
-                 shared: Sequence[str] = (), recipe: Optional[Recipe] = None):
+                 shared: Sequence[str] = (), recipe: Optional[Recipe] = None,
+                 references: Optional[Mapping[str, Mapping[str, float]]] = None, display: str = ""):
         if callable(formula) and not isinstance(formula, str):
             formula, inputs, traced_params = _trace_formula(formula, inputs)
             params = params if params is not None else traced_params
@@ -199,10 +206,12 @@ class Law:
         self.citation = citation
         self.notes = notes
         self.reference = dict(reference or {})
+        self.references = {str(k): dict(v) for k, v in dict(references or {}).items()}
         self.shared = tuple(shared)
         if recipe is not None and not isinstance(recipe, Recipe):
             raise TypeError(f"recipe must be a lawfit Recipe, not {type(recipe).__name__}")
         self.recipe = recipe
+        self.display = str(display)
         self._validate()
 
     # ------------------------------------------------------------------ basics
@@ -225,7 +234,8 @@ class Law:
         """A copy with some constructor arguments changed, e.g. ``law.replace(fixed={"E": 1.69})``."""
         spec = {k: getattr(self, k) for k in ("name", "output", "bounds", "starts", "fixed", "derived",
                                                "natural", "loss", "loss_delta", "residual",
-                                               "citation", "notes", "reference", "shared", "recipe")}
+                                               "citation", "notes", "reference", "shared", "recipe",
+                                               "references", "display")}
         spec.update(params=dict(self.param_help), inputs=dict(self.inputs))
         spec.update(changes)
         formula = spec.pop("formula", self.formula)
@@ -519,6 +529,8 @@ class Law:
         """
         chosen = resolve(self, recipe, loss=loss, delta=delta, residual=residual, starts=starts, bounds=bounds)
         starts, bounds = chosen.starts, chosen.bounds
+        if chosen.fixed:
+            fixed = {**chosen.fixed, **dict(fixed or {})}
         opts = self.options(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual)
         loss, delta, residual = opts.loss, opts.delta, opts.residual
         inputs = _as_input_dict(x, self.input_names)
@@ -555,7 +567,7 @@ class Law:
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
         label = f"{self.name!r}: " if self.name else ""
-        return f"Law({label}{self.formula}, inputs={list(self.inputs)})"
+        return f"Law({label}{self.display or self.formula}, inputs={list(self.inputs)})"
 
     def __str__(self) -> str:
         return describe_law(self)

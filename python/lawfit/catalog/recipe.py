@@ -43,6 +43,9 @@ class Recipe:
         None: the law's own grid.
     bounds : mapping
         ``{param: (lower, upper)}`` the paper imposes (added to the law's).
+    fixed : mapping
+        ``{param: value}`` the paper holds fixed (e.g. a second-stage fit that
+        keeps a first stage's estimates); applied by ``recipe="published"`` only.
     parameterisation : str
         How the paper writes the parameters when it fits (e.g. Chinchilla's
         log-sum-exp form, a = log A); lawfit reports the law's own parameters.
@@ -64,6 +67,7 @@ class Recipe:
     residual: str = "linear"
     starts: Any = None
     bounds: Mapping = field(default_factory=dict)
+    fixed: Mapping = field(default_factory=dict)
     parameterisation: str = ""
     method: str = ""
     source: str = ""
@@ -82,6 +86,8 @@ class Recipe:
             parts.append("start grid from the data")
         if self.bounds:
             parts.append("bounds " + ", ".join(f"{k} in [{lo:g}, {hi:g}]" for k, (lo, hi) in self.bounds.items()))
+        if self.fixed:
+            parts.append("fixed " + ", ".join(f"{k} = {v:g}" for k, v in self.fixed.items()))
         if self.parameterisation:
             parts.append(f"parameterisation: {self.parameterisation}")
         if self.method:
@@ -110,6 +116,7 @@ class Resolved:
     starts: Any
     bounds: Optional[dict]
     applied: str = ""
+    fixed: Optional[dict] = None
 
 
 def _norm_loss(loss) -> Optional[str]:
@@ -127,12 +134,15 @@ def resolve(law, recipe: Union[str, Recipe, None] = "auto", *, loss=None, delta=
     law : Law
     recipe : "auto" (or None), "published", "none", or a :class:`Recipe`
         ``"published"`` (or a Recipe): the recipe's choices wherever the call
-        gives none.  ``"auto"`` (default): the law's defaults, except that a
+        gives none (loss, delta, residual space, starts, bounds, fixed
+        values).  ``"auto"`` (default): the law's defaults, except that a
         call naming the recipe's loss but no ``delta`` is completed from the
         recipe (its delta, and its residual space and starts where the call
-        gives none).  ``"none"``: the law's defaults only.
+        gives none; not its bounds or fixed values).  ``"none"``: the law's
+        defaults only.
     loss, delta, residual, starts, bounds
-        What the call gave (None: not given).  They always win.
+        What the call gave (None: not given).  They always win; fixed values
+        given to the fit are merged over the recipe's by the caller.
 
     Returns
     -------
@@ -171,7 +181,7 @@ def resolve(law, recipe: Union[str, Recipe, None] = "auto", *, loss=None, delta=
         if not complete:
             same = (loss is None and delta is None and residual is None and starts is None
                     and (law.loss, law.loss_delta, law.residual) == (rec.loss, rec.delta, rec.residual)
-                    and (rec.starts is None or rec.starts is law.starts))
+                    and (rec.starts is None or _same_grid(rec.starts, law.starts)))
             if same:
                 return Resolved(loss, delta, residual, starts, given.bounds,
                                 _sentence(law, rec, ["the law's default"]))
@@ -192,11 +202,22 @@ def resolve(law, recipe: Union[str, Recipe, None] = "auto", *, loss=None, delta=
     if starts is None and rec.starts is not None:
         out_starts = rec.starts
         taken.append("start grid")
-    out_bounds = given.bounds
-    if rec.bounds:
-        out_bounds = {**dict(rec.bounds), **(given.bounds or {})}
-        taken.append("bounds")
-    return Resolved(out_loss, out_delta, out_residual, out_starts, out_bounds, _sentence(law, rec, taken))
+    out_bounds, out_fixed = given.bounds, None
+    if mode == "published":
+        if rec.bounds:
+            out_bounds = {**dict(rec.bounds), **(given.bounds or {})}
+            taken.append("bounds")
+        if rec.fixed:
+            out_fixed = dict(rec.fixed)
+            taken.append("fixed values")
+    return Resolved(out_loss, out_delta, out_residual, out_starts, out_bounds, _sentence(law, rec, taken),
+                    out_fixed)
+
+
+def _same_grid(a, b) -> bool:
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return {k: [float(x) for x in v] for k, v in a.items()} == {k: [float(x) for x in v] for k, v in b.items()}
+    return a is b
 
 
 def _sentence(law, rec: Recipe, taken) -> str:

@@ -84,7 +84,7 @@ class LawFit:
         return values, dict(zip(values, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()))
 
     def __str__(self) -> str:
-        head = (f"{self.law.name or self.law.formula}: {Status(self.status).name} "
+        head = (f"{self.law.name or self.law.display or self.law.formula}: {Status(self.status).name} "
                 f"({self.n_at_best}/{self.n_starts} starts reached the best cost "
                 f"{2 * self.cost:.6g}; {self.n_points} points, {self._objective()})")
         rows = [head]
