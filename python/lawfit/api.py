@@ -441,9 +441,11 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     loss, delta, residual : optional
         Robust loss (l2, huber, soft_l1, cauchy, arctan), its scale, and the
         residual space (``"linear"`` or ``"log"``); default the law's recipe.
-    starts : None, "grid", mapping, array, "sobol" or "lhs"
+    starts : None, "grid", mapping, array, "sobol", "lhs" or "varpro"
         Start set (default the law's grid); ``n_starts`` points for a
-        space-filling design within the bounds; ``prune=k`` runs
+        space-filling design within the bounds; ``"varpro"``: the best points
+        of the variable-projection profile (the parameters the law is linear
+        in solved exactly on a grid of the others, :mod:`lawfit.methods.varpro`); ``prune=k`` runs
         Levenberg-Marquardt only from the k best starts of each law (by the
         objective at the start); ``"auto"`` (default) prunes large grids
         (:mod:`lawfit.engine.starts`), None runs every start.
@@ -534,6 +536,10 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
                 bounds=chosen.bounds, recipe=chosen.applied)
     if chosen.fixed and (fixed is None or isinstance(fixed, Mapping)):
         spec["fixed"] = {**chosen.fixed, **dict(fixed or {})}
+    if isinstance(starts, str) and starts == "varpro":  # variable projection (lawfit.methods.varpro)
+        from .methods.varpro import varpro_starts
+
+        spec["starts"] = varpro_starts(law_obj, residual=chosen.residual or law_obj.residual)
     if chosen.applied and progress:
         print(f"lawfit: {chosen.applied}", file=sys.stderr)
     if _is_dask(data) or scheduler is not None:

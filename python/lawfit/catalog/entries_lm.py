@@ -271,6 +271,44 @@ _add(Law(
           "(see lawfit.methods.muennighoff_two_stage). Starts of 0 are moved to the lower bound 1e-3.",
 ))
 
+_G = "(alpha*A/(beta*B))**(1/(alpha + beta))"
+_UN = f"minimum(N, {_G}*(U_D*{_G})**(beta/alpha))"
+_RAW_N = f"({_UN} + {_UN}*R_N_star*(1 - exp(-(N/{_UN} - 1)/R_N_star)))"
+_RAW_D = "(U_D + U_D*R_D_star*(1 - exp(-(D/U_D - 1)/R_D_star)))"
+_add(Law(
+    f"E + A/{_RAW_N}**alpha + B/{_RAW_D}**beta",
+    {"N": "model parameters (count)", "D": "training tokens seen (count, repeats included)",
+     "U_D": "unique training tokens (count)"},
+    name="muennighoff_raw", output="final loss (nats/token) with repeated data",
+    params={"E": "irreducible loss", "A": "parameter coefficient", "alpha": "parameter exponent",
+            "B": "data coefficient", "beta": "data exponent",
+            "R_N_star": "decay constant of excess parameters", "R_D_star": "decay constant of repeated data"},
+    bounds={"E": (0, 20), "A": (0, INF), "alpha": (0, 3), "B": (0, INF), "beta": (0, 3),
+            "R_N_star": (1e-3, 1e4), "R_D_star": (1e-3, 1e4)},
+    starts={"E": [1.5, 2.5], "A": [1e2, 1e3], "alpha": [0.2, 0.5], "B": [1e2, 1e3, 1e4],
+            "beta": [0.2, 0.5], "R_N_star": [2.0, 10.0], "R_D_star": [5.0, 30.0]},
+    derived={"U_N": _UN, "N_eff": _RAW_N, "D_eff": _RAW_D},
+    display="muennighoff with its inputs computed inside: U_N = min(N, G (U_D G)^(beta/alpha)), "
+            "G = (alpha A/(beta B))^(1/(alpha+beta)), R_N = N/U_N - 1, R_D = D/U_D - 1",
+    citation=Citation("Muennighoff, Rush, Barak, Le Scao, Piktus, Tazi, Pyysalo, Wolf, Raffel", 2023,
+                      "Scaling Data-Constrained Language Models", "2305.16264",
+                      "§3.1 (final L(U_N, U_D, R_N, R_D)) and App. A (U_N = min(N_opt(U_D), N))",
+                      checked="as muennighoff; U_N as the paper's App. A writes it (D_opt = U_D mapped to "
+                              "N_opt through the Chinchilla frontier of the same fit)"),
+    reference={"R_N_star": 5.309743, "R_D_star": 15.387756},
+    references={"App. A: the C4 base fit with the fitted decay constants":
+                {**_MUENNIGHOFF_BASE, "R_N_star": 5.309743, "R_D_star": 15.387756}},
+    recipe=Recipe("huber", 1e-3, "log", starts={"R_N_star": [0.0, 4.0, 8.0, 12.0, 16.0, 20.0],
+                                                "R_D_star": [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]},
+                  fixed=_MUENNIGHOFF_BASE, parameterisation="as muennighoff",
+                  method="L-BFGS; second stage only (the base fixed)", source="Muennighoff et al. 2023 App. A"),
+    notes="The same law as muennighoff from raw (N, D, U_D): U_N depends on the base parameters (through "
+          "the compute-optimal N for U_D unique tokens), so it is computed inside the law rather than "
+          "taken as an input. lawfit.methods.muennighoff_two_stage fits the paper's two stages (a "
+          "Chinchilla fit on single-epoch runs, then R_N_star and R_D_star with that base fixed) and "
+          "bootstraps both together.",
+))
+
 # ---------------------------------------------------------------- Gadre et al. 2024
 GADRE = ("Gadre, Smyrnis, Shankar, Gururangan, Wortsman, Shao, Mercat, Fang, Li, Keh, et al.", 2024,
          "Language models scale reliably with over-training and on downstream tasks", "2403.08540")
