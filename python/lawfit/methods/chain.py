@@ -348,8 +348,9 @@ def muennighoff_two_stage(data, *, N: str = "N", D: str = "D", U_D: str = "U_D",
     """Muennighoff et al.'s two stages (App. A), bootstrapped together.
 
     Stage ``chinchilla``: Hoffmann et al.'s Approach 3 (the published recipe: Huber
-    with delta = 1e-3 on log residuals from the 4,500-point grid) on the single-epoch
-    runs (D <= U_D).  Stage ``muennighoff_raw``: R_N_star and R_D_star on every run with
+    with delta = 1e-3 on log residuals from the 4,500-point grid, LM from its 16 best
+    points) on the single-epoch runs (D <= U_D; they should not have excess
+    parameters either, N <= N_opt(U_D), as in the paper's base fit).  Stage ``muennighoff_raw``: R_N_star and R_D_star on every run with
     E, A, alpha, B, beta held at stage one's estimates (in each resample, at that
     resample's), the same Huber objective, starts R* in {0, 4, ..., 20}.
 
@@ -370,7 +371,9 @@ def muennighoff_two_stage(data, *, N: str = "N", D: str = "D", U_D: str = "U_D",
     df = load_table(data)
     single = df[df[D].to_numpy(float) <= df[U_D].to_numpy(float) * (1 + 1e-9)]
     grid = {"R_N_star": [0.0, 4.0, 8.0, 12.0, 16.0, 20.0], "R_D_star": [0.0, 4.0, 8.0, 12.0, 16.0, 20.0]}
-    stages = [Stage("chinchilla", [N, D], y, data=single, by=by, recipe="published"),
+    # the recipe's 4,500-point grid, LM from its 16 best starts (lawfit's pruning; a small table
+    # would otherwise run LM from every start of every resample)
+    stages = [Stage("chinchilla", [N, D], y, data=single, by=by, recipe="published", prune=16),
               Stage("muennighoff_raw", [N, D, U_D], y, data=df, by=by, fixed_from={p: 0 for p in _BASE},
                     loss="huber", delta=1e-3, residual="log", starts=grid)]
     return fit_chain(stages, bootstrap=bootstrap, bootstrap_by=bootstrap_by, seed=seed, level=level,
