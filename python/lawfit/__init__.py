@@ -16,7 +16,8 @@ report), :func:`evaluate` (extrapolation checks), :func:`curve_fit`
 :data:`laws` (the catalog of published scaling laws, each with its formula,
 bounds, start grid, derived quantities and citation), :class:`Law`,
 :func:`compile_law` (formula -> law program), :class:`Status` (per-problem
-outcome codes).  ``lawfit demo`` on the command line fits a synthetic
+outcome codes), :mod:`lawfit.methods` (Approach 2, variable projection, chained
+and Pareto-front fits, asymmetric least squares).  ``lawfit demo`` on the command line fits a synthetic
 collection of 1,000 Chinchilla laws.
 """
 from .engine.native import MAX_PARAMS, Status
@@ -31,6 +32,7 @@ from .multistart import MultistartResult, fit_multistart, grid_starts, latin_hyp
 from .curve_fit import OptimizeWarning, curve_fit
 from .engine.core import BatchSolution, solve_batch
 from .formula import Program, compile_law, parse
+from . import methods
 
 __version__ = "0.1.0"
 
@@ -65,4 +67,5 @@ __all__ = [
     "BootstrapResult",
     "Replicates",
     "uncertainty",
+    "methods",
 ]

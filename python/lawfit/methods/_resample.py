@@ -52,7 +52,7 @@ def unit_counts(labels, n_resamples: int, seed: int = 0) -> tuple[np.ndarray, np
 
 
 def replicate_rows(df, n_resamples: int, *, seed: int = 0, unit: Optional[Sequence[str]] = None,
-                   keep=None):
+                   keep=None, always=None):
     """The table stacked R times, each copy's units repeated by their Poisson counts.
 
     Parameters
@@ -66,6 +66,9 @@ def replicate_rows(df, n_resamples: int, *, seed: int = 0, unit: Optional[Sequen
     keep : callable, optional
         ``keep(copy) -> boolean mask``: applied to each resample after the
         repetition (e.g. the Pareto front of the resampled points).
+    always : array_like of bool, optional
+        Rows kept exactly once in every resample (constraints rather than data,
+        e.g. an anchor point a fit adds).
 
     Returns
     -------
@@ -80,9 +83,12 @@ def replicate_rows(df, n_resamples: int, *, seed: int = 0, unit: Optional[Sequen
     else:
         lab = np.asarray(df.index).astype(str)
     counts, inv = unit_counts(lab, n_resamples, seed)
+    fixed = None if always is None else np.asarray(always, dtype=bool).ravel()
     parts = []
     for r in range(int(n_resamples)):
         rep = counts[r, inv]
+        if fixed is not None:
+            rep = np.where(fixed, 1, rep)
         idx = np.repeat(np.arange(len(df)), rep)
         copy = df.iloc[idx].reset_index(drop=True)
         if keep is not None and len(copy):

@@ -109,6 +109,9 @@ class Stage:
         in resample r, at its replicate r).
     name : str, optional
         Default: the law's name, else ``stage<k>``.
+    always : str, optional
+        A boolean column: its True rows are kept once in every resample
+        (anchor points, not data).
     **fit_kwargs
         Passed to :func:`lawfit.fit` (loss, starts, bounds, recipe, fixed, ...).
     """
@@ -121,10 +124,12 @@ class Stage:
     feed: Optional[Mapping[str, Union[int, str]]] = None
     fixed_from: Optional[Mapping[str, object]] = None
     name: Optional[str] = None
+    always: Optional[str] = None
     fit_kwargs: dict = field(default_factory=dict)
 
-    def __init__(self, law, x, y, data=None, *, by=None, feed=None, fixed_from=None, name=None, **fit_kwargs):
-        self.law, self.x, self.y, self.data = law, _listify(x), y, data
+    def __init__(self, law, x, y, data=None, *, by=None, feed=None, fixed_from=None, name=None, always=None,
+                 **fit_kwargs):
+        self.law, self.x, self.y, self.data, self.always = law, _listify(x), y, data, always
         self.by, self.feed, self.fixed_from, self.name = _listify(by), dict(feed or {}), dict(fixed_from or {}), name
         self.fit_kwargs = fit_kwargs
 
@@ -329,7 +334,8 @@ def fit_chain(stages: Sequence[Stage], data=None, *, bootstrap: int = 0, bootstr
         reps = []
         for k, s in enumerate(stages):
             df = frames[k].drop(columns=[c for c in frames[k].columns if c.startswith(_FIX)])
-            rep = replicate_rows(df, R, seed=seed, unit=_listify(bootstrap_by) or None)
+            rep = replicate_rows(df, R, seed=seed, unit=_listify(bootstrap_by) or None,
+                                 always=None if s.always is None else df[s.always].to_numpy(dtype=bool))
             rep = _fixed_columns(rep, s, names, results, laws_used, reps, True)
             law_obj, x_cols = resolve_law(s.law, s.x)
             x_k = list(x_cols) + [_FIX + p for p in s.fixed_from]
