@@ -271,3 +271,18 @@ def test_hernandez_template_recovers_a_double_descent():
     peak = grid[np.argmax(np.where(grid > 5, got, -np.inf))]
     assert 30 < peak < 300  # rises after d1 = 10, falls after d2 = 100
     np.testing.assert_allclose(got, law.predict(true, x=grid), rtol=0.01)
+
+
+def test_cli_recipe(tmp_path, capsys):
+    from lawfit.__main__ import main_fit
+
+    df = _chinchilla_frame(2)
+    path = tmp_path / "runs.csv"
+    df.to_csv(path, index=False)
+    out = tmp_path / "p.csv"
+    assert main_fit([str(path), "--law", "chinchilla", "--y", "loss", "--recipe", "published", "--out", str(out)]) == 0
+    assert "published recipe" in capsys.readouterr().err
+    assert pd.read_csv(out)["alpha"][0] == pytest.approx(0.35, rel=0.05)
+    assert main_fit([str(path), "--law", "chinchilla", "--y", "loss", "--loss", "huber", "--recipe", "none",
+                     "--quiet", "--out", str(out)]) == 0
+    assert capsys.readouterr().err == ""

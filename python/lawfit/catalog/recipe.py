@@ -183,8 +183,7 @@ def resolve(law, recipe: Union[str, Recipe, None] = "auto", *, loss=None, delta=
                     and (law.loss, law.loss_delta, law.residual) == (rec.loss, rec.delta, rec.residual)
                     and (rec.starts is None or _same_grid(rec.starts, law.starts)))
             if same:
-                return Resolved(loss, delta, residual, starts, given.bounds,
-                                _sentence(law, rec, ["the law's default"]))
+                return Resolved(loss, delta, residual, starts, given.bounds, _sentence(law, rec, None))
             return given
     taken = []
     out_loss = loss if loss is not None else rec.loss
@@ -222,8 +221,9 @@ def _same_grid(a, b) -> bool:
 
 def _sentence(law, rec: Recipe, taken) -> str:
     src = f" ({rec.source})" if rec.source else ""
-    return (f"{law.name or 'law'}: published recipe{src}: {rec.objective()}{_starts_words(rec)} "
-            f"[from the recipe: {', '.join(taken) if taken else 'nothing'}]")
+    which = ("[the law's default]" if taken is None
+             else f"[from the recipe: {', '.join(taken) if taken else 'nothing'}]")
+    return f"{law.name or 'law'}: published recipe{src}: {rec.objective()}{_starts_words(rec)} {which}"
 
 
 def _starts_words(rec: Recipe) -> str:
