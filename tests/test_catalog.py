@@ -20,7 +20,7 @@ import pytest
 
 from lawfit import Status
 from lawfit.catalog import (constant_schedule, cosine_schedule, laws, lr_areas,
-                            wsd_schedule)
+                            repetition_columns, wsd_schedule)
 
 BUILTIN = sorted(laws)
 
@@ -41,6 +41,26 @@ def _lr_inputs(rng):
         S1s.append(S1[keep])
         S2s.append(S2[keep])
     return {"S1": np.concatenate(S1s), "S2": np.concatenate(S2s)}
+
+
+def _pools(rng):
+    """Goyal et al.'s inputs: three pools (1M, 4M, 16M samples), up to 20 epochs of each."""
+    S = rng.choice([1e6, 4e6, 1.6e7], 150)
+    n = S * 10 ** rng.uniform(-1.5, np.log10(20), 150)
+    return repetition_columns(n, S)
+
+
+def _kinetics(rng):
+    """Configurations of model size, KV size, GQA ratio, prompt and generation lengths, samples, batch."""
+    n = 60
+    return {"N": logu(rng, 5e8, 3e10, n), "kv": rng.choice([2 * 28 * 4 * 128, 2 * 36 * 8 * 128, 2 * 48 * 8 * 128], n),
+            "r": rng.choice([4.0, 7.0, 8.0], n), "L_in": logu(rng, 100, 2000, n), "L_out": logu(rng, 100, 3e4, n),
+            "k": rng.choice([1.0, 4.0, 16.0, 32.0], n), "batch": rng.choice([1.0, 16.0, 256.0], n)}
+
+
+def _steps_batches(rng):
+    n = 240
+    return {"N": logu(rng, 1e6, 1e9, n), "S": logu(rng, 1e3, 3e5, n), "B": 2.0 ** rng.integers(15, 22, n)}
 
 
 def _repeats(rng, n, p_zero, hi):
@@ -68,6 +88,9 @@ CASES = {
                     lambda r: {"U_N": logu(r, 1e7, 1e9, 200), "R_N": _repeats(r, 200, 0.4, 20),
                                "U_D": logu(r, 1e9, 1e11, 200), "R_D": _repeats(r, 200, 0.3, 60)},
                     "rel", 1e-3, 0.15),
+    "muennighoff_raw": (dict(E=1.9, A=500.0, alpha=0.35, B=1500.0, beta=0.35, R_N_star=5.3, R_D_star=15.4),
+                        lambda r: {"N": logu(r, 1e7, 1e10, 200), "U_D": (u := logu(r, 1e9, 1e11, 200)),
+                                   "D": u * (1 + _repeats(r, 200, 0.3, 60))}, "rel", 1e-3, 0.15),
     "gadre_overtraining": (dict(E=1.7, a=400.0, b=1000.0, eta=0.15),
                            lambda r: {"C": logu(r, 1e17, 1e21, 80), "M": logu(r, 5, 640, 80)}, "rel", 2e-3, 0.1),
     "tissue_lr_annealing": (dict(L0=2.5, A=0.8, alpha=0.5, C=0.3), _lr_inputs, "rel", 1e-3, 0.1),
@@ -107,6 +130,30 @@ CASES = {
     "cherti_clip": (dict(beta=5.0, alpha=-0.15), lambda r: {"C": logu(r, 1e8, 1e12, 40)}, "rel", 0.02, 0.1),
     "knowledge_capacity": (dict(kappa=2.0), lambda r: {"N": logu(r, 1e6, 1e9, 30)}, "rel", 0.01, 0.05),
     "attack_tokens": (dict(kappa=20.0), lambda r: {"a": np.arange(1.0, 101.0)}, "abs", 5.0, 0.05),
+    # ---- second wave
+    "henighan_nopt": (dict(C0=1e-13, beta=0.7), lambda r: {"C": logu(r, 1e-6, 1e3, 40)}, "rel", 0.03, 0.1),
+    "goyal_repetition": (dict(a=1e-5, b=-0.25, tau=4.0, d=0.15), _pools, "abs", 2e-3, 0.1),
+    "hernandez_repeated": (dict(a=0.5, b=1.0, c0=0.05, c1=-0.6, d1=10.0, f1=0.3, c2=1.2, d2=100.0, f2=0.3),
+                           lambda r: {"x": logu(r, 1, 1e4, 120)}, "rel", 1e-3, 0.2),
+    "inverse_scaling": (dict(a=0.2, b=1.0, c0=0.3, c1=-0.6, d1=100.0, f1=0.5),
+                        lambda r: {"x": logu(r, 1, 1e4, 80)}, "abs", 2e-3, 0.15),
+    "coverage": (dict(c=2.0, alpha=0.4), lambda r: {"k": np.unique(np.round(np.geomspace(1, 1000, 40)))},
+                 "abs", 3e-3, 0.1),
+    "verifier_ceiling": (dict(p=0.15, f=0.05), lambda r: {"k": np.unique(np.round(np.geomspace(1, 200, 40)))},
+                         "abs", 2e-3, 0.1),
+    "kinetics_cost": (dict(I=562.5), _kinetics, "rel", 0.01, 0.05),
+    "su_NS": (dict(N_c=6.5e13, alpha_N=0.077, S_c=2.1e3, alpha_S=0.76, B_star=2e8, alpha_B=0.21),
+              _steps_batches, "rel", 1e-3, 0.1),
+    "lr_batch_sgd": (dict(c=1e-4, kappa=1.0), lambda r: {"B": logu(r, 32, 8192, 40)}, "rel", 0.05, 0.1),
+    "lr_batch_adam": (dict(c=3e-5, kappa=0.5), lambda r: {"B": logu(r, 32, 8192, 40)}, "rel", 0.05, 0.1),
+    "lr_width": (dict(c=0.5, kappa=1.0), lambda r: {"width": logu(r, 128, 8192, 40)}, "rel", 0.05, 0.1),
+    "wd_width": (dict(c=1e-4, kappa=1.0), lambda r: {"width": logu(r, 128, 8192, 40)}, "rel", 0.05, 0.1),
+    "bahri_variance_limited": (dict(L_inf=0.2, A=50.0, alpha=1.0), lambda r: {"x": logu(r, 1e2, 1e5, 40)},
+                               "rel", 1e-3, 0.1),
+    "bahri_resolution_limited": (dict(L_inf=0.1, A=20.0, alpha=0.5), lambda r: {"x": logu(r, 1e2, 1e6, 40)},
+                                 "rel", 1e-3, 0.1),
+    "superposition_width": (dict(L_inf=1.5, A=8.0, alpha=1.0), lambda r: {"m": logu(r, 32, 4096, 40)},
+                            "rel", 1e-3, 0.1),
 }
 
 
@@ -171,12 +218,14 @@ def test_entry_is_documented_and_cited(name):
     c = law.citation
     assert c is not None and c.authors and c.title and 1990 < c.year < 2100
     assert re.fullmatch(r"\d{4}\.\d{4,5}", c.arxiv)
-    assert re.search(r"(eq|§|Result|App)", c.equation), c.equation
+    assert re.search(r"(eq|§|Result|App|Table)", c.equation), c.equation
     assert law.output
     assert all(law.inputs.values()), "every input needs its meaning and units"
     assert all(law.param_help.values()), "every parameter needs a meaning"
     text = str(law)
-    assert law.formula in text and c.arxiv in text and name in text
+    assert (law.display or law.formula) in text.replace("\n            ", " ") and c.arxiv in text and name in text
+    assert c.checked, "every entry names what its citation was checked against"
+    assert law.recipe is not None, "every catalog entry carries its published recipe"
 
 
 @pytest.mark.parametrize("name", BUILTIN)

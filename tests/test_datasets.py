@@ -20,7 +20,7 @@ from _env import data_root
 
 
 ROOT = data_root()
-PARQUET = {"hitchhiker_colpret", "laion_clip_mammut"}
+PARQUET = {"hitchhiker_colpret", "laion_clip_mammut", "olmo_ladder_bhagia2024"}
 
 
 def folder(name: str, parquet: bool = False) -> Path:
@@ -82,6 +82,12 @@ CASES = [
      ["N", "D", "C", "loss", "miou", "step", "flops_per_sample"]),
     ("laion_clip_mammut", {"table": "profile"}, 56, ["model", "family", "image_size"],
      ["N", "N_image", "N_text", "flops_per_sample"]),
+    ("olmo_ladder_bhagia2024", {}, 3_569, ["run", "size", "chinchilla_multiple", "is_rerun",
+                                          "in_paper_final_config"], ["N", "D", "C", "step"]),
+    ("olmo_ladder_bhagia2024", {"final_config": True}, 1_566, ["run"], ["N", "D", "C", "step"]),
+    ("olmo_ladder_bhagia2024", {"table": "targets"}, 379, ["run", "size"], ["N", "D", "C"]),
+    ("humanlike_vits_orhan2023", {}, 78, ["arch", "seed", "data_fraction"], ["N", "D", "R", "err", "acc1"]),
+    ("humanlike_vits_orhan2023", {"table": "finetune"}, 2_834, ["arch", "epoch", "test_acc1"], ["D", "R"]),
 ]
 
 
@@ -404,7 +410,7 @@ def test_lawfit_data_resolution(name, monkeypatch):
 
 def test_registry():
     names = ds.list_datasets()
-    assert names == list(ds.DATASETS) and len(names) == 10
+    assert names == list(ds.DATASETS) and len(names) == 12
     for name in names:
         info = ds.DATASETS[name]
         loader = getattr(ds, info.loader)
@@ -432,7 +438,7 @@ def test_import_without_pandas(tmp_path):
         "import sys\n"
         "sys.modules['pandas'] = None\n"
         "import lawfit.datasets as ds\n"
-        "assert len(ds.list_datasets()) == 10\n"
+        "assert len(ds.list_datasets()) == 12\n"
         "try:\n"
         f"    ds.load_epoch_chinchilla({str(tmp_path)!r})\n"
         "except ImportError as e:\n"

@@ -16,7 +16,9 @@ report), :func:`evaluate` (extrapolation checks), :func:`curve_fit`
 :data:`laws` (the catalog of published scaling laws, each with its formula,
 bounds, start grid, derived quantities and citation), :class:`Law`,
 :func:`compile_law` (formula -> law program), :class:`Status` (per-problem
-outcome codes), :func:`trace` (the law program of a Python model).
+outcome codes), :func:`trace` (the law program of a Python model),
+:mod:`lawfit.methods` (Approach 2, variable projection, chained and Pareto-front
+fits, asymmetric least squares).
 ``lawfit demo`` on the command line fits a synthetic collection of 1,000
 Chinchilla laws.
 
@@ -78,6 +80,7 @@ __all__ = [
     "BootstrapResult",
     "Replicates",
     "uncertainty",
+    "methods",
 ]
 
 
@@ -86,8 +89,8 @@ def __getattr__(name: str):
         return importlib.import_module(".curve_fit", __name__).optimize_warning()
     source = _SOURCES.get(name)
     if source is None:
-        if name == "uncertainty":
-            return importlib.import_module(".uncertainty", __name__)
+        if name in ("uncertainty", "methods"):
+            return importlib.import_module("." + name, __name__)
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     value = getattr(importlib.import_module(f".{source}", __name__), name)
     globals()[name] = value

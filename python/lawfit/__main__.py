@@ -78,8 +78,11 @@ def _add_fit_options(p: argparse.ArgumentParser, *, law_required: bool) -> None:
                    help="robust loss (default: the law's)")
     p.add_argument("--delta", type=float, help="the loss's scale (default: the law's)")
     p.add_argument("--residual", choices=["linear", "log"], help="residual space (default: the law's)")
-    p.add_argument("--starts", choices=["grid", "sobol", "lhs"], default=None,
-                   help="start set: the law's grid (default) or a space-filling design")
+    p.add_argument("--recipe", choices=["auto", "published", "none"], default="auto",
+                   help="the law's published fitting recipe: 'published' applies it; 'auto' (default) "
+                        "completes a --loss given without --delta from it; 'none' ignores it")
+    p.add_argument("--starts", choices=["grid", "sobol", "lhs", "varpro"], default=None,
+                   help="start set: the law's grid (default), a space-filling design, or varpro (variable projection)")
     p.add_argument("--n-starts", type=int, help="starts of a sobol/lhs design (default 64)")
     p.add_argument("--prune", default="auto", type=_prune_arg, metavar="K|auto|none",
                    help="run LM only from the K best starts of each law (by the objective at the start); "
@@ -156,7 +159,8 @@ def _run_fit(args, prog: str):
                   prune=args.prune, bootstrap=args.bootstrap, bootstrap_by=args.bootstrap_by, ci=args.ci,
                   fixed=_fixed(args.fixed), shared=args.shared, device=args.device,
                   jit="auto" if args.jit else False, seed=args.seed,
-                  progress=not args.quiet, level=args.level, nan_policy=args.nan_policy, n_threads=args.threads)
+                  progress=not args.quiet, level=args.level, nan_policy=args.nan_policy, n_threads=args.threads,
+                  recipe=args.recipe)
     for w in caught:
         if not args.quiet:
             print(f"{prog}: warning: {str(w.message).removeprefix('lawfit: ')}", file=sys.stderr)

@@ -34,6 +34,7 @@ from .status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
 from .engine.checks import input_problems
+from .catalog.recipe import resolve as resolve_recipe
 from .engine.data import Data
 from .engine.options import Options
 from .engine.progress import Progress
@@ -471,7 +472,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         bootstrap_by=None, ci: str = "percentile", fixed=None, shared=None, device: str = Options.device,
         seed: int = 0, progress: bool = True, level: float = 0.95, nan_policy: str = "propagate",
         absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads: Optional[int] = None,
-        scheduler=None, jit=Options.jit) -> FitResult:
+        scheduler=None, jit=Options.jit, recipe="auto") -> FitResult:
     """Fit a scaling law to every group of a table, all groups in one batch.
 
     Parameters
@@ -496,9 +497,11 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     loss, delta, residual : optional
         Robust loss (l2, huber, soft_l1, cauchy, arctan), its scale, and the
         residual space (``"linear"`` or ``"log"``); default the law's recipe.
-    starts : None, "grid", mapping, array, "sobol" or "lhs"
+    starts : None, "grid", mapping, array, "sobol", "lhs" or "varpro"
         Start set (default the law's grid); ``n_starts`` points for a
-        space-filling design within the bounds; ``prune=k`` runs
+        space-filling design within the bounds; ``"varpro"``: the best points
+        of the variable-projection profile (the parameters the law is linear
+        in solved exactly on a grid of the others, :mod:`lawfit.methods.varpro`); ``prune=k`` runs
         Levenberg-Marquardt only from the k best starts of each law (by the
         objective at the start); ``"auto"`` (default) prunes large grids
         (:mod:`lawfit.engine.starts`), None runs every start.
@@ -542,6 +545,15 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         As :func:`lawfit.curve_fit`.
     scheduler : dask.distributed.Client, optional
         Fit the groups on a Dask cluster (also used for a Dask DataFrame).
+    recipe : {"auto", "published", "none"} or lawfit.catalog.Recipe
+        The source paper's fitting recipe (``print(lawfit.laws[name])`` shows
+        it): ``"published"`` takes its loss, delta, residual space, start grid
+        and bounds wherever the call gives none; ``"auto"`` (default) uses the
+        law's defaults but completes a call that names the recipe's loss
+        without ``delta`` (``fit(df, "chinchilla", loss="huber")`` is Hoffmann
+        et al.'s Huber with delta = 1e-3 on log residuals from their grid);
+        ``"none"``: the defaults only.  What was used is printed (with
+        ``progress``) and kept in ``settings["recipe"]``.
 
     Returns
     -------
@@ -584,6 +596,18 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
                 bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared, "shared"), device=device,
                 seed=int(seed), level=float(level), nan_policy=nan_policy, absolute_sigma=absolute_sigma,
                 max_nfev=max_nfev, n_threads=n_threads, jit=jit)
+    chosen = resolve_recipe(law_obj, recipe, loss=loss, delta=delta, residual=residual, starts=starts,
+                            bounds=bounds)
+    spec.update(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual, starts=chosen.starts,
+                bounds=chosen.bounds, recipe=chosen.applied)
+    if chosen.fixed and (fixed is None or isinstance(fixed, Mapping)):
+        spec["fixed"] = {**chosen.fixed, **dict(fixed or {})}
+    if isinstance(starts, str) and starts == "varpro":  # variable projection (lawfit.methods.varpro)
+        from .methods.varpro import varpro_starts
+
+        spec["starts"] = varpro_starts(law_obj, residual=chosen.residual or law_obj.residual)
+    if chosen.applied and progress:
+        print(f"lawfit: {chosen.applied}", file=sys.stderr)
     if _is_dask(data) or scheduler is not None:
         if y is not None and not isinstance(y, str):
             raise TypeError("with Dask data y must be a column name")
@@ -615,7 +639,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     settings = dict(loss=loss, delta=delta, residual=residual, level=spec["level"], ci=spec["ci"],
                     bootstrap=spec["bootstrap"], seed=spec["seed"], device=spec["device"],
                     nan_policy=spec["nan_policy"], n_dropped=batch.n_dropped,
-                    bootstrap_by=",".join(spec["bootstrap_by"]) or None)
+                    bootstrap_by=",".join(spec["bootstrap_by"]) or None, recipe=spec.get("recipe") or None)
 
     if spec["shared"]:
         return _fit_shared_frame(batch, law, spec, settings, loss, delta, residual, fixed_values,

@@ -19,6 +19,12 @@ training.  Two designs:
   the target, each cut at the origin ``f`` of its own training (``f <=
   test_from``), and predict the target's remaining training -- time-series
   cross-validation with a rolling forecast origin.
+* ``scheme="rollout"``: fit on the ``k`` smallest models and predict the next
+  size up, for every ``k`` -- one step of extrapolation at every scale (the
+  target is model ``k + 1``, not the largest).
+
+``overestimate`` fits every cut-off with an asymmetric least-squares penalty
+(over-predictions weighted that many times, :func:`lawfit.methods.fit_asymmetric`).
 
 Every (family, cut-off) pair is one law of a single :func:`lawfit.fit` batch.
 
@@ -130,7 +136,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
              fractions: Sequence[float] = (1.0,), window: bool = False, test_from: float = 0.7,
              min_time: Optional[float] = None, min_models: int = 2, loss=None, delta=None, residual=None,
              starts=None, prune="auto", device: str = Options.device, seed: int = 0,
-             progress: bool = True, nan_policy: str = "propagate") -> Evaluation:
+             progress: bool = True, nan_policy: str = "propagate",
+             overestimate: Optional[float] = None) -> Evaluation:
     """Fit on smaller models (or a prefix of training) and score the prediction of the largest.
 
     Parameters
@@ -150,11 +157,11 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         The model-size column that ranks runs (default ``x[0]``) and the
         training-progress column that orders checkpoints (default ``x[1]``;
         without it every row of the target is a test point).
-    scheme : {"leave_largest_out", "rolling_origin"}
+    scheme : {"leave_largest_out", "rolling_origin", "rollout"}
         See the module notes.
     n_models : sequence of int, optional
         Numbers of models to fit on (default ``min_models`` up to all but the
-        target).
+        target; for ``"rollout"``, up to all but the largest).
     fractions : sequence of float
         Shares of each fitted model's training to use (cut-offs).
     window : bool
@@ -174,6 +181,10 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         (the others are fitted and scored), and a target whose test rows hold
         one gets a NaN ARE with a reason; ``"omit"`` drops those rows first;
         ``"raise"`` raises a ValueError naming the first.
+    overestimate : float, optional
+        Fit with asymmetric least squares instead, over-predictions weighted
+        ``overestimate`` times (:func:`lawfit.methods.fit_asymmetric`; the loss
+        is then least squares).
 
     Returns
     -------
@@ -196,8 +207,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     3         4       1.0  0.0
     """
     pd = _pd()
-    if scheme not in ("leave_largest_out", "rolling_origin"):
-        raise ValueError(f"scheme must be 'leave_largest_out' or 'rolling_origin', got {scheme!r}")
+    if scheme not in ("leave_largest_out", "rolling_origin", "rollout"):
+        raise ValueError(f"scheme must be 'leave_largest_out', 'rolling_origin' or 'rollout', got {scheme!r}")
     if not 0.0 < test_from <= 1.0:
         raise ValueError("test_from must be in (0, 1]")
     law_obj, x_cols = resolve_law(law, x)
@@ -258,15 +269,10 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         fd = df.iloc[pos]
         sizes = fd.groupby(run)[size].first()
         order = sorted(sizes.index, key=lambda r: (sizes[r], str(r)))
-        if len(order) < (min_models + 1 if scheme == "leave_largest_out" else 1):
+        if len(order) < (min_models + 1 if scheme in ("leave_largest_out", "rollout") else 1):
             skipped.append(f"{family}={fam!r}: {len(order)} run(s)")
             continue
-        target = order[-1]
         fam_runs, fam_frac, fam_unknown = run_col[pos], tfrac[pos], unknown[pos]
-        test_pos = pos[(fam_runs == target) & (((fam_frac >= test_from) | fam_unknown) if time else True)]
-        if test_pos.size == 0:
-            skipped.append(f"{family}={fam!r}: no test checkpoints for {target!r}")
-            continue
         if scheme == "leave_largest_out":
             smaller = order[:-1]
             ks = list(n_models) if n_models is not None else list(range(min_models, len(smaller) + 1))
@@ -275,10 +281,17 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
                 if k < 1 or k > len(smaller):
                     continue
                 starts_ = range(len(smaller) - k + 1) if window else [0]
-                combos += [(k, i, smaller[i:i + k]) for i in starts_]
+                combos += [(k, i, smaller[i:i + k], order[-1]) for i in starts_]
+        elif scheme == "rollout":
+            ks = list(n_models) if n_models is not None else list(range(min_models, len(order)))
+            combos = [(k, 0, order[:k], order[k]) for k in ks if 1 <= k < len(order)]
         else:
-            combos = [(len(order), 0, order)]
-        for k, first, runs in combos:
+            combos = [(len(order), 0, order, order[-1])]
+        for k, first, runs, target in combos:
+            test_pos = pos[(fam_runs == target) & (((fam_frac >= test_from) | fam_unknown) if time else True)]
+            if test_pos.size == 0:
+                skipped.append(f"{family}={fam!r}: no test checkpoints for {target!r}")
+                continue
             in_runs = np.isin(fam_runs, np.asarray(runs, dtype=object))
             for f in fractions:
                 part = pos[in_runs & ((fam_frac <= f + 1e-12) | fam_unknown)] if time else pos[in_runs]
@@ -310,9 +323,16 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     train, test = gather(train_rows), gather(test_rows)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", LawfitWarning)  # one warning below, about cut-offs
-        res = fit(train, law_obj, x=x_cols, y=y, by=keys, loss=loss, delta=delta, residual=residual,
-                  starts=starts, prune=prune, device=device, seed=seed, progress=progress,
-                  nan_policy="propagate")
+        if overestimate is None:
+            res = fit(train, law_obj, x=x_cols, y=y, by=keys, loss=loss, delta=delta, residual=residual,
+                      starts=starts, prune=prune, device=device, seed=seed, progress=progress,
+                      nan_policy="propagate")
+        else:
+            from .methods.asymmetric import fit_asymmetric
+
+            res = fit_asymmetric(train, law_obj, x=x_cols, y=y, by=keys, overestimate=overestimate,
+                                 residual=residual, starts=starts, prune=prune, device=device, seed=seed,
+                                 progress=progress, nan_policy="propagate")
     pred = res.predict(test)
     gi = res.select_groups(test)
     assert gi is not None  # the test rows carry every key column of the fit
@@ -354,5 +374,5 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     for name in res.param_names:
         table[name] = p[name].to_numpy()
     settings = dict(scheme=scheme, family=family, run=run, size=size, time=time, test_from=test_from,
-                    min_time=min_time, law=law_obj.name or law_obj.formula)
+                    min_time=min_time, law=law_obj.name or law_obj.formula, overestimate=overestimate)
     return Evaluation(table, res, skipped, settings)

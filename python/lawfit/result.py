@@ -102,7 +102,9 @@ class FitResult:
     ----------
     params : pandas.DataFrame
         One row per group: the group keys, then for every parameter ``p`` the
-        columns ``p``, ``p_stderr``, ``p_low``, ``p_high``, then
+        columns ``p``, ``p_stderr``, ``p_low``, ``p_high`` (a reparameterised
+        law such as ``chinchilla_lse`` adds its natural parameters, E, A, B,
+        the same way), then
         ``n_points``, ``cost``, ``r2``, ``aic``, ``bic``, ``status`` (the
         :class:`lawfit.Status` name), ``reason`` (what the status means or,
         for a group that is not identified, why), ``converged``,
@@ -425,6 +427,13 @@ class FitResult:
             df[f"{p}_stderr"] = self._se[:, j]
             df[f"{p}_low"] = self._lo[:, j]
             df[f"{p}_high"] = self._hi[:, j]
+        for p, formula in self.law.natural.items():
+            if p in self.param_names:
+                continue
+            # a reparameterised law (chinchilla_lse): its natural parameters next to the fitted ones
+            q = self.quantity(formula, np.empty((0, self.n_groups)), np.arange(self.n_groups), inputs=[])
+            df[p], df[f"{p}_stderr"], df[f"{p}_low"], df[f"{p}_high"] = (q["estimate"], q["stderr"],
+                                                                          q["low"], q["high"])
         df["n_points"] = self._n_points
         df["cost"] = self._cost
         for k in ("r2", "aic", "bic"):

@@ -39,7 +39,12 @@ def describe_law(law) -> str:
     """Every field of a law, for ``print(laws["chinchilla"])``."""
     title = law.name or "(unnamed law)"
     lines = [f"{title}: {law.output}" if law.output else title]
-    lines += _block("formula", [law.formula])
+    if getattr(law, "display", ""):
+        lines += _block("formula", _wrap(law.display)
+                        + [f"(compiled from a generated formula of {len(law.formula):,} characters, "
+                           f"{law.program.code.shape[0]:,} instructions)"])
+    else:
+        lines += _block("formula", [law.formula])
     width = max([len(n) for n in law.inputs] + [1])
     lines += _block("inputs", [f"{n:<{width}}  {h}".rstrip() for n, h in law.inputs.items()])
     width = max(len(n) for n in law.params)
@@ -64,11 +69,17 @@ def describe_law(law) -> str:
     lines += _block("natural", [f"{k} = {v}" for k, v in law.natural.items()])
     lines += _block("derived", [f"{k} = {v}" for k, v in law.derived.items()])
     lines += _block("shared", [", ".join(law.shared)] if law.shared else [])
-    lines += _block("fit", [_fit_line(law)])
+    lines += _block("fit", [_fit_line(law) + " (default)"])
+    if getattr(law, "recipe", None) is not None:
+        lines += _block("recipe", _wrap(law.recipe.describe()))
     if law.reference:
         lines += _block("reference", _wrap(", ".join(f"{k} = {_fmt(v)}" for k, v in law.reference.items())))
+    for label, values in getattr(law, "references", {}).items():
+        lines += _block("reference", _wrap(f"{label}: " + ", ".join(f"{k} = {_fmt(v)}" for k, v in values.items())))
     if law.citation is not None:
         lines += _block("source", _wrap(str(law.citation)))
+        if law.citation.checked:
+            lines += _block("checked", _wrap(law.citation.checked))
     if law.notes:
         lines += _block("notes", _wrap(law.notes))
     return "\n".join(lines)
@@ -79,9 +90,13 @@ def catalog_table(laws) -> str:
     header = ("name", "formula", "inputs", "source")
     rows = []
     for name, law in laws.items():
-        formula = law.formula if len(law.formula) <= 46 else law.formula[:45] + "…"
+        shown = getattr(law, "display", "") or law.formula
+        formula = shown if len(shown) <= 46 else shown[:45] + "…"
         source = law.citation.short() if law.citation is not None else "user law"
-        rows.append((name, formula, ", ".join(law.inputs), source))
+        ins = ", ".join(law.inputs)
+        if len(ins) > 30:
+            ins = ins[:29] + "…"
+        rows.append((name, formula, ins, source))
     widths = [max(len(r[i]) for r in rows + [header]) for i in range(3)]
 
     def fmt(r):

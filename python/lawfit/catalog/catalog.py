@@ -63,6 +63,31 @@ class Catalog(Mapping):
         del self._laws[name]
         return law
 
+    def search(self, text: str) -> list[str]:
+        """Names of the laws whose name, output, formula, authors, title (or an earlier
+        title of the same paper), arXiv id or notes contain every word of ``text``
+        (case-insensitive).
+
+        Examples
+        --------
+        >>> from lawfit.catalog import laws
+        >>> laws.search("unlock predictable scaling")      # Hu et al.'s first title
+        ['passuntil']
+        >>> laws.search("2203.15556")[:2]
+        ['chinchilla', 'chinchilla_lse']
+        """
+        words = [w for w in str(text).lower().split() if w]
+        hits = []
+        for name, law in self._laws.items():
+            c = law.citation
+            fields = [name, law.output, law.formula, law.notes]
+            if c is not None:
+                fields += [c.authors, c.title, c.arxiv, c.equation, str(c.year), *c.aliases]
+            hay = " ".join(fields).lower()
+            if all(w in hay for w in words):
+                hits.append(name)
+        return hits
+
     def table(self) -> str:
         """The catalog as a text table."""
         return catalog_table(self._laws)

@@ -12,6 +12,7 @@ import numpy as np
 from .catalog import laws
 from .entries_lm import GADRE
 from .law import Citation, Law
+from .recipe import Recipe
 
 INF = np.inf
 
@@ -33,7 +34,10 @@ _add(Law(
             "L_inf": [0.5, 1.5, 3.0]},
     fixed={"Ne_ref": 1e8, "Nd_ref": 1e8},
     citation=Citation("Ghorbani, Firat, Freitag, Bapna, Krikun, Garcia, Chelba, Cherry", 2021,
-                      "Scaling Laws for Neural Machine Translation", "2109.07740", "eq. 2"),
+                      "Scaling Laws for Neural Machine Translation", "2109.07740", "eq. 2",
+                      checked="not re-verified against the paper text in this pass (form and "
+                              "normalisers from the first catalog wave)"),
+    recipe=Recipe("l2", None, "linear", method="not re-checked", source="lawfit default"),
     notes="Ne_ref and Nd_ref are normalisation constants, not free parameters (with alpha they are not "
           "identifiable); they are fixed at 1e8 -- set them to your baseline model's encoder and decoder "
           "sizes with fixed={...} as the paper does. The exponents differ for encoder and decoder, "
@@ -49,7 +53,11 @@ _add(Law(
     shared=("alpha",),
     citation=Citation("Fernandes, Ghorbani, Garcia, Freitag, Firat", 2023,
                       "Scaling Laws for Multilingual Neural Machine Translation", "2302.09650",
-                      "eq. 1; shared exponent §3"),
+                      "eq. 1; shared exponent §3",
+                      checked="not re-verified against the paper text in this pass (form from the "
+                              "first catalog wave)"),
+    recipe=Recipe("l2", None, "linear", method="joint fit with alpha shared (lawfit.fit_shared)",
+                  source="Fernandes et al. 2023 §3"),
     notes="One law per language pair (group); changing a pair's weight in the training mixture changes "
           "only beta, so a joint fit (lawfit.catalog.fit_shared) shares alpha across groups by default. "
           "For groups that are mixture weightings of the same pair the paper's finding also keeps L_inf "
@@ -60,13 +68,18 @@ _add(Law(
 # ---------------------------------------------------------------- Isik et al. 2024
 ISIK = ("Isik, Ponomareva, Hazimeh, Paparas, Vassilvitskii, Koyejo", 2024,
         "Scaling Laws for Downstream Task Performance in Machine Translation", "2402.04177")
+#: arXiv v1 appeared as "Scaling Laws for Downstream Task Performance of Large Language Models".
+_ISIK_KW = dict(aliases=("Scaling Laws for Downstream Task Performance of Large Language Models",),
+                checked="titles of arXiv v1 and the ICLR 2025 version; equation numbers not "
+                        "re-verified in this pass")
 _add(Law(
     "(log(A*Dp**alpha))**beta", {"Dp": "pretraining tokens (count)"}, name="isik_bleu",
     output="translation quality after finetuning (BLEU or COMET)",
     params={"A": "scale", "alpha": "data exponent inside the log", "beta": "outer exponent"},
     bounds={"A": (0, INF), "alpha": (0, 5), "beta": (0, 10)},
     starts={"A": [1e-2, 1.0, 1e2], "alpha": [0.1, 0.3, 0.6], "beta": [1.0, 2.0, 3.0]},
-    citation=Citation(*ISIK, "eq. 1"),
+    citation=Citation(*ISIK, "eq. 1", **_ISIK_KW),
+    recipe=Recipe("l2", None, "linear", method="not re-checked", source="lawfit default"),
     notes="Holds when pretraining and downstream data are well aligned; with misalignment BLEU can be "
           "non-monotonic in Dp while the cross-entropy (isik_ce) still follows its power law. The law "
           "needs A*Dp**alpha > 1 over the data.",
@@ -77,7 +90,8 @@ _add(Law(
     params={"E": "irreducible loss", "A": "coefficient", "alpha": "exponent"},
     bounds={"E": (0, 20), "A": (0, INF), "alpha": (0, 3)},
     starts={"E": [0.0, 0.5, 1.5], "A": [1e1, 1e2, 1e3, 1e4], "alpha": [0.1, 0.3, 0.6]},
-    citation=Citation(*ISIK, "eq. 2"),
+    citation=Citation(*ISIK, "eq. 2", **_ISIK_KW),
+    recipe=Recipe("l2", None, "linear", method="not re-checked", source="lawfit default"),
 ))
 
 # ---------------------------------------------------------------- Gadre et al. 2024
@@ -87,9 +101,13 @@ _add(Law(
     params={"epsilon": "error of a model that learned nothing", "k": "scale", "gamma": "rate"},
     bounds={"epsilon": (0, 1.5), "k": (0, INF), "gamma": (0, 20)},
     starts={"epsilon": [0.7, 0.9, 1.0], "k": [1.0, 10.0, 100.0], "gamma": [0.5, 1.0, 2.0]},
-    citation=Citation(*GADRE, "eq. 5"),
+    citation=Citation(*GADRE, "eq. 5", checked="the authors' code (github.com/mlfoundations/scaling, "
+                                               "scaling/laws.py: decay_ours, e - a exp(x)^-b, fitted by "
+                                               "curve_fit from its default start)"),
+    recipe=Recipe("l2", None, "linear", starts={"epsilon": [1.0], "k": [1.0], "gamma": [1.0]},
+                  method="scipy curve_fit from p0 = 1", source="mlfoundations/scaling curve_fit_decay_ours"),
     notes="Maps loss to error, so chained with gadre_overtraining it predicts downstream error from "
-          "compute and the token multiplier.",
+          "compute and the token multiplier (lawfit.methods.chain fits both with one bootstrap).",
 ))
 
 # ---------------------------------------------------------------- Hu et al. 2024
@@ -102,7 +120,11 @@ _add(Law(
     residual="log",
     citation=Citation("Hu, Liu, Han, Zhang, He, Zhao, Lin, Ding, Ou, Zeng, Liu, Sun", 2024,
                       "Predicting Emergent Abilities with Infinite Resolution Evaluation", "2310.03262",
-                      "eq. 3"),
+                      "eq. 3", aliases=("Unlock Predictable Scaling from Emergent Abilities",),
+                      checked="titles of arXiv v1 and the ICLR 2024 version; equation number not "
+                              "re-verified in this pass"),
+    recipe=Recipe("l2", None, "log", method="linear fit of log(-log PU) on log N",
+                  source="Hu et al. 2024 (log(-log PU) linear in log N)"),
     notes="log(-log PU) is linear in log N. The paper writes PU = exp(c N^-alpha) with c < 0; here c > 0 "
           "carries the sign. Pass rates span orders of magnitude, hence log residuals. Tasks showing "
           "'accelerated emergence' bend away from this law (concave in log(-log PU)).",
@@ -129,7 +151,13 @@ _add(Law(
     starts=_sigmoid_starts,
     citation=Citation("Bhagia, Liu, Wettig, Heineman, Tafjord, Jha, Soldaini, Smith, Groeneveld, Koh, "
                       "et al.", 2024, "Establishing Task Scaling Laws via Compute-Efficient Model Ladders",
-                      "2412.04403", "eq. 2"),
+                      "2412.04403", "eq. 2",
+                      checked="the authors' code (github.com/allenai/OLMo-ladder @ 67a3f44: "
+                              "scaling/fitting_functions.py sigmoid, scripts/step2.py fit_step2)"),
+    recipe=Recipe("l2", None, "linear", method="scipy curve_fit with a in [-1, 0], x0 >= 0, k >= 0, "
+                                               "b in [0, 1], p0 = (task minimum - 1, 0.9, 3, task maximum), "
+                                               "plus an 'ideal' point (loss 0, accuracy = task maximum)",
+                  source="OLMo-ladder scripts/step2.py (see lawfit.datasets.olmo_ladder_two_step)"),
     notes="The common 4-parameter logistic a/(1 + exp(-k(x - x0))) + b; sigmoid(u) = 1/(1 + exp(-u)). "
           "Bhagia et al. map task loss to accuracy with it (k < 0); with x = log compute it is the "
           "sigmoidal accuracy-vs-compute curve. Default starts depend on the data (quartiles of x).",

@@ -15,6 +15,7 @@ import numpy as np
 from .catalog import laws
 from .entries_lm import HOFFMANN
 from .law import Citation, Law
+from .recipe import Recipe
 
 INF = np.inf
 
@@ -34,7 +35,9 @@ _add(Law(
     bounds={"a": (0, INF), "b": (0, 5), "c": (0, INF)},
     starts={"a": [1.0, 10.0, 100.0, 1000.0], "b": [0.1, 0.3, 0.6, 1.0], "c": [0.0, 0.5, 1.0, 2.0]},
     shared=("b",),
-    citation=Citation(*HESTNESS, "§2, learning-curve law"),
+    citation=Citation(*HESTNESS, "§2, learning-curve law",
+                      checked="not re-verified against the paper text in this pass"),
+    recipe=Recipe("l2", None, "linear", method="not re-checked", source="lawfit default"),
     notes="The saturating power law eps(m) = alpha m^beta_g + gamma of the learning curve, with "
           "beta_g < 0 and an irreducible error gamma; here b = -beta_g > 0. The same form fits loss "
           "against model size or compute; the paper reports beta_g between about -0.07 and -0.35 across "
@@ -47,14 +50,16 @@ _add(Law(
     bounds={"k": (0, INF), "beta_p": (0, 3)},
     starts={"k": [1e-2, 1.0, 1e2, 1e4], "beta_p": [0.3, 0.6, 1.0]},
     residual="log",
-    citation=Citation(*HESTNESS, "§2, model-size law"),
+    citation=Citation(*HESTNESS, "§2, model-size law",
+                      checked="not re-verified against the paper text in this pass"),
+    recipe=Recipe("l2", None, "log", method="power law on log-log axes", source="lawfit default"),
     notes="s(m) = alpha m^beta_p: the best model size grows sub-linearly with the data (beta_p between "
           "about 0.5 and 0.8 in the paper). Sizes span decades, hence log residuals.",
 ))
 
 
 # ---------------------------------------------------------------- Caballero et al. 2023
-def _bnsl_formula(n: int) -> str:
+def bnsl_formula(n: int) -> str:
     # (1 + (x/d)**(1/f))**(-c*f) == exp(-c*f*softplus((log(x) - log(d))/f)): same function,
     # computed without overflow for x >> d.
     terms = ["-c0*log(x)"]
@@ -101,11 +106,14 @@ for _n in range(4):
                         f"f{_i}": f"sharpness of break {_i}"})
         _bounds.update({f"d{_i}": (0, INF), f"f{_i}": (1e-3, 100)})
     _add(Law(
-        _bnsl_formula(_n), {"x": "the scaled quantity (compute, data, parameters, steps)"},
+        bnsl_formula(_n), {"x": "the scaled quantity (compute, data, parameters, steps)"},
         name=f"bnsl_{_n}", output="error, loss or any metric",
         params=_params, bounds=_bounds, starts=_bnsl_starts(_n),
         citation=Citation("Caballero, Gupta, Rish, Krueger", 2023, "Broken Neural Scaling Laws",
-                          "2210.14891", f"eq. 1 with n = {_n} break{'s' if _n != 1 else ''}"),
+                          "2210.14891", f"eq. 1 with n = {_n} break{'s' if _n != 1 else ''}",
+                          checked="not re-verified against the paper text in this pass (form from the "
+                                  "first catalog wave)"),
+        recipe=Recipe("l2", None, "linear", method="not re-checked", source="lawfit default"),
         notes=_BNSL_NOTE + (" With no break this is the saturating power law (hestness)." if _n == 0 else ""),
     ))
 
@@ -128,7 +136,9 @@ _add(Law(
     starts=_exp_starts,
     citation=Citation("Sorscher, Geirhos, Shekhar, Ganguli, Morcos", 2022,
                       "Beyond neural scaling laws: beating power law scaling via data pruning", "2206.14486",
-                      "§2-3 and Fig. 1"),
+                      "§2-3 and Fig. 1", checked="not re-verified against the paper text in this pass"),
+    recipe=Recipe("l2", None, "linear", method="the paper states no fitting equation",
+                  source="lawfit default"),
     notes="Sorscher et al. show, in a teacher-student perceptron theory and on CIFAR-10/ImageNet, that "
           "pruning with a good metric can make the error fall exponentially, not as a power law, in the "
           "pruned data size. The paper derives the exponential from its replica theory rather than "
@@ -148,7 +158,11 @@ _add(Law(
             "C": (0, INF), "gamma": (0, 5)},
     starts={"E": [1.0, 2.0], "A": [1e2, 1e3], "alpha": [0.2, 0.5], "B": [1e2, 1e3], "beta": [0.2, 0.5],
             "C": [1.0, 10.0, 100.0], "gamma": [0.3, 1.0]},
-    citation=Citation(*HOFFMANN, "eq. 2 plus a third term"),
+    citation=Citation(*HOFFMANN, "eq. 2 plus a third term",
+                      checked="the two-term form against Hoffmann et al.'s text (eq. 2); the third term is "
+                              "ours (see notes)"),
+    recipe=Recipe("l2", None, "linear", method="no paper recipe for the three-term form",
+                  source="lawfit default"),
     notes="Additive power laws, one term per resource, as in model x data x resolution studies. We know of "
           "no single canonical paper for the three-term form, so the entry cites the two-term law it "
           "extends; cite the study of your third factor alongside it.",
@@ -171,15 +185,24 @@ _add(Law(
     "a*(C + b)**c + d", {"C": "training compute (e.g. GFLOP)"}, name="clip_mammut",
     output="error (1 - accuracy, 1 - mIoU) or loss",
     params={"a": "scale", "b": "compute offset", "c": "exponent (negative)", "d": "irreducible error"},
-    bounds={"a": (0, INF), "b": (0, INF), "c": (-5, 0)},
+    bounds={"a": (0, INF), "b": (0, INF), "c": (-5, 0), "d": (0, INF)},
     starts=_saturation_starts,
     citation=Citation("Nezhurina, Porian, Puccetti, Kerssies, Beaumont, Cherti, Jitsev", 2025,
                       "Scaling Laws for Robust Comparison of Open Foundation Language-Vision Models and "
-                      "Datasets", "2506.04598", "§3, err(C) = a (C + b)^c + d"),
+                      "Datasets", "2506.04598", "§3, err(C) = a (C + b)^c + d",
+                      checked="the authors' code (github.com/LAION-AI/scaling-laws-for-comparison: "
+                              "scaling_laws/functions.py power_law_saturation_both; the fitting module's "
+                              "curve_fit bounds a >= 0, b >= 0, c <= 0, d >= 0; Pareto front per compute "
+                              "bin)"),
+    recipe=Recipe("l2", None, "linear", bounds={"d": (0.0, INF)},
+                  method="scipy curve_fit (bounded) on the Pareto front over hyper-parameters, from a "
+                         "grid of starts; bootstrap over the front's points",
+                  source="LAION-AI/scaling-laws-for-comparison fitting module"),
     notes="The saturating form with a compute offset b, as in Zhai et al. 2022 (Scaling Vision "
           "Transformers, arXiv:2106.04560, E = a (C + d)^-b + c); the released code calls it "
-          "power_law_saturation_both. Fit each (model family, dataset) on the Pareto front over "
-          "hyper-parameters.",
+          "power_law_saturation_both and bounds d >= 0 as here. Fit each (model family, dataset) on the "
+          "Pareto front over hyper-parameters (lawfit.methods.fit_pareto re-selects the front in every "
+          "bootstrap resample).",
 ))
 _add(Law(
     "beta*C**alpha", {"C": "training compute (GFLOP) or samples seen"}, name="cherti_clip",
@@ -190,7 +213,10 @@ _add(Law(
     residual="log",
     citation=Citation("Cherti, Beaumont, Wightman, Wortsman, Ilharco, Gordon, Schuhmann, Schmidt, Jitsev",
                       2023, "Reproducible scaling laws for contrastive language-image learning",
-                      "2212.07143", "§3, E = beta C^alpha"),
+                      "2212.07143", "§3, E = beta C^alpha",
+                      checked="not re-verified against the paper text in this pass"),
+    recipe=Recipe("l2", None, "log", method="linear fit in log-log space on the Pareto frontier",
+                  source="Cherti et al. 2023 §3"),
     notes="Pure power law fitted on the Pareto frontier (log-log linear), hence log residuals.",
 ))
 
@@ -201,18 +227,24 @@ _add(Law(
     params={"kappa": "bits per parameter"}, bounds={"kappa": (0, INF)}, starts={"kappa": [1.0]},
     residual="log",
     citation=Citation("Allen-Zhu, Li", 2024, "Physics of Language Models: Part 3.3, Knowledge Capacity "
-                      "Scaling Laws", "2404.05405", "Result 1, 2 bits per parameter"),
+                      "Scaling Laws", "2404.05405", "§5, Results 1-3, 2 bits per parameter",
+                      checked="section and result numbering as corrected in issue 16's review of the "
+                              "paper"),
     reference={"kappa": 2.0},
-    notes="A line through the origin; the paper states it as a result (about 2 bits per parameter with "
-          "sufficient exposures), not a numbered equation. Model sizes span decades and the scatter is "
-          "relative, hence log residuals.",
+    recipe=Recipe("l2", None, "log", method="the paper reads the slope off its figures",
+                  source="Allen-Zhu & Li 2024 §5"),
+    notes="A line through the origin; the paper states it as results (§5, Results 1-3: about 2 bits per "
+          "parameter with sufficient exposures), not a numbered equation. Model sizes span decades and "
+          "the scatter is relative, hence log residuals.",
 ))
 _add(Law(
     "kappa*a", {"a": "attack tokens (activations the attacker controls)"}, name="attack_tokens",
     output="maximum number of target tokens t_max the attacker controls",
     params={"kappa": "attack multiplier"}, bounds={"kappa": (0, INF)}, starts={"kappa": [1.0]},
     citation=Citation("Fort", 2023, "Scaling Laws for Adversarial Attacks on Language Model Activations",
-                      "2312.02780", "§4, t_max = kappa a"),
+                      "2312.02780", "§4, t_max = kappa a",
+                      checked="not re-verified against the paper text in this pass"),
+    recipe=Recipe("l2", None, "linear", method="linear fit", source="lawfit default"),
     notes="A line through the origin: the attack multiplier kappa is the number of output tokens one "
           "attacked activation (token) controls.",
 ))

@@ -23,6 +23,7 @@ from ..formula import Expr, Sym, compile_law, parse
 from ..tracing import TraceError, trace_function
 from ._display import describe_law
 from ._grid import cartesian_grid, covariance, solve_starts
+from .recipe import Recipe, resolve
 from .result import LawFit
 
 __all__ = ["Citation", "Law", "LawFit"]
@@ -47,6 +48,10 @@ class Citation:
     arxiv: str
     equation: str
     venue: str = ""
+    #: Where the citation, equation and constants were checked (paper section, authors' code).
+    checked: str = ""
+    #: Other titles of the same arXiv paper (earlier versions), found by ``laws.search``.
+    aliases: tuple = ()
 
     def short(self) -> str:
         """``Author``, ``A and B`` or ``First et al.``, then the year and the equation."""
@@ -57,7 +62,8 @@ class Citation:
 
     def __str__(self) -> str:
         venue = f" {self.venue}." if self.venue else ""
-        return (f"{self.authors} ({self.year}). {self.title}.{venue} "
+        also = "".join(f" (earlier title: {a}.)" for a in self.aliases)
+        return (f"{self.authors} ({self.year}). {self.title}.{venue}{also} "
                 f"arXiv:{self.arxiv}, {self.equation}")
 
 
@@ -144,8 +150,17 @@ class Law:
         Ambiguities, conventions, departures from the paper.
     reference : dict, optional
         Values the paper reports, for display and comparison.
+    references : dict of dict, optional
+        Further published parameter sets, ``{label: {param: value}}`` (e.g.
+        Chinchilla's unrounded fit next to the rounded one in ``reference``).
     shared : sequence of str, optional
         Parameters a joint fit across groups shares by default.
+    recipe : Recipe, optional
+        How the source paper fitted the law (:class:`lawfit.catalog.Recipe`);
+        ``fit(..., recipe="published")`` applies it.
+    display : str, optional
+        The law in readable form, shown instead of a long generated formula
+        (e.g. an implicit law solved inside the program).
 
     Examples
     --------
@@ -165,7 +180,8 @@ class Law:
                  loss_delta: Optional[float] = None, residual: str = "linear",
                  citation: Optional[Citation] = None, notes: str = "",
                  reference: Optional[Mapping[str, float]] = None,
-                 shared: Sequence[str] = ()):
+                 shared: Sequence[str] = (), recipe: Optional[Recipe] = None,
+                 references: Optional[Mapping[str, Mapping[str, float]]] = None, display: str = ""):
         if callable(formula) and not isinstance(formula, str):
             formula, inputs, traced_params = _trace_formula(formula, inputs)
             params = params if params is not None else traced_params
@@ -193,7 +209,12 @@ class Law:
         self.citation = citation
         self.notes = notes
         self.reference = dict(reference or {})
+        self.references = {str(k): dict(v) for k, v in dict(references or {}).items()}
         self.shared = tuple(shared)
+        if recipe is not None and not isinstance(recipe, Recipe):
+            raise TypeError(f"recipe must be a lawfit Recipe, not {type(recipe).__name__}")
+        self.recipe = recipe
+        self.display = str(display)
         self._validate()
 
     # ------------------------------------------------------------------ basics
@@ -216,7 +237,8 @@ class Law:
         """A copy with some constructor arguments changed, e.g. ``law.replace(fixed={"E": 1.69})``."""
         spec = {k: getattr(self, k) for k in ("name", "output", "bounds", "starts", "fixed", "derived",
                                                "natural", "loss", "loss_delta", "residual",
-                                               "citation", "notes", "reference", "shared")}
+                                               "citation", "notes", "reference", "shared", "recipe",
+                                               "references", "display")}
         spec.update(params=dict(self.param_help), inputs=dict(self.inputs))
         spec.update(changes)
         formula = spec.pop("formula", self.formula)
@@ -249,6 +271,14 @@ class Law:
         if unknown:
             raise ValueError(f"shared names unknown parameter(s) {sorted(unknown)}")
         _ = self._derived_programs, self._natural_programs  # compile them now: errors at definition
+        if self.recipe is not None:
+            r = self.recipe
+            if r.loss not in LOSSES or r.residual not in RESIDUALS:
+                raise ValueError(f"recipe: unknown loss {r.loss!r} or residual space {r.residual!r}")
+            grid = r.starts if isinstance(r.starts, Mapping) else {}
+            unknown = (set(grid) | set(r.bounds)) - set(self.params)
+            if unknown:
+                raise ValueError(f"recipe names unknown parameter(s) {sorted(unknown)}")
 
     # ------------------------------------------------------------------ parameters
     def _vector(self, params) -> np.ndarray:
@@ -456,7 +486,7 @@ class Law:
             bounds: Optional[Mapping] = None, loss: Optional[str] = None,
             delta: Optional[float] = None, residual: Optional[str] = None,
             absolute_sigma: bool = False, max_nfev: int = Options.max_nfev, n_threads=None,
-            prune="auto") -> LawFit:
+            prune="auto", recipe="auto") -> LawFit:
         """Fit the law to one data set from every start of its grid, in one batch.
 
         Parameters
@@ -482,6 +512,10 @@ class Law:
             As in :func:`lawfit.fit_multistart`: ``"auto"`` (default) runs LM from
             the 16 best starts of a grid of more than 64 when there are more
             than 100 points; None runs every start.
+        recipe : "auto", "published", "none" or Recipe
+            The source paper's fitting recipe (:func:`lawfit.catalog.recipe.resolve`):
+            ``"published"`` applies it; ``"auto"`` completes a call that names
+            its loss without a delta; the result's ``recipe`` says what was used.
 
         Returns
         -------
@@ -496,7 +530,11 @@ class Law:
         is NaN: use the bootstrap or the sandwich estimator of
         :mod:`lawfit.uncertainty` instead.
         """
-        opts = self.options(loss=loss, delta=delta, residual=residual)
+        chosen = resolve(self, recipe, loss=loss, delta=delta, residual=residual, starts=starts, bounds=bounds)
+        starts, bounds = chosen.starts, chosen.bounds
+        if chosen.fixed:
+            fixed = {**chosen.fixed, **dict(fixed or {})}
+        opts = self.options(loss=chosen.loss, delta=chosen.delta, residual=chosen.residual)
         loss, delta, residual = opts.loss, opts.delta, opts.residual
         inputs = _as_input_dict(x, self.input_names)
         y = float_array(y, "y").ravel()
@@ -530,12 +568,12 @@ class Law:
                       loss=loss, delta=delta,
                       fixed=tuple(p for p, m in zip(self.params, mask) if m),
                       n_starts=res.n_starts, n_converged=int(res.n_converged[0]),
-                      n_at_best=int(res.n_at_best[0]))
+                      n_at_best=int(res.n_at_best[0]), recipe=chosen.applied)
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
         label = f"{self.name!r}: " if self.name else ""
-        return f"Law({label}{self.formula}, inputs={list(self.inputs)})"
+        return f"Law({label}{self.display or self.formula}, inputs={list(self.inputs)})"
 
     def __str__(self) -> str:
         return describe_law(self)

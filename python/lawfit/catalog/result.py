@@ -36,6 +36,8 @@ class LawFit:
     residual, loss : str
     delta : float
     fixed : tuple of str
+    recipe : str
+        Which choices came from the paper's published recipe (empty: none).
     """
 
     law: Law
@@ -51,6 +53,7 @@ class LawFit:
     n_starts: int
     n_converged: int
     n_at_best: int
+    recipe: str = ""
 
     @property
     def params(self) -> dict:
@@ -81,14 +84,23 @@ class LawFit:
         return values, dict(zip(values, np.sqrt(np.clip(np.diag(cov), 0, None)).tolist()))
 
     def __str__(self) -> str:
-        head = (f"{self.law.name or self.law.formula}: {Status(self.status).name} "
+        head = (f"{self.law.name or self.law.display or self.law.formula}: {Status(self.status).name} "
                 f"({self.n_at_best}/{self.n_starts} starts reached the best cost "
                 f"{2 * self.cost:.6g}; {self.n_points} points, {self._objective()})")
         rows = [head]
+        if self.recipe:
+            rows.append(f"  recipe: {self.recipe}")
         for k, v in self.params.items():
             se = self.stderr[k]
             err = f" ± {se:.3g}" if np.isfinite(se) else ""
             rows.append(f"  {k:>12} = {v:.6g}{err}" + ("  (fixed)" if k in self.fixed else ""))
+        if self.law.natural and set(self.law.natural) != set(self.law.params):
+            values, errors = self.natural()
+            for k, v in values.items():
+                if k not in self.law.params:
+                    se = errors[k]
+                    err = f" ± {se:.3g}" if np.isfinite(se) else ""
+                    rows.append(f"  {k:>12} = {v:.6g}{err}  (natural)")
         if self.loss != "l2":
             rows.append("  (robust loss: standard errors from the bootstrap or lawfit.uncertainty)")
         if not self.converged:

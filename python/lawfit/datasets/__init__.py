@@ -14,7 +14,7 @@ or a directory holding the dataset folders; without it the loaders read
 
 >>> from lawfit.datasets import list_datasets
 >>> len(list_datasets())
-10
+12
 """
 
 from .chinchilla import BESIROGLU_N_EXCLUDED, besiroglu_excluded, load_epoch_chinchilla
@@ -33,7 +33,10 @@ from .nist import (
     passes,
     score_fit,
 )
+from .humanlike import ORHAN_EXTRAPOLATION, load_humanlike_vits_orhan2023
 from .obsscaling import load_obsscaling_ruan2024
+from .olmo import OLMO_TARGETS, OLMO_TASKS, load_olmo_ladder_bhagia2024, olmo_task_metrics, olmo_two_step, \
+    olmo_two_step_data
 from .porian import PORIAN_CONFIG_KEYS, load_porian_compute_optimal
 from .pythia import load_pythia_evals
 from .registry import DATASETS, DatasetInfo, list_datasets, load_dataset
@@ -68,4 +71,12 @@ __all__ = [
     "load_misfitting_li2025",
     "load_obsscaling_ruan2024",
     "load_laion_clip_mammut",
+    "load_olmo_ladder_bhagia2024",
+    "OLMO_TASKS",
+    "OLMO_TARGETS",
+    "olmo_task_metrics",
+    "olmo_two_step_data",
+    "olmo_two_step",
+    "load_humanlike_vits_orhan2023",
+    "ORHAN_EXTRAPOLATION",
 ]

@@ -56,6 +56,12 @@ DATASETS: Dict[str, DatasetInfo] = {d.name: d for d in (
     _info("laion_clip_mammut", ["segmentation_results.parquet", "model_profile.csv"],
           "Nezhurina et al. 2025, arXiv:2506.04598",
           "1,431 CLIP/MaMMUT runs, ADE20K and ImageNet zero-shot"),
+    _info("olmo_ladder_bhagia2024", ["ladder_runs.parquet", "target_runs.parquet"],
+          "Bhagia et al. 2024, arXiv:2412.04403",
+          "OLMo model ladder: 5 sizes x 5 token budgets with intermediate evaluations; 7B/13B targets"),
+    _info("humanlike_vits_orhan2023", ["runs_summary.csv", "finetune_curves.csv", "pretrain_curves.csv"],
+          "Orhan 2023, arXiv:2308.03712",
+          "78 ViTs on human-like video: model size x hours of video x image resolution"),
 )}
 
 
