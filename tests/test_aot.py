@@ -67,7 +67,9 @@ def test_builtin_law_gives_the_interpreters_bits(name):
 
 
 def test_every_catalog_law_is_built_in():
-    missing = [name for name in CATALOG if _builtin_law(lawfit.laws[name].program) is None]
+    # All but laws without a code generator or with code beyond aot.MAX_LINES (interpreted).
+    missing = [name for name in CATALOG if _builtin_law(lawfit.laws[name].program) is None
+               and aot.compiled_ahead(lawfit.laws[name].program)]
     assert not missing, f"catalog laws without compiled code (regenerate with python -m lawfit.engine.aot): {missing}"
 
 
