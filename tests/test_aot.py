@@ -15,7 +15,9 @@ import pytest
 import lawfit
 from lawfit.engine import aot
 from lawfit.engine import native as _core
-from lawfit.engine.core import _builtin_law, solve_batch
+from lawfit.engine.core import _builtin_law, evaluate_points, solve_batch
+
+from test_catalog import generate
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -38,29 +40,27 @@ CATALOG = sorted(lawfit.laws)
 def test_builtin_law_gives_the_interpreters_bits(name):
     law = lawfit.laws[name]
     if _builtin_law(law.program) is None:
-        pytest.skip("no code generator for this law's program: interpreted")
-    rng = np.random.default_rng(1)
-    n_laws, m = 6, 37
-    inputs = {k: rng.uniform(2.0, 50.0, n_laws * m) for k in law.inputs}
-    cols = law.program.input_matrix(inputs)
+        pytest.skip("interpreted (no code generator, or code beyond aot.MAX_LINES)")
+    x, y, true = generate(name)  # the catalog's recovery case: inputs in the law's domain
+    cols = law.program.input_matrix(x)
     lo, hi = law._bound_arrays()
-    lo_f, hi_f = np.where(np.isfinite(lo), lo, 0.0), np.where(np.isfinite(hi), hi, 0.0)
-    mid = np.where(np.isfinite(lo) & np.isfinite(hi), 0.5 * (lo_f + hi_f), np.where(np.isfinite(lo), lo_f + 0.5, 0.5))
-    f0 = np.asarray(lawfit.engine.core.evaluate_points(law.program, cols, mid)[0]).ravel()
-    y = f0 * (1 + 0.01 * rng.standard_normal(f0.size))
-    p0 = np.clip(mid * 1.1 + 0.01, lo, hi)
-    offsets = np.arange(n_laws + 1) * m
-    variants = [dict(), dict(weight=rng.uniform(0.5, 2.0, y.size)),
-                dict(problem_law=np.repeat(np.arange(n_laws), 2), problem_resample=np.tile([3, -1], n_laws)),
-                dict(loss="huber", delta=0.05), dict(fixed=np.eye(len(mid), dtype=np.uint8)[0])]
-    if np.all(f0 > 0) and np.all(y > 0):
-        variants.append(dict(residual="log", loss="soft_l1", delta=0.1))
+    truth = np.array([float(true.get(p, law.fixed.get(p, 1.0))) for p in law.program.param_names])
+    p0 = np.clip(truth * 1.2 + 0.01, lo, hi)
+    rng = np.random.default_rng(1)
+    offsets = np.array([0, y.size])
+    one = dict(problem_law=np.zeros(3, dtype=np.int64))
+    variants = [dict(one), dict(one, weight=rng.uniform(0.5, 2.0, y.size)),
+                dict(one, problem_resample=np.array([3, -1, 8])), dict(one, loss="huber", delta=0.05),
+                dict(one, fixed=np.eye(truth.size, dtype=np.uint8)[0])]
+    f0 = np.asarray(evaluate_points(law.program, cols, truth)[0]).ravel()
+    if np.all(y > 0) and np.all(f0 > 0):
+        variants.append(dict(one, residual="log", loss="soft_l1", delta=0.1))
     most = 0
     for kw in variants:
-        starts = np.tile(p0, (kw["problem_law"].size if "problem_law" in kw else n_laws, 1))
+        y_kw = np.log(y) if kw.get("residual") == "log" else y
         common = dict(lower=lo, upper=hi, max_nfev=40, **kw)
-        interp = solve_batch(law.program, cols, y, offsets, starts, jit=False, **common)
-        builtin = solve_batch(law.program, cols, y, offsets, starts, jit="auto", **common)
+        interp = solve_batch(law.program, cols, y_kw, offsets, np.tile(p0, (3, 1)), jit=False, **common)
+        builtin = solve_batch(law.program, cols, y_kw, offsets, np.tile(p0, (3, 1)), jit="auto", **common)
         assert _same(interp, builtin), (name, kw)
         most = max(most, int(np.asarray(interp.nfev).max()))
     assert most > 1  # the solver iterated: the bits compared are LM runs
