@@ -410,14 +410,11 @@ def _compiled_law(program, jit, device: str):
         return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
-    if device == "cpu":
-        builtin = _builtin_law(program)
-        if builtin is not None:
-            return builtin
     from . import jit as _jit
 
     if jit == "auto":  # only what is ready: never a compile the caller waits for
-        return _jit.loaded_solver(program, device)
+        builtin = _builtin_law(program) if device == "cpu" else None
+        return builtin if builtin is not None else _jit.loaded_solver(program, device)
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if compiled is None:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")
