@@ -683,7 +683,7 @@ def _callable_key(f, depth: int = 0):
         return ("method", _freeze(f.__self__, depth + 1), _callable_key(f.__func__, depth + 1))
     code = getattr(f, "__code__", None)
     if code is None or not isinstance(f, types.FunctionType):
-        call = getattr(type(f), "__call__", None)
+        call = getattr(type(f), "__call__", None)  # noqa: B004 (the class's __call__ function itself)
         if isinstance(call, types.FunctionType):  # a callable object
             return ("callable object", _freeze(f, depth + 1), _callable_key(call, depth + 1))
         return ("id", id(f))
@@ -777,7 +777,7 @@ def trace(f: Callable, xdata, p0=None) -> Program:
     >>> lawfit.trace(lambda x, a: a * x if a > 0 else x, [1.0, 2.0], p0=[1.0])
     Traceback (most recent call last):
     ...
-    lawfit.tracing.TraceError: data-dependent control flow (if, and, or, while on a traced condition) is not supported in a traced model
+    lawfit.tracing.TraceError: data-dependent control flow (if, and, or, while on a traced condition) ...
     """
     if p0 is None:
         p0 = np.ones(len(_param_names(f, None)))

@@ -78,7 +78,8 @@ def catalog_source() -> str:
     """The text of ``cpp/generated/catalog_laws.cpp`` for the current catalog."""
     from ..catalog import laws
 
-    blocks, rows = [], []
+    blocks: list[str] = []
+    rows: list[str] = []
     seen = set()
     for name in sorted(laws):
         program = laws[name].program

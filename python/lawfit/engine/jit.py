@@ -80,7 +80,8 @@ __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_
 
 # -ffp-contract=off and -fno-math-errno as the core's own build (CMakeLists.txt):
 # the same rounding as the interpreter.
-FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-march=native", "-shared", "-fPIC"]
+FLAGS = ["-std=c++17", "-O3", "-ffp-contract=off", "-fno-math-errno", "-fno-trapping-math", "-march=native",
+         "-shared", "-fPIC"]
 # --fmad=false as the package's CUDA build (cuda/CMakeLists.txt).
 CUDA_FLAGS = ["-std=c++17", "-O3", "--fmad=false", "-shared", "-Xcompiler", "-fPIC"]
 

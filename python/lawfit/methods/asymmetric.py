@@ -73,7 +73,8 @@ def fit_asymmetric(data, law, *, x=None, y: str, by=None, overestimate: float = 
               **fit_kwargs)
     side = None
     rounds = 1
-    for rounds in range(1, int(max_iter) + 1):
+    for round_no in range(1, int(max_iter) + 1):
+        rounds = round_no
         pred = res.predict(df)["prediction"].to_numpy()
         obs = df[y].to_numpy(dtype=float)
         r = (np.log(pred) - np.log(obs)) if resid == "log" else (pred - obs)

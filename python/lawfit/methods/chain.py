@@ -356,7 +356,8 @@ def muennighoff_two_stage(data, *, N: str = "N", D: str = "D", U_D: str = "U_D",
     Stage ``chinchilla``: Hoffmann et al.'s Approach 3 (the published recipe: Huber
     with delta = 1e-3 on log residuals from the 4,500-point grid, LM from its 16 best
     points) on the single-epoch runs (D <= U_D; they should not have excess
-    parameters either, N <= N_opt(U_D), as in the paper's base fit).  Stage ``muennighoff_raw``: R_N_star and R_D_star on every run with
+    parameters either, N <= N_opt(U_D), as in the paper's base fit).  Stage
+    ``muennighoff_raw``: R_N_star and R_D_star on every run with
     E, A, alpha, B, beta held at stage one's estimates (in each resample, at that
     resample's), the same Huber objective, starts R* in {0, 4, ..., 20}.
 

@@ -12,7 +12,7 @@ each effective cost.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional
 
 import numpy as np
 
@@ -162,7 +162,9 @@ def fit_pareto(data, law, *, x, y: str, by=None, minimize: bool = True, bins: Op
     res = quiet_fit(df[front], law_obj, x=x_cols, y=y, by=by or None, progress=progress, **fit_kwargs)
     reps = None
     if bootstrap:
-        keep = (lambda copy: pareto_front(copy, x_cols[0], y, by=by, minimize=minimize, bins=bins))
+        def keep(copy):
+            return pareto_front(copy, x_cols[0], y, by=by, minimize=minimize, bins=bins)
+
         rep = replicate_rows(df, int(bootstrap), seed=seed, unit=_listify(bootstrap_by) or None, keep=keep)
         rres = quiet_fit(rep, law_obj, x=x_cols, y=y, by=by + [REPLICATE], progress=progress, nan_policy="omit",
                    **fit_kwargs)
