@@ -19,7 +19,14 @@ from __future__ import annotations
 
 import pytest
 
+import os
+
 from _env import HAS_GPU, data_root
+
+# The package's loaders read $LAWFIT_DATA; the tests find ../shared/data beside the
+# repository without it (as CI has it), so tell the loaders where that is.
+if not os.environ.get("LAWFIT_DATA") and data_root().is_dir():
+    os.environ["LAWFIT_DATA"] = str(data_root())
 
 
 def pytest_report_header(config):
