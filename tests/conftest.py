@@ -17,9 +17,9 @@ everything.
 """
 from __future__ import annotations
 
-import pytest
-
 import os
+
+import pytest
 
 from _env import HAS_GPU, data_root
 
