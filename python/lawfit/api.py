@@ -376,7 +376,8 @@ class _Batch:
         """The ``reason`` of every group: for BAD_INPUT its first offending row and
         column, else the status's explanation."""
         status = np.asarray(status)
-        out = [status_message(int(c)) for c in status.tolist()]
+        message = {c: status_message(c) for c in np.unique(status).tolist()}  # one lookup per distinct status
+        out = [message[c] for c in status.tolist()]
         bad = np.flatnonzero(status == int(Status.BAD_INPUT))
         if not bad.size:
             return out
