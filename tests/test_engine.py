@@ -110,6 +110,27 @@ def test_auto_pruning_runs_the_whole_grid_for_laws_found_by_few_starts():
     np.testing.assert_allclose(auto.params[0], [1.0, 5.0], rtol=1e-6)
 
 
+def test_racing_laws_of_few_points_finds_the_full_grids_optimum_with_fewer_evaluations():
+    """Laws of few points run every start, but only the RACE_K lowest-cost starts still iterating
+    after RACE_NFEV evaluations continue (all of them where the optimum is not yet confirmed)."""
+    from lawfit.engine import starts as starts_mod
+
+    N, D, ys = _collection(n_laws=8, n_tokens=4, noise=0.003)  # 24 points per law
+    law = lawfit.laws["chinchilla"]
+    grid = dict(zip(law.params, law.start_axes()))
+    kw = dict(lower=[0, 0, 0, 0, 0], upper=[20, np.inf, 3, np.inf, 3], params=list(law.params))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        full = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, prune=None, **kw)
+        raced = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, **kw)
+    assert raced.n_run.tolist() == [243] * 8  # every start was run ...
+    assert raced.nfev.sum() < 0.6 * full.nfev.sum()  # ... most of them only RACE_NFEV evaluations
+    stopped = (raced.all_status == int(lawfit.Status.MAX_EVALUATIONS)) & (raced.all_nit < 600)
+    assert stopped.any() and np.all(raced.all_nit[stopped] < starts_mod.RACE_NFEV)
+    np.testing.assert_array_equal(raced.converged, full.converged)
+    np.testing.assert_allclose(raced.cost, full.cost, rtol=1e-6)
+
+
 @settings(max_examples=25, deadline=None)
 @given(seed=st.integers(0, 10_000), k=st.integers(1, 12))
 def test_pruning_never_returns_a_worse_optimum_than_the_best_evaluated_start(seed, k):
