@@ -220,8 +220,9 @@ def _describe_group(df, pos: int, by: list[str]) -> str:
 # Preparing the batch
 
 
-def _canonical_order(codes: np.ndarray, keys: list) -> np.ndarray:
-    """Row order by group code, then by the values in ``keys`` (lexicographic).
+def _canonical_order(codes: np.ndarray, keys: list) -> np.ndarray | None:
+    """Row order by group code, then by the values in ``keys`` (lexicographic); None when
+    the rows are in that order already.
 
     Tables usually arrive grouped and sorted (one run after another, checkpoints
     in order): a stable sort by group and a linear check then replace the full
@@ -232,14 +233,32 @@ def _canonical_order(codes: np.ndarray, keys: list) -> np.ndarray:
 
     if any(np.isnan(k).any() for k in keys):  # NaN sorts last: leave it to lexsort
         return lexsorted()
-    order = np.argsort(codes, kind="stable")
-    undecided = np.ones(max(order.size - 1, 0), dtype=bool)
-    for c in [codes[order]] + [k[order] for k in keys]:
+    in_place = bool(np.all(codes[:-1] <= codes[1:]))  # grouped already: no gathers
+    order = None if in_place else np.argsort(codes, kind="stable")
+    undecided = np.ones(max(codes.size - 1, 0), dtype=bool)
+    for c in [codes] + list(keys) if in_place else [codes[order]] + [k[order] for k in keys]:
         if np.any(undecided & (c[:-1] > c[1:])):
             return lexsorted()
         undecided &= ~(c[:-1] < c[1:])
     return order
 
+
+
+def _group_codes(df, by: list) -> np.ndarray:
+    """Group number of every row, groups in sorted key order (``groupby(...).ngroup()``).
+
+    One key column that is already sorted and complete (the usual table: one
+    group after another) is numbered in one pass instead of a hash and sort.
+    """
+    if len(by) == 1:
+        s = df[by[0]]
+        v = s.to_numpy()
+        if v.dtype.kind in "iuf" and v.size and not s.hasnans and s.is_monotonic_increasing:
+            codes = np.empty(v.size, dtype=np.int64)
+            codes[0] = 0
+            np.cumsum(v[1:] != v[:-1], out=codes[1:])
+            return codes
+    return df.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy()
 
 
 class _Batch:
@@ -283,8 +302,11 @@ class _Batch:
         first_bad = None
         for c, v in list(cols.items()) + ([("sigma" if sigma_col is None else sigma_col, sig)]
                                           if sig is not None else []):
-            nf = ~np.isfinite(v)
-            if nf.any() and first_bad is None:
+            finite = np.isfinite(v)
+            if finite.all():
+                continue
+            nf = ~finite
+            if first_bad is None:
                 first_bad = (c, int(nf.sum()), int(np.argmax(nf)))
             bad |= nf
         key_missing = np.zeros(n, dtype=bool)
@@ -304,26 +326,29 @@ class _Batch:
         self.n_dropped = int((~keep).sum())
         if not keep.any():
             raise ValueError("no rows left after dropping missing values (nan_policy='omit')")
-        idx = np.flatnonzero(keep)
-        sub = df if idx.size == n else df.iloc[idx]
+        whole = self.n_dropped == 0
+        idx = np.arange(n) if whole else np.flatnonzero(keep)
+        sub = df if whole else df.iloc[idx]
         if by:
-            codes = sub.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy()
+            codes = _group_codes(sub, by)
         else:
             codes = np.zeros(len(sub), dtype=np.int64)
         # Rows in a canonical order: by group, then by the values (x, y, sigma), so that the
         # same rows give the same batch however the table was ordered or partitioned.
-        sort_keys = [cols[c][idx] for c in dict.fromkeys(list(x_cols) + [y])]
+        sort_keys = [cols[c] if whole else cols[c][idx] for c in dict.fromkeys(list(x_cols) + [y])]
         if sig is not None:
-            sort_keys.append(sig[idx])
+            sort_keys.append(sig if whole else sig[idx])
         order = _canonical_order(codes, sort_keys)
-        rows = idx[order]
-        codes = codes[order]
+        if order is not None:
+            rows, codes = idx[order], codes[order]
+        else:
+            rows = idx
         G = int(codes.max()) + 1
         counts = np.bincount(codes, minlength=G)
         self.offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
         # Tables usually arrive whole and in order: a plain copy then replaces the gather
         # (a copy either way: the fit must not alias the caller's columns).
-        in_order = rows.size == n and bool(np.all(np.diff(rows) == 1))
+        in_order = order is None and whole
 
         def take(a):
             return a.copy() if in_order else a[rows]
@@ -342,9 +367,11 @@ class _Batch:
         self.keys = pd.DataFrame({c: self.frame[c].to_numpy()[self.offsets[:-1]] for c in by})
         if not by:
             self.keys = pd.DataFrame(index=range(1))
-        self.inputs = {name: take(cols[c]) for name, c in zip(law.input_names, x_cols)}
-        self.y = take(cols[y])
-        self.sigma = None if sig is None else take(sig)
+        # The frame's columns are fresh copies: the inputs share them (y is copied again below
+        # where rows without a group key must be blanked).
+        self.inputs = {name: frame[c] for name, c in zip(law.input_names, x_cols)}
+        self.y = frame[y]
+        self.sigma = None if sig is None else frame[sigma_col or "sigma"]
         self.boot_labels = None
         if bootstrap_by:
             lab = self.frame[bootstrap_by].astype(str).agg("\x1f".join, axis=1) if len(bootstrap_by) > 1 \
@@ -353,7 +380,7 @@ class _Batch:
             # sorted label order, the same in any partition of the data.
             self.boot_labels = lab.astype(str).to_numpy()
         self.rows = rows
-        self.nonfinite = bad[rows]  # only with nan_policy='propagate'
+        self.nonfinite = bad.copy() if in_order else bad[rows]  # only with nan_policy='propagate'
         # What the reasons need: names of the columns, unparsable cells, rows whose group key is missing.
         self.names = {**dict(zip(law.input_names, x_cols)), "y": y, "sigma": sigma_col or "sigma"}
         self.source = source
@@ -361,6 +388,7 @@ class _Batch:
         self.missing_key = {}
         if key_missing.any():
             flat = np.flatnonzero(key_missing[rows])
+            self.y = self.y.copy()
             self.y[flat] = np.nan  # the core fails these groups: rows without a group are not one
             for k in flat[::-1].tolist():
                 self.missing_key[int(codes[k])] = (k, next(c for c in by if _pd().isna(df[c].iloc[rows[k]])))

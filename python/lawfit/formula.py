@@ -757,6 +757,13 @@ class Program:
     def n_columns(self) -> int:
         return len(self.columns)
 
+    @cached_property
+    def key(self) -> tuple:
+        """What identifies the compiled law: the code's and constants' bytes and the number of
+        parameters (the key of the built-in catalog, the compile cache and the loaded laws)."""
+        return (np.ascontiguousarray(self.code, dtype=np.int32).tobytes(),
+                np.ascontiguousarray(self.consts, dtype=np.float64).tobytes(), len(self.param_names))
+
     def __repr__(self) -> str:
         return (f"Program({self.formula!r}, inputs={self.input_names}, params={self.param_names}, "
                 f"{len(self.code)} instructions, {self.n_columns - len(self.input_names)} hoisted)")

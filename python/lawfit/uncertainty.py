@@ -42,7 +42,7 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import free_block_pinv, parameter_covariance
+from .engine.covariance import free_block_pinv, inverse_diagonal, parameter_covariance
 from .status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -323,18 +323,25 @@ def goodness_of_fit(fit) -> dict:
     n = fit.data.n_points.astype(float)
     k = fit.n_free.astype(float)
     offsets = fit.data.offsets
-    w = fit.data.weights_or_ones()
-    point_law = fit.data.point_law
+    w = fit.data.weight
     with np.errstate(all="ignore"):
         yt = np.log(fit.data.y) if fit.residual == "log" else fit.data.y
         if fit.loss == "l2":  # the solver's cost is 1/2 sum w r^2 at the optimum: no evaluation needed
             rss = 2.0 * np.asarray(fit.cost, dtype=float)
         else:
             r = _point_terms(fit)[0]
-            rss = _segment_sum(w * r * r, offsets)
-        ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
-        tss = _segment_sum(w * (yt - ybar[point_law]) ** 2, offsets)
-        ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + 0.5 * _segment_sum(np.log(w), offsets)
+            rss = _segment_sum(r * r if w is None else w * r * r, offsets)
+        if w is None:  # unweighted: no products with ones, and sum log w = 0
+            ybar = _segment_sum(yt, offsets) / n
+            dev = yt - np.repeat(ybar, fit.data.n_points)
+            tss = _segment_sum(dev * dev, offsets)
+            log_w = 0.0
+        else:
+            ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
+            dev = yt - np.repeat(ybar, fit.data.n_points)
+            tss = _segment_sum(w * dev * dev, offsets)
+            log_w = 0.5 * _segment_sum(np.log(w), offsets)
+        ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + log_w
         out = {"rss": rss, "r2": np.where(tss > 0, 1.0 - rss / tss, np.nan), "log_likelihood": ll,
                "aic": 2.0 * (k + 1.0) - 2.0 * ll, "bic": (k + 1.0) * np.log(n) - 2.0 * ll}
     out = {name: np.where(ok, v, np.nan) for name, v in out.items()}
@@ -559,25 +566,30 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
     d = np.sqrt(np.clip(np.diagonal(A, axis1=-2, axis2=-1), 0.0, None))
     free = ~fixed
     d_safe = np.where((d > 0) & free, d, 1.0)
-    scaled = A / (d_safe[:, :, None] * d_safe[:, None, :])
     fixed_rc = fixed[:, :, None] | fixed[:, None, :]
-    scaled[fixed_rc] = 0.0
-    scaled[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+    any_fixed = bool(fixed.any())
+    if any_fixed:  # the free block alone: fixed rows and columns of the identity
+        A[fixed_rc] = 0.0
+        A[fixed_rc & np.eye(P, dtype=bool)] = 1.0
+
+    def scaled(laws):
+        """The column-scaled matrices D^-1 A D^-1 of ``laws`` (the correlation form)."""
+        return A[laws] / (d_safe[laws][:, :, None] * d_safe[laws][:, None, :])
+
     rcond = np.ones(L)
     judged = np.flatnonzero(converged & finite)
     with np.errstate(all="ignore"):
-        # Screen first: the eigenvalues of the scaled matrix lie in
+        # Screen first: the eigenvalues of the scaled matrix S lie in
         # [1 / trace(S^-1), trace(S)] with trace(S) = P, so a law with
         # P trace(S^-1) < 1 / IDENTIFIABLE_RCOND is identifiable without its
-        # eigenvalues (an inverse costs a third of them); the rest get them.
-        try:
-            bound = 1.0 / (P * np.trace(np.linalg.inv(scaled[judged]), axis1=-2, axis2=-1))
-            unsure = ~(bound > IDENTIFIABLE_RCOND)
-        except np.linalg.LinAlgError:  # an exactly singular matrix in the batch: ask every law
-            unsure = np.ones(judged.size, dtype=bool)
-        look = judged[unsure]
-        w = np.linalg.eigvalsh(scaled[look])  # eigenvectors only for the laws named below
-        rcond[look] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
+        # eigenvalues; trace(S^-1) = sum_i d_i^2 (A^-1)_ii, from the core's
+        # Cholesky of A (where it succeeds); the rest get their eigenvalues.
+        if judged.size:
+            inv_diag, ok = inverse_diagonal(A[judged])
+            trace = np.where(free[judged], d_safe[judged] ** 2 * inv_diag, 1.0).sum(axis=1)
+            look = judged[~(ok & (1.0 / (P * trace) > IDENTIFIABLE_RCOND))]
+            w = np.linalg.eigvalsh(scaled(look))  # eigenvectors only for the laws named below
+            rcond[look] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
     flat = free & (d == 0)  # the law does not depend on these at the optimum
     no_se = free & ~np.isfinite(se)
     if n_points is not None:  # no residual degrees of freedom: no standard error, by construction
@@ -592,10 +604,11 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
             which = [param_names[j] for j in np.flatnonzero(flat[law])]
             why = "the fit does not depend on " + ", ".join(which) + " at the optimum"
         elif singular[law]:
-            comp = np.abs(np.linalg.eigh(scaled[law])[1][:, 0]) * free[law]
+            comp = np.abs(np.linalg.eigh(scaled([law])[0])[1][:, 0]) * free[law]
             which = [param_names[j] for j in np.flatnonzero(comp >= 0.3 * comp.max())]
-            why = (f"the data determine only a combination of {', '.join(which)} "
-                   f"(scaled J^T J condition number {1.0 / max(rcond[law], 1e-300):.1e})")
+            cond = (f"condition number {1.0 / rcond[law]:.1e}" if rcond[law] > np.finfo(float).eps
+                    else "singular to working precision")
+            why = f"the data determine only a combination of {', '.join(which)} (scaled J^T J {cond})"
         else:
             why = "no finite standard error for " + ", ".join(param_names[j] for j in np.flatnonzero(no_se[law]))
         few = [f"{int(c[i])} distinct {name}" for name, c in counts.items() if c[i] < 4]

@@ -83,7 +83,7 @@ def catalog_source() -> str:
     seen = set()
     for name in sorted(laws):
         program = laws[name].program
-        key = (program.code.tobytes(), program.consts.tobytes(), len(program.param_names))
+        key = program.key
         if key in seen:  # two names for one program: one entry
             continue
         if not compiled_ahead(program):

@@ -426,11 +426,11 @@ _builtin_cache: dict = {}
 
 def _builtin_law(program):
     """The catalog law compiled into the core for exactly this program, or None."""
-    code = np.ascontiguousarray(program.code, dtype=np.int32)
-    consts = np.ascontiguousarray(program.consts, dtype=np.float64)
-    key = (code.tobytes(), consts.tobytes(), len(program.param_names))
+    key = program.key
     if key not in _builtin_cache:
-        _builtin_cache[key] = _core.builtin_compiled(code, consts, len(program.param_names))
+        _builtin_cache[key] = _core.builtin_compiled(np.ascontiguousarray(program.code, dtype=np.int32),
+                                                     np.ascontiguousarray(program.consts, dtype=np.float64),
+                                                     len(program.param_names))
     return _builtin_cache[key]
 
 

@@ -41,6 +41,13 @@ def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
     return fast
 
 
+def inverse_diagonal(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Diagonals (K, P) of the inverses of well-conditioned symmetric positive definite
+    matrices (K, P, P), by the core's scaled Cholesky, and where that succeeded (K,) bool."""
+    inv, ok = _core.covariance(np.ascontiguousarray(a, dtype=float), _MIN_PIVOT)
+    return np.diagonal(inv, axis1=-2, axis2=-1), ok
+
+
 def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
     """curve_fit's singular-value cut-off, applied to the scaled J^T J."""
     out = np.full(jtj.shape, np.nan)
@@ -99,9 +106,9 @@ def free_block_pinv(jtj: np.ndarray, fixed: np.ndarray | None, n_points) -> np.n
     0 in the result: the free block is inverted alone (the core leaves the
     fixed rows of J^T J at 0).
     """
-    A = np.array(jtj, dtype=float)
     if fixed is None or not np.any(fixed):
-        return pinv_jtj(A, n_points)
+        return pinv_jtj(jtj, n_points)
+    A = np.array(jtj, dtype=float)
     fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), A.shape[:-1])
     fixed_rc = fixed[..., :, None] | fixed[..., None, :]
     eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
@@ -135,7 +142,7 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
         dof = np.broadcast_to(np.asarray(n_points), (L,)) - (~fixed_rows).sum(axis=1)
         ok_dof = dof > 0
         s_sq = np.where(ok_dof, 2.0 * np.asarray(cost, dtype=float) / np.where(ok_dof, dof, 1), 1.0)
-        pcov = pcov * s_sq[:, None, None]
+        pcov *= s_sq[:, None, None]
         bad = bad | ~ok_dof
     pcov[bad] = np.inf
     return pcov

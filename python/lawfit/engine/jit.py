@@ -641,12 +641,7 @@ def loaded_solver(program, device: str = "cpu"):
     """``program`` already compiled and loaded in this process for ``device``, or None (no compile)."""
     kind = "cpu" if device == "cpu" else "cuda"
     with _lock:
-        return _by_program.get((kind, _program_key(program)))
-
-
-def _program_key(program) -> tuple:
-    return (bytes(np.ascontiguousarray(program.code, dtype=np.int32)),
-            bytes(np.ascontiguousarray(program.consts, dtype=np.float64)), len(program.param_names))
+        return _by_program.get((kind, program.key))
 
 
 def _compile_and_load(program, kind: str):
@@ -677,7 +672,7 @@ def _compile_and_load(program, kind: str):
             _error = f"{path.name}: {problem}"
             return None
         _loaded[key] = capsule
-        _by_program[(kind, _program_key(program))] = capsule
+        _by_program[(kind, program.key)] = capsule
         return capsule
 
 

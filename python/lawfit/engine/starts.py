@@ -12,8 +12,8 @@ starts, LM runs from the best :data:`AUTO_PRUNE_K` of every law with more than
 :data:`AUTO_CONFIRM` of those reach is run from the rest of the grid as well;
 laws of fewer points run the whole grid, raced (:func:`_race`: every start gets
 :data:`RACE_NFEV` evaluations, the :data:`RACE_K` best of those still iterating
-continue, all of them where fewer than :data:`AUTO_CONFIRM` starts agree on the
-optimum).  Measured on the
+run to the end, all of them where fewer than :data:`AUTO_CONFIRM` starts agree
+on the optimum).  Measured on the
 released collections in ``../shared/data`` (README, "How it works"): ranking
 starts by their initial cost finds the full grid's optimum for every law of the
 19 Hitchhiker (ColPret) scaled sets on Chinchilla's 243-point grid and for
@@ -24,11 +24,11 @@ the best 16 (with the confirmation) missed the optimum of 335 laws, all of
 them with at most 92 points (median 27), and the best 64 still missed some
 (an optimum's start ranked as low as 80th of 243).  Racing those small laws
 instead of running every start to the cap gives the full grid's optimum on
-the 122 cut-offs of ``evaluate(..., fractions=[0.25, 1.0])`` with 17% of its
-evaluations (costs within 1e-7), except on two 6- and 9-point cut-offs whose
-full-grid answer is arbitrary (on one, eight starts were still descending below
-the "optimum" at the evaluation cap; on the other racing finds a 2.5% lower
-cost).  ``prune=k`` runs exactly
+the 122 cut-offs of ``evaluate(..., fractions=[0.25, 1.0])`` with 20% of its
+evaluations (the same bits: a start that goes on is run again from its start),
+except on one 9-point cut-off whose full-grid answer is arbitrary (eight starts
+were still descending below that "optimum" when they reached the evaluation
+cap).  ``prune=k`` runs exactly
 the k best of every law; ``prune=None`` runs the whole grid.
 """
 from __future__ import annotations
@@ -49,7 +49,7 @@ AUTO_PRUNE_K = 16
 AUTO_PRUNE_MIN_STARTS = 64
 AUTO_CONFIRM = 3
 AUTO_PRUNE_MAX_POINTS_FULL = 100
-RACE_NFEV = 20
+RACE_NFEV = 30
 RACE_K = 8
 _MAX_KEPT_JTJ = 1 << 23  # doubles of J^T W J kept for every start (64 MiB)
 
@@ -238,7 +238,8 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     all_nfev = np.zeros((L, S), dtype=np.int32)
 
     def run(law_i, start_i, p, max_nfev=None):
-        """LM on problems (law_i, start_i) from ``p``, results stored (counts added to earlier runs)."""
+        """LM on problems (law_i, start_i) from ``p``; results stored (evaluations added to earlier
+        runs of the same start)."""
         if not law_i.size:
             return
         kw = common if max_nfev is None else {**common, "max_nfev": int(max_nfev)}
@@ -249,7 +250,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
             all_jtj[law_i * S + start_i] = sol.jtj
         all_params[law_i, start_i], all_cost[law_i, start_i] = sol.params, sol.cost
         all_status[law_i, start_i] = sol.status
-        all_nit[law_i, start_i] += sol.nit
+        all_nit[law_i, start_i] = sol.nit
         all_nfev[law_i, start_i] += sol.nfev
 
     raced = race[law_idx]
@@ -259,8 +260,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         if cap is None:  # laws with different numbers of free parameters: no racing
             run(law_idx[raced], start_idx[raced], rows(law_idx[raced], start_idx[raced]))
         else:
-            _race(run, rows, law_idx[raced], start_idx[raced], all_cost, all_status, all_params, all_nfev,
-                  cap, basin_rtol)
+            _race(run, rows, law_idx[raced], start_idx[raced], all_cost, all_status, cap, basin_rtol)
 
     best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
     if k is not None and prune == "auto":
@@ -308,17 +308,17 @@ def _max_nfev(options: Options, fixed: np.ndarray):
     return 100 * (int(n_free[0]) + 1) if n_free.size == 1 else None
 
 
-def _race(run, rows, law_idx, start_idx, cost, status, params, nfev, cap: int, basin_rtol: float):
+def _race(run, rows, law_idx, start_idx, cost, status, cap: int, basin_rtol: float):
     """Every start of laws of few points, without running hopeless ones to the evaluation cap.
 
-    All starts get :data:`RACE_NFEV` evaluations; the ones still iterating then continue (from
-    where they stopped, with the rest of the cap) if they are among the :data:`RACE_K` lowest
-    costs of their law, or if the law's best optimum is then not confirmed by
-    :data:`AUTO_CONFIRM` converged starts (then all of them continue).  On the Hitchhiker cut-offs of
-    ``lawfit.evaluate`` the full grid spends most of its evaluations in starts that wander along
-    flat valleys of 10-100-point laws until the cap; racing takes 13-18% of the evaluations and
-    gives the same optimum except where the full grid's answer is itself arbitrary (README,
-    "How it works").
+    All starts get :data:`RACE_NFEV` evaluations; the ones still iterating then run again
+    from their start with the whole cap (so each gives exactly what the full grid gives it)
+    if they are among the :data:`RACE_K` lowest costs of their law, or if the law's best
+    optimum is then not confirmed by :data:`AUTO_CONFIRM` converged starts (then all of them).
+    On the Hitchhiker cut-offs of ``lawfit.evaluate`` the full grid spends most of its
+    evaluations in starts that wander along flat valleys of 10-100-point laws until the cap;
+    racing takes a fifth of the evaluations and gives the same optimum except where the full
+    grid's answer is itself arbitrary (README, "How it works").
     """
     first = min(RACE_NFEV, cap)
     run(law_idx, start_idx, rows(law_idx, start_idx), first)
@@ -328,21 +328,17 @@ def _race(run, rows, law_idx, start_idx, cost, status, params, nfev, cap: int, b
     going = status[laws] == int(Status.MAX_EVALUATIONS)
     c = np.where(np.isfinite(cost[laws]), cost[laws], np.inf)
     rank = np.argsort(np.argsort(c, axis=1, kind="stable"), axis=1, kind="stable")
-    cont = going & (rank < RACE_K)
+    best = going & (rank < RACE_K)
 
-    def resume(mask):
+    def rerun(mask):
         li, si = np.nonzero(mask)
         order = np.argsort(si, kind="stable")  # start-major, as run_starts
         li, si = laws[li[order]], si[order]
-        left = cap - nfev[li, si]
-        for budget in np.unique(left):  # one core call per remaining budget (usually one)
-            at = left == budget
-            run(li[at], si[at], params[li[at], si[at]], budget)
+        run(li, si, rows(li, si), cap)
 
-    resume(cont)
+    rerun(best)
     _, _, _, basin = reduce_best(cost[laws], status[laws], basin_rtol)
-    unconfirmed = (basin < AUTO_CONFIRM)[:, None]
-    resume(unconfirmed & going & ~cont)
+    rerun((basin < AUTO_CONFIRM)[:, None] & going & ~best)
 
 
 def _empty_outcome(starts, names) -> StartsOutcome:
