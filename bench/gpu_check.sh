@@ -30,6 +30,6 @@ if command -v nvcc > /dev/null; then
     | grep -E "Compiling entry|Used|stack frame" | sed -E 's/_ZN6lawfit4cuda[0-9A-Za-z_]*(solve_[a-z]+_kernel|best_kernel|summary_kernel)(ILi([0-9]+)ELi([0-9]+)E)?.*/\1 NP=\3 NS=\4/' || true
 fi
 # progress per GPU chunk, and the engine (pruning, statistics) on device='auto'
-python -m pytest -q tests/test_gpu.py tests/test_reductions.py tests/test_device_arrays.py tests/test_jit.py tests/test_curve_fit.py \
-  tests/test_progress.py tests/test_engine.py
+python -m pytest -q tests/engine/test_gpu.py tests/engine/test_reductions.py tests/engine/test_device_arrays.py tests/engine/test_jit.py tests/curve_fit/test_curve_fit.py \
+  tests/engine/test_progress.py tests/engine/test_engine.py
 python bench/run.py --only gpu $scale "$@"

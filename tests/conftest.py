@@ -10,6 +10,17 @@ Markers (registered in pyproject.toml, ``--strict-markers``):
 * ``data`` -- reads the released data sets (``$LAWFIT_DATA``, else
   ``../shared/data``): skipped where they are absent.
 
+Layout: one folder per part of the package -- ``engine/`` (lawfit.engine: the
+core's driver, reductions, JIT and its cache, the generated catalog, the stub,
+the C++ tests), ``api/`` (lawfit.fit, evaluate, FitResult, plots, the CLI and
+bad input at every entry point), ``curve_fit/`` (curve_fit, tracing, scipy's
+own tests, bounded fits), ``catalog/``, ``methods/``, ``uncertainty/``
+(multistart, bootstrap, covariances), ``formula/`` (the law language, fuzzing),
+``datasets/`` (loaders and reproductions of published fits), ``acceptance/``
+(NIST StRD), ``bench/`` and ``docs/``.  Shared helpers live here (``_env``,
+``nist_scoring``, ``nist_models``, ``bounded_collection``); this folder is on
+``sys.path`` because pytest puts a conftest's folder there.
+
 README's command (``python -m pytest -q tests``) runs the default tier,
 ``-m "not slow and not sanitizers"`` (pyproject's addopts); ``-m slow``,
 ``-m sanitizers`` or ``-m "slow or sanitizers"`` picks the others, ``-m ""``

@@ -1,6 +1,6 @@
 """Running and scoring the NIST StRD problems with scipy and with lawfit.
 
-Shared by ``tests/test_nist.py`` and by the benchmarks: :func:`nist_report`
+Shared by ``tests/acceptance/test_nist.py`` and by the benchmarks: :func:`nist_report`
 fits every problem from both starts with both libraries and returns the
 per-problem table as text.  The LRE and pass rule themselves live in
 ``lawfit.datasets.nist`` (``lre``, ``score_fit``, ``passes``).

@@ -2,7 +2,7 @@
 
 The fuzz targets in this folder draw every decision through a `Source`, so the
 same target runs under atheris (coverage-guided, `FdpSource`) and in the plain
-randomized CI test (`RandomSource`, tests/test_fuzz_quick.py).
+randomized CI test (`RandomSource`, tests/formula/test_fuzz_quick.py).
 """
 from __future__ import annotations
 

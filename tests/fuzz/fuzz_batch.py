@@ -19,7 +19,7 @@ shapes, dtypes, offsets, bounds, masks and options go to
 
 POWI exponents are drawn from [-1000, 1000] (and INT_MIN): larger ones made the
 interpreter loop for minutes before it validated them (see
-tests/test_fuzz_quick.py::test_powi_exponent_out_of_range_is_refused).
+tests/formula/test_fuzz_quick.py::test_powi_exponent_out_of_range_is_refused).
 Set LAWFIT_FUZZ_ANY_POWI=1 to draw any int32, LAWFIT_FUZZ_SAFE_POWI=1 to keep to
 the compiler's [-64, 64] (for a sanitizer build of _core while INT_MIN is
 still undefined behaviour there).

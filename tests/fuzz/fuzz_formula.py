@@ -14,7 +14,7 @@ The contract under test (`check_formula`):
 
 Inputs are raw text half of the time and token soup (names, numbers,
 operators, functions, parentheses) the other half, which reaches deep into
-the grammar.  tests/test_fuzz_quick.py runs the same target on seeded random
+the grammar.  tests/formula/test_fuzz_quick.py runs the same target on seeded random
 inputs in CI; a failure there or here prints the offending formula.
 """
 from __future__ import annotations

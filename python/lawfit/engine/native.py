@@ -1,7 +1,7 @@
 """The compiled module, re-exported: the one place Python imports ``lawfit._core``.
 
 Everything above the engine (the API, the catalog, results, plots) reaches the
-core through :mod:`lawfit.engine`; ``tests/test_layering.py`` keeps it so.
+core through :mod:`lawfit.engine`; ``tests/engine/test_layering.py`` keeps it so.
 """
 from .._core import (  # noqa: F401  (re-exports)
     BATCH_VIEW_SIZE,

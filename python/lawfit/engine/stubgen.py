@@ -12,7 +12,7 @@ into their bare names.
 
 ``--check`` writes nothing: it exits with status 1 and prints a diff when the
 checked-in stub differs from what the built module gives
-(``tests/test_stub.py`` runs it, so a binding change without a regenerated
+(``tests/engine/test_stub.py`` runs it, so a binding change without a regenerated
 stub fails the tests).
 """
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "tests" / "cpp" / "run_sanitizers.sh"
 
 pytestmark = pytest.mark.sanitizers  # not in the default tier: .ci/run runs it (-m sanitizers)

@@ -95,6 +95,7 @@ def _chinchilla_frame(seed=0):
     return pd.DataFrame({"N": N, "D": D, "loss": loss})
 
 
+@pytest.mark.slow  # three fits from the recipe's 4,500-point grid
 def test_fit_prints_and_records_the_recipe(capsys):
     df = _chinchilla_frame()
     res = lawfit.fit(df, "chinchilla", y="loss", loss="huber")
@@ -133,7 +134,7 @@ def epoch_240():
 
 #: Besiroglu, Erdil, Barnett & You (2024, arXiv:2404.10102): Approach 3 refitted on the 240 runs
 #: they kept (Epoch's notebook: A = 482.00572, B = 2085.43420, E = 1.81686, alpha = 0.34781,
-#: beta = 0.36585).  Tolerance as tests/test_robust.py: 1% for E, alpha, beta and 5% for A and B,
+#: beta = 0.36585).  Tolerance as tests/uncertainty/test_robust.py: 1% for E, alpha, beta and 5% for A and B,
 #: whose confidence intervals span a factor of 2.6 and 5.6 (285-744, 1042-5810).
 BESIROGLU = {"E": 1.81686, "A": 482.00572, "alpha": 0.34781, "B": 2085.43420, "beta": 0.36585}
 
@@ -273,6 +274,7 @@ def test_hernandez_template_recovers_a_double_descent():
     np.testing.assert_allclose(got, law.predict(true, x=grid), rtol=0.01)
 
 
+@pytest.mark.slow
 def test_cli_recipe(tmp_path, capsys):
     from lawfit.__main__ import main_fit
 

@@ -5,7 +5,7 @@ as ``p0`` fit; ``best_of`` must equal :func:`lawfit.multistart.reduce_best`
 applied to every problem's results; ``summary_runs`` must equal numpy's
 mean, standard deviation and quantiles over the converged replicates
 (quantiles bit for bit: the core follows numpy's default 'linear' rule).
-The same checks run on the GPU in tests/test_gpu.py.
+The same checks run on the GPU in tests/engine/test_gpu.py.
 """
 import numpy as np
 import pytest

@@ -5,7 +5,7 @@ Hitchhiker's data, its log-parameterised form, Gadre et al.'s over-training
 law, the LAION CLIP law; bounds at zero on exponents, half-open bounds, few
 points, several starts) is fitted by all three at default arguments.
 Wherever scipy's 'trf' converges, lawfit converges too, to the same optimum
-or a lower cost.  ``pytest -s tests/test_bounded.py`` prints the table.
+or a lower cost.  ``pytest -s tests/curve_fit/test_bounded.py`` prints the table.
 """
 import pytest
 
@@ -20,6 +20,7 @@ def _need_data():
         pytest.skip("the released collections are not here (set LAWFIT_DATA or provide ../shared/data)")
 
 
+@pytest.mark.slow  # prints the table; the assertions are in the tests below
 def test_report(request):
     text = report()
     print("\n" + text)

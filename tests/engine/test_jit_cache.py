@@ -119,6 +119,7 @@ def test_the_signature_travels_in_the_binary_and_names_the_entry(cache, pristine
 
 
 @needs_compiler
+@pytest.mark.slow
 def test_an_entry_built_for_another_target_is_never_loaded(cache, monkeypatch, pristine):
     program = lawfit.compile_law(LAW, inputs=["x"])
     ours, our_sig = _jit.cache_entry(program)
@@ -201,6 +202,7 @@ _CHILD = textwrap.dedent("""
 
 
 @needs_compiler
+@pytest.mark.slow
 def test_two_processes_compiling_the_same_law_at_once(cache, tmp_path):
     # A compiler wrapper that logs every build: the second process must wait
     # for the first one's library (the entry's lock), not build its own.

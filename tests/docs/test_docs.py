@@ -24,7 +24,7 @@ from _env import data_root
 pytest.importorskip("pandas")
 pytest.importorskip("scipy")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
 GUIDES = sorted(p for p in DOCS.glob("*.md") if p.name != "README.md")
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.M | re.S)

@@ -25,7 +25,7 @@ import lawfit
 from lawfit import _core
 from lawfit.formula import compile_law
 
-FUZZ_DIR = Path(__file__).resolve().parent / "fuzz"
+FUZZ_DIR = Path(__file__).resolve().parents[1] / "fuzz"
 sys.path.insert(0, str(FUZZ_DIR))
 import fuzz_batch  # noqa: E402
 import fuzz_formula  # noqa: E402

@@ -33,7 +33,7 @@ deviations, which no float64 computation reaches:
 exact arithmetic.
 
 ``nist_report()`` (from ``nist_scoring``) returns the per-problem table;
-``pytest -s tests/test_nist.py`` prints it.
+``pytest -s tests/acceptance/test_nist.py`` prints it.
 """
 
 from decimal import Decimal, getcontext
@@ -79,6 +79,7 @@ def _lawfit(name, start):
         pytest.fail(f"lawfit cannot be run: {exc}")
 
 
+@pytest.mark.slow
 def test_report(request):
     """The LRE table has a row per problem and start whose flags agree with the
     per-pair results, and its totals count them (attached to the report with -rA)."""

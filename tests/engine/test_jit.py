@@ -62,7 +62,8 @@ def _data(formula, truth, n_laws=6, n=37, seed=0):
     return program, program.input_matrix({"x": x}), y, p * 1.2
 
 
-@pytest.mark.parametrize("formula, truth", FORMULAS)
+@pytest.mark.parametrize("formula, truth", [ft if ft[1] is None else pytest.param(*ft, marks=pytest.mark.slow)
+                                            for ft in FORMULAS])  # Chinchilla in the default tier
 def test_compiled_law_gives_the_interpreters_bits(formula, truth, tmp_path, monkeypatch):
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
     program, columns, y, start = _data(formula, truth)
@@ -190,7 +191,7 @@ def test_generated_source_is_straight_line_and_sized():
 def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     # The batch driver of cuda/batch_runner.cuh with the law's code in its
     # kernels, built by nvcc and loaded; it agrees with the core on the data
-    # layout.  Running it needs a GPU (tests/test_gpu.py).
+    # layout.  Running it needs a GPU (tests/engine/test_gpu.py).
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
     monkeypatch.setattr(_jit, "_loaded", {})  # as in a fresh process
     program = lawfit.compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])

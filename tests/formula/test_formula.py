@@ -13,7 +13,7 @@ from lawfit.formula import (
     Binary, Call, Num, Sym, TraceError, Unary, compile_law, parse, trace, trace_checked,
 )
 
-HEADER = Path(__file__).resolve().parents[1] / "cpp" / "lawfit" / "opcodes.hpp"
+HEADER = Path(__file__).resolve().parents[2] / "cpp" / "lawfit" / "opcodes.hpp"
 
 
 def ops_of(program):
