@@ -92,6 +92,19 @@ LAWFIT_HD inline void set_product(double* __restrict a, const double* __restrict
 // (multiplicity); adds the cost and returns the weights of r in g (wr) and of
 // J J^T in A (wt), as the general loop in accumulate_block.  Generated code
 // (lawfit.codegen) calls the same function, so both round alike.
+// What every robust loss does with rho, rho', rho'' at z (= w r^2 / delta^2): the
+// IRLS curvature h = rho' + 2 rho'' z floored at floor * rho' (and at eps), the cost,
+// and the weights of r in g (wr) and of J J^T in A (wt).
+LAWFIT_HD LAWFIT_INLINE void robust_tail(double r0, double r1, double r2, double z, double r, double w, double m,
+                                         double d2, double floor, double& cost, double& wr, double& wt) {
+    double h = r1 + 2.0 * r2 * z;
+    h = h > floor * r1 ? h : floor * r1;
+    h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
+    cost += m * d2 * r0;
+    wr = m * r1 * w * r;
+    wt = m * h * w;
+}
+
 template <bool kHuber>
 LAWFIT_HD LAWFIT_INLINE void robust_point(double r, double w, double m, double d2, double floor, double& cost,
                                    double& wr, double& wt) {
@@ -109,12 +122,7 @@ LAWFIT_HD LAWFIT_INLINE void robust_point(double r, double w, double m, double d
         r1 = 1.0 / sq;
         r2 = -0.5 / (t * sq);
     }
-    double h = r1 + 2.0 * r2 * z;
-    h = h > floor * r1 ? h : floor * r1;
-    h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
-    cost += m * d2 * r0;
-    wr = m * r1 * w * r;
-    wt = m * h * w;
+    robust_tail(r0, r1, r2, z, r, w, m, d2, floor, cost, wr, wt);
 }
 
 // robust_point over B lanes: wr holds y on entry, wt the point weights.
@@ -209,17 +217,12 @@ LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, c
         detail::robust_lanes<B, false>(f, mult, obj.delta * obj.delta, obj.irls_floor, wr, wt, acc.cost);
     } else {
         const double d2 = obj.delta * obj.delta;
-        for (int i = 0; i < B; ++i) {
+        for (int i = 0; i < B; ++i) {  // cauchy, arctan: loss_rho's branches, the same tail
             const double r = f[i] - wr[i], w = wt[i], m = mult[i];
             double r0, r1, r2;
             const double z = w * r * r / d2;
             loss_rho(obj.loss, z, r0, r1, r2);
-            double h = r1 + 2.0 * r2 * z;
-            h = h > obj.irls_floor * r1 ? h : obj.irls_floor * r1;
-            h = h > 2.220446049250313e-16 ? h : 2.220446049250313e-16;
-            acc.cost[i] += m * d2 * r0;
-            wr[i] = m * r1 * w * r;
-            wt[i] = m * h * w;
+            detail::robust_tail(r0, r1, r2, z, r, w, m, d2, obj.irls_floor, acc.cost[i], wr[i], wt[i]);
         }
     }
     for (std::uint32_t m = mask; m;) {
@@ -296,17 +299,10 @@ struct ProgramEvaluator {
             const bool counted = resample.index < 0 || resample.cache;
             if (counted && (Runner::kMask & ~free_mask) == 0 && data.end > data.begin) {
                 switch (obj.loss) {
-                    case Loss::L2:
-                        return obj.log_residual ? fused<true, Loss::L2>(params, A, g, cost)
-                                                : fused<false, Loss::L2>(params, A, g, cost);
-                    case Loss::HUBER:
-                        return obj.log_residual ? fused<true, Loss::HUBER>(params, A, g, cost)
-                                                : fused<false, Loss::HUBER>(params, A, g, cost);
-                    case Loss::SOFT_L1:
-                        return obj.log_residual ? fused<true, Loss::SOFT_L1>(params, A, g, cost)
-                                                : fused<false, Loss::SOFT_L1>(params, A, g, cost);
-                    default:
-                        break;
+                    case Loss::L2: return fused_in<Loss::L2>(params, A, g, cost);
+                    case Loss::HUBER: return fused_in<Loss::HUBER>(params, A, g, cost);
+                    case Loss::SOFT_L1: return fused_in<Loss::SOFT_L1>(params, A, g, cost);
+                    default: break;
                 }
             }
         }
@@ -322,6 +318,12 @@ struct ProgramEvaluator {
         }
         if (first) acc.reset(0);  // no points
         return finish(mask, A, g, cost);
+    }
+
+    // fused on linear or log residuals, as the objective says.
+    template <Loss kLoss>
+    LAWFIT_HD bool fused_in(const double* params, double* A, double* g, double* cost) {
+        return obj.log_residual ? fused<true, kLoss>(params, A, g, cost) : fused<false, kLoss>(params, A, g, cost);
     }
 
     template <bool kLog, Loss kLoss>
