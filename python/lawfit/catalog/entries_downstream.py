@@ -168,7 +168,7 @@ _add(Law(
     recipe=Recipe("l2", None, "linear", method="scipy curve_fit with a in [-1, 0], x0 >= 0, k >= 0, "
                                                "b in [0, 1], p0 = (task minimum - 1, 0.9, 3, task maximum), "
                                                "plus an 'ideal' point (loss 0, accuracy = task maximum)",
-                  source="OLMo-ladder scripts/step2.py (see lawfit.datasets.olmo_ladder_two_step)"),
+                  source="OLMo-ladder scripts/step2.py (see lawfit.datasets.olmo_two_step)"),
     notes="The common 4-parameter logistic a/(1 + exp(-k(x - x0))) + b; sigmoid(u) = 1/(1 + exp(-u)). "
           "Bhagia et al. map task loss to accuracy with it (k < 0); with x = log compute it is the "
           "sigmoidal accuracy-vs-compute curve. Default starts depend on the data (quartiles of x).",
