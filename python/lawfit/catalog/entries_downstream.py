@@ -132,8 +132,11 @@ _add(Law(
     citation=Citation("Hu, Liu, Han, Zhang, He, Zhao, Lin, Ding, Ou, Zeng, Liu, Sun", 2024,
                       "Predicting Emergent Abilities with Infinite Resolution Evaluation", "2310.03262",
                       "eq. 3", aliases=("Unlock Predictable Scaling from Emergent Abilities",),
-                      checked="titles of arXiv v1 and the ICLR 2024 version; equation number not "
-                              "re-verified in this pass"),
+                      checked="titles of arXiv v1 and the ICLR 2024 version; author list against the "
+                              "arXiv HTML title page (Shengding Hu, Xin Liu, Xu Han, Xinrong Zhang, Chaoqun "
+                              "He, Weilin Zhao, Yankai Lin, Ning Ding, Zebin Ou, Guoyang Zeng, Zhiyuan Liu, "
+                              "Maosong Sun); eq. 3 as the task scaling law against the paper's Figure 1 caption "
+                              "(log(-log PU) linear in log N 'supporting the task scaling law (Eq.(3))')"),
     recipe=Recipe("l2", None, "log", method="linear fit of log(-log PU) on log N",
                   source="Hu et al. 2024 (log(-log PU) linear in log N)"),
     notes="log(-log PU) is linear in log N. The paper writes PU = exp(c N^-alpha) with c < 0; here c > 0 "

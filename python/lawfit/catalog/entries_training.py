@@ -80,8 +80,10 @@ _add(Law(
     citation=Citation("Malladi, Lyu, Panigrahi, Arora", 2022,
                       "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms", "2205.10287",
                       "§4, square-root scaling rule",
-                      checked="the rule (learning rate times sqrt(k) for batch size times k, for Adam and "
-                              "RMSprop) as the paper states it; section not re-verified in this pass"),
+                      checked="authors (Sadhika Malladi, Kaifeng Lyu, Abhishek Panigrahi, Sanjeev Arora; "
+                              "NeurIPS 2022) and the square-root scaling rule for RMSprop and Adam against the "
+                              "proceedings abstract; the rule's details (learning rate times sqrt(k) for batch "
+                              "size times k) and the section number not re-verified in the paper body"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="eta(B) = c B^kappa; for adaptive methods the SDE argument gives kappa = 1/2 (the paper's rule "
           "also rescales beta_1, beta_2 and epsilon). Compare with lr_batch_sgd (kappa = 1).",
