@@ -301,7 +301,7 @@ LF_TEST(malformed_programs_are_rejected) {
     CHECK(!runs(Program({{Op::PARAM, -1}}, {}, 1, 2)));
     CHECK(!runs(Program({{Op::INPUT, 2}}, {}, 1, 2)));                                  // column out of range
     CHECK(!runs(Program({{Op::INPUT, -1}}, {}, 1, 2)));
-    CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, 26, 0}, {}, 1, 2)));            // unknown opcodes
+    CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, static_cast<std::int32_t>(Op::N_OPS), 0}, {}, 1, 2)));  // unknown opcodes
     CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, -1, 0}, {}, 1, 2)));
     CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, 2, 0, 1000, 0}, {}, 1, 2)));
     std::vector<std::int32_t> deep;  // one push more than the stack holds
