@@ -98,8 +98,11 @@ _add(Law(
     citation=Citation("Yang, Hu, Babuschkin, Sidor, Liu, Farhi, Ryder, Pachocki, Chen, Gao", 2022,
                       "Tensor Programs V: Tuning Large Neural Networks via Zero-Shot Hyperparameter Transfer",
                       "2203.03466", "Table 3 (muP: Adam learning rate of hidden weights ~ 1/fan_in)",
-                      checked="the muP scaling of the hidden-weight Adam learning rate as tabulated in the "
-                              "paper; table number not re-verified in this pass"),
+                      checked="authors against the arXiv title page (Greg Yang, Edward J. Hu, Igor "
+                              "Babuschkin, Szymon Sidor, Xiaodong Liu, David Farhi, Nick Ryder, Jakub Pachocki, "
+                              "Weizhu Chen, Jianfeng Gao); the rule against the authors' code "
+                              "(github.com/microsoft/mup, mup/optim.py: MuAdam divides the learning rate of "
+                              "matrix-like weights by their width multiplier); the table number not re-verified"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="Under the maximal-update parameterisation the optimal Adam learning rate of matrix-like "
           "(hidden) weights falls as 1/width, so a small model's optimum transfers. Under the standard "
@@ -117,7 +120,9 @@ _add(Law(
                       "§3-4, EMA timescale 1/(eta lambda) held fixed",
                       checked="the argument as the paper states it (AdamW's weights are an EMA with timescale "
                               "1/(eta lambda); keep it fixed, so lambda ~ width when eta ~ 1/width under "
-                              "muP); sections not re-verified in this pass"),
+                              "muP); sections not re-verified in this pass. The muP authors' MuAdam/MuAdamW "
+                              "(github.com/microsoft/mup, mup/optim.py) apply the same rule: weight decay times "
+                              "the width multiplier, learning rate divided by it"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="AdamW's update is an exponential moving average of past updates with timescale 1/(eta lambda) "
           "iterations; keeping it fixed as the width grows and the muP learning rate falls as 1/width "
