@@ -173,9 +173,11 @@ _add(Law(
     reference={"alpha": 1.0},
     citation=Citation("Liu, Liu, Gore", 2025, "Superposition Yields Robust Neural Scaling", "2505.10465",
                       "§3-4, strong superposition: loss ~ 1/width",
-                      checked="the result as the paper's abstract states it (strong superposition: loss "
-                              "inversely proportional to width across feature-frequency distributions; weak "
-                              "superposition: exponent set by the frequency distribution); not re-read"),
+                      checked="authors (Yizhou Liu, Ziming Liu, Jeff Gore) and the result against the arXiv "
+                              "v4 abstract (strong superposition: loss inversely proportional to the model "
+                              "dimension across a broad class of feature-frequency distributions; weak "
+                              "superposition: a power law only for power-law feature frequencies); NeurIPS 2025; "
+                              "section numbers not re-verified in the paper body"),
     recipe=Recipe("l2", None, "linear", method="not verified", source="lawfit default"),
     notes="With many more features than dimensions, strongly superposed representations interfere by an "
           "amount ~ 1/m, so loss ~ 1/width (alpha = 1) whatever the feature frequencies; in the weak "
