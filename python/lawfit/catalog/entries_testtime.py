@@ -39,7 +39,9 @@ _add(Law(
     notes="log C(k) = -c k^(-alpha): coverage rises towards 1 as a power law in -log C. Per-problem "
           "pass@k (Chen et al. 2021's unbiased estimate: lawfit.catalog.pass_at_k) averaged over problems "
           "gives the points to fit. Schaeffer et al. 2025 explain the power law by a heavy left tail of "
-          "per-problem success probabilities (a Beta-like density near 0 gives -log pass@k ~ k^-alpha).",
+          "per-problem success probabilities (a Beta-like density near 0 gives -log pass@k ~ k^-alpha). "
+          "coverage_beta is the exact form for Beta-distributed success rates (computed with lgamma); "
+          "this law is its large-k limit.",
 ))
 
 # The exact mixture behind that power law: per-problem success probabilities p ~ Beta(a, b), each
