@@ -118,9 +118,12 @@ _add(Law(
     citation=Citation("Wang, Aitchison", 2024,
                       "How to set AdamW's weight decay as you scale model and dataset size", "2405.13698",
                       "§3-4, EMA timescale 1/(eta lambda) held fixed",
-                      checked="the argument as the paper states it (AdamW's weights are an EMA with timescale "
-                              "1/(eta lambda); keep it fixed, so lambda ~ width when eta ~ 1/width under "
-                              "muP); sections not re-verified in this pass. The muP authors' MuAdam/MuAdamW "
+                      checked="authors (Xi Wang, Laurence Aitchison; ICML 2025, PMLR 267:62222-62250) and "
+                              "the argument against the abstract (AdamW's weights are an EMA of recent updates; "
+                              "the optimal EMA timescale in epochs is roughly constant, so the weight decay "
+                              "rises with model size under muP's learning-rate scaling and falls with dataset "
+                              "size); the timescale 1/(eta lambda) and the section numbers not re-verified in "
+                              "the paper body. The muP authors' MuAdam/MuAdamW "
                               "(github.com/microsoft/mup, mup/optim.py) apply the same rule: weight decay times "
                               "the width multiplier, learning rate divided by it"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
@@ -132,9 +135,12 @@ _add(Law(
 
 # ---------------------------------------------------------------- Bahri et al. 2021; superposition
 BAHRI = ("Bahri, Dyer, Kaplan, Lee, Sharma", 2021, "Explaining Neural Scaling Laws", "2102.06701")
-_BAHRI_CHECKED = ("the four regimes as the paper's abstract and §1-2 state them (variance-limited: exponent "
-                  "1 in D and in width; resolution-limited: exponent ~ 4/d, d the data manifold's intrinsic "
-                  "dimension); not re-read in this pass")
+_BAHRI_CHECKED = ("authors (Yasaman Bahri, Ethan Dyer, Jared Kaplan, Jaehoon Lee, Utkarsh Sharma) and the four "
+                  "regimes (variance-limited and resolution-limited, each in dataset and model size; a duality "
+                  "between the large-width and large-data resolution-limited exponents) against the arXiv "
+                  "abstract; the 4/d relation against Sharma & Kaplan's abstract (JMLR 23, 2022, "
+                  "arXiv:2004.10802: alpha ~ 4/d for cross-entropy and MSE losses); section numbers and the "
+                  "variance-limited exponent 1 not re-verified in the paper body")
 _add(Law(
     "L_inf + A/x**alpha", {"x": "dataset size D (at large width) or width (at large D)"},
     name="bahri_variance_limited", output="test loss",
