@@ -173,3 +173,12 @@ def test_coverage_beta_recovers_its_parameters_from_simulated_samples():
     fit = laws["coverage_beta"].fit({"k": k.astype(float)}, exact)
     assert fit.params["a"] == pytest.approx(0.4, rel=1e-6)
     assert fit.params["b"] == pytest.approx(3.0, rel=1e-6)
+
+
+def test_coverage_beta_derived_quantities_and_search():
+    d = laws["coverage_beta"].derive({"a": 0.4, "b": 3.0})
+    assert d["pass_at_1"] == pytest.approx(0.4 / 3.4, rel=1e-15)
+    assert d["power_law_prefactor"] == pytest.approx(np.exp(special.gammaln(3.4) - special.gammaln(3.0)), rel=1e-14)
+    assert laws.search("Large Language Monkeys Get Their Power") == ["coverage_beta"]
+    # An earlier (OpenReview) title of Fernandes et al. finds the entry too.
+    assert laws.search("Understanding Multi-Task Scaling") == ["fernandes_multilingual"]
