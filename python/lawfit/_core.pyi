@@ -53,6 +53,7 @@ class Op(enum.IntEnum):
     MIN = 23
     MAX = 24
     POWI = 25
+    LGAMMA = 26
 
 class Status(enum.IntEnum):
     """Per-problem outcome of a fit"""
