@@ -24,12 +24,15 @@ namespace bindings {
 namespace {
 
 // Residuals r_i = the residual program's value at point i, Jacobian its gradient.
+// The scratch's size class holds the program (batch.hpp: with_size_class);
+// values and gradients do not depend on it.
+template <class Scratch>
 struct ProgramResidualEvaluator {
     const ProgramView& prog;
     const double* columns;
     std::int64_t M;
     int P;
-    BlockScratch<kBlock>& s;
+    Scratch& s;
     std::vector<double> r, J;
     long calls = 0;
     bool malformed = false;
@@ -39,7 +42,7 @@ struct ProgramResidualEvaluator {
         const std::uint32_t all = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
         for (std::int64_t p0 = 0; p0 < M; p0 += kBlock) {
             const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, M - p0));
-            if (!run_block<kBlock>(prog, columns, M, p0, nb, x, all, s)) {
+            if (!run_block(prog, columns, M, p0, nb, x, all, s)) {
                 malformed = true;
                 return false;
             }
@@ -71,21 +74,30 @@ SingleResult solve_single(const carray<std::int32_t>& code, const carray<double>
     carray<double> x(P);
     std::copy(p0.data(), p0.data() + P, x.mutable_data());
     carray<double> jtj({P, P});
-    auto scratch = std::make_unique<BlockScratch<kBlock>>();
-    ProgramResidualEvaluator eval{prog, columns.data(), M, P, *scratch};
-    eval.r.resize(M);
-    eval.J.resize(M * P);
     LmOutcome o;
+    long calls = 0;
+    bool malformed = false;
     {
         py::gil_scoped_release release;
-        LmWork work;
-        const std::uint32_t free_mask = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
-        o = lm_solve(eval, P, x.mutable_data(), free_mask, lower.data(), upper.data(),
-                     make_options(ftol, xtol, gtol, max_nfev), work);
-        std::copy(work.A, work.A + P * P, jtj.mutable_data());
+        const bool held = with_size_class(prog, [&](auto size) {
+            using Size = decltype(size);
+            using Scratch = BlockScratch<kBlock, Size::kParams, Size::kStack>;
+            std::unique_ptr<Scratch> scratch(new Scratch);  // default-initialised: every lane is written first
+            ProgramResidualEvaluator<Scratch> eval{prog, columns.data(), M, P, *scratch};
+            eval.r.resize(M);
+            eval.J.resize(M * P);
+            LmWork work;
+            const std::uint32_t free_mask = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
+            o = lm_solve(eval, P, x.mutable_data(), free_mask, lower.data(), upper.data(),
+                         make_options(ftol, xtol, gtol, max_nfev), work);
+            std::copy(work.A, work.A + P * P, jtj.mutable_data());
+            calls = eval.calls;
+            malformed = eval.malformed;
+        });
+        malformed = malformed || !held;
     }
-    require(!eval.malformed, "malformed program (stack misuse or bad argument)");
-    return py::make_tuple(x, o.cost, o.nit, eval.calls, static_cast<int>(o.status), jtj);
+    require(!malformed, "malformed program (stack misuse or bad argument)");
+    return py::make_tuple(x, o.cost, o.nit, calls, static_cast<int>(o.status), jtj);
 }
 
 }  // namespace
