@@ -228,11 +228,15 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return p0
 
 
+_add_reduce = np.add.reduce  # ndarray.sum without its Python wrapper
+
+
 def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
-    a = np.asarray(a, dtype=float)
+    if not (type(a) is np.ndarray and a.dtype == np.float64):
+        a = np.asarray(a, dtype=float)
     # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
-    if check_finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():
+    if check_finite and not math.isfinite(_add_reduce(a, None)) and not np.isfinite(a).all():
         raise ValueError("array must not contain infs or NaNs")
     return a
 
@@ -476,7 +480,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                       full_output, nan_policy, opts, inputs, param_names):
     # --- the number of parameters, bounds and method, as scipy determines them
     if p0 is not None:
-        p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+            p0 = np.atleast_1d(np.asarray(p0, dtype=float))
         if p0.ndim != 1:
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
         n = p0.size

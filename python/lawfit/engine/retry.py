@@ -28,6 +28,7 @@ RETRY_DECADES = 3.0
 RETRY_PRUNE = 16
 _NO_EFFECT = 1e-8  # a parameter moves the residuals by less than this share of their norm
 _CONSTANT_RTOL = 1e-9  # the fit's sum of squares equals the constant's to this
+_add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
 
 
 def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
@@ -59,21 +60,21 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
                    weight: np.ndarray | None) -> bool:
     """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters)."""
     s = 2.0 * cost
+    floor = (_NO_EFFECT * _NO_EFFECT) * s
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+        scale = max(abs(a), abs(b))
+        if scale > 0 and col2 * scale * scale <= floor:
+            return True
     if weight is None:
-        s1, s2, sw = float(y.sum()), float(y @ y), float(y.size)
+        s1, s2, sw = float(_add_reduce(y, None)), float(_dot(y, y)), float(y.size)
     else:
-        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
+        s1, s2, sw = float(_dot(weight, y)), float(_dot(weight, y * y)), float(_add_reduce(weight, None))
     total = s2 - s1 * s1 / sw
     if total > 0 and s >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
         w = np.ones_like(y) if weight is None else weight
         d = y - float(w @ y) / float(w.sum())
         total = float(w @ (d * d))
         if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
-            return True
-    floor = (_NO_EFFECT * _NO_EFFECT) * s
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
-        scale = max(abs(a), abs(b))
-        if scale > 0 and col2 * scale * scale <= floor:
             return True
     return False
 

@@ -1,0 +1,121 @@
+"""curve_fit's single fits: the core's direct entry point (solve_single) and the trace cache's key memo.
+
+``solve_single`` runs the residual program in the core; ``solve_callback``
+with the core's ``evaluate`` as the callable was the path before it.  Both
+sum the normal equations in one order, so every result is the same bits.
+"""
+import functools
+
+import numpy as np
+import pytest
+
+import lawfit
+from lawfit.engine import native as core
+from lawfit.engine import single
+from lawfit.tracing import traced_model
+
+
+def power(x, a, b, c):
+    return a * x**-b + c
+
+
+def chinchilla(X, E, A, alpha, B, beta):
+    N, D = X
+    return E + A * N**-alpha + B * D**-beta
+
+
+def _problems():
+    rng = np.random.default_rng(7)
+    for m in (10, 20, 40, 60):
+        x = np.sort(10 ** rng.uniform(0, 3, m))
+        true = np.array([3.0, 0.5, 1.0])
+        y = power(x, *true) * (1 + 0.02 * rng.standard_normal(m))
+        yield power, x, y, true * rng.uniform(0.5, 1.5, 3), None
+        yield power, x, y, true * 1.1, rng.uniform(0.5, 2.0, m)
+        X = np.vstack([10 ** rng.uniform(7, 10, m), 10 ** rng.uniform(9, 12, m)])
+        true = np.array([1.8, 450.0, 0.34, 2000.0, 0.37])
+        y = chinchilla(X, *true) * (1 + 0.01 * rng.standard_normal(m))
+        yield chinchilla, X, y, true * rng.uniform(0.7, 1.3, 5), None
+        yield chinchilla, X, y, np.array([1.0, 100.0, 0.5, 100.0, 0.5]), None
+
+
+@pytest.mark.parametrize("bounded", [False, True])
+@pytest.mark.parametrize("tolerances", [(1e-14, 1e-12, 0), (1.49012e-8, 1.49012e-8, 0), (1e-14, 1e-12, 7)])
+def test_solve_single_matches_the_callback_path_bit_for_bit(bounded, tolerances):
+    ftol, xtol, max_nfev = tolerances
+    n = 0
+    for f, x, y, p0, w in _problems():
+        traced = traced_model(f, x, p0, y.size)
+        program = traced.program
+        cols = single.residual_columns(traced.layout.matrix(x), y, w, program)
+        code = single._residual_code(program, w is not None)
+        P = p0.size
+        lo, hi = (np.zeros(P), np.full(P, 1e4)) if bounded else (np.full(P, -np.inf), np.full(P, np.inf))
+        direct = core.solve_single(code, program.consts, program.n_params, cols, p0, lo, hi, ftol, xtol, 0.0,
+                                   max_nfev)
+        fun = functools.partial(core.evaluate, code, program.consts, program.n_params, cols)
+        called = core.solve_callback(fun, p0, None, lo, hi, ftol, xtol, 0.0, max_nfev)
+        assert direct[0].tobytes() == called[0].tobytes()
+        assert direct[5].tobytes() == called[5].tobytes()
+        assert direct[1:5] == called[1:5]
+        n += 1
+    assert n == 16
+
+
+def test_solve_single_rejects_bad_arguments():
+    program = traced_model(power, np.linspace(1, 2, 5), np.ones(3), 5).program
+    code = single._residual_code(program, False)
+    cols = np.ones((program.n_columns + 1, 5))
+    inf = np.full(3, np.inf)
+    with pytest.raises(ValueError, match="one value per parameter"):
+        core.solve_single(code, program.consts, 3, cols, np.ones(2), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+    with pytest.raises(ValueError, match="2-D"):
+        core.solve_single(code, program.consts, 3, np.ones(5), np.ones(3), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+
+
+def test_non_finite_residuals_give_a_status():
+    x = np.array([0.5, 1.0, 2.0, 3.0])
+    program = traced_model(power, x, np.ones(3), 4).program
+    cols = single.residual_columns(x[None], np.ones(4), None, program)
+    cols[:, 0] = np.nan
+    code = single._residual_code(program, False)
+    inf = np.full(3, np.inf)
+    out = core.solve_single(code, program.consts, 3, cols, np.ones(3), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+    assert out[4] == int(lawfit.Status.NON_FINITE)
+
+
+SCALE = 2.0
+
+
+def scaled(x, a, b):
+    return SCALE * a * np.exp(-b * x)
+
+
+def test_rebinding_a_global_scalar_retraces():
+    # The key memo reuses a model's key only while its globals are the same objects.
+    global SCALE
+    x = np.linspace(0, 3, 30)
+    y = 6.0 * np.exp(-0.7 * x)
+    try:
+        SCALE = 2.0
+        popt, _ = lawfit.curve_fit(scaled, x, y, p0=[1.0, 1.0])
+        np.testing.assert_allclose(popt, [3.0, 0.7], rtol=1e-10)
+        SCALE = 3.0
+        popt, _ = lawfit.curve_fit(scaled, x, y, p0=[1.0, 1.0])
+        np.testing.assert_allclose(popt, [2.0, 0.7], rtol=1e-10)
+    finally:
+        SCALE = 2.0
+
+
+def test_new_default_value_retraces():
+    x = np.linspace(0, 3, 30)
+    y = 6.0 * np.exp(-0.7 * x)
+
+    def model(x, a, b, k=2.0):
+        return k * a * np.exp(-b * x)
+
+    popt, _ = lawfit.curve_fit(model, x, y, p0=[1.0, 1.0])
+    np.testing.assert_allclose(popt, [3.0, 0.7], rtol=1e-10)
+    model.__defaults__ = (3.0,)
+    popt, _ = lawfit.curve_fit(model, x, y, p0=[1.0, 1.0])
+    np.testing.assert_allclose(popt, [2.0, 0.7], rtol=1e-10)
