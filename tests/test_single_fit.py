@@ -119,3 +119,36 @@ def test_new_default_value_retraces():
     model.__defaults__ = (3.0,)
     popt, _ = lawfit.curve_fit(model, x, y, p0=[1.0, 1.0])
     np.testing.assert_allclose(popt, [2.0, 0.7], rtol=1e-10)
+
+
+# Law 33 of lawfit.demo.make_collection(10_000, 10, seed=2) (the bench row chinchilla_points): from
+# Chinchilla's start, Levenberg-Marquardt runs out of evaluations (so does scipy's lm); the second chance's
+# best start then converged (XTOL) to B = -1.9e82, beta = 5.5e78, where B / D**beta underflows to 0.
+N33 = np.array([2.3591284158171139e+09, 1.1541885333787624e+07, 1.2133564047025307e+08, 3.4593707191748875e+08,
+                8.3355360331292772e+08, 2.3606179200088539e+09, 1.1126728217180829e+09, 3.3370597875638604e+09,
+                3.9162243134548508e+07, 1.0320934788549155e+08])
+D33 = np.array([4.8573071627015979e+11, 6.1658319947338586e+11, 3.8975941100232048e+10, 9.2173436329996887e+11,
+                5.9988118825967651e+11, 2.1993355364254385e+11, 3.5478508933967967e+09, 7.8943597938526953e+11,
+                2.5003184897307220e+10, 2.2860460825816254e+11])
+L33 = np.array([2.669790784807239, 5.345810537684888, 3.6655474490356417, 3.192602470114584, 2.876259279192536,
+                2.6816440391112604, 3.0186172733305106, 2.5538641288790753, 4.300848427556121, 3.728228103103826])
+START33 = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
+
+
+def test_second_chance_refuses_a_switched_off_term_single():
+    with pytest.raises(RuntimeError, match="Optimal parameters not found: Number of calls to function has "
+                                           "reached maxfev = 600"):
+        lawfit.curve_fit(chinchilla, np.vstack([N33, D33]), L33, p0=START33)
+
+
+def test_second_chance_refuses_a_switched_off_term_batch():
+    # The same problem in a batch, beside a well-posed one: a per-problem status, never a plateau as an answer.
+    X = np.vstack([N33, D33])
+    good = chinchilla(X, 1.8, 450.0, 0.34, 2000.0, 0.37)
+    with pytest.warns(UserWarning):
+        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N33, "D": D33},
+                                           np.vstack([L33, good]), p0=START33)
+    assert status[0] == int(lawfit.Status.MAX_EVALUATIONS)
+    assert np.isnan(popt[0]).all()
+    assert status[1] in (1, 2, 3, 4)
+    np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)

@@ -610,7 +610,10 @@ def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
     if found[0]:
         second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                gtol=opts["gtol"], max_nfev=opts["max_nfev"])
-        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
+        # A candidate on a plateau (a term switched off: B -> -1e82 with beta -> 1e78 makes B / D**beta
+        # underflow to 0) is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
+        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost) \
+                and not degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight):
             return second, tried
     return sol, tried
 
@@ -796,17 +799,22 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
 
 
+def _rows_data(y, weight, offsets, rows):
+    """(y, weight, offsets) of the problems ``rows`` of a batch, concatenated."""
+    bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
+    sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
+    index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
+    return y[index], None if weight is None else weight[index], sub_offsets
+
+
 def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
     """The single fits' second chance for every problem of a batch that needs it (in place)."""
     ok = is_converged(sol.status)
     failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
     if ok.any():
         rows = np.flatnonzero(ok)
-        bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
-        sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
-        index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
-        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y[index],
-                          None if weight is None else weight[index], sub_offsets)
+        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets)
         failed[rows[flat]] = True
     rows = np.flatnonzero(failed)
     if not rows.size:
@@ -824,6 +832,9 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
+    if better.any():  # refuse candidates on a plateau, as a single fit does (_second_chance)
+        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        better &= ~degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets)
     take = rows[better]
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]
