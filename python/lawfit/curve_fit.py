@@ -720,6 +720,8 @@ def _minpack_qr(J: np.ndarray, fvec: np.ndarray) -> dict:
 
 
 def _is_batch(ydata) -> bool:
+    if type(ydata) is np.ndarray:
+        return ydata.ndim == 2
     if isinstance(ydata, (list, tuple)):
         return len(ydata) > 0 and all(np.ndim(v) >= 1 for v in ydata)
     return np.ndim(ydata) == 2
