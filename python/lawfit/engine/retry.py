@@ -65,6 +65,13 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         scale = max(abs(a), abs(b))
         if scale > 0 and col2 * scale * scale <= floor:
             return True
+    # The first and last points alone bound the constant's sum of squares from below (a subset's
+    # about its own mean is at most the whole's): most fits are told apart from a constant here.
+    if y.size > 1:
+        a, b = float(y[0]), float(y[-1])
+        wa, wb = (1.0, 1.0) if weight is None else (float(weight[0]), float(weight[-1]))
+        if wa > 0 and wb > 0 and s < (a - b) * (a - b) * (wa * wb / (wa + wb)) * (1.0 - 1e-7):
+            return False
     if weight is None:
         s1, s2, sw = float(_add_reduce(y, None)), float(_dot(y, y)), float(y.size)
     else:
