@@ -31,7 +31,7 @@ from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.retry import degenerate, degenerate_one, retry
+from .engine.retry import degenerate, degenerate_one, retry, runaway
 from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
@@ -610,10 +610,11 @@ def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
     if found[0]:
         second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                gtol=opts["gtol"], max_nfev=opts["max_nfev"])
-        # A candidate on a plateau (a term switched off: B -> -1e82 with beta -> 1e78 makes B / D**beta
-        # underflow to 0) is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
+        # A candidate whose term diverged away (B -> -1e82 with beta -> 1e78 makes B / D**beta underflow
+        # to 0) is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
         if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost) \
-                and not degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight):
+                and not (runaway(second.params, p0)[0]
+                         and degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight)):
             return second, tried
     return sol, tried
 
@@ -834,9 +835,10 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
-    if better.any():  # refuse candidates on a plateau, as a single fit does (_second_chance)
+    away = better & runaway(second.params, p0[rows])
+    if away.any():  # refuse terms switched off by diverging parameters, as a single fit does (_second_chance)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
-        better &= ~degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets)
+        better &= ~(away & degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets))
     take = rows[better]
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]

@@ -21,11 +21,12 @@ from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
 
-__all__ = ["degenerate", "degenerate_one", "retry", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
+__all__ = ["degenerate", "degenerate_one", "runaway", "retry", "RUNAWAY", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
 
 RETRY_STARTS = 64
 RETRY_DECADES = 3.0
 RETRY_PRUNE = 16
+RUNAWAY = 10.0 ** (3 * RETRY_DECADES)  # three times the decades the multistart explores
 _NO_EFFECT = 1e-8  # a parameter moves the residuals by less than this share of their norm
 _CONSTANT_RTOL = 1e-9  # the fit's sum of squares equals the constant's to this
 _add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
@@ -84,6 +85,16 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
             return True
     return False
+
+
+def runaway(params, p0) -> np.ndarray:
+    """Which fits (rows of ``params`` (K, P) from starts ``p0``) have a parameter beyond
+    :data:`RUNAWAY` times its start (1 for a start at 0): with :func:`degenerate`, a term switched off
+    by diverging parameters (``B = -1.9e82, beta = 5.5e78``: ``B / D**beta`` underflows to 0), which the
+    second chance refuses.  A term switched off at a bound (``A = 0``) is an answer and is kept."""
+    params, p0 = np.atleast_2d(params), np.atleast_2d(p0)
+    scale = np.where(p0 != 0, np.abs(p0), 1.0)
+    return ~(np.abs(params) <= RUNAWAY * scale).all(axis=1)
 
 
 def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:
