@@ -21,7 +21,8 @@ from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
 
-__all__ = ["degenerate", "degenerate_one", "runaway", "retry", "RUNAWAY", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
+__all__ = ["degenerate", "degenerate_one", "runaway", "retry", "RUNAWAY", "RETRY_STARTS", "RETRY_DECADES",
+           "RETRY_PRUNE"]
 
 RETRY_STARTS = 64
 RETRY_DECADES = 3.0
