@@ -152,3 +152,16 @@ def test_second_chance_refuses_a_switched_off_term_batch():
     assert np.isnan(popt[0]).all()
     assert status[1] in (1, 2, 3, 4)
     np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
+
+
+def test_runaway_tells_a_bound_from_a_term_that_ran_away():
+    from lawfit.engine.retry import runaway
+
+    start = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
+    params = np.array([[1.6, 257.0, 0.27, 5.4, 34.3],        # D**-34 underflows; no bound involved
+                       [2.0, 409.8, 0.30, -1.9e82, 5.5e78],  # B and beta ran away
+                       [0.0, 0.0, 3.0, 6291.8, 0.34]])       # A held at its bound 0, alpha at 3
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    upper = np.array([20.0, np.inf, 3.0, np.inf, 3.0])
+    assert runaway(params, start).tolist() == [True, True, True]  # unbounded: every plateau is refused
+    assert runaway(params, start, lower, upper).tolist() == [True, True, False]

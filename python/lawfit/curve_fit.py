@@ -610,10 +610,10 @@ def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
     if found[0]:
         second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                gtol=opts["gtol"], max_nfev=opts["max_nfev"])
-        # A candidate whose term diverged away (B -> -1e82 with beta -> 1e78 makes B / D**beta underflow
-        # to 0) is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
+        # A candidate whose term ran away (B -> -1e82 with beta -> 1e78 makes B / D**beta underflow to 0)
+        # is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
         if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost) \
-                and not (runaway(second.params, p0)[0]
+                and not (runaway(second.params, p0, lb, ub)[0]
                          and degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight)):
             return second, tried
     return sol, tried
@@ -835,7 +835,7 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
-    away = better & runaway(second.params, p0[rows])
+    away = better & runaway(second.params, p0[rows], per_row[0], per_row[1])
     if away.any():  # refuse terms switched off by diverging parameters, as a single fit does (_second_chance)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
         better &= ~(away & degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets))

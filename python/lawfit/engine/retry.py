@@ -88,14 +88,24 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     return False
 
 
-def runaway(params, p0) -> np.ndarray:
-    """Which fits (rows of ``params`` (K, P) from starts ``p0``) have a parameter beyond
-    :data:`RUNAWAY` times its start (1 for a start at 0): with :func:`degenerate`, a term switched off
-    by diverging parameters (``B = -1.9e82, beta = 5.5e78``: ``B / D**beta`` underflows to 0), which the
-    second chance refuses.  A term switched off at a bound (``A = 0``) is an answer and is kept."""
+def runaway(params, p0, lower=None, upper=None) -> np.ndarray:
+    """Which fits (rows of ``params`` (K, P) from starts ``p0``), if :func:`degenerate`, the second
+    chance refuses: a term switched off by its parameters running away, not by a bound.
+
+    Refused: a parameter beyond :data:`RUNAWAY` times its start (1 for a start at 0;
+    ``B = -1.9e82, beta = 5.5e78``: ``B / D**beta`` underflows to 0), or no parameter at a finite bound
+    (``beta = 34``: ``D**-34`` underflows on D ~ 1e10).  Kept: a term switched off at a bound (``A = 0``
+    with ``A >= 0``: the bound holds it there, and the fit may be the best the bounds allow).
+    """
     params, p0 = np.atleast_2d(params), np.atleast_2d(p0)
     scale = np.where(p0 != 0, np.abs(p0), 1.0)
-    return ~(np.abs(params) <= RUNAWAY * scale).all(axis=1)
+    away = ~(np.abs(params) <= RUNAWAY * scale).all(axis=1)
+    at_bound = np.zeros(params.shape[0], bool)
+    for b in (lower, upper):
+        if b is not None:
+            b = np.broadcast_to(np.asarray(b, dtype=float), params.shape)
+            at_bound |= (np.isfinite(b) & (params == b)).any(axis=1)
+    return away | ~at_bound
 
 
 def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:
