@@ -7,11 +7,11 @@ dependency group)::
     sphinx-build -W --keep-going -b html docs build/docs
 
 Why Sphinx rather than MkDocs: lawfit's docstrings are numpydoc style, which
-numpydoc renders as scipy, numpy and iminuit users already read them; autodoc
-imports the package and documents the Python layer over the compiled
-extension (``lawfit._core`` is a binary module with a ``.pyi`` stub, which
-mkdocstrings' static analysis would have to be taught to follow); and Sphinx
-is the scientific-Python ecosystem's convention.  myst-parser
+numpydoc renders the way scipy, numpy and iminuit users already read them;
+autodoc imports the package, so it documents the names as a user reaches them
+(``lawfit/__init__.py`` loads them lazily, and the Python layer sits over the
+compiled ``lawfit._core``, known to static analysis only through its ``.pyi``
+stub); and Sphinx is the scientific-Python ecosystem's convention.  myst-parser
 keeps the Markdown guides in docs/ as they are, so tests/docs/test_docs.py
 still runs them.
 """

@@ -82,7 +82,7 @@ def test_a_new_law_appears_and_its_text_is_escaped():
     assert "scale \\*not emphasis\\*" in section
     assert "floor \\`not code\\`" in section
     assert "A \\|title\\| with\\_ref\\_" in section
-    assert "[1, 10]" not in section and "1, 10" in section  # the start values of a
+    assert "     - 1, 10\n" in section  # the start values of a, in their table cell
     assert "[0, 5]" in section
     assert "2 points" in section
     assert "\\[the paper\\]\\_" in section
