@@ -46,7 +46,6 @@ exclude_patterns = ["README.md", "_build"]
 # Markdown guides: rendered as written, never executed here (tests/docs/test_docs.py
 # runs them, with the released data where present).  Headings get anchors for links.
 myst_heading_anchors = 3
-myst_enable_extensions = ["colon_fence"]
 
 # Autodoc documents the public Python layer; lawfit._core is compiled and not documented.
 autodoc_member_order = "bysource"
