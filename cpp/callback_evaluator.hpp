@@ -18,6 +18,39 @@ namespace lawfit {
 
 namespace py = pybind11;
 
+// cost = 1/2 sum r^2, g = J^T r, A = J^T J over the free parameters (zero rows
+// and columns for the others) from residuals r (M) and their Jacobian J
+// (M x P, row-major).  One order of summation for every single-fit path, so
+// that a law program evaluated in the core (ProgramResidualEvaluator) and the
+// same program called back from Python give the same bits.  False when the
+// cost or A is not finite.
+inline bool normal_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
+                             double* A, double* g, double* cost) {
+    double c = 0.0;
+    for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
+    *cost = 0.5 * c;
+    for (int j = 0; j < P; ++j) {
+        g[j] = 0.0;
+        for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
+    }
+    for (int j = 0; j < P; ++j) {
+        if (!((free_mask >> j) & 1u)) continue;
+        double gj = 0.0;
+        for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * r[i];
+        g[j] = gj;
+        for (int k = j; k < P; ++k) {
+            if (!((free_mask >> k) & 1u)) continue;
+            double a = 0.0;
+            for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * J[i * P + k];
+            A[j * P + k] = a;
+            A[k * P + j] = a;
+        }
+    }
+    bool finite = std::isfinite(*cost);
+    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
+    return finite;
+}
+
 struct CallbackEvaluator {
     py::function fun;
     int P;
@@ -69,29 +102,7 @@ struct CallbackEvaluator {
                 xh[j] = x[j];
             }
         }
-        double c = 0.0;
-        for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
-        *cost = 0.5 * c;
-        for (int j = 0; j < P; ++j) {
-            g[j] = 0.0;
-            for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
-        }
-        for (int j = 0; j < P; ++j) {
-            if (!((free_mask >> j) & 1u)) continue;
-            double gj = 0.0;
-            for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * r[i];
-            g[j] = gj;
-            for (int k = j; k < P; ++k) {
-                if (!((free_mask >> k) & 1u)) continue;
-                double a = 0.0;
-                for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * J[i * P + k];
-                A[j * P + k] = a;
-                A[k * P + j] = a;
-            }
-        }
-        bool finite = std::isfinite(*cost);
-        for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
-        return finite;
+        return normal_equations(r.data(), J.data(), M, P, free_mask, A, g, cost);
     }
 };
 

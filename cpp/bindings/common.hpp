@@ -90,6 +90,7 @@ void register_evaluate(py::module_& m);    // evaluate
 void register_covariance(py::module_& m);  // covariance
 void register_bootstrap(py::module_& m);   // bootstrap_counts
 void register_callback(py::module_& m);    // solve_callback
+void register_single(py::module_& m);      // solve_single
 void register_compiled(py::module_& m);    // load_compiled
 
 }  // namespace bindings

@@ -17,5 +17,6 @@ PYBIND11_MODULE(_core, m) {
     b::register_bootstrap(m);
     b::register_covariance(m);
     b::register_callback(m);
+    b::register_single(m);
     b::register_compiled(m);
 }

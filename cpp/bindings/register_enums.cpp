@@ -28,7 +28,7 @@ void register_enums(py::module_& m) {
         .value("SQRT", Op::SQRT).value("ABS", Op::ABS).value("SIN", Op::SIN).value("COS", Op::COS)
         .value("TAN", Op::TAN).value("ARCTAN", Op::ARCTAN).value("TANH", Op::TANH)
         .value("SIGMOID", Op::SIGMOID).value("SOFTPLUS", Op::SOFTPLUS).value("MIN", Op::MIN)
-        .value("MAX", Op::MAX).value("POWI", Op::POWI)
+        .value("MAX", Op::MAX).value("POWI", Op::POWI).value("LGAMMA", Op::LGAMMA)
         .finalize();
     py::native_enum<Loss>(m, "Loss", "enum.IntEnum", "Robust loss applied to the residuals")
         .value("L2", Loss::L2).value("HUBER", Loss::HUBER).value("SOFT_L1", Loss::SOFT_L1)

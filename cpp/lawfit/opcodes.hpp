@@ -22,7 +22,8 @@ enum class Op : std::int32_t {
     SOFTPLUS = 22, // log(1 + exp(a)), computed without overflow
     MIN = 23, MAX = 24,
     POWI = 25,     // a ** arg for a small integer arg (may be negative)
-    N_OPS = 26
+    LGAMMA = 26,   // log Gamma(a) for a > 0 (NaN for a <= 0); derivative digamma(a)
+    N_OPS = 27
 };
 
 // Operations that push a value (no operand) and those that pop two.

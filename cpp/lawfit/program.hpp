@@ -277,6 +277,13 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
                     a[i] = (x > 0 ? x : 0.0) + std::log1p(math::exp(-(x < 0 ? -x : x)));
                 }
                 break;
+            case Op::LGAMMA:
+                LAWFIT_LANES for (int i = 0; i < B; ++i) {
+                    const math::LgammaDigamma r = math::lgamma_digamma(a[i]);
+                    a[i] = r.lgamma;
+                    d[i] = r.digamma;
+                }
+                break;
             case Op::POWI: {
                 if (arg < -kMaxPowi || arg > kMaxPowi) return false;
                 const int n = arg < 0 ? -arg : arg;

@@ -53,6 +53,7 @@ class Op(enum.IntEnum):
     MIN = 23
     MAX = 24
     POWI = 25
+    LGAMMA = 26
 
 class Status(enum.IntEnum):
     """Per-problem outcome of a fit"""
@@ -300,3 +301,18 @@ def solve_callback(
     max_nfev: int,
 ) -> tuple[npt.NDArray[np.float64], float, int, int, int, npt.NDArray[np.float64]]:
     """Fit one problem whose weighted residuals (or (residuals, jacobian)) come from a Python callable."""
+
+def solve_single(
+    code: npt.NDArray[np.int32],
+    consts: npt.NDArray[np.float64],
+    n_params: int,
+    columns: npt.NDArray[np.float64],
+    p0: npt.NDArray[np.float64],
+    lower: npt.NDArray[np.float64],
+    upper: npt.NDArray[np.float64],
+    ftol: float,
+    xtol: float,
+    gtol: float,
+    max_nfev: int,
+) -> tuple[npt.NDArray[np.float64], float, int, int, int, npt.NDArray[np.float64]]:
+    """Fit one residual program (its value at each point is a weighted residual) on the calling thread; returns (x, cost, nit, nfev, status, J^T J) as solve_callback."""

@@ -69,11 +69,11 @@ class Replicates:
 
     Attributes
     ----------
-    estimate : ndarray, (L, *shape)
+    estimate : ndarray, ``(L, *shape)``
         The statistic on the full data, per law.
-    replicates : ndarray, (L, R, *shape)
+    replicates : ndarray, ``(L, R, *shape)``
         Its value on every resample (NaN for resamples that did not converge).
-    jackknife : ndarray (J, *shape) or None
+    jackknife : ndarray ``(J, *shape)`` or None
         Its value with each unit (or block of units) left out; ``jack_law``
         (J,) says which law each row belongs to.
     names : list of str or None
@@ -91,25 +91,25 @@ class Replicates:
         return self.estimate.shape[0]
 
     def stderr(self) -> np.ndarray:
-        """Bootstrap standard error (sample SD of the replicates), (L, *shape)."""
+        """Bootstrap standard error (sample SD of the replicates), ``(L, *shape)``."""
         with warnings.catch_warnings():  # a law whose every resample failed: NaN
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanstd(self.replicates, axis=1, ddof=1)
 
     def bias(self) -> np.ndarray:
-        """Bootstrap bias estimate mean(replicates) - estimate, (L, *shape)."""
+        """Bootstrap bias estimate mean(replicates) - estimate, ``(L, *shape)``."""
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
             return np.nanmean(self.replicates, axis=1) - self.estimate
 
     def acceleration(self) -> np.ndarray:
-        """BCa acceleration per law from the jackknife values, (L, *shape)."""
+        """BCa acceleration per law from the jackknife values, ``(L, *shape)``."""
         if self.jackknife is None:
             raise ValueError("no jackknife values: run bootstrap(..., jackknife=True) for BCa")
         return grouped_acceleration(self.jackknife, self.jack_law, self.estimate.shape)
 
     def interval(self, level: float = 0.95, method: str = "percentile") -> tuple[np.ndarray, np.ndarray]:
-        """Confidence interval ``(lower, upper)``, each (L, *shape).
+        """Confidence interval ``(lower, upper)``, each ``(L, *shape)``.
 
         ``method`` is ``"percentile"`` or ``"bca"`` (bias-corrected and
         accelerated; needs the jackknife).

@@ -149,6 +149,7 @@ _UNARY = {
     Op.SIGMOID: (("v", "lawfit::detail::sigmoid({x})"), ("d", "{v} * (1.0 - {v})")),
     Op.SOFTPLUS: (("d", "lawfit::detail::sigmoid({x})"),
                   ("v", "({x} > 0 ? {x} : 0.0) + std::log1p(lawfit::math::exp(-({x} < 0 ? -{x} : {x})))")),
+    Op.LGAMMA: (("d", "lawfit::math::digamma({x})"), ("v", "lawfit::math::lgamma({x})")),
 }
 
 
@@ -327,6 +328,7 @@ _VOCABULARY = frozenset("""
     struct static constexpr const bool true std uint32_t uint64_t int64_t int32_t template int double void
     return for if u ull alignas sizeof unsigned char __attribute__ visibility used
     LAWFIT_HD LAWFIT_LANES lawfit ProgramView BlockScratch Accumulator math detail exp log sigmoid pow log1p
+    lgamma digamma
     expm1 sqrt fabs sin cos tan atan tanh static_assert GeneratedRunner kMask run B NP NS
     columns col_stride point0 nb params free_mask s val grad mask i y weight acc yv wv mult r wt wr cost g A
     lawfit_jit_program code n_instr const_bits n_consts n_params kCode kConstBits

@@ -31,7 +31,7 @@ from .engine.core import polished_batch
 from .engine.covariance import scaled_covariance, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.retry import degenerate, degenerate_one, retry
+from .engine.retry import degenerate, degenerate_one, retry, runaway
 from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
@@ -228,11 +228,15 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
     return p0
 
 
+_add_reduce = np.add.reduce  # ndarray.sum without its Python wrapper
+
+
 def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
-    a = np.asarray(a, dtype=float)
+    if not (type(a) is np.ndarray and a.dtype == np.float64):
+        a = np.asarray(a, dtype=float)
     # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
-    if check_finite and not math.isfinite(a.sum()) and not np.isfinite(a).all():
+    if check_finite and not math.isfinite(_add_reduce(a, None)) and not np.isfinite(a).all():
         raise ValueError("array must not contain infs or NaNs")
     return a
 
@@ -476,7 +480,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                       full_output, nan_policy, opts, inputs, param_names):
     # --- the number of parameters, bounds and method, as scipy determines them
     if p0 is not None:
-        p0 = np.atleast_1d(np.asarray(p0, dtype=float))
+        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+            p0 = np.atleast_1d(np.asarray(p0, dtype=float))
         if p0.ndim != 1:
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
         n = p0.size
@@ -605,7 +610,11 @@ def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
     if found[0]:
         second = solve_program(program, columns, y, weight, best[0], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                gtol=opts["gtol"], max_nfev=opts["max_nfev"])
-        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost):
+        # A candidate whose term ran away (B -> -1e82 with beta -> 1e78 makes B / D**beta underflow to 0)
+        # is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
+        if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost) \
+                and not (runaway(second.params, p0, lb, ub)[0]
+                         and degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight)):
             return second, tried
     return sol, tried
 
@@ -712,6 +721,8 @@ def _minpack_qr(J: np.ndarray, fvec: np.ndarray) -> dict:
 
 
 def _is_batch(ydata) -> bool:
+    if type(ydata) is np.ndarray:
+        return ydata.ndim == 2
     if isinstance(ydata, (list, tuple)):
         return len(ydata) > 0 and all(np.ndim(v) >= 1 for v in ydata)
     return np.ndim(ydata) == 2
@@ -791,17 +802,22 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
 
 
+def _rows_data(y, weight, offsets, rows):
+    """(y, weight, offsets) of the problems ``rows`` of a batch, concatenated."""
+    bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
+    sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
+    index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
+    return y[index], None if weight is None else weight[index], sub_offsets
+
+
 def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
     """The single fits' second chance for every problem of a batch that needs it (in place)."""
     ok = is_converged(sol.status)
     failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
     if ok.any():
         rows = np.flatnonzero(ok)
-        bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
-        sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
-        index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
-        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y[index],
-                          None if weight is None else weight[index], sub_offsets)
+        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets)
         failed[rows[flat]] = True
     rows = np.flatnonzero(failed)
     if not rows.size:
@@ -819,6 +835,10 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
+    away = better & runaway(second.params, p0[rows], per_row[0], per_row[1])
+    if away.any():  # refuse terms switched off by diverging parameters, as a single fit does (_second_chance)
+        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        better &= ~(away & degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets))
     take = rows[better]
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]

@@ -140,7 +140,7 @@ _FUNCTION_OPS = {
     "exp": Op.EXP, "log": Op.LOG, "log10": Op.LOG10, "log1p": Op.LOG1P,
     "expm1": Op.EXPM1, "sqrt": Op.SQRT, "abs": Op.ABS, "sin": Op.SIN, "cos": Op.COS,
     "tan": Op.TAN, "arctan": Op.ARCTAN, "tanh": Op.TANH, "sigmoid": Op.SIGMOID,
-    "softplus": Op.SOFTPLUS, "minimum": Op.MIN, "maximum": Op.MAX,
+    "softplus": Op.SOFTPLUS, "minimum": Op.MIN, "maximum": Op.MAX, "lgamma": Op.LGAMMA,
 }
 # Conditions: comparisons and their logical combinations, 1.0 where true and
 # 0.0 where false.  They may depend on inputs only (a parameter-dependent
@@ -387,6 +387,44 @@ def _softplus(a):
     return np.maximum(a, 0.0) + np.log1p(np.exp(-np.abs(a)))
 
 
+# Coefficients B_2n / (2n (2n - 1)) and B_2n / (2n), n = 8 down to 1 (Abramowitz &
+# Stegun 6.1.41, 6.3.18; Bernoulli numbers from A&S Table 23.2).
+_STIRLING = (-3617.0 / 122400.0, 1.0 / 156.0, -691.0 / 360360.0, 1.0 / 1188.0, -1.0 / 1680.0,
+             1.0 / 1260.0, -1.0 / 360.0, 1.0 / 12.0)
+_PSI_ASYMPTOTIC = (-3617.0 / 8160.0, 1.0 / 12.0, -691.0 / 32760.0, 1.0 / 132.0, -1.0 / 240.0,
+                   1.0 / 252.0, -1.0 / 120.0, 1.0 / 12.0)
+
+
+def lgamma_digamma(a):
+    """log Gamma(a) and digamma(a) for a > 0, NaN for a <= 0, as ``math::lgamma_digamma``.
+
+    The same steps as cpp/lawfit/math.hpp: the recurrence raises the argument
+    to z >= 10 (A&S 6.1.15, 6.3.5), then Stirling's series (A&S 6.1.41) and the
+    asymptotic series of digamma (A&S 6.3.18), each to the B_16 term.
+    """
+    x = np.asarray(a, dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        z, prod, inv_sum = x.copy(), np.ones_like(x), np.zeros_like(x)
+        for _ in range(10):
+            shift = z < 10.0
+            prod = np.where(shift, prod * z, prod)
+            inv_sum = np.where(shift, inv_sum + 1.0 / z, inv_sum)
+            z = np.where(shift, z + 1.0, z)
+        r = 1.0 / z
+        r2 = r * r
+        sl, sd = 0.0 * r, 0.0 * r
+        for cl, cd in zip(_STIRLING, _PSI_ASYMPTOTIC):
+            sl = sl * r2 + cl
+            sd = sd * r2 + cd
+        lz = np.log(z)
+        lg = (((z - 0.5) * (lz - 1.0) - 0.5 + 0.91893853320467274178) + sl * r) - np.log(prod)
+        dg = (lz - 0.5 * r - sd * r2) - inv_sum
+        lg = np.where(x == np.inf, np.inf, lg)
+        dg = np.where(x == np.inf, np.inf, dg)
+        ok = x > 0.0
+        return np.where(ok, lg, np.nan), np.where(ok, dg, np.nan)
+
+
 # op: (value(a), derivative(a, value))
 _UNARY_RULES: dict[Op, tuple[Callable, Callable]] = {
     Op.NEG: (np.negative, lambda a, v: -1.0),
@@ -404,6 +442,7 @@ _UNARY_RULES: dict[Op, tuple[Callable, Callable]] = {
     Op.TANH: (np.tanh, lambda a, v: 1.0 - v * v),
     Op.SIGMOID: (_sigmoid, lambda a, v: v * (1.0 - v)),
     Op.SOFTPLUS: (_softplus, lambda a, v: _sigmoid(a)),
+    Op.LGAMMA: (lambda a: lgamma_digamma(a)[0], lambda a, v: lgamma_digamma(a)[1]),
 }
 
 

@@ -39,7 +39,8 @@ class Op(enum.IntEnum):
     MIN = 23
     MAX = 24
     POWI = 25  # a ** arg for a small integer arg (may be negative)
-    N_OPS = 26
+    LGAMMA = 26  # log Gamma(a) for a > 0 (NaN for a <= 0); derivative digamma(a)
+    N_OPS = 27
 
 
 #: Most parameters one law may have (bits of the interpreters' gradient mask).

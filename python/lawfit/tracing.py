@@ -631,6 +631,7 @@ def clear_trace_cache() -> None:
     """Forget every traced model (for models whose hidden state has changed)."""
     with _LOCK:
         _CACHE.clear()
+        _KEY_MEMO.clear()
 
 
 def _global_names(code: types.CodeType) -> tuple:
@@ -694,6 +695,34 @@ def _callable_key(f, depth: int = 0):
             tuple(_freeze(g.get(n, _MISSING), depth + 1) if n in g else None for n in _global_names(code)))
 
 
+# Plain functions whose key depends only on immutable things (no closure, scalar
+# defaults, globals bound to modules, scalars, ufuncs, builtins or classes):
+# id -> (function, code, defaults, ((name, value), ...), key).  The key is
+# reused while the same objects are bound (identity checks, no freezing).
+_KEY_MEMO: "OrderedDict[int, tuple]" = OrderedDict()
+_IMMUTABLE = _SCALARS + (np.generic, types.ModuleType, type, types.BuiltinFunctionType, np.ufunc)
+
+
+def _memo_key(f):
+    """:func:`_callable_key`, from :data:`_KEY_MEMO` when ``f``'s bindings are the same objects."""
+    memo = _KEY_MEMO.get(id(f))
+    if memo is not None and memo[0] is f and f.__code__ is memo[1] and f.__defaults__ is memo[2]:
+        g = f.__globals__
+        if all(g.get(name, _MISSING) is v for name, v in memo[3]):
+            return memo[4]
+    key = _callable_key(f)
+    if (type(f) is types.FunctionType and f.__closure__ is None and f.__kwdefaults__ is None
+            and all(isinstance(d, _SCALARS) for d in f.__defaults__ or ())):
+        g = f.__globals__
+        bound = tuple((name, g.get(name, _MISSING)) for name in _global_names(f.__code__))
+        if all(v is _MISSING or isinstance(v, _IMMUTABLE) for _, v in bound):
+            with _LOCK:
+                _KEY_MEMO[id(f)] = (f, f.__code__, f.__defaults__, bound, key)
+                while len(_KEY_MEMO) > _CACHE_SIZE:
+                    _KEY_MEMO.popitem(last=False)
+    return key
+
+
 def _cell(c):
     try:
         return c.cell_contents
@@ -716,7 +745,7 @@ def traced_model(func: Callable, xdata, p0, n_points: int | None = None) -> Trac
     except TraceError as exc:
         return Traced(None, None, str(exc))
     try:
-        key = (_callable_key(func), kind, n, keys, orient, p0.size)
+        key = (_memo_key(func), kind, n, keys, orient, p0.size)
         hash(key)
     except Exception:  # noqa: BLE001 - an unhashable closure value: trace every call
         key = None

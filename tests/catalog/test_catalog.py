@@ -140,6 +140,8 @@ CASES = {
                         lambda r: {"x": logu(r, 1, 1e4, 80)}, "abs", 2e-3, 0.15),
     "coverage": (dict(c=2.0, alpha=0.4), lambda r: {"k": np.unique(np.round(np.geomspace(1, 1000, 40)))},
                  "abs", 3e-3, 0.1),
+    "coverage_beta": (dict(a=0.4, b=3.0), lambda r: {"k": np.unique(np.round(np.geomspace(1, 1000, 40)))},
+                      "abs", 2e-3, 0.1),
     "verifier_ceiling": (dict(p=0.15, f=0.05), lambda r: {"k": np.unique(np.round(np.geomspace(1, 200, 40)))},
                          "abs", 2e-3, 0.1),
     "kinetics_cost": (dict(I=562.5), _kinetics, "rel", 0.01, 0.05),

@@ -115,6 +115,7 @@ double ref_cos(double u) { return std::cos(u); }
 double ref_tan(double u) { return std::tan(u); }
 double ref_atan(double u) { return std::atan(u); }
 double ref_tanh(double u) { return std::tanh(u); }
+double ref_lgamma(double u) { return std::lgamma(u); }
 
 }  // namespace
 
@@ -128,6 +129,7 @@ LF_TEST(unary_opcodes_values_and_gradients) {
         {Op::TAN, 0.3, -0.2, ref_tan, 0.0},          {Op::ARCTAN, 1.5, -2.0, ref_atan, 0.0},
         {Op::TANH, 0.8, -1.1, ref_tanh, 0.0},        {Op::SIGMOID, 2.0, -3.0, ref_sigmoid, 1e-15},
         {Op::SOFTPLUS, 2.0, -3.0, ref_softplus, 1e-15},
+        {Op::LGAMMA, 2.5, 2.5, ref_lgamma, 1e-14},   // u in [2.75, 10]: shifted and not
     };
     for (const UnaryCase& c : cases) {
         const Program prog = unary_program(c.op);
@@ -299,7 +301,7 @@ LF_TEST(malformed_programs_are_rejected) {
     CHECK(!runs(Program({{Op::PARAM, -1}}, {}, 1, 2)));
     CHECK(!runs(Program({{Op::INPUT, 2}}, {}, 1, 2)));                                  // column out of range
     CHECK(!runs(Program({{Op::INPUT, -1}}, {}, 1, 2)));
-    CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, 26, 0}, {}, 1, 2)));            // unknown opcodes
+    CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, static_cast<std::int32_t>(Op::N_OPS), 0}, {}, 1, 2)));  // unknown opcodes
     CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, -1, 0}, {}, 1, 2)));
     CHECK(!runs(Program(std::vector<std::int32_t>{2, 0, 2, 0, 1000, 0}, {}, 1, 2)));
     std::vector<std::int32_t> deep;  // one push more than the stack holds

@@ -27,6 +27,8 @@ FORMULAS = [
     # SIN COS TAN ARCTAN TANH SIGMOID SOFTPLUS
     ("a*sin(b*x) + cos(c*x) + 0.1*tan(b*x/8) + arctan(a*x) + tanh(c*x) + sigmoid(a - x) + softplus(b*x - 2)",
      dict(a=0.9, b=0.5, c=1.3)),
+    # LGAMMA (arguments below and above the shift threshold of 10)
+    ("a*lgamma(b*x + 0.5) - lgamma(c*x + 9)", dict(a=0.9, b=2.0, c=1.5)),
     # MIN MAX POWI (integer powers, positive and negative)
     ("minimum(a*x, b) + maximum(c, x - a) + a*x**3 + b*(x + c)**-2 + (a*x)**2", dict(a=0.8, b=2.0, c=0.5)),
     # Chinchilla, as the benchmarks run it

@@ -374,6 +374,7 @@ UNARY = [
     ("log10(2 + sin({}))", lambda f: np.log10(2 + np.sin(f))),
     ("log1p(({})**2)", lambda f: np.log1p(f**2)),
     ("expm1(tanh({}))", lambda f: np.expm1(np.tanh(f))),
+    ("lgamma(1 + ({})**2)", lambda f: np.vectorize(math.lgamma, otypes=[float])(1 + f**2)),
     ("-({})", np.negative), ("tanh({})**3", lambda f: np.tanh(f) ** 3),
     ("(1 + ({})**2)**-1", lambda f: 1 / (1 + f**2)), ("square({})", np.square),
 ]

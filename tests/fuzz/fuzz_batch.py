@@ -34,7 +34,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from _source import Source, run_atheris  # noqa: E402
 
-N_OPS = 26
+N_OPS = 27
 POWI = 25
 INT32_MIN, INT32_MAX = -(2**31), 2**31 - 1
 ANY_POWI = bool(os.environ.get("LAWFIT_FUZZ_ANY_POWI"))

@@ -32,13 +32,13 @@ TOKENS = (["x", "y", "N", "D", "a", "b", "c", "E", "A", "alpha", "pi", "_p", "x1
           + ["+", "-", "*", "/", "**", "^", "(", ")", ",", "(", ")", " ", "e", "E5"]
           + ["exp(", "log(", "log10(", "log1p(", "expm1(", "sqrt(", "abs(", "sin(", "cos(", "tan(",
              "arctan(", "atan(", "tanh(", "sigmoid(", "softplus(", "pow(", "minimum(", "maximum(",
-             "min(", "max(", "square(", "foo("])
+             "min(", "max(", "square(", "lgamma(", "foo("])
 INPUTS = ["x", "y", "N", "D"]
 N_POINTS = 7
 
 
 FUNCTIONS = ["exp", "log", "log10", "log1p", "expm1", "sqrt", "abs", "sin", "cos", "tan", "arctan",
-             "tanh", "sigmoid", "softplus", "square"]
+             "tanh", "sigmoid", "softplus", "square", "lgamma"]
 FUNCTIONS2 = ["pow", "minimum", "maximum", "min", "max"]
 LEAVES = ["x", "y", "N", "D", "a", "b", "c", "E", "alpha", "pi", "0", "1", "2", "0.5", "3e-2", "1e300"]
 

@@ -105,6 +105,9 @@ _UNARY_VALUE = {
     Op.TANH: LIBM_FLOPS + 2,                     # tanh; d = 1 - a*a
     Op.SIGMOID: (EXP_FLOPS + 2) + 2,             # exp(-|a|), (1 or e)/(1 + e); d = a*(1 - a)
     Op.SOFTPLUS: (EXP_FLOPS + 2) + (EXP_FLOPS + LIBM_FLOPS + 1),  # d = sigmoid; max(x,0) + log1p(exp(-|x|))
+    # math::lgamma_digamma: 10 shift steps (4 each), 1/z and r^2, two 8-term series (15 each),
+    # log z and log(prod), then 7 + 4 to assemble log Gamma and digamma.
+    Op.LGAMMA: 40 + 2 + 30 + 2 * LOG_FLOPS + 11,
 }
 
 #: Flops of ``loss_rho`` (cpp/lawfit/loss.hpp) per point, robust losses.

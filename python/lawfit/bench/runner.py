@@ -144,6 +144,8 @@ def _short(rows) -> str:
             f"  ({r.speedup:.2g}x)" if r.speedup else "")
         out.append(f"  {r.size:<44} {r.tool:<22} {r.fits_per_s:>12,.0f} fits/s{sp:<10} "
                    f"acc {report._accuracy(r):>9}  {r.agree}/{r.compared} {r.check}")
+        if r.benchmark == "single_law" and r.note:  # per-call times and lawfit's share of scipy's
+            out.append(f"      {r.note}")
     return "\n".join(out)
 
 

@@ -353,8 +353,10 @@ _add(Law(
             "C": [0.1, 1.0, 10.0]},
     citation=Citation("Tissue, Wang, Wang", 2024, "Scaling Law with Learning Rate Annealing",
                       "2408.11029", "eq. 1; S1, S2 in §3",
-                      checked="form and S1, S2 as in the arXiv v1 text (eq. 1, §3); fitting procedure "
-                              "not re-checked"),
+                      checked="authors (Howe Tissue, Venus Wang, Lu Wang), the form L(s) = L0 + A S1^-alpha "
+                              "- C S2 and the meaning of S1 (area under the LR curve) and S2 (LR annealing "
+                              "area) against the arXiv v1/v2 abstracts (v2 also appeared at NeurIPS 2025); "
+                              "fitting procedure not re-checked"),
     recipe=Recipe("l2", None, "linear", method="not re-checked in the paper",
                   source="lawfit default (the paper's fitting details were not verified)"),
     notes="Every point of a loss curve is one data point: compute S1 and S2 at each logged step with "

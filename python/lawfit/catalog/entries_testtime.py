@@ -39,7 +39,44 @@ _add(Law(
     notes="log C(k) = -c k^(-alpha): coverage rises towards 1 as a power law in -log C. Per-problem "
           "pass@k (Chen et al. 2021's unbiased estimate: lawfit.catalog.pass_at_k) averaged over problems "
           "gives the points to fit. Schaeffer et al. 2025 explain the power law by a heavy left tail of "
-          "per-problem success probabilities (a Beta-like density near 0 gives -log pass@k ~ k^-alpha).",
+          "per-problem success probabilities (a Beta-like density near 0 gives -log pass@k ~ k^-alpha). "
+          "coverage_beta is the exact form for Beta-distributed success rates (computed with lgamma); "
+          "this law is its large-k limit.",
+))
+
+# The exact mixture behind that power law: per-problem success probabilities p ~ Beta(a, b), each
+# problem solved by k independent samples with probability 1 - (1 - p)^k.
+_add(Law(
+    "1 - exp(lgamma(b + k) + lgamma(a + b) - lgamma(b) - lgamma(a + b + k))",
+    {"k": "samples drawn per problem"}, name="coverage_beta",
+    output="coverage (expected pass@k over problems, 0-1)",
+    params={"a": "Beta shape at p -> 0: the left-tail exponent, and the power-law exponent of "
+                 "-log coverage at large k",
+            "b": "Beta shape at p -> 1"},
+    bounds={"a": (1e-6, 100), "b": (1e-6, 1e6)},
+    starts={"a": [0.05, 0.2, 0.5, 1.0], "b": [0.5, 2.0, 10.0, 50.0]},
+    derived={"pass_at_1": "a/(a + b)", "power_law_exponent": "a",
+             "power_law_prefactor": "exp(lgamma(a + b) - lgamma(b))"},
+    citation=Citation("Schaeffer, Kazdan, Hughes, Juravsky, Price, Lynch, Jones, Kirk, Mirhoseini, Koyejo",
+                      2025, "How Do Large Language Monkeys Get Their Power (Laws)?", "2502.17578",
+                      "§4-5: pass_i@1 with a power-law left tail (Beta-distributed in their fits) gives "
+                      "-log pass_D@k ~ k^-a",
+                      checked="authors, title and the claim (a heavy left tail of single-attempt success "
+                              "probabilities makes -log of the averaged pass@k a power law in k) against the "
+                              "ICML 2025 proceedings abstract (PMLR 267:53132-53176); the closed form is the "
+                              "Beta-function identity E[(1 - p)^k] = B(a, b + k)/B(a, b) (Abramowitz & Stegun "
+                              "6.2.1-6.2.2), written out here, not transcribed from the paper; section numbers "
+                              "not verified"),
+    recipe=Recipe("l2", None, "linear", method="least squares on averaged pass@k (Chen et al.'s estimate "
+                                               "per problem, lawfit.catalog.pass_at_k)",
+                  source="lawfit (exact mixture form)"),
+    notes="If problem i is solved by one sample with probability p_i, k independent samples solve it "
+          "with probability 1 - (1 - p_i)^k; averaging over p ~ Beta(a, b) gives coverage(k) = "
+          "1 - B(a, b + k)/B(a, b) = 1 - Gamma(b + k) Gamma(a + b)/(Gamma(b) Gamma(a + b + k)), computed "
+          "with lgamma. For large k, 1 - coverage ~ Gamma(a + b)/Gamma(b) k^(-a), so -log coverage is the "
+          "coverage law's power law with exponent alpha = a and c = power_law_prefactor: this entry is the "
+          "exact form whose large-k limit that law is. a/(a + b) is the mean single-sample success rate "
+          "(pass@1).",
 ))
 
 # ---------------------------------------------------------------- Stroebl et al. 2024

@@ -80,8 +80,10 @@ _add(Law(
     citation=Citation("Malladi, Lyu, Panigrahi, Arora", 2022,
                       "On the SDEs and Scaling Rules for Adaptive Gradient Algorithms", "2205.10287",
                       "§4, square-root scaling rule",
-                      checked="the rule (learning rate times sqrt(k) for batch size times k, for Adam and "
-                              "RMSprop) as the paper states it; section not re-verified in this pass"),
+                      checked="authors (Sadhika Malladi, Kaifeng Lyu, Abhishek Panigrahi, Sanjeev Arora; "
+                              "NeurIPS 2022) and the square-root scaling rule for RMSprop and Adam against the "
+                              "proceedings abstract; the rule's details (learning rate times sqrt(k) for batch "
+                              "size times k) and the section number not re-verified in the paper body"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="eta(B) = c B^kappa; for adaptive methods the SDE argument gives kappa = 1/2 (the paper's rule "
           "also rescales beta_1, beta_2 and epsilon). Compare with lr_batch_sgd (kappa = 1).",
@@ -96,8 +98,11 @@ _add(Law(
     citation=Citation("Yang, Hu, Babuschkin, Sidor, Liu, Farhi, Ryder, Pachocki, Chen, Gao", 2022,
                       "Tensor Programs V: Tuning Large Neural Networks via Zero-Shot Hyperparameter Transfer",
                       "2203.03466", "Table 3 (muP: Adam learning rate of hidden weights ~ 1/fan_in)",
-                      checked="the muP scaling of the hidden-weight Adam learning rate as tabulated in the "
-                              "paper; table number not re-verified in this pass"),
+                      checked="authors against the arXiv title page (Greg Yang, Edward J. Hu, Igor "
+                              "Babuschkin, Szymon Sidor, Xiaodong Liu, David Farhi, Nick Ryder, Jakub Pachocki, "
+                              "Weizhu Chen, Jianfeng Gao); the rule against the authors' code "
+                              "(github.com/microsoft/mup, mup/optim.py: MuAdam divides the learning rate of "
+                              "matrix-like weights by their width multiplier); the table number not re-verified"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="Under the maximal-update parameterisation the optimal Adam learning rate of matrix-like "
           "(hidden) weights falls as 1/width, so a small model's optimum transfers. Under the standard "
@@ -113,9 +118,14 @@ _add(Law(
     citation=Citation("Wang, Aitchison", 2024,
                       "How to set AdamW's weight decay as you scale model and dataset size", "2405.13698",
                       "§3-4, EMA timescale 1/(eta lambda) held fixed",
-                      checked="the argument as the paper states it (AdamW's weights are an EMA with timescale "
-                              "1/(eta lambda); keep it fixed, so lambda ~ width when eta ~ 1/width under "
-                              "muP); sections not re-verified in this pass"),
+                      checked="authors (Xi Wang, Laurence Aitchison; ICML 2025, PMLR 267:62222-62250) and "
+                              "the argument against the abstract (AdamW's weights are an EMA of recent updates; "
+                              "the optimal EMA timescale in epochs is roughly constant, so the weight decay "
+                              "rises with model size under muP's learning-rate scaling and falls with dataset "
+                              "size); the timescale 1/(eta lambda) and the section numbers not re-verified in "
+                              "the paper body. The muP authors' MuAdam/MuAdamW "
+                              "(github.com/microsoft/mup, mup/optim.py) apply the same rule: weight decay times "
+                              "the width multiplier, learning rate divided by it"),
     recipe=Recipe("l2", None, "log", method="power law in log space", source="lawfit"),
     notes="AdamW's update is an exponential moving average of past updates with timescale 1/(eta lambda) "
           "iterations; keeping it fixed as the width grows and the muP learning rate falls as 1/width "
@@ -125,9 +135,12 @@ _add(Law(
 
 # ---------------------------------------------------------------- Bahri et al. 2021; superposition
 BAHRI = ("Bahri, Dyer, Kaplan, Lee, Sharma", 2021, "Explaining Neural Scaling Laws", "2102.06701")
-_BAHRI_CHECKED = ("the four regimes as the paper's abstract and §1-2 state them (variance-limited: exponent "
-                  "1 in D and in width; resolution-limited: exponent ~ 4/d, d the data manifold's intrinsic "
-                  "dimension); not re-read in this pass")
+_BAHRI_CHECKED = ("authors (Yasaman Bahri, Ethan Dyer, Jared Kaplan, Jaehoon Lee, Utkarsh Sharma) and the four "
+                  "regimes (variance-limited and resolution-limited, each in dataset and model size; a duality "
+                  "between the large-width and large-data resolution-limited exponents) against the arXiv "
+                  "abstract; the 4/d relation against Sharma & Kaplan's abstract (JMLR 23, 2022, "
+                  "arXiv:2004.10802: alpha ~ 4/d for cross-entropy and MSE losses); section numbers and the "
+                  "variance-limited exponent 1 not re-verified in the paper body")
 _add(Law(
     "L_inf + A/x**alpha", {"x": "dataset size D (at large width) or width (at large D)"},
     name="bahri_variance_limited", output="test loss",
@@ -166,9 +179,11 @@ _add(Law(
     reference={"alpha": 1.0},
     citation=Citation("Liu, Liu, Gore", 2025, "Superposition Yields Robust Neural Scaling", "2505.10465",
                       "§3-4, strong superposition: loss ~ 1/width",
-                      checked="the result as the paper's abstract states it (strong superposition: loss "
-                              "inversely proportional to width across feature-frequency distributions; weak "
-                              "superposition: exponent set by the frequency distribution); not re-read"),
+                      checked="authors (Yizhou Liu, Ziming Liu, Jeff Gore) and the result against the arXiv "
+                              "v4 abstract (strong superposition: loss inversely proportional to the model "
+                              "dimension across a broad class of feature-frequency distributions; weak "
+                              "superposition: a power law only for power-law feature frequencies); NeurIPS 2025; "
+                              "section numbers not re-verified in the paper body"),
     recipe=Recipe("l2", None, "linear", method="not verified", source="lawfit default"),
     notes="With many more features than dimensions, strongly superposed representations interfere by an "
           "amount ~ 1/m, so loss ~ 1/width (alpha = 1) whatever the feature frequencies; in the weak "

@@ -44,7 +44,7 @@ def load_pythia_evals(path: Optional[PathLike] = None, table: Optional[str] = No
         One row per (run, checkpoint, num_fewshot, task):
 
         - ``run`` : str, model directory (e.g. ``pythia-1.4b-deduped``).
-        - ``size``, ``variant`` (standard / deduped / bf16 / *MtokBS) : str;
+        - ``size``, ``variant`` (standard / deduped / bf16 / ``*MtokBS``) : str;
           ``deduped`` : bool.
         - ``N`` : float64, total parameters with both (untied) embeddings.
         - ``N_nonembedding`` : float64.

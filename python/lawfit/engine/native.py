@@ -24,4 +24,5 @@ from .._core import (  # noqa: F401  (re-exports)
     load_compiled,
     solve_batch,
     solve_callback,
+    solve_single,
 )

@@ -21,13 +21,16 @@ from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
 
-__all__ = ["degenerate", "degenerate_one", "retry", "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE"]
+__all__ = ["degenerate", "degenerate_one", "runaway", "retry", "RUNAWAY", "RETRY_STARTS", "RETRY_DECADES",
+           "RETRY_PRUNE"]
 
 RETRY_STARTS = 64
 RETRY_DECADES = 3.0
 RETRY_PRUNE = 16
+RUNAWAY = 10.0 ** (3 * RETRY_DECADES)  # three times the decades the multistart explores
 _NO_EFFECT = 1e-8  # a parameter moves the residuals by less than this share of their norm
 _CONSTANT_RTOL = 1e-9  # the fit's sum of squares equals the constant's to this
+_add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
 
 
 def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
@@ -59,10 +62,22 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
                    weight: np.ndarray | None) -> bool:
     """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters)."""
     s = 2.0 * cost
+    floor = (_NO_EFFECT * _NO_EFFECT) * s
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+        scale = max(abs(a), abs(b))
+        if scale > 0 and col2 * scale * scale <= floor:
+            return True
+    # The first and last points alone bound the constant's sum of squares from below (a subset's
+    # about its own mean is at most the whole's): most fits are told apart from a constant here.
+    if y.size > 1:
+        a, b = float(y[0]), float(y[-1])
+        wa, wb = (1.0, 1.0) if weight is None else (float(weight[0]), float(weight[-1]))
+        if wa > 0 and wb > 0 and s < (a - b) * (a - b) * (wa * wb / (wa + wb)) * (1.0 - 1e-7):
+            return False
     if weight is None:
-        s1, s2, sw = float(y.sum()), float(y @ y), float(y.size)
+        s1, s2, sw = float(_add_reduce(y, None)), float(_dot(y, y)), float(y.size)
     else:
-        s1, s2, sw = float(weight @ y), float(weight @ (y * y)), float(weight.sum())
+        s1, s2, sw = float(_dot(weight, y)), float(_dot(weight, y * y)), float(_add_reduce(weight, None))
     total = s2 - s1 * s1 / sw
     if total > 0 and s >= total * (1.0 - 1e-7):  # cancellation in total: confirm exactly
         w = np.ones_like(y) if weight is None else weight
@@ -70,12 +85,27 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         total = float(w @ (d * d))
         if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
             return True
-    floor = (_NO_EFFECT * _NO_EFFECT) * s
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
-        scale = max(abs(a), abs(b))
-        if scale > 0 and col2 * scale * scale <= floor:
-            return True
     return False
+
+
+def runaway(params, p0, lower=None, upper=None) -> np.ndarray:
+    """Which fits (rows of ``params`` (K, P) from starts ``p0``), if :func:`degenerate`, the second
+    chance refuses: a term switched off by its parameters running away, not by a bound.
+
+    Refused: a parameter beyond :data:`RUNAWAY` times its start (1 for a start at 0;
+    ``B = -1.9e82, beta = 5.5e78``: ``B / D**beta`` underflows to 0), or no parameter at a finite bound
+    (``beta = 34``: ``D**-34`` underflows on D ~ 1e10).  Kept: a term switched off at a bound (``A = 0``
+    with ``A >= 0``: the bound holds it there, and the fit may be the best the bounds allow).
+    """
+    params, p0 = np.atleast_2d(params), np.atleast_2d(p0)
+    scale = np.where(p0 != 0, np.abs(p0), 1.0)
+    away = ~(np.abs(params) <= RUNAWAY * scale).all(axis=1)
+    at_bound = np.zeros(params.shape[0], bool)
+    for b in (lower, upper):
+        if b is not None:
+            b = np.broadcast_to(np.asarray(b, dtype=float), params.shape)
+            at_bound |= (np.isfinite(b) & (params == b)).any(axis=1)
+    return away | ~at_bound
 
 
 def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:

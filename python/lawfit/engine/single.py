@@ -2,12 +2,14 @@
 
 :func:`lawfit.engine.core.solve_batch` runs problems on worker threads, and
 starting a thread costs more than a small fit.  A single fit runs the core's
-Levenberg-Marquardt (``solve_callback``) on the calling thread instead.  For
-a law program, the callable the core calls is ``functools.partial`` of the
-core's own evaluator on the *residual program*: the law's code followed by
-``- y`` (and ``* sqrt(w)``), with ``y`` and ``sqrt(w)`` as two more input
-columns.  Every evaluation then returns residuals and their exact Jacobian
-without running a Python frame.
+Levenberg-Marquardt on the calling thread instead.  For a law program the
+core solves the *residual program* (``solve_single``): the law's code
+followed by ``- y`` (and ``* sqrt(w)``), with ``y`` and ``sqrt(w)`` as two
+more input columns, evaluated block by block in the core with the GIL
+released and no Python between evaluations.  A Python callable (an untraced
+model, a whitened program) runs through ``solve_callback``, which sums the
+normal equations in the same order: the residual program through either
+entry point gives the same bits.
 
 The finish (:data:`~lawfit.engine.options.POLISH_FTOL`,
 :data:`~lawfit.engine.options.POLISH_XTOL`): when derivatives are exact,
@@ -99,18 +101,19 @@ def _tolerances(ftol: float, xtol: float, polish: bool) -> tuple[float, float, b
     return ft, xt, (ft, xt) != (ftol, xtol)
 
 
-def _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish) -> SingleSolution:
+def _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish) -> SingleSolution:
+    """``run(p0, lower, upper, ftol, xtol, gtol, max_nfev)`` -> the core's tuple, with the finish."""
     ft, xt, tighter = _tolerances(ftol, xtol, polish)
-    x, cost, nit, nfev, status, jtj = _core.solve_callback(fun, p0, None, lower, upper, ft, xt, gtol, max_nfev)
+    x, cost, nit, nfev, status, jtj = run(p0, lower, upper, ft, xt, gtol, max_nfev)
     if tighter and status == _MAX_EVALUATIONS:
         # Did the scipy-equivalent run (a prefix of this one) converge?
-        loose = _core.solve_callback(fun, p0, None, lower, upper, ftol, xtol, gtol, max_nfev)
+        loose = run(p0, lower, upper, ftol, xtol, gtol, max_nfev)
         if loose[4] in _CONVERGED:
             status = loose[4]
             if not loose[1] >= cost:  # never the case when both runs follow the same path
                 x, cost, nit, nfev, _, jtj = loose
             # scipy's test stopped in a slow valley the finish had not left: one more budget from there.
-            more = _core.solve_callback(fun, x, None, lower, upper, ft, xt, gtol, max_nfev)
+            more = run(x, lower, upper, ft, xt, gtol, max_nfev)
             if more[4] in _CONVERGED and more[1] <= cost:
                 x, cost, jtj = more[0], more[1], more[5]
                 nit, nfev = nit + more[2], nfev + more[3]
@@ -127,10 +130,16 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
-    fun = functools.partial(_core.evaluate, code, program.consts, program.n_params,
-                            columns if columns.shape[0] == code_columns(program, weight)
-                            else residual_columns(columns, y, weight))
-    return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
+    if columns.shape[0] != program.n_columns + 1 + (weight is not None):
+        columns = residual_columns(columns, y, weight)
+    consts, n_params = program.consts, program.n_params
+    ft, xt, tighter = _tolerances(ftol, xtol, polish)
+    first = _core.solve_single(code, consts, n_params, columns, p0, lower, upper, ft, xt, gtol, max_nfev)
+    if tighter and first[4] == _MAX_EVALUATIONS:  # the finish's rare case: the general path decides
+        run = functools.partial(_core.solve_single, code, consts, n_params, columns)
+        return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
+    x, cost, nit, nfev, status, jtj = first
+    return SingleSolution(x, cost, nit, nfev, status, jtj, tighter)
 
 
 def code_columns(program, weight) -> int:
@@ -141,4 +150,7 @@ def code_columns(program, weight) -> int:
 def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, ftol: float, xtol: float,
                    gtol: float, max_nfev: int, exact: bool) -> SingleSolution:
     """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given)."""
-    return _solve(fun, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)
+    def run(p, lo, hi, ft, xt, gt, mx):
+        return _core.solve_callback(fun, p, None, lo, hi, ft, xt, gt, mx)
+
+    return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)

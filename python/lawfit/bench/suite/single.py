@@ -11,8 +11,9 @@ not timed) and, on the power law, also the formula string.  Each round calls
 every tool once on every problem; the per-call time is the best round's
 (rounds interleave the tools, so a busy machine slows all of them alike).
 Answers are checked against the reference polished by ``least_squares``.
-The note gives lawfit's time per call as a share of scipy's (issue 15's
-target: at most 1/5) and the part of it spent outside the core's solver.
+The note (printed under the row) gives lawfit's time per call as a share
+of scipy's (issue 15's target: at most 1/5) and the part of it spent
+outside the core's solver.
 """
 from __future__ import annotations
 

@@ -1,0 +1,167 @@
+"""curve_fit's single fits: the core's direct entry point (solve_single) and the trace cache's key memo.
+
+``solve_single`` runs the residual program in the core; ``solve_callback``
+with the core's ``evaluate`` as the callable was the path before it.  Both
+sum the normal equations in one order, so every result is the same bits.
+"""
+import functools
+
+import numpy as np
+import pytest
+
+import lawfit
+from lawfit.engine import native as core
+from lawfit.engine import single
+from lawfit.tracing import traced_model
+
+
+def power(x, a, b, c):
+    return a * x**-b + c
+
+
+def chinchilla(X, E, A, alpha, B, beta):
+    N, D = X
+    return E + A * N**-alpha + B * D**-beta
+
+
+def _problems():
+    rng = np.random.default_rng(7)
+    for m in (10, 20, 40, 60):
+        x = np.sort(10 ** rng.uniform(0, 3, m))
+        true = np.array([3.0, 0.5, 1.0])
+        y = power(x, *true) * (1 + 0.02 * rng.standard_normal(m))
+        yield power, x, y, true * rng.uniform(0.5, 1.5, 3), None
+        yield power, x, y, true * 1.1, rng.uniform(0.5, 2.0, m)
+        X = np.vstack([10 ** rng.uniform(7, 10, m), 10 ** rng.uniform(9, 12, m)])
+        true = np.array([1.8, 450.0, 0.34, 2000.0, 0.37])
+        y = chinchilla(X, *true) * (1 + 0.01 * rng.standard_normal(m))
+        yield chinchilla, X, y, true * rng.uniform(0.7, 1.3, 5), None
+        yield chinchilla, X, y, np.array([1.0, 100.0, 0.5, 100.0, 0.5]), None
+
+
+@pytest.mark.parametrize("bounded", [False, True])
+@pytest.mark.parametrize("tolerances", [(1e-14, 1e-12, 0), (1.49012e-8, 1.49012e-8, 0), (1e-14, 1e-12, 7)])
+def test_solve_single_matches_the_callback_path_bit_for_bit(bounded, tolerances):
+    ftol, xtol, max_nfev = tolerances
+    n = 0
+    for f, x, y, p0, w in _problems():
+        traced = traced_model(f, x, p0, y.size)
+        program = traced.program
+        cols = single.residual_columns(traced.layout.matrix(x), y, w, program)
+        code = single._residual_code(program, w is not None)
+        P = p0.size
+        lo, hi = (np.zeros(P), np.full(P, 1e4)) if bounded else (np.full(P, -np.inf), np.full(P, np.inf))
+        direct = core.solve_single(code, program.consts, program.n_params, cols, p0, lo, hi, ftol, xtol, 0.0,
+                                   max_nfev)
+        fun = functools.partial(core.evaluate, code, program.consts, program.n_params, cols)
+        called = core.solve_callback(fun, p0, None, lo, hi, ftol, xtol, 0.0, max_nfev)
+        assert direct[0].tobytes() == called[0].tobytes()
+        assert direct[5].tobytes() == called[5].tobytes()
+        assert direct[1:5] == called[1:5]
+        n += 1
+    assert n == 16
+
+
+def test_solve_single_rejects_bad_arguments():
+    program = traced_model(power, np.linspace(1, 2, 5), np.ones(3), 5).program
+    code = single._residual_code(program, False)
+    cols = np.ones((program.n_columns + 1, 5))
+    inf = np.full(3, np.inf)
+    with pytest.raises(ValueError, match="one value per parameter"):
+        core.solve_single(code, program.consts, 3, cols, np.ones(2), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+    with pytest.raises(ValueError, match="2-D"):
+        core.solve_single(code, program.consts, 3, np.ones(5), np.ones(3), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+
+
+def test_non_finite_residuals_give_a_status():
+    x = np.array([0.5, 1.0, 2.0, 3.0])
+    program = traced_model(power, x, np.ones(3), 4).program
+    cols = single.residual_columns(x[None], np.ones(4), None, program)
+    cols[:, 0] = np.nan
+    code = single._residual_code(program, False)
+    inf = np.full(3, np.inf)
+    out = core.solve_single(code, program.consts, 3, cols, np.ones(3), -inf, inf, 1e-8, 1e-8, 0.0, 0)
+    assert out[4] == int(lawfit.Status.NON_FINITE)
+
+
+SCALE = 2.0
+
+
+def scaled(x, a, b):
+    return SCALE * a * np.exp(-b * x)
+
+
+def test_rebinding_a_global_scalar_retraces():
+    # The key memo reuses a model's key only while its globals are the same objects.
+    global SCALE
+    x = np.linspace(0, 3, 30)
+    y = 6.0 * np.exp(-0.7 * x)
+    try:
+        SCALE = 2.0
+        popt, _ = lawfit.curve_fit(scaled, x, y, p0=[1.0, 1.0])
+        np.testing.assert_allclose(popt, [3.0, 0.7], rtol=1e-10)
+        SCALE = 3.0
+        popt, _ = lawfit.curve_fit(scaled, x, y, p0=[1.0, 1.0])
+        np.testing.assert_allclose(popt, [2.0, 0.7], rtol=1e-10)
+    finally:
+        SCALE = 2.0
+
+
+def test_new_default_value_retraces():
+    x = np.linspace(0, 3, 30)
+    y = 6.0 * np.exp(-0.7 * x)
+
+    def model(x, a, b, k=2.0):
+        return k * a * np.exp(-b * x)
+
+    popt, _ = lawfit.curve_fit(model, x, y, p0=[1.0, 1.0])
+    np.testing.assert_allclose(popt, [3.0, 0.7], rtol=1e-10)
+    model.__defaults__ = (3.0,)
+    popt, _ = lawfit.curve_fit(model, x, y, p0=[1.0, 1.0])
+    np.testing.assert_allclose(popt, [2.0, 0.7], rtol=1e-10)
+
+
+# Law 33 of lawfit.demo.make_collection(10_000, 10, seed=2) (the bench row chinchilla_points): from
+# Chinchilla's start, Levenberg-Marquardt runs out of evaluations (so does scipy's lm); the second chance's
+# best start then converged (XTOL) to B = -1.9e82, beta = 5.5e78, where B / D**beta underflows to 0.
+N33 = np.array([2.3591284158171139e+09, 1.1541885333787624e+07, 1.2133564047025307e+08, 3.4593707191748875e+08,
+                8.3355360331292772e+08, 2.3606179200088539e+09, 1.1126728217180829e+09, 3.3370597875638604e+09,
+                3.9162243134548508e+07, 1.0320934788549155e+08])
+D33 = np.array([4.8573071627015979e+11, 6.1658319947338586e+11, 3.8975941100232048e+10, 9.2173436329996887e+11,
+                5.9988118825967651e+11, 2.1993355364254385e+11, 3.5478508933967967e+09, 7.8943597938526953e+11,
+                2.5003184897307220e+10, 2.2860460825816254e+11])
+L33 = np.array([2.669790784807239, 5.345810537684888, 3.6655474490356417, 3.192602470114584, 2.876259279192536,
+                2.6816440391112604, 3.0186172733305106, 2.5538641288790753, 4.300848427556121, 3.728228103103826])
+START33 = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
+
+
+def test_second_chance_refuses_a_switched_off_term_single():
+    with pytest.raises(RuntimeError, match="Optimal parameters not found: Number of calls to function has "
+                                           "reached maxfev = 600"):
+        lawfit.curve_fit(chinchilla, np.vstack([N33, D33]), L33, p0=START33)
+
+
+def test_second_chance_refuses_a_switched_off_term_batch():
+    # The same problem in a batch, beside a well-posed one: a per-problem status, never a plateau as an answer.
+    X = np.vstack([N33, D33])
+    good = chinchilla(X, 1.8, 450.0, 0.34, 2000.0, 0.37)
+    with pytest.warns(UserWarning):
+        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N33, "D": D33},
+                                           np.vstack([L33, good]), p0=START33)
+    assert status[0] == int(lawfit.Status.MAX_EVALUATIONS)
+    assert np.isnan(popt[0]).all()
+    assert status[1] in (1, 2, 3, 4)
+    np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
+
+
+def test_runaway_tells_a_bound_from_a_term_that_ran_away():
+    from lawfit.engine.retry import runaway
+
+    start = np.array([2.0, 400.0, 0.3, 1000.0, 0.3])
+    params = np.array([[1.6, 257.0, 0.27, 5.4, 34.3],        # D**-34 underflows; no bound involved
+                       [2.0, 409.8, 0.30, -1.9e82, 5.5e78],  # B and beta ran away
+                       [0.0, 0.0, 3.0, 6291.8, 0.34]])       # A held at its bound 0, alpha at 3
+    lower = np.array([0.0, 0.0, 0.0, 0.0, 0.0])
+    upper = np.array([20.0, np.inf, 3.0, np.inf, 3.0])
+    assert runaway(params, start).tolist() == [True, True, True]  # unbounded: every plateau is refused
+    assert runaway(params, start, lower, upper).tolist() == [True, True, False]
