@@ -118,6 +118,9 @@ const aot::Entry* aot_laws(std::int64_t* n) {{
 def main(argv=None) -> int:
     """Writes the generated file (default: cpp/generated/catalog_laws.cpp of this checkout)."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0].startswith("-"):
+        print("usage: python -m lawfit.engine.aot [OUTPUT]  (default: cpp/generated/catalog_laws.cpp)")
+        return 0 if argv[0] in ("-h", "--help") else 2
     target = Path(argv[0]) if argv else Path(__file__).resolve().parents[3] / "cpp" / "generated" / "catalog_laws.cpp"
     target.write_text(catalog_source())
     print(f"wrote {target}")
