@@ -75,9 +75,24 @@ LAWFIT_HD inline double norm(const double* v, int m) {
 // S is m x m (lower triangle used, leading dimension NP); par is the
 // Levenberg parameter, used as the starting guess and updated.
 // Returns false when no damped system could be factorised.
+//
+// lambda is found as MINPACK's lmpar finds it (Moré 1978, sections 5-7;
+// Moré, Garbow & Hillstrom 1980, lmpar): with phi(lambda) = ||z(lambda)|| -
+// delta, the iteration is kept inside bounds [l, u] that bracket the root:
+// u = ||b|| / delta (since ||z(lambda)|| <= ||b|| / lambda) and, when the
+// Gauss-Newton system is positive definite, l = -phi(0) / phi'(0) (the
+// first Newton step from 0, a lower bound because phi is convex, eq. 5.6);
+// lambda starts from the previous step's value clamped into [l, u], and each
+// iteration takes the Newton step on 1/||z|| = 1/delta (eq. 5.5) from the
+// factorisation it already has, raising l or lowering u by the sign of phi.
+// Starting at l rather than at a fixed fraction of u makes most constrained
+// steps take one or two factorisations.  lmpar's stopping rules: |phi| <=
+// delta / 10, or (no lower bound) phi increasing while negative, or 10
+// iterations.
 template <int NP>
 LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* par) {
     const int ld = NP;
+    const double dwarf = 2.2250738585072014e-308;  // MINPACK's smallest positive magnitude
     auto factor_and_solve = [&](double lambda) {
         for (int a = 0; a < m; ++a) {
             for (int c = 0; c <= a; ++c) w.L[a * ld + c] = w.S[a * ld + c];
@@ -88,37 +103,55 @@ LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* pa
         cholesky_solve(w.L, w.inv_l, m, ld, w.z);
         return true;
     };
+    // Newton correction of lambda from the current factorisation and step
+    // (lmpar's parc): phi / (delta ||L^-1 z / ||z||||^2).
+    auto newton = [&](double zn, double fp) {
+        const double inv_zn = 1.0 / zn;
+        for (int a = 0; a < m; ++a) w.t[a] = w.z[a] * inv_zn;
+        forward_solve(w.L, w.inv_l, m, ld, w.t);
+        const double tn = norm(w.t, m);
+        return ((fp / delta) / tn) / tn;
+    };
     // Gauss-Newton step if it is defined and fits (lmder: within 10% of delta).
-    if (factor_and_solve(0.0) && norm(w.z, m) <= 1.1 * delta) {
+    const bool full_rank = factor_and_solve(0.0);
+    double zn = full_rank ? norm(w.z, m) : 0.0;
+    double fp = zn - delta;
+    if (full_rank && fp <= 0.1 * delta) {
         *par = 0.0;
         return true;
     }
-    const double bnorm = norm(w.b, m);
-    double lo = 0.0, hi = bnorm / delta;  // ||z(lambda)|| <= ||b|| / lambda
-    double lambda = clamp(*par, lo, hi);
-    if (!(lambda > 0.0)) lambda = 1e-3 * hi;
+    double parl = full_rank ? newton(zn, fp) : 0.0;
+    if (!full_rank) fp = INFINITY;  // no Gauss-Newton step to compare with
+    const double gnorm = norm(w.b, m);
+    double paru = gnorm / delta;
+    if (paru == 0.0) paru = dwarf / (delta < 0.1 ? delta : 0.1);
+    double lambda = *par > parl ? *par : parl;
+    lambda = lambda < paru ? lambda : paru;
     bool have = false;
-    for (int it = 0; it < 12; ++it) {
+    double solved = 0.0;  // the lambda whose step w.z holds
+    for (int it = 1;; ++it) {
+        if (!(lambda > 0.0)) lambda = 1e-3 * paru > dwarf ? 1e-3 * paru : dwarf;
         if (!factor_and_solve(lambda)) {
-            lo = lambda;
-            lambda = lambda > 0.0 ? 10.0 * lambda : 1e-3 * hi;
+            // Not in lmpar (its QR cannot fail): S + lambda I is not
+            // numerically positive definite, so lambda is too small.
+            parl = lambda > parl ? lambda : parl;
+            if (it >= 10) break;
+            lambda *= 10.0;
             continue;
         }
         have = true;
-        const double zn = norm(w.z, m);
-        if (zn > delta) lo = lambda; else hi = lambda;
-        if (zn <= 1.1 * delta && zn >= 0.9 * delta) break;
-        // Newton step on 1/||z(lambda)|| = 1/delta (Moré 1978, eq. 5.5):
-        // d||z||/dlambda = -||L^-1 z||^2 / ||z||.
-        for (int a = 0; a < m; ++a) w.t[a] = w.z[a];
-        forward_solve(w.L, w.inv_l, m, ld, w.t);
-        const double tn = norm(w.t, m);
-        double next = lambda + (zn / tn) * (zn / tn) * (zn - delta) / delta;
-        if (!(next > lo && next < hi)) next = hi > 0.0 && lo > 0.0 ? std::sqrt(lo * hi) : 0.5 * (lo + hi);
-        lambda = next;
+        solved = lambda;
+        const double prev = fp;
+        zn = norm(w.z, m);
+        fp = zn - delta;
+        if (std::fabs(fp) <= 0.1 * delta || (parl == 0.0 && fp <= prev && prev < 0.0) || it >= 10) break;
+        const double parc = newton(zn, fp);
+        if (fp > 0.0) parl = lambda > parl ? lambda : parl;
+        if (fp < 0.0) paru = lambda < paru ? lambda : paru;
+        lambda = lambda + parc > parl ? lambda + parc : parl;
     }
     if (!have) return false;
-    *par = lambda;
+    *par = solved;
     return true;
 }
 }  // namespace detail
