@@ -20,6 +20,15 @@
 // For math::exp/log and the per-point helpers called inside lane loops: a
 // loop vectorises only if every call in it is inlined, and GCC's size limits
 // stop inlining in large generated loops (three exps and a log per point).
+// Loops that zero a few short rows: GCC turns each into a memset, which it
+// expands as `rep stos` (tens of cycles to start) on some targets; plain
+// vector stores are several times faster for these sizes.
+#if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
+#define LAWFIT_NO_MEMSET __attribute__((optimize("no-tree-loop-distribute-patterns")))
+#else
+#define LAWFIT_NO_MEMSET
+#endif
+
 #if defined(__CUDACC__)
 #define LAWFIT_INLINE __forceinline__
 #elif defined(__GNUC__)

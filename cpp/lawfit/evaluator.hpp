@@ -149,7 +149,7 @@ struct Accumulator {
     alignas(64) double A[NP][NP][B];
     alignas(64) double wg[B];  // w * (gradient row j) of the current block
 
-    LAWFIT_HD void reset(std::uint32_t mask) {
+    LAWFIT_NO_MEMSET LAWFIT_HD void reset(std::uint32_t mask) {
         LAWFIT_LANES for (int i = 0; i < B; ++i) cost[i] = 0.0;
         for (std::uint32_t m = mask; m;) {
             const int j = detail::next_bit(m);
@@ -355,9 +355,30 @@ struct ProgramEvaluator {
             src[nq++] = a.g[j];
             for (std::uint32_t m2 = mask >> j; m2;) src[nq++] = a.A[j][detail::next_bit(m2) + j];
         }
-        for (int q = 0; q < nq; ++q) sums[q] = 0.0;
-        for (int i = 0; i < B; ++i)
-            for (int q = 0; q < nq; ++q) sums[q] += src[q][i];
+        int q = 0;
+        for (; q + 4 <= nq; q += 4) {
+            const double* __restrict s0 = src[q];
+            const double* __restrict s1 = src[q + 1];
+            const double* __restrict s2 = src[q + 2];
+            const double* __restrict s3 = src[q + 3];
+            double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
+            _Pragma("GCC unroll 16") for (int i = 0; i < B; ++i) {
+                a0 += s0[i];
+                a1 += s1[i];
+                a2 += s2[i];
+                a3 += s3[i];
+            }
+            sums[q] = a0;
+            sums[q + 1] = a1;
+            sums[q + 2] = a2;
+            sums[q + 3] = a3;
+        }
+        for (; q < nq; ++q) {
+            const double* __restrict s0 = src[q];
+            double a0 = 0.0;
+            _Pragma("GCC unroll 16") for (int i = 0; i < B; ++i) a0 += s0[i];
+            sums[q] = a0;
+        }
         int next = 0;  // finish_sums asks for the quantities in the order listed above
         auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
         return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);

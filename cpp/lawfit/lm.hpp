@@ -55,6 +55,7 @@ struct LmWorkN {
     double S[NP * NP], L[NP * NP];
     double b[NP], z[NP], t[NP], inv_l[NP];
     double xn[NP], diag[NP];
+    double z0[NP];  // the Gauss-Newton step of the current system (trust_region_step)
     int idx[NP];
 };
 using LmWork = LmWorkN<kMaxParams>;
@@ -74,10 +75,35 @@ LAWFIT_HD inline double norm(const double* v, int m) {
 // 1/2 z^T S z + b^T z subject to ||z|| <= delta (approximately: within 10%).
 // S is m x m (lower triangle used, leading dimension NP); par is the
 // Levenberg parameter, used as the starting guess and updated.
-// Returns false when no damped system could be factorised.
+// Returns false when no damped system could be factorised.  With `same`,
+// S and b are those of the previous call (its step was rejected: x, A and g
+// did not change), so the Gauss-Newton step and the numbers lmpar derives
+// from it (kept in w.z0 and *gn) are reused instead of factorising again.
+//
+// lambda is found as MINPACK's lmpar finds it (Moré 1978, sections 5-7;
+// Moré, Garbow & Hillstrom 1980, lmpar): with phi(lambda) = ||z(lambda)|| -
+// delta, the iteration is kept inside bounds [l, u] that bracket the root:
+// u = ||b|| / delta (since ||z(lambda)|| <= ||b|| / lambda) and, when the
+// Gauss-Newton system is positive definite, l = -phi(0) / phi'(0) (the
+// first Newton step from 0, a lower bound because phi is convex, eq. 5.6);
+// lambda starts from the previous step's value clamped into [l, u], and each
+// iteration takes the Newton step on 1/||z|| = 1/delta (eq. 5.5) from the
+// factorisation it already has, raising l or lowering u by the sign of phi.
+// Starting at l rather than at a fixed fraction of u makes most constrained
+// steps take one or two factorisations.  lmpar's stopping rules: |phi| <=
+// delta / 10, or (no lower bound) phi increasing while negative, or 10
+// iterations.
+// The Gauss-Newton step of one scaled system, as trust_region_step needs it.
+struct GaussNewton {
+    bool full_rank = false;  // S factorised (positive definite)
+    double zn = 0.0;         // ||z0||
+    double tn = 0.0;         // ||L^-1 z0 / ||z0|| || (lmpar's phi'(0) up to a factor)
+};
+
 template <int NP>
-LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* par) {
+LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* par, GaussNewton* gn, bool same) {
     const int ld = NP;
+    const double dwarf = 2.2250738585072014e-308;  // MINPACK's smallest positive magnitude
     auto factor_and_solve = [&](double lambda) {
         for (int a = 0; a < m; ++a) {
             for (int c = 0; c <= a; ++c) w.L[a * ld + c] = w.S[a * ld + c];
@@ -88,37 +114,66 @@ LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* pa
         cholesky_solve(w.L, w.inv_l, m, ld, w.z);
         return true;
     };
+    // ||L^-1 z / ||z|| || from the current factorisation and step: the
+    // Newton correction of lambda is lmpar's parc = phi / (delta tn^2).
+    auto newton_norm = [&](double zn) {
+        const double inv_zn = 1.0 / zn;
+        for (int a = 0; a < m; ++a) w.t[a] = w.z[a] * inv_zn;
+        forward_solve(w.L, w.inv_l, m, ld, w.t);
+        return norm(w.t, m);
+    };
     // Gauss-Newton step if it is defined and fits (lmder: within 10% of delta).
-    if (factor_and_solve(0.0) && norm(w.z, m) <= 1.1 * delta) {
+    if (!same) {
+        gn->full_rank = factor_and_solve(0.0);
+        gn->zn = gn->full_rank ? norm(w.z, m) : 0.0;
+        gn->tn = 0.0;
+        if (gn->full_rank) {
+            for (int a = 0; a < m; ++a) w.z0[a] = w.z[a];
+            if (gn->zn - delta > 0.1 * delta) gn->tn = newton_norm(gn->zn);
+        }
+    }
+    const bool full_rank = gn->full_rank;
+    double zn = gn->zn;
+    double fp = zn - delta;
+    if (full_rank && fp <= 0.1 * delta) {
+        for (int a = 0; a < m; ++a) w.z[a] = w.z0[a];
         *par = 0.0;
         return true;
     }
-    const double bnorm = norm(w.b, m);
-    double lo = 0.0, hi = bnorm / delta;  // ||z(lambda)|| <= ||b|| / lambda
-    double lambda = clamp(*par, lo, hi);
-    if (!(lambda > 0.0)) lambda = 1e-3 * hi;
+    if (full_rank && gn->tn == 0.0) gn->tn = newton_norm(zn);  // z0 fitted the previous region
+    double parl = full_rank ? ((fp / delta) / gn->tn) / gn->tn : 0.0;
+    if (!full_rank) fp = INFINITY;  // no Gauss-Newton step to compare with
+    const double gnorm = norm(w.b, m);
+    double paru = gnorm / delta;
+    if (paru == 0.0) paru = dwarf / (delta < 0.1 ? delta : 0.1);
+    double lambda = *par > parl ? *par : parl;
+    lambda = lambda < paru ? lambda : paru;
     bool have = false;
-    for (int it = 0; it < 12; ++it) {
+    double solved = 0.0;  // the lambda whose step w.z holds
+    for (int it = 1;; ++it) {
+        if (!(lambda > 0.0)) lambda = 1e-3 * paru > dwarf ? 1e-3 * paru : dwarf;
         if (!factor_and_solve(lambda)) {
-            lo = lambda;
-            lambda = lambda > 0.0 ? 10.0 * lambda : 1e-3 * hi;
+            // Not in lmpar (its QR cannot fail): S + lambda I is not
+            // numerically positive definite, so lambda is too small.
+            parl = lambda > parl ? lambda : parl;
+            if (it >= 10) break;
+            lambda *= 10.0;
             continue;
         }
         have = true;
-        const double zn = norm(w.z, m);
-        if (zn > delta) lo = lambda; else hi = lambda;
-        if (zn <= 1.1 * delta && zn >= 0.9 * delta) break;
-        // Newton step on 1/||z(lambda)|| = 1/delta (Moré 1978, eq. 5.5):
-        // d||z||/dlambda = -||L^-1 z||^2 / ||z||.
-        for (int a = 0; a < m; ++a) w.t[a] = w.z[a];
-        forward_solve(w.L, w.inv_l, m, ld, w.t);
-        const double tn = norm(w.t, m);
-        double next = lambda + (zn / tn) * (zn / tn) * (zn - delta) / delta;
-        if (!(next > lo && next < hi)) next = hi > 0.0 && lo > 0.0 ? std::sqrt(lo * hi) : 0.5 * (lo + hi);
-        lambda = next;
+        solved = lambda;
+        const double prev = fp;
+        zn = norm(w.z, m);
+        fp = zn - delta;
+        if (std::fabs(fp) <= 0.1 * delta || (parl == 0.0 && fp <= prev && prev < 0.0) || it >= 10) break;
+        const double tn = newton_norm(zn);
+        const double parc = ((fp / delta) / tn) / tn;
+        if (fp > 0.0) parl = lambda > parl ? lambda : parl;
+        if (fp < 0.0) paru = lambda < paru ? lambda : paru;
+        lambda = lambda + parc > parl ? lambda + parc : parl;
     }
     if (!have) return false;
-    *par = lambda;
+    *par = solved;
     return true;
 }
 }  // namespace detail
@@ -142,9 +197,12 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
     const int max_nfev = opt.max_nfev > 0 ? opt.max_nfev : 100 * (n + 1);
     const double eps = 2.220446049250313e-16;
 
+    // J^T W J and J^T W r at x, and at the trial point: an accepted step
+    // swaps the pointers instead of copying (w.A / w.g hold them on return).
+    double *A = w.A, *g = w.g, *An = w.An, *gn = w.gn;
     double f = 0.0;
     out.nfev = 1;
-    if (!eval(x, free_mask, w.A, w.g, &f)) {
+    if (!eval(x, free_mask, A, g, &f)) {
         out.status = Status::NON_FINITE;
         out.cost = f;
         return out;
@@ -155,7 +213,7 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
         return out;
     }
     for (int a = 0; a < n; ++a) {
-        const double d = std::sqrt(w.A[w.idx[a] * P + w.idx[a]]);
+        const double d = std::sqrt(A[w.idx[a] * P + w.idx[a]]);
         w.diag[a] = d > 0.0 ? d : 1.0;
     }
     double xnorm = 0.0;
@@ -165,7 +223,12 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
     if (!(delta > 0.0)) delta = opt.factor;
     double par = 0.0;
     bool first = true;
-    int act[NP];
+    int act[NP], m = 0;
+    double inv_d[NP];
+    // The last step was rejected: x, A and g, hence the active set and the
+    // scaled system, are unchanged (trust_region_step reuses its GN step).
+    bool same = false;
+    detail::GaussNewton gauss_newton;
 
     while (true) {
         if (f == 0.0) {  // exact fit: no relative reduction is possible
@@ -173,33 +236,34 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             break;
         }
         // Active set and the projected-gradient gtol test.
-        int m = 0;
-        double gnorm = 0.0;
-        for (int a = 0; a < n; ++a) {
-            const int j = w.idx[a];
-            const bool held = (x[j] <= lo[j] && w.g[j] > 0.0) || (x[j] >= hi[j] && w.g[j] < 0.0);
-            if (held) continue;
-            act[m++] = a;
-            const double cn = std::sqrt(w.A[j * P + j]);
-            if (cn > 0.0) {
-                const double c = std::fabs(w.g[j]) / (cn * std::sqrt(2.0 * f));
-                gnorm = c > gnorm ? c : gnorm;
+        if (!same) {
+            m = 0;
+            double gnorm = 0.0;
+            for (int a = 0; a < n; ++a) {
+                const int j = w.idx[a];
+                const bool held = (x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0);
+                if (held) continue;
+                act[m++] = a;
+                const double cn = std::sqrt(A[j * P + j]);
+                if (cn > 0.0) {
+                    const double c = std::fabs(g[j]) / (cn * std::sqrt(2.0 * f));
+                    gnorm = c > gnorm ? c : gnorm;
+                }
+            }
+            if (gnorm <= opt.gtol) {
+                out.status = Status::CONVERGED_GTOL;
+                break;
+            }
+            // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
+            for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
+            for (int a = 0; a < m; ++a) {
+                const int ja = w.idx[act[a]];
+                for (int c = 0; c <= a; ++c)
+                    w.S[a * NP + c] = A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
+                w.b[a] = g[ja] * inv_d[a];
             }
         }
-        if (gnorm <= opt.gtol) {
-            out.status = Status::CONVERGED_GTOL;
-            break;
-        }
-        // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
-        double inv_d[NP];
-        for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
-        for (int a = 0; a < m; ++a) {
-            const int ja = w.idx[act[a]];
-            for (int c = 0; c <= a; ++c)
-                w.S[a * NP + c] = w.A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
-            w.b[a] = w.g[ja] * inv_d[a];
-        }
-        if (!detail::trust_region_step(w, m, delta, &par)) {
+        if (!detail::trust_region_step(w, m, delta, &par, &gauss_newton, same)) {
             out.status = Status::SINGULAR;
             break;
         }
@@ -214,9 +278,9 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             const int j = w.idx[a];
             const double sj = w.xn[j] - x[j];
             pnorm2 += (w.diag[a] * sj) * (w.diag[a] * sj);
-            gs += w.g[j] * sj;
+            gs += g[j] * sj;
             double As = 0.0;
-            for (int c = 0; c < n; ++c) As += w.A[j * P + w.idx[c]] * (w.xn[w.idx[c]] - x[w.idx[c]]);
+            for (int c = 0; c < n; ++c) As += A[j * P + w.idx[c]] * (w.xn[w.idx[c]] - x[w.idx[c]]);
             sAs += sj * As;
         }
         const double pnorm = std::sqrt(pnorm2);
@@ -229,7 +293,7 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
         const double prered = -(gs + 0.5 * sAs) / f;
 
         double fn = 0.0;
-        const bool ok = eval(w.xn, free_mask, w.An, w.gn, &fn);
+        const bool ok = eval(w.xn, free_mask, An, gn, &fn);
         ++out.nfev;
         const double actred = ok ? (f - fn) / f : -1.0;
         const double ratio = prered > 0.0 ? actred / prered : 0.0;
@@ -250,14 +314,19 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             delta = 2.0 * pnorm;
             par *= 0.5;
         }
-        if (ok && ratio >= 1e-4) {
+        same = !(ok && ratio >= 1e-4);
+        if (!same) {
             for (int j = 0; j < P; ++j) x[j] = w.xn[j];
-            for (int j = 0; j < P * P; ++j) w.A[j] = w.An[j];
-            for (int j = 0; j < P; ++j) w.g[j] = w.gn[j];
+            double* t = A;
+            A = An;
+            An = t;
+            t = g;
+            g = gn;
+            gn = t;
             f = fn;
             xnorm = 0.0;
             for (int a = 0; a < n; ++a) {
-                const double d = std::sqrt(w.A[w.idx[a] * P + w.idx[a]]);
+                const double d = std::sqrt(A[w.idx[a] * P + w.idx[a]]);
                 w.diag[a] = d > w.diag[a] ? d : w.diag[a];
                 xnorm += (w.diag[a] * x[w.idx[a]]) * (w.diag[a] * x[w.idx[a]]);
             }
@@ -283,6 +352,10 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             out.status = Status::STALLED;
             break;
         }
+    }
+    if (A != w.A) {
+        for (int j = 0; j < P * P; ++j) w.A[j] = A[j];
+        for (int j = 0; j < P; ++j) w.g[j] = g[j];
     }
     out.cost = f;
     return out;

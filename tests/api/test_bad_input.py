@@ -195,7 +195,14 @@ def test_evaluate_a_bad_cut_off_fails_alone():
     d.loc[d.index[d.run == "m4e+08"][3], "loss"] = np.nan  # in the 3rd smallest model's training rows
     ev, message = _one_warning(lambda: lawfit.evaluate(d, n_models=[2, 3], fractions=[1.0], progress=False))
     t = ev.table.set_index("n_models")
-    assert t.loc[2, "converged"] and t.loc[2, "are"] < 0.01  # the 2-model cut-off does not touch the row
+    # The 2-model cut-off does not touch the row: it is the fit of the clean
+    # data, bit for bit.  (Two model sizes do not determine E, A and alpha, so
+    # where along that valley the fit stops -- and its ARE -- is the solver's
+    # path, not something to bound here.)
+    clean = lawfit.evaluate(_runs(), n_models=[2, 3], fractions=[1.0], progress=False).table.set_index("n_models")
+    assert t.loc[2, "converged"] and np.isfinite(t.loc[2, "are"])
+    for col in ("are", "E", "A", "alpha", "B", "beta"):
+        assert t.loc[2, col] == clean.loc[2, col], col
     assert t.loc[3, "status"] == "BAD_INPUT" and np.isnan(t.loc[3, "are"])
     assert t.loc[3, "reason"] == "missing value (nan) in column 'loss' at row 27"
     assert "1 of 2 cut-offs did not converge" in message
