@@ -119,6 +119,7 @@ def _foreign_capsule(name: bytes):
     return new(ctypes.addressof(ctypes.c_int(1)), name, None)
 
 
+@pytest.mark.slow  # compiles
 def test_compiled_laws_are_named_capsules_and_nothing_else_is_taken(tmp_path, monkeypatch):
     # The core loads the library and hands out a capsule; solve_batch takes
     # nothing else (no integer ever becomes a function pointer), checks the
@@ -204,6 +205,7 @@ def test_law_compiles_for_the_gpu(tmp_path, monkeypatch):
     assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
 
 
+@pytest.mark.slow  # compiles
 def test_multistart_and_bootstrap_carry_jit_and_give_the_same_answers(tmp_path, monkeypatch):
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
     rng = np.random.default_rng(4)

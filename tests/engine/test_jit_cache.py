@@ -98,6 +98,7 @@ def builds(monkeypatch, pristine):
 
 
 @needs_compiler
+@pytest.mark.slow  # compiles
 def test_the_signature_travels_in_the_binary_and_names_the_entry(cache, pristine, builds):
     program = lawfit.compile_law(LAW, inputs=["x"])
     path, sig = _jit.cache_entry(program)
