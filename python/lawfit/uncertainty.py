@@ -335,7 +335,7 @@ def goodness_of_fit(fit) -> dict:
             ybar = _segment_sum(yt, offsets) / n
             dev = yt - np.repeat(ybar, fit.data.n_points)
             tss = _segment_sum(dev * dev, offsets)
-            log_w = 0.0
+            log_w: float | np.ndarray = 0.0
         else:
             ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
             dev = yt - np.repeat(ybar, fit.data.n_points)
