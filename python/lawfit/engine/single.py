@@ -130,16 +130,10 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
-    if columns.shape[0] != program.n_columns + 1 + (weight is not None):
+    if columns.shape[0] != code_columns(program, weight):
         columns = residual_columns(columns, y, weight)
-    consts, n_params = program.consts, program.n_params
-    ft, xt, tighter = _tolerances(ftol, xtol, polish)
-    first = _core.solve_single(code, consts, n_params, columns, p0, lower, upper, ft, xt, gtol, max_nfev)
-    if tighter and first[4] == _MAX_EVALUATIONS:  # the finish's rare case: the general path decides
-        run = functools.partial(_core.solve_single, code, consts, n_params, columns)
-        return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
-    x, cost, nit, nfev, status, jtj = first
-    return SingleSolution(x, cost, nit, nfev, status, jtj, tighter)
+    run = functools.partial(_core.solve_single, code, program.consts, program.n_params, columns)
+    return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
 
 
 def code_columns(program, weight) -> int:

@@ -256,11 +256,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     raced = race[law_idx]
     run(law_idx[~raced], start_idx[~raced], rows(law_idx[~raced], start_idx[~raced]))
     if race.any():
-        cap = _max_nfev(options, fixed_law[race])
-        if cap is None:  # laws with different numbers of free parameters: no racing
-            run(law_idx[raced], start_idx[raced], rows(law_idx[raced], start_idx[raced]))
-        else:
-            _race(run, rows, law_idx[raced], start_idx[raced], all_cost, all_status, cap, basin_rtol)
+        _race(run, rows, law_idx[raced], start_idx[raced], all_cost, all_status, options.max_nfev, basin_rtol)
 
     best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
     if k is not None and prune == "auto":
@@ -299,16 +295,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                          all_status=all_status, all_nit=all_nit, start_cost=start_cost)
 
 
-def _max_nfev(options: Options, fixed: np.ndarray):
-    """The core's evaluation cap for laws with these fixed masks (MINPACK's 100 (n_free + 1) when
-    ``options.max_nfev`` is 0), or None when the laws' caps differ."""
-    if options.max_nfev > 0:
-        return int(options.max_nfev)
-    n_free = np.unique((~fixed).sum(axis=1))
-    return 100 * (int(n_free[0]) + 1) if n_free.size == 1 else None
-
-
-def _race(run, rows, law_idx, start_idx, cost, status, cap: int, basin_rtol: float):
+def _race(run, rows, law_idx, start_idx, cost, status, max_nfev: int, basin_rtol: float):
     """Every start of laws of few points, without running hopeless ones to the evaluation cap.
 
     All starts get :data:`RACE_NFEV` evaluations; the ones still iterating then run again
@@ -320,10 +307,10 @@ def _race(run, rows, law_idx, start_idx, cost, status, cap: int, basin_rtol: flo
     racing takes a fifth of the evaluations and gives the same optimum except where the full
     grid's answer is itself arbitrary (README, "How it works").
     """
-    first = min(RACE_NFEV, cap)
-    run(law_idx, start_idx, rows(law_idx, start_idx), first)
-    if first >= cap:
+    if 0 < max_nfev <= RACE_NFEV:  # a cap this low leaves nothing to race (MINPACK's default is >= 200)
+        run(law_idx, start_idx, rows(law_idx, start_idx))
         return
+    run(law_idx, start_idx, rows(law_idx, start_idx), RACE_NFEV)
     laws = np.unique(law_idx)
     going = status[laws] == int(Status.MAX_EVALUATIONS)
     c = np.where(np.isfinite(cost[laws]), cost[laws], np.inf)
@@ -334,7 +321,7 @@ def _race(run, rows, law_idx, start_idx, cost, status, cap: int, basin_rtol: flo
         li, si = np.nonzero(mask)
         order = np.argsort(si, kind="stable")  # start-major, as run_starts
         li, si = laws[li[order]], si[order]
-        run(li, si, rows(li, si), cap)
+        run(li, si, rows(li, si))  # the options' own evaluation cap
 
     rerun(best)
     _, _, _, basin = reduce_best(cost[laws], status[laws], basin_rtol)
