@@ -18,6 +18,7 @@ gives NaN, as numpy's ``a ** b`` does for a non-integer exponent.
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass
 from functools import cached_property
@@ -530,6 +531,33 @@ _BINARY_VALUES: dict[Op, Callable] = {
 }
 
 
+#: Points from which the hoisted columns are computed in slices on several threads
+#: (numpy's ufuncs release the GIL; each slice is the same arithmetic, so the
+#: values do not depend on the split).
+_PARALLEL_POINTS = 200_000
+
+
+def _fill_columns(functions: list, out: np.ndarray, names: Sequence[str]) -> None:
+    """The hoisted rows of an input matrix (those after its ``names`` rows), by their functions."""
+    n, first = out.shape[1], len(names)
+
+    def fill(a: int, b: int) -> None:
+        env = dict(zip(names, out[:first, a:b]))
+        with np.errstate(all="ignore"):
+            for k, column in enumerate(functions, start=first):
+                out[k, a:b] = column(env)
+
+    workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
+    if workers <= 1:
+        fill(0, n)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    cuts = np.linspace(0, n, workers + 1).astype(int)
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(fill, cuts[:-1], cuts[1:]))
+
+
 def _column_function(e: Expr) -> Callable:
     """``env -> value`` of a parameter-free tree: `_evaluate_expr`'s arithmetic, without its dispatch."""
     if isinstance(e, Num):
@@ -839,8 +867,9 @@ class Program:
         ndarray of float64, shape (n_columns, n_points), C-contiguous
         """
         names = self.input_names
+        rows: list
         if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2 and x.shape[0] == len(names):
-            pass  # the common case, ready as it is
+            rows, n = list(x), x.shape[1]  # the common case, ready as it is
         elif isinstance(x, Mapping):
             missing = [n for n in names if n not in x]
             if missing:
@@ -849,22 +878,21 @@ class Program:
             if len({r.size for r in rows}) > 1:
                 sizes = ", ".join(f"{n}: {r.size}" for n, r in zip(names, rows))
                 raise ValueError(f"inputs have different lengths ({sizes})")
-            x = np.vstack(rows) if rows else np.empty((0, 0))
+            n = rows[0].size if rows else 0
         else:
             x = np.asarray(x, dtype=np.float64)
             if x.ndim == 1 and len(names) == 1:
                 x = x[np.newaxis]
-        if x.ndim != 2 or x.shape[0] != len(names):
-            raise ValueError(
-                f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
+            if x.ndim != 2 or x.shape[0] != len(names):
+                raise ValueError(
+                    f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
+            rows, n = list(x), x.shape[1]
         if out is None:
-            out = np.empty((self.n_columns, x.shape[1]))
-        out[: len(names)] = x
+            out = np.empty((self.n_columns, n))
+        for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
+            out[k] = r
         if self.n_columns > len(names):
-            env = dict(zip(names, x))
-            with np.errstate(all="ignore"):
-                for k, column in enumerate(self._column_functions, start=len(names)):
-                    out[k] = column(env)
+            _fill_columns(self._column_functions, out, names)
         return out
 
     @cached_property

@@ -361,11 +361,11 @@ class MultistartResult:
         return law_reasons(self.data, self.status, self.n_free, self.residual)
 
     # Uncertainty, delegated to lawfit.uncertainty (see there for formulas).
-    def covariance(self, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
+    def covariance(self, kind: str = "auto", absolute_sigma: bool = False, inverse=None) -> np.ndarray:
         """Parameter covariance (L, P, P); see :func:`lawfit.uncertainty.covariance`."""
         from .uncertainty import covariance
 
-        return covariance(self, kind=kind, absolute_sigma=absolute_sigma)
+        return covariance(self, kind=kind, absolute_sigma=absolute_sigma, inverse=inverse)
 
     def stderr(self, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
         """Standard errors (L, P) from :meth:`covariance`."""

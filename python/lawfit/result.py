@@ -221,8 +221,10 @@ class FitResult:
         G = len(self.keys)
         self._identified = (np.ones(G, dtype=bool) if identified is None
                             else np.asarray(identified, dtype=bool).reshape(G).copy())
-        self._ident_reason = ([""] * G if identified_reason is None
-                              else ["" if r is None else str(r) for r in identified_reason])
+        reasons = [""] * G if identified_reason is None else list(identified_reason)
+        if not set(map(type, reasons)) <= {str}:  # None (or a str subclass) as ""/str
+            reasons = ["" if r is None else str(r) for r in reasons]
+        self._ident_reason = reasons
         if len(self._ident_reason) != G:
             raise ValueError(f"identified_reason has {len(self._ident_reason)} entries for {G} groups")
         self.settings = dict(settings or {})

@@ -42,7 +42,7 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import free_block_pinv, inverse_diagonal, parameter_covariance
+from .engine.covariance import free_block_inverse, free_block_pinv, parameter_covariance
 from .status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -205,7 +205,7 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.ndarray:
+def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse=None) -> np.ndarray:
     """Covariance of the fitted parameters, (L, P, P).
 
     Parameters
@@ -218,6 +218,9 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
         ``"auto"``: ``"jtj"`` for L2, ``"sandwich"`` for robust losses.
     absolute_sigma : bool
         As curve_fit (``"jtj"`` only).
+    inverse : optional
+        :func:`lawfit.engine.covariance.free_block_inverse` of ``fit.jtj``
+        when the caller has it (``"jtj"`` uses it instead of inverting again).
 
     Returns
     -------
@@ -238,7 +241,8 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False) -> np.n
     if kind == "jtj":
         if fit.loss != "l2":
             raise ValueError("kind='jtj' needs the L2 loss; use kind='sandwich' or the bootstrap")
-        cov = parameter_covariance(fit.jtj, fit.cost, fit.data.n_points, fit.fixed_rows, absolute_sigma)
+        cov = parameter_covariance(fit.jtj, fit.cost, fit.data.n_points, fit.fixed_rows, absolute_sigma,
+                                   inverse)
         cov[~np.isfinite(fit.params).all(axis=1)] = np.nan
         return cov
     if kind != "sandwich":
@@ -523,7 +527,7 @@ def wald_interval(estimate, stderr, level: float = 0.95):
 IDENTIFIABLE_RCOND = 1e-12
 
 
-def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n_points=None):
+def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n_points=None, inverse=None):
     """Which laws the data determine, and why not where they do not.
 
     Parameters
@@ -541,6 +545,9 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         Points per law: a law with no residual degrees of freedom (as many
         points as free parameters) has no finite standard error by
         construction, which is not taken as a sign of unidentifiability.
+    inverse : (inverses (L, P, P), ok (L,)), optional
+        :func:`lawfit.engine.covariance.free_block_inverse` of ``jtj`` when the
+        caller has it already (the covariance's); computed here otherwise.
     distinct : callable, optional
         ``distinct(laws)`` -> {input name: counts of distinct values in each of
         ``laws``}; asked only for the laws found not identifiable, and an
@@ -562,19 +569,16 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
     converged = np.asarray(converged, dtype=bool)
     se = np.asarray(stderr, dtype=float)
     finite = np.isfinite(jtj).all(axis=(-2, -1))
-    A = np.where(finite[:, None, None], jtj, 0.0)
-    d = np.sqrt(np.clip(np.diagonal(A, axis1=-2, axis2=-1), 0.0, None))
     free = ~fixed
+    with np.errstate(invalid="ignore"):
+        d = np.sqrt(np.clip(np.diagonal(jtj, axis1=-2, axis2=-1), 0.0, None))
+    d = np.where(finite[:, None], d, 0.0)
     d_safe = np.where((d > 0) & free, d, 1.0)
-    fixed_rc = fixed[:, :, None] | fixed[:, None, :]
-    any_fixed = bool(fixed.any())
-    if any_fixed:  # the free block alone: fixed rows and columns of the identity
-        A[fixed_rc] = 0.0
-        A[fixed_rc & np.eye(P, dtype=bool)] = 1.0
 
     def scaled(laws):
-        """The column-scaled matrices D^-1 A D^-1 of ``laws`` (the correlation form)."""
-        return A[laws] / (d_safe[laws][:, :, None] * d_safe[laws][:, None, :])
+        """The column-scaled free blocks D^-1 A D^-1 of ``laws`` (the correlation form)."""
+        A = np.where(free[laws][:, :, None] & free[laws][:, None, :], jtj[laws], np.eye(P))
+        return A / (d_safe[laws][:, :, None] * d_safe[laws][:, None, :])
 
     rcond = np.ones(L)
     judged = np.flatnonzero(converged & finite)
@@ -585,11 +589,15 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         # eigenvalues; trace(S^-1) = sum_i d_i^2 (A^-1)_ii, from the core's
         # Cholesky of A (where it succeeds); the rest get their eigenvalues.
         if judged.size:
-            inv_diag, ok = inverse_diagonal(A[judged])
+            if inverse is None:
+                inverse = free_block_inverse(jtj, fixed)
+            inv_diag = np.diagonal(inverse[0], axis1=-2, axis2=-1)[judged]
+            ok = np.asarray(inverse[1], dtype=bool)[judged]
             trace = np.where(free[judged], d_safe[judged] ** 2 * inv_diag, 1.0).sum(axis=1)
             look = judged[~(ok & (1.0 / (P * trace) > IDENTIFIABLE_RCOND))]
-            w = np.linalg.eigvalsh(scaled(look))  # eigenvectors only for the laws named below
-            rcond[look] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
+            if look.size:
+                w = np.linalg.eigvalsh(scaled(look))  # eigenvectors only for the laws named below
+                rcond[look] = w[:, 0] / np.maximum(w[:, -1], np.finfo(float).tiny)
     flat = free & (d == 0)  # the law does not depend on these at the optimum
     no_se = free & ~np.isfinite(se)
     if n_points is not None:  # no residual degrees of freedom: no standard error, by construction

@@ -23,17 +23,21 @@ from . import native as _core
 _MIN_PIVOT = 1e-10
 
 
-def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
+def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int, inverse: tuple | None = None) -> np.ndarray:
     """Pseudo-inverse of a stack of J^T J matrices (K, P, P); NaN where not finite.
 
     Well-conditioned matrices are inverted by a scaled Cholesky in the C++
     core (the result equals the pseudo-inverse); the rest take the eigenvalue
-    route below.
+    route below.  ``inverse``: that Cholesky's ``(inverses, ok)`` when the
+    caller has it already (:func:`free_block_inverse`); it is not modified.
     """
     jtj = np.ascontiguousarray(jtj, dtype=float)
     if jtj.ndim == 2:
         return pinv_jtj(jtj[None], n_points)[0]
-    fast, ok = _core.covariance(jtj, _MIN_PIVOT)
+    if inverse is None:
+        fast, ok = _core.covariance(jtj, _MIN_PIVOT)
+    else:
+        fast, ok = inverse[0].copy(), inverse[1]
     if ok.all():
         return fast
     out = _pinv_eigh(jtj[~ok], np.broadcast_to(np.asarray(n_points), ok.shape)[~ok])
@@ -41,11 +45,26 @@ def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int) -> np.ndarray:
     return fast
 
 
-def inverse_diagonal(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Diagonals (K, P) of the inverses of well-conditioned symmetric positive definite
-    matrices (K, P, P), by the core's scaled Cholesky, and where that succeeded (K,) bool."""
-    inv, ok = _core.covariance(np.ascontiguousarray(a, dtype=float), _MIN_PIVOT)
-    return np.diagonal(inv, axis1=-2, axis2=-1), ok
+def free_block_inverse(jtj: np.ndarray, fixed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The core's scaled-Cholesky inverses of each law's free block of J^T J, and where they
+    succeeded: ``(inverses (L, P, P), ok (L,))``, fixed rows and columns replaced by the identity's.
+
+    One pass over the matrices serves both the covariance
+    (:func:`parameter_covariance`'s ``inverse``) and the identifiability screen.
+    """
+    return _core.covariance(_free_block(jtj, fixed), _MIN_PIVOT)
+
+
+def _free_block(jtj: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
+    """J^T J with the rows and columns of fixed parameters those of the identity (C-contiguous)."""
+    if fixed is None or not np.any(fixed):
+        return np.ascontiguousarray(jtj, dtype=float)
+    A = np.array(jtj, dtype=float)
+    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), A.shape[:-1])
+    fixed_rc = fixed[..., :, None] | fixed[..., None, :]
+    A[fixed_rc] = 0.0
+    A[fixed_rc & np.eye(A.shape[-1], dtype=bool)] = 1.0
+    return A
 
 
 def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
@@ -99,28 +118,24 @@ def scaled_covariance(
     return pcov.reshape(jtj.shape), bad.reshape(lead)
 
 
-def free_block_pinv(jtj: np.ndarray, fixed: np.ndarray | None, n_points) -> np.ndarray:
+def free_block_pinv(jtj: np.ndarray, fixed: np.ndarray | None, n_points, inverse: tuple | None = None) -> np.ndarray:
     """Pseudo-inverse of (L, P, P) matrices over each law's free parameters.
 
     Rows and columns of fixed parameters (``fixed`` (P,) or (L, P) mask) are
     0 in the result: the free block is inverted alone (the core leaves the
-    fixed rows of J^T J at 0).
+    fixed rows of J^T J at 0).  ``inverse``: :func:`free_block_inverse`'s result
+    for these matrices, when the caller has it.
     """
     if fixed is None or not np.any(fixed):
-        return pinv_jtj(jtj, n_points)
-    A = np.array(jtj, dtype=float)
-    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), A.shape[:-1])
-    fixed_rc = fixed[..., :, None] | fixed[..., None, :]
-    eye = np.broadcast_to(np.eye(A.shape[-1], dtype=bool), A.shape)
-    A[fixed_rc] = 0.0
-    A[fixed_rc & eye] = 1.0
-    inv = pinv_jtj(A, n_points)
-    inv[fixed_rc] = 0.0
+        return pinv_jtj(jtj, n_points, inverse)
+    inv = pinv_jtj(_free_block(jtj, fixed), n_points, inverse)
+    fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), inv.shape[:-1])
+    inv[fixed[..., :, None] | fixed[..., None, :]] = 0.0
     return inv
 
 
 def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None,
-                         absolute_sigma: bool = False) -> np.ndarray:
+                         absolute_sigma: bool = False, inverse: tuple | None = None) -> np.ndarray:
     """curve_fit's covariance of every law (L, P, P): the one implementation behind
     ``lawfit.fit``, ``Law.fit``, ``fit_shared``, ``fit_multistart`` and ``curve_fit``.
 
@@ -136,7 +151,7 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
     L, P = jtj.shape[0], jtj.shape[-1]
     fixed_rows = np.zeros((L, P), dtype=bool) if fixed is None else \
         np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
-    pcov = free_block_pinv(jtj, fixed_rows, n_points)
+    pcov = free_block_pinv(jtj, fixed_rows, n_points, inverse)
     bad = ~np.isfinite(jtj).all(axis=(-2, -1))
     if not absolute_sigma:
         dof = np.broadcast_to(np.asarray(n_points), (L,)) - (~fixed_rows).sum(axis=1)
