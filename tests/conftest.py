@@ -39,6 +39,10 @@ from _env import HAS_GPU, data_root
 if not os.environ.get("LAWFIT_DATA") and data_root().is_dir():
     os.environ["LAWFIT_DATA"] = str(data_root())
 
+# jit='auto' builds user laws on a background thread once their work adds up; the
+# suite's many small laws would each start a compiler, so only the test of that turns it on.
+os.environ.setdefault("LAWFIT_JIT_BACKGROUND", "0")
+
 
 def pytest_report_header(config):
     root = data_root()

@@ -574,8 +574,9 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     jit : bool or "auto"
         How the law is evaluated (:func:`lawfit.solve_batch`), with the same
         results: "auto" (default) runs the catalog's laws as code compiled
-        into the package and interprets other formulas; True compiles any law
-        first (needs a C++ compiler); False interprets.
+        into the package and interprets other formulas (compiling them on a
+        background thread for later calls once their work adds up); True
+        compiles any law first (needs a C++ compiler); False interprets.
     seed : int
         Keys the bootstrap resamples (and space-filling starts).
     progress : bool

@@ -220,3 +220,54 @@ def test_multistart_and_bootstrap_carry_jit_and_give_the_same_answers(tmp_path, 
         runs[jit] = (fit, lawfit.bootstrap(fit, 64, seed=2, jackknife=False))
     np.testing.assert_array_equal(runs[True][0].params, runs[False][0].params)
     np.testing.assert_array_equal(runs[True][1].interval(0.9)[0], runs[False][1].interval(0.9)[0])
+
+
+def test_auto_builds_a_law_in_the_background_and_later_calls_use_it(tmp_path, monkeypatch):
+    # jit='auto' never makes a call wait for the compiler: the batch that brings the law's
+    # work over the threshold starts a build on a daemon thread and is interpreted; once the
+    # build is loaded, calls run the compiled law, with the interpreter's bits.
+    import threading
+
+    monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
+    monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
+    monkeypatch.setattr(_jit, "_loaded", {})
+    monkeypatch.setattr(_jit, "_by_program", {})
+    monkeypatch.setattr(_jit, "_background", {})
+    monkeypatch.setattr(_jit, "BACKGROUND_WORK", 30_000)
+    program = lawfit.compile_law("a*x**-b + c + 0.0 * x", inputs=["x"])
+    x = np.tile(np.linspace(1, 10, 50), 200)
+    y = 3 * x**-0.5 + 1 + 0.01 * np.sin(np.arange(x.size))
+    offsets = np.arange(201) * 50
+    p0 = np.tile([2.0, 0.4, 0.5], (200, 1))
+
+    def solve(jit):
+        return lawfit.solve_batch(program, program.input_matrix({"x": x}), y, offsets, p0, jit=jit, n_threads=1)
+
+    before = {t.ident for t in threading.enumerate()}
+    first = solve("auto")  # 10,000 point-problems: counted, nothing started
+    assert not [t for t in threading.enumerate() if t.name == "lawfit-jit"]
+    assert _jit.loaded_solver(program) is None
+    second = solve("auto")  # 20,000
+    third = solve("auto")  # 30,000: the build starts; this call is interpreted
+    builders = [t for t in threading.enumerate() if t.name == "lawfit-jit" and t.ident not in before]
+    assert len(builders) == 1
+    builders[0].join(timeout=120)
+    capsule = _jit.loaded_solver(program)
+    assert capsule is not None, _jit.last_error()
+    assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
+    solve("auto")  # loaded now: no second build
+    assert not [t for t in threading.enumerate() if t.name == "lawfit-jit" and t.ident not in before]
+    compiled = solve("auto")
+    interpreted = solve(False)
+    for sol in (first, second, third, compiled):
+        for name in ("params", "cost", "status", "nfev"):
+            assert np.array_equal(getattr(sol, name), getattr(interpreted, name)), name
+
+
+def test_background_builds_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "0")
+    monkeypatch.setattr(_jit, "_background", {})
+    program = lawfit.compile_law("a*x**-b + c + 1.0 * x", inputs=["x"])
+    assert not _jit.background_enabled()
+    assert _jit.compile_in_background(program, work=1e12) is False
+    assert _jit._background == {}

@@ -225,7 +225,11 @@ def solve_batch(
     whichever is used.  'auto' (default) runs compiled code that is ready
     without waiting: the catalog's laws are compiled into the package ahead
     of time (:mod:`lawfit.engine.aot`), and a law compiled earlier in this
-    process is reused; anything else is interpreted.  True compiles the law
+    process is reused; anything else is interpreted, and once a law's calls
+    add up to about a second of interpreted work (points x problems,
+    :data:`lawfit.engine.jit.BACKGROUND_WORK`) it is compiled on a background
+    thread (or loaded from the disk cache) for the calls after
+    (``LAWFIT_JIT_BACKGROUND=0`` turns that off).  True compiles the law
     to machine code first if needed (:mod:`lawfit.engine.jit`: the system's
     C++ compiler for the CPU, nvcc for the GPU; cached by the law's hash) and
     raises if it cannot.  False always interprets.
@@ -300,7 +304,9 @@ def solve_batch(
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
     device = resolve_device(device)
-    compiled = _compiled_law(program, jit, device)
+    n_laws = max(len(offsets) - 1, 1)
+    work = K * (np.shape(columns)[-1] / n_laws) * (0.05 if evaluate_only else 1.0)  # points x problems
+    compiled = _compiled_law(program, jit, device, work)
     arrays = _core.BatchArrays(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
         consts=np.ascontiguousarray(program.consts, dtype=np.float64),
@@ -404,8 +410,9 @@ def polished_batch(program, columns, y, offsets, p0, *, weight=None, lower=None,
     return sol
 
 
-def _compiled_law(program, jit, device: str):
-    """The law compiled for ``device`` (a capsule the core checks against the program), or None to interpret."""
+def _compiled_law(program, jit, device: str, work: float = 0.0):
+    """The law compiled for ``device`` (a capsule the core checks against the program), or None to
+    interpret.  ``work``: the batch's points x problems, counted towards a background build."""
     if jit is False or jit is None:
         return None
     if jit not in (True, "auto"):
@@ -414,7 +421,12 @@ def _compiled_law(program, jit, device: str):
 
     if jit == "auto":  # only what is ready: never a compile the caller waits for
         builtin = _builtin_law(program) if device == "cpu" else None
-        return builtin if builtin is not None else _jit.loaded_solver(program, device)
+        if builtin is not None:
+            return builtin
+        ready = _jit.loaded_solver(program, device)
+        if ready is None and device == "cpu":  # built meanwhile for later calls, once they add up
+            _jit.compile_in_background(program, work)
+        return ready
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if compiled is None:
         raise RuntimeError(f"lawfit could not compile the law: {_jit.last_error()}")

@@ -76,7 +76,8 @@ from . import native as _core
 from ..codegen import audit_source, runner_source, size_class
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error", "cache_dir",
-           "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB"]
+           "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB", "compile_in_background",
+           "background_enabled", "BACKGROUND_WORK"]
 
 # -ffp-contract=off and -fno-math-errno as the core's own build (CMakeLists.txt):
 # the same rounding as the interpreter.
@@ -96,11 +97,19 @@ _TRAILER_MAGIC = b"LAWFIT-JIT-TRAILER-v2\x00\x00\x00"  # 24 bytes
 _TRAILER = struct.Struct("<24s32sQ")  # magic, SHA-256 of the library's bytes, their length
 _STALE_SECONDS = 3600.0  # temporary folders and lock files older than this are left-overs
 
-_lock = threading.Lock()
+_lock = threading.Lock()  # guards the dictionaries below (never held while compiling)
 _loaded: dict[str, object] = {}  # key -> capsule from _core.load_compiled (keeps the library loaded)
 _probed: dict[tuple, dict] = {}  # (what, compiler) -> facts about the compiler or target, once per process
 _by_program: dict[tuple, object] = {}  # (kind, program) -> the same capsules, for jit='auto'
-_error = ""
+_building: dict[str, threading.Lock] = {}  # key -> held while this process builds or loads that entry
+_background: dict[tuple, float] = {}  # (kind, program) -> work seen so far, or inf once a build started
+_local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
+
+#: ``jit='auto'`` compiles a law on a background thread once this process has asked
+#: for this many point evaluations' worth of it (points x problems), summed over calls:
+#: about a second of interpreted LM, so the build (1-2 s of one core, once; then
+#: cached on disk for later processes) is not started for a law used once on little data.
+BACKGROUND_WORK = 2_000_000
 
 _TEMPLATE = """#include <cstdint>
 #include <memory>
@@ -177,8 +186,42 @@ static_assert(std::is_same<decltype(&lawfit_cuda_jit_solve), lawfit::cuda::Compi
 
 
 def last_error() -> str:
-    """Why the last :func:`compiled_solver` call returned None ('' if it did not)."""
-    return _error
+    """Why this thread's last :func:`compiled_solver` call returned None ('' if it did not)."""
+    return getattr(_local, "error", "")
+
+
+def background_enabled() -> bool:
+    """Whether ``jit='auto'`` may build laws on a background thread
+    (``LAWFIT_JIT_BACKGROUND=0`` turns it off; the test suite does)."""
+    return os.environ.get("LAWFIT_JIT_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def compile_in_background(program, work: float = float("inf"), kind: str = "cpu") -> bool:
+    """Count ``work`` (points x problems) for ``program`` and, once this process has seen
+    :data:`BACKGROUND_WORK` of it, build and load its library on a daemon thread; calls
+    made meanwhile interpret, later ones find it with :func:`loaded_solver`.
+
+    Returns True when this call started the build.  Nothing is started for a law
+    loaded or being built, without a compiler, or with background builds off.
+    """
+    if not background_enabled():
+        return False
+    k = (kind, program.key)
+    with _lock:
+        if k in _by_program or _background.get(k) == float("inf"):  # loaded, or started before
+            return False
+        seen = _background.get(k, 0.0) + float(work)
+        if seen < BACKGROUND_WORK:
+            _background[k] = seen
+            return False
+        _background[k] = float("inf")  # started: never again in this process
+
+    def build() -> None:
+        with contextlib.suppress(Exception):  # a failed build leaves the law interpreted
+            _compile_and_load(program, kind)
+
+    threading.Thread(target=build, name="lawfit-jit", daemon=True).start()
+    return True
 
 
 def compiler() -> Optional[str]:
@@ -646,33 +689,38 @@ def loaded_solver(program, device: str = "cpu"):
 
 def _compile_and_load(program, kind: str):
     """Finds or builds the checked library of ``program`` and has the core load it."""
-    global _error
-    _error = ""
+    _local.error = ""
     try:
         skeleton, sig, command, name = _plan(program, kind)
     except _Unavailable as exc:
-        _error = str(exc)
+        _local.error = str(exc)
         return None
     key = hashlib.sha256(sig).hexdigest()[:32]
     with _lock:
         if key in _loaded:
             return _loaded[key]
+        building = _building.setdefault(key, threading.Lock())
+    with building:  # one thread per entry builds; the others wait for it, then find it loaded
+        with _lock:
+            if key in _loaded:
+                return _loaded[key]
         source = skeleton.replace("{signature}", _signature_export(sig), 1)
         try:
             path = _entry(source, sig, command, name)
             capsule = _core.load_compiled(str(path), kind)
         except ValueError as exc:
-            _error = str(exc)
+            _local.error = str(exc)
             return None
         except (OSError, subprocess.SubprocessError) as exc:
-            _error = f"compiling the law with {Path(command[0]).name} failed: {exc}"
+            _local.error = f"compiling the law with {Path(command[0]).name} failed: {exc}"
             return None
         problem = _verify_loaded(path, sig)
         if problem:
-            _error = f"{path.name}: {problem}"
+            _local.error = f"{path.name}: {problem}"
             return None
-        _loaded[key] = capsule
-        _by_program[(kind, program.key)] = capsule
+        with _lock:
+            _loaded[key] = capsule
+            _by_program[(kind, program.key)] = capsule
         return capsule
 
 

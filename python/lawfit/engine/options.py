@@ -48,7 +48,8 @@ class Options:
     jit : bool or "auto"
         "auto": compiled code where it is ready (the catalog's laws, built
         into the package; laws compiled earlier in the process), else the
-        interpreter; True: compile first; False: interpret.  Same results.
+        interpreter, with a law compiled on a background thread once its
+        calls add up; True: compile first; False: interpret.  Same results.
     """
 
     ftol: float = DEFAULT_TOL
