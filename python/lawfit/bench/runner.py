@@ -166,6 +166,9 @@ def main(argv: Optional[Sequence[str]] = None, default_out: Optional[str] = None
         print("lawfit bench needs scipy (the reference solutions are computed with it): "
               "pip install lawfit[bench]", file=sys.stderr)
         return 2
+    # No background compiles of user laws mid-suite: each row times one path
+    # (interpreted, or jit=True rows compiled before their timing).
+    os.environ.setdefault("LAWFIT_JIT_BACKGROUND", "0")
     root = repo_root()
     peers = tuple(p for p in ("scipy", "lmfit") if p not in args.no_peers)
     cfg = Config(scale=args.scale, seed=args.seed, threads=args.threads, data_dir=find_data_dir(args.data),
