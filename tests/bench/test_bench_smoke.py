@@ -49,6 +49,14 @@ def test_single_law_toy_rows():
     assert all("of scipy's" in r.note for r in rows if r.tool.startswith("lawfit"))
 
 
+def test_million_row_measures_memory_in_a_child_process():
+    rows = REGISTRY["chinchilla_1e6"][1](Config(scale="toy"))
+    _check_schema(rows)
+    (row,) = rows
+    assert row.check == "ok" and row.agree == row.compared == 2_000
+    assert row.shape["peak_rss_bytes"] > 0 and "peak RSS" in row.note
+
+
 def test_missing_peer_is_skipped_with_reason(monkeypatch):
     real = core.have_module
     monkeypatch.setattr(core, "have_module", lambda name: False if name == "lmfit" else real(name))
@@ -67,7 +75,7 @@ def test_gpu_section_skips_cleanly_without_a_gpu():
 
 
 def test_select():
-    assert select(["chinchilla"]) == ["chinchilla_laws", "chinchilla_points"]
+    assert select(["chinchilla"]) == ["chinchilla_laws", "chinchilla_points", "chinchilla_1e6"]
     assert select(["nist,powerlaw"]) == ["powerlaw", "nist"]
     assert select(["curve_fit"]) == ["single_law"]
     assert select(["userflow"]) == ["user_hitchhiker", "user_evaluate", "user_epoch", "user_groups"]

@@ -21,7 +21,7 @@ minute (1e7 Chinchilla laws; the 4,000-resample x 4,500-start bootstrap, 18
 million fits).
 
 Benchmarks (``--only`` takes these names or the family in brackets):
-chinchilla_laws, chinchilla_points [chinchilla]; powerlaw; single_law
+chinchilla_laws, chinchilla_points, chinchilla_1e6 [chinchilla]; powerlaw; single_law
 [curve_fit] (one law per call, against scipy per call); bnsl; robust;
 approach3, bootstrap [epoch]; nist; colpret; user_hitchhiker, user_evaluate,
 user_epoch, user_groups [userflow] (the README's calls with default

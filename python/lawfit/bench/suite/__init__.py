@@ -5,11 +5,12 @@ Each entry is ``name -> (family, function)``; a function takes a
 """
 from __future__ import annotations
 
-from . import bnsl, chinchilla, colpret, epoch, gpu, nist, powerlaw, robust, single, userflow
+from . import bnsl, chinchilla, colpret, epoch, gpu, million, nist, powerlaw, robust, single, userflow
 
 REGISTRY = {
     "chinchilla_laws": ("chinchilla", chinchilla.chinchilla_laws),
     "chinchilla_points": ("chinchilla", chinchilla.chinchilla_points),
+    "chinchilla_1e6": ("chinchilla", million.chinchilla_1e6),
     "powerlaw": ("powerlaw", powerlaw.powerlaw),
     "single_law": ("curve_fit", single.single_law),
     "bnsl": ("bnsl", bnsl.bnsl_fit),
