@@ -804,9 +804,11 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
 
 def _rows_data(y, weight, offsets, rows):
     """(y, weight, offsets) of the problems ``rows`` of a batch, concatenated."""
-    bounds = offsets[np.concatenate([rows, rows + 1])].reshape(2, -1)
-    sub_offsets = np.concatenate([[0], np.cumsum(bounds[1] - bounds[0])])
-    index = np.concatenate([np.arange(a, b) for a, b in bounds.T])
+    if rows.size == len(offsets) - 1:  # every problem (rows are sorted and distinct): the batch itself
+        return y, weight, offsets
+    start, stop = offsets[rows], offsets[rows + 1]
+    sub_offsets = np.concatenate([[0], np.cumsum(stop - start)])
+    index = np.arange(sub_offsets[-1]) + np.repeat(start - sub_offsets[:-1], stop - start)
     return y[index], None if weight is None else weight[index], sub_offsets
 
 

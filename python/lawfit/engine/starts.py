@@ -230,7 +230,15 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     # J^T W J at each start's solution comes with the LM run when it is small enough to keep
     # for every start; otherwise one more evaluation at the best starts.
     keep_jtj = want_jtj and L * S * P * P <= _MAX_KEPT_JTJ
-    all_jtj = np.full((L * S, P, P), np.nan) if keep_jtj else None
+    kept: dict = {"jtj": None}  # J^T W J of every (law, start), (L * S, P, P); made on first use
+
+    def keep(flat_idx, values):
+        if kept["jtj"] is None:
+            if flat_idx.size == L * S and np.array_equal(flat_idx, np.arange(L * S)):
+                kept["jtj"] = values  # one run of every start in order (one start per law): no copy
+                return
+            kept["jtj"] = np.full((L * S, P, P), np.nan)
+        kept["jtj"][flat_idx] = values
     all_params = np.full((L, S, P), np.nan)
     all_cost = np.full((L, S), np.nan)
     all_status = np.full((L, S), int(Status.NOT_RUN), dtype=np.int32)
@@ -247,7 +255,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                           fixed=fixed_rows(law_i), lower=lower[law_i], upper=upper[law_i],
                           want_jtj=keep_jtj, progress=progress, **kw)
         if keep_jtj:
-            all_jtj[law_i * S + start_i] = sol.jtj
+            keep(law_i * S + start_i, sol.jtj)
         all_params[law_i, start_i], all_cost[law_i, start_i] = sol.params, sol.cost
         all_status[law_i, start_i] = sol.status
         all_nit[law_i, start_i] = sol.nit
@@ -278,8 +286,10 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     cost = np.where(ok, all_cost[law, best], np.nan)
     status = all_status[law, best].copy()
     jtj = np.full((L, P, P), np.nan)
-    if keep_jtj:
-        jtj[ok] = all_jtj[(law * S + best)[ok]]
+    if keep_jtj and S == 1 and ok.all() and kept["jtj"] is not None:
+        jtj = kept["jtj"]
+    elif keep_jtj and kept["jtj"] is not None:
+        jtj[ok] = kept["jtj"][(law * S + best)[ok]]
     elif want_jtj and ok.any():
         jtj[ok] = jtj_at(data, params[ok], np.flatnonzero(ok), options, lower=lower, upper=upper,
                          fixed=fixed_law if any_fixed else None)
