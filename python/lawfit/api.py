@@ -366,26 +366,31 @@ class _Batch:
         if order is not None or offsets is None:  # codes are sorted now, and every group has a row
             offsets = np.searchsorted(codes, np.arange(int(codes[-1]) + 2, dtype=np.int64)).astype(np.int64)
         self.offsets = offsets
-        # Tables usually arrive whole and in order: the columns are then used as they are
-        # where pandas copies on write (>= 3.0: a later change to the caller's table copies
-        # first, so the fit's arrays never change under it), and copied otherwise.
+        # Tables usually arrive whole and in order. Where pandas copies on write (>= 3.0) the
+        # frame then holds the caller's columns as pandas objects: pandas tracks that reference,
+        # so a later change to the caller's table copies first and the fit's data never change
+        # under it (a bare numpy view would). Otherwise each column is copied or gathered.
         in_order = order is None and whole
         share = in_order and _copy_on_write(pd)
 
-        def take(a):
+        def take(c, a):
+            if share and np.shares_memory(a, df[c].to_numpy()):
+                return df[c].reset_index(drop=True)  # the same data (referenced), the frame's own index
             return a if share else a.copy() if in_order else a[rows]
 
-        frame = {c: take(df[c].to_numpy()) for c in by}
+        frame = {c: take(c, df[c].to_numpy()) for c in by}
         for c in dict.fromkeys(list(x_cols) + [y]):
-            frame[c] = take(cols[c])
+            frame[c] = take(c, cols[c])
         if sig is not None:
-            frame[sigma_col or "sigma"] = take(sig)
+            frame[sigma_col or "sigma"] = take(sigma_col, sig) if sigma_col else sig
         for c in bootstrap_by:
             if c not in frame:
-                frame[c] = take(df[c].to_numpy())
+                frame[c] = take(c, df[c].to_numpy())
         frame["_group"] = codes
-        frame["_row"] = take(df.index.to_numpy())
-        self.frame = pd.DataFrame(frame, copy=False)  # fresh arrays: no consolidating copy
+        index = df.index.to_numpy()
+        frame["_row"] = index if share else index.copy() if in_order else index[rows]
+        self.frame = pd.DataFrame(frame, copy=False)  # no consolidating copy
+        frame = {c: self.frame[c].to_numpy() for c in frame}
         self.keys = pd.DataFrame({c: self.frame[c].to_numpy()[self.offsets[:-1]] for c in by})
         if not by:
             self.keys = pd.DataFrame(index=range(1))

@@ -169,6 +169,21 @@ def test_residuals_map_back_to_the_input_rows(res, noisy):
     assert len(r) == len(noisy)
 
 
+def test_changing_the_table_after_the_fit_does_not_change_the_result():
+    # A table already grouped and ordered is fitted without copying its columns where pandas
+    # copies on write; the result's data must still be the data fitted.
+    table = runs(noise=0.004, seed=5)
+    before = table.copy(deep=True)
+    r = fit(table, "chinchilla", x=["N", "D"], y="loss", by="family", progress=False)
+    fitted = r.residuals()["fitted"].to_numpy().copy()
+    table.loc[table.index[0], "loss"] = 99.0
+    table.iloc[1, table.columns.get_loc("N")] = 1.0
+    table["D"] *= 2.0
+    res = r.residuals()
+    np.testing.assert_array_equal(res["loss"].to_numpy(), before["loss"].to_numpy())
+    np.testing.assert_array_equal(res["fitted"].to_numpy(), fitted)
+
+
 def test_compare_aic_and_where_two_laws_cross(boot, noisy):
     other = fit(noisy, "kaplan_ND", y="loss", by="family", bootstrap=200, seed=3, progress=False)
     cmp = boot.compare(other, along="N", at={"D": lambda n: 20 * n})
