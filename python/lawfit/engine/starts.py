@@ -285,11 +285,13 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     params[~ok] = np.nan
     cost = np.where(ok, all_cost[law, best], np.nan)
     status = all_status[law, best].copy()
-    jtj = np.full((L, P, P), np.nan)
     if keep_jtj and S == 1 and ok.all() and kept["jtj"] is not None:
         jtj = kept["jtj"]
-    elif keep_jtj and kept["jtj"] is not None:
-        jtj[ok] = kept["jtj"][(law * S + best)[ok]]
+    else:
+        jtj = np.full((L, P, P), np.nan)
+    if keep_jtj and kept["jtj"] is not None:
+        if jtj is not kept["jtj"]:
+            jtj[ok] = kept["jtj"][(law * S + best)[ok]]
     elif want_jtj and ok.any():
         jtj[ok] = jtj_at(data, params[ok], np.flatnonzero(ok), options, lower=lower, upper=upper,
                          fixed=fixed_law if any_fixed else None)
