@@ -556,7 +556,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             converged = sol.status in _CONVERGED_CODES
-            inverse = scaled_inverse(sol.jtj) if converged else None  # the covariance's too
+            # the scaled inverse: the singular-J^T-J test's and the covariance's
+            inverse = scaled_inverse(sol.jtj) if converged else None
             if (not converged and sol.status != _BAD_INPUT) or (
                     converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight, inverse)):
                 first = sol

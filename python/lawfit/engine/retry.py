@@ -108,11 +108,12 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     """
     s = 2.0 * cost
     floor = (_NO_EFFECT * _NO_EFFECT) * s
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+    diag = jtj.ravel()[:: p0.size + 1].tolist()
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), diag):
         scale = max(abs(a), abs(b))
         if scale > 0 and col2 * scale * scale <= floor:
             return True
-    if collinear and _singular_one(jtj, p0.size, inverse):
+    if collinear and _singular_one(jtj, diag, inverse):
         return True
     # The first and last points alone bound the constant's sum of squares from below (a subset's
     # about its own mean is at most the whole's): most fits are told apart from a constant here.
@@ -135,12 +136,13 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     return False
 
 
-def _singular_one(jtj: np.ndarray, P: int, inverse: tuple | None) -> bool:
-    """:func:`singular` of one (P, P) matrix, settled by the scaled inverse's trace where it can be."""
+def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
+    """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
+    where it can be."""
+    P = len(diag)
     inv, ok = _core.covariance(jtj.reshape(1, P, P), _PIVOT) if inverse is None else inverse
     if ok[0]:
-        step = P + 1
-        trace = float(_dot(inv.reshape(-1)[::step], jtj.reshape(-1)[::step]))
+        trace = sum([a * b for a, b in zip(inv.ravel()[:: P + 1].tolist(), diag)])
         if trace * SINGULAR < 1.0:
             return False
     return bool(singular(jtj.reshape(1, P, P))[0])
