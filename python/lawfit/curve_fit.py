@@ -28,10 +28,10 @@ from collections import OrderedDict
 import numpy as np
 
 from .engine.core import polished_batch
-from .engine.covariance import scaled_covariance, single_covariance
+from .engine.covariance import scaled_covariance, scaled_inverse, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
-from .engine.retry import degenerate, degenerate_one, retry, runaway
+from .engine.retry import degenerate, degenerate_one, refused, retry
 from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, warn_failures
@@ -528,7 +528,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     weight, whiten = _sigma_transform(sigma, ydata.size)
 
     # --- the model: a law program (formula or traced) or the Python function
-    program, layout, why, restarts = None, None, None, 0
+    program, layout, why, restarts, inverse = None, None, None, 0, None
     if isinstance(f, str):
         program, path = _formula_program(f, xdata, inputs, param_names), "formula"
         if program.n_params != n:
@@ -556,9 +556,14 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             converged = sol.status in _CONVERGED_CODES
+            # the scaled inverse: the singular-J^T-J test's and the covariance's
+            inverse = scaled_inverse(sol.jtj) if converged else None
             if (not converged and sol.status != _BAD_INPUT) or (
-                    converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight)):
+                    converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight, inverse)):
+                first = sol
                 sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
+                if sol is not first:
+                    inverse = None
         else:
             columns = program.input_matrix(x)
             fun = _whitened_program(program, columns, y, whiten)
@@ -578,7 +583,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         raise RuntimeError("Optimal parameters not found: " + mesg)
 
     popt = sol.params
-    pcov, bad = single_covariance(sol.jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv")
+    pcov, bad = single_covariance(sol.jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv",
+                                  inverse)
     if bad:
         warnings.warn("Covariance of the parameters could not be estimated",
                       category=optimize_warning(), stacklevel=3)
@@ -613,8 +619,8 @@ def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
         # A candidate whose term ran away (B -> -1e82 with beta -> 1e78 makes B / D**beta underflow to 0)
         # is no answer: the problem keeps its first status (scipy's, e.g. maxfev reached).
         if second.status in _CONVERGED_CODES and (sol.status not in _CONVERGED_CODES or second.cost < sol.cost) \
-                and not (runaway(second.params, p0, lb, ub)[0]
-                         and degenerate_one(second.cost, second.params, best[0], second.jtj, y, weight)):
+                and not refused(np.array([second.cost]), second.params[None], p0[None], best, second.jtj[None], y,
+                                weight, None, lb, ub)[0]:
             return second, tried
     return sol, tried
 
@@ -837,10 +843,10 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             upper=per_row[1], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
-    away = better & runaway(second.params, p0[rows], per_row[0], per_row[1])
-    if away.any():  # refuse terms switched off by diverging parameters, as a single fit does (_second_chance)
+    if better.any():  # refuse plateaus and valleys, as a single fit does (_second_chance)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
-        better &= ~(away & degenerate(second.cost, second.params, best, second.jtj, y_rows, w_rows, sub_offsets))
+        better &= ~refused(second.cost, second.params, p0[rows], best, second.jtj, y_rows, w_rows, sub_offsets,
+                           per_row[0], per_row[1])
     take = rows[better]
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]

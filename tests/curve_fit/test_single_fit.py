@@ -154,6 +154,67 @@ def test_second_chance_refuses_a_switched_off_term_batch():
     np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
 
 
+# Law 7550 of the same collection: from Chinchilla's start Levenberg-Marquardt runs out of evaluations
+# (scipy's lm too); the second chance's best start then "converged" (FTOL) to E = 220.7, B = -218.0,
+# beta = -1.0e-4: B / D**beta has turned into a constant collinear with E (E + B ~ 2.7, B * beta fixed),
+# J^T J is singular to rounding, and the cost still falls along that valley.  The least-squares optimum
+# is E = 2.14, A = 1865, alpha = 0.473, B = -1.46e-14, beta = -1.07, outside the second chance's box
+# (starts keep the signs of p0): the problem keeps its first status instead of the valley point.
+N7550 = np.array([1056541422.3362683, 23943636.09191247, 198071373.22164306, 1533518850.9522796,
+                  10330258.530586904, 328520750.9720992, 3950584031.354275, 236313883.11592528,
+                  36519905.56939847, 2701760892.78206])
+D7550 = np.array([98646036530.59465, 543460137166.40515, 392529510999.2976, 197516457904.04974,
+                  14324030962.328255, 189855307771.66965, 172645101217.68683, 65434561799.14999,
+                  58157049241.71567, 592629318697.0107])
+L7550 = np.array([2.2453481478430457, 2.687370851249455, 2.32201731608353, 2.1909017910033124,
+                  3.0429453345267294, 2.319658937707402, 2.1613700910579685, 2.343131968167843,
+                  2.6022587031852797, 2.140315699787048])
+OPT7550 = np.array([2.1384966, 1864.98, 0.4729522, -1.45737e-14, -1.072239])
+
+
+def test_second_chance_refuses_a_collinear_valley_single():
+    X = np.vstack([N7550, D7550])
+    with pytest.raises(RuntimeError, match="reached maxfev = 600"):
+        lawfit.curve_fit(chinchilla, X, L7550, p0=START33)
+    # From near the genuine optimum the fit converges there, at a lower cost than any valley point.
+    popt, _ = lawfit.curve_fit(chinchilla, X, L7550, p0=OPT7550 * 1.01)
+    np.testing.assert_allclose(popt[[0, 1, 2, 4]], OPT7550[[0, 1, 2, 4]], rtol=1e-4)
+    valley = np.array([220.65711, 1201.80966, 0.447460965, -217.970797, -1.02453875e-4])
+    cost = [np.sum((chinchilla(X, *p) - L7550) ** 2) for p in (popt, valley)]
+    assert cost[0] < 0.97 * cost[1]
+
+
+def test_second_chance_refuses_a_collinear_valley_batch():
+    X = np.vstack([N7550, D7550])
+    good = chinchilla(X, 1.8, 450.0, 0.34, 2000.0, 0.37)
+    with pytest.warns(UserWarning):
+        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N7550, "D": D7550},
+                                           np.vstack([L7550, good]), p0=START33)
+    assert status[0] == int(lawfit.Status.MAX_EVALUATIONS)
+    assert np.isnan(popt[0]).all()
+    np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
+
+
+def test_singular_tells_a_collinear_valley_from_a_well_determined_fit():
+    from lawfit.engine.retry import degenerate_one, singular
+
+    X = np.vstack([N7550, D7550])
+
+    def jtj(p):
+        E, A, alpha, B, beta = p
+        n, d = N7550 ** -alpha, D7550 ** -beta
+        J = np.column_stack([np.ones(10), n, -A * np.log(N7550) * n, d, -B * np.log(D7550) * d])
+        return J.T @ J
+
+    valley = np.array([220.65711, 1201.80966, 0.447460965, -217.970797, -1.02453875e-4])
+    dead = np.array([2.0, 0.0, 0.3, 1000.0, 0.3])  # A = 0: alpha's column is zero, not "singular"
+    assert singular(np.stack([jtj(valley), jtj(OPT7550), jtj(dead)])).tolist() == [True, False, False]
+    cost = 0.5 * np.sum((chinchilla(X, *valley) - L7550) ** 2)
+    assert degenerate_one(cost, valley, START33, jtj(valley), L7550, None)
+    cost = 0.5 * np.sum((chinchilla(X, *OPT7550) - L7550) ** 2)
+    assert not degenerate_one(cost, OPT7550, START33, jtj(OPT7550), L7550, None)
+
+
 def test_runaway_tells_a_bound_from_a_term_that_ran_away():
     from lawfit.engine.retry import runaway
 

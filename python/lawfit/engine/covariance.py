@@ -163,16 +163,24 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
     return pcov
 
 
+def scaled_inverse(jtj: np.ndarray) -> tuple:
+    """The core's scaled Cholesky inverse of one J^T J (P, P): ``(inv (1, P, P), ok (1,))``."""
+    P = jtj.shape[-1]
+    return _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT)
+
+
 def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigma: bool,
-                      undetermined: str = "inf") -> tuple[np.ndarray, bool]:
+                      undetermined: str = "inf", inverse: tuple | None = None) -> tuple[np.ndarray, bool]:
     """:func:`scaled_covariance` of one problem (P, P), the common case without numpy overhead.
 
     A well-conditioned J^T J is inverted by the core's scaled Cholesky; any
-    other goes through :func:`scaled_covariance`'s rules.
+    other goes through :func:`scaled_covariance`'s rules.  ``inverse``: that
+    inversion's ``(inv (1, P, P), ok (1,))`` when the caller already has it
+    (:func:`scaled_inverse`); ``inv`` is then overwritten.
     """
     P = jtj.shape[-1]
     if absolute_sigma or n_points > P:
-        inv, ok = _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT)
+        inv, ok = _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT) if inverse is None else inverse
         if ok[0]:
             pcov = inv[0]
             if not absolute_sigma:

@@ -6,7 +6,13 @@ recognises two plateaus: a fit no better than the best constant (weighted
 R^2 <= 0 to rounding: NIST's BoxBOD and MGH10 from their first starts), and a
 parameter without effect (moving it by its own size, or its start's, changes
 the residuals by less than 1e-8 of their norm: a term of the law switched off,
-``B / D**beta`` with beta at 3 on data where D**-3 ~ 1e-30).  :func:`retry`
+``B / D**beta`` with beta at 3 on data where D**-3 ~ 1e-30).  It also recognises a
+stop in a valley: J^T J numerically singular (:func:`singular`: its Jacobi-scaled
+form has an eigenvalue at most :data:`SINGULAR`, some parameter's column is a
+combination of the others to float64 rounding), as when a term turned into a
+constant collinear with another parameter (``E + B / D**beta`` with beta -> 0 and
+E ~ -B ~ 200 on losses ~ 2: the fit slides along E + B = const, B * beta = const,
+where steps stop reducing the cost long before a minimum).  :func:`retry`
 then runs :data:`RETRY_STARTS` Halton points over ``p0 * 10**[-3, 3]`` (and
 ``p0``), ranked by their cost, Levenberg-Marquardt from the best
 :data:`RETRY_PRUNE` of each problem, all problems in one batch.  Callers
@@ -17,12 +23,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import native as _core
+from .covariance import _MIN_PIVOT as _PIVOT
 from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
 
-__all__ = ["degenerate", "degenerate_one", "runaway", "retry", "RUNAWAY", "RETRY_STARTS", "RETRY_DECADES",
-           "RETRY_PRUNE"]
+__all__ = ["degenerate", "degenerate_one", "singular", "runaway", "at_bound", "refused", "retry", "RUNAWAY",
+           "RETRY_STARTS", "RETRY_DECADES", "RETRY_PRUNE", "SINGULAR"]
 
 RETRY_STARTS = 64
 RETRY_DECADES = 3.0
@@ -30,21 +38,24 @@ RETRY_PRUNE = 16
 RUNAWAY = 10.0 ** (3 * RETRY_DECADES)  # three times the decades the multistart explores
 _NO_EFFECT = 1e-8  # a parameter moves the residuals by less than this share of their norm
 _CONSTANT_RTOL = 1e-9  # the fit's sum of squares equals the constant's to this
+SINGULAR = 1e-13  # smallest eigenvalue of the scaled J^T J at or below this: singular to float64 rounding
 _add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
 
 
-def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
+def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True) -> np.ndarray:
     """Which converged fits sit on a plateau (see the module docstring), (K,) bool.
 
     ``cost`` (K,) is 1/2 the weighted sum of squares at ``params`` (K, P),
     ``jtj`` (K, P, P) J^T W J there, ``p0`` (K, P) the starts; problem k owns
-    ``y[offsets[k]:offsets[k+1]]`` (weights ``weight`` or None).
+    ``y[offsets[k]:offsets[k+1]]`` (weights ``weight`` or None).  ``collinear=False`` leaves out
+    :func:`singular`'s test.
     """
     cost = np.asarray(cost, dtype=float)
     K, P = np.shape(params)
     c2 = 2.0 * cost
     if K == 1:
-        return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight)])
+        return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight,
+                                        collinear=collinear)])
     w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
     law = np.repeat(np.arange(K), np.diff(offsets))
     sw = np.bincount(law, w, K)
@@ -55,18 +66,55 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets) -> np.ndarray:
     scale = np.maximum(np.abs(params), np.abs(p0))
     col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
     dead = ((col2 * scale * scale <= (_NO_EFFECT * _NO_EFFECT) * c2[:, None]) & (scale > 0)).any(axis=1)
-    return flat | dead
+    return flat | dead | (singular(jtj) if collinear else False)
+
+
+def singular(jtj) -> np.ndarray:
+    """Which J^T J (K, P, P) are numerically singular, (K,) bool: the smallest eigenvalue of the
+    Jacobi-scaled matrix ``D^-1 J^T J D^-1`` (``D = sqrt(diag)``, a correlation-like matrix with unit
+    diagonal) at most :data:`SINGULAR`.
+
+    Parameters without any effect (a zero column, :func:`degenerate`'s other test) are left out.
+    Fast path: where the core's scaled Cholesky succeeds, ``lambda_min >= 1 / trace(C^-1)`` and
+    ``trace(C^-1) = sum(inv_ii * jtj_ii)`` settles most matrices without an eigen-decomposition.
+    """
+    jtj = np.ascontiguousarray(jtj, dtype=float)
+    K = jtj.shape[0]
+    out = np.zeros(K, bool)
+    if K == 0:
+        return out
+    diag = np.diagonal(jtj, axis1=-2, axis2=-1)
+    finite = np.isfinite(jtj).all(axis=(1, 2))
+    live = diag > 0
+    inv, ok = _core.covariance(np.where(finite[:, None, None], jtj, 0.0), _PIVOT)
+    trace = (np.diagonal(inv, axis1=-2, axis2=-1) * diag).sum(axis=1)
+    doubt = finite & ~(ok & (trace * SINGULAR < 1.0))
+    for k in np.flatnonzero(doubt):
+        keep = live[k]
+        if keep.sum() < 2:
+            continue
+        a = jtj[k][np.ix_(keep, keep)]
+        d = np.sqrt(np.diagonal(a))
+        out[k] = bool(np.linalg.eigvalsh(a / np.outer(d, d))[0] <= SINGULAR)
+    return out
 
 
 def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndarray, y: np.ndarray,
-                   weight: np.ndarray | None) -> bool:
-    """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters)."""
+                   weight: np.ndarray | None, inverse: tuple | None = None, collinear: bool = True) -> bool:
+    """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters).
+
+    ``inverse``: the core's ``covariance(jtj[None], _MIN_PIVOT)`` if the caller has it (the
+    covariance reuses it).
+    """
     s = 2.0 * cost
     floor = (_NO_EFFECT * _NO_EFFECT) * s
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), jtj.ravel()[:: p0.size + 1].tolist()):
+    diag = jtj.ravel()[:: p0.size + 1].tolist()
+    for a, b, col2 in zip(params.tolist(), p0.tolist(), diag):
         scale = max(abs(a), abs(b))
         if scale > 0 and col2 * scale * scale <= floor:
             return True
+    if collinear and _singular_one(jtj, diag, inverse):
+        return True
     # The first and last points alone bound the constant's sum of squares from below (a subset's
     # about its own mean is at most the whole's): most fits are told apart from a constant here.
     if y.size > 1:
@@ -88,6 +136,18 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     return False
 
 
+def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
+    """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
+    where it can be."""
+    P = len(diag)
+    inv, ok = _core.covariance(jtj.reshape(1, P, P), _PIVOT) if inverse is None else inverse
+    if ok[0]:
+        trace = sum([a * b for a, b in zip(inv.ravel()[:: P + 1].tolist(), diag)])
+        if trace * SINGULAR < 1.0:
+            return False
+    return bool(singular(jtj.reshape(1, P, P))[0])
+
+
 def runaway(params, p0, lower=None, upper=None) -> np.ndarray:
     """Which fits (rows of ``params`` (K, P) from starts ``p0``), if :func:`degenerate`, the second
     chance refuses: a term switched off by its parameters running away, not by a bound.
@@ -100,12 +160,28 @@ def runaway(params, p0, lower=None, upper=None) -> np.ndarray:
     params, p0 = np.atleast_2d(params), np.atleast_2d(p0)
     scale = np.where(p0 != 0, np.abs(p0), 1.0)
     away = ~(np.abs(params) <= RUNAWAY * scale).all(axis=1)
-    at_bound = np.zeros(params.shape[0], bool)
+    return away | ~at_bound(params, lower, upper)
+
+
+def at_bound(params, lower=None, upper=None) -> np.ndarray:
+    """Which rows of ``params`` (K, P) hold a parameter at a finite bound, (K,) bool."""
+    params = np.atleast_2d(params)
+    out = np.zeros(params.shape[0], bool)
     for b in (lower, upper):
         if b is not None:
             b = np.broadcast_to(np.asarray(b, dtype=float), params.shape)
-            at_bound |= (np.isfinite(b) & (params == b)).any(axis=1)
-    return away | ~at_bound
+            out |= (np.isfinite(b) & (params == b)).any(axis=1)
+    return out
+
+
+def refused(cost, params, p0, start, jtj, y, weight, offsets, lower=None, upper=None) -> np.ndarray:
+    """Which second-chance candidates (converged from ``start``, the problems' first starts ``p0``) are
+    no answer, (K,) bool: a plateau reached by running away or without a bound (:func:`runaway`), or a
+    numerically singular J^T J with no parameter at a bound (a valley that a bound does not explain;
+    ``alpha = 0`` at its bound makes ``A / N**alpha`` a constant beside E, the best the bounds allow)."""
+    plateau = runaway(params, p0, lower, upper) & degenerate(cost, params, start, jtj, y, weight, offsets,
+                                                             collinear=False)
+    return plateau | (~at_bound(params, lower, upper) & singular(jtj))
 
 
 def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options: Options) -> tuple:
