@@ -559,8 +559,10 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         of the variable-projection profile (the parameters the law is linear
         in solved exactly on a grid of the others, :mod:`lawfit.methods.varpro`); ``prune=k`` runs
         Levenberg-Marquardt only from the k best starts of each law (by the
-        objective at the start); ``"auto"`` (default) prunes large grids
-        (:mod:`lawfit.engine.starts`), None runs every start.
+        objective at the start); ``"auto"`` (default) prunes large grids for
+        laws of more than 100 points (:mod:`lawfit.engine.starts`), None runs
+        every start; ``"race"`` also cuts short the starts of small laws (a
+        fifth of the work there, not always the full grid's optimum).
     bounds : dict, optional
         ``{param: (lower, upper)}`` added to the law's.
     bootstrap : int

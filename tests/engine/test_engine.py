@@ -111,8 +111,9 @@ def test_auto_pruning_runs_the_whole_grid_for_laws_found_by_few_starts():
 
 
 def test_racing_laws_of_few_points_finds_the_full_grids_optimum_with_fewer_evaluations():
-    """Laws of few points run every start, but only the RACE_K lowest-cost starts still iterating
-    after RACE_NFEV evaluations continue (all of them where the optimum is not yet confirmed)."""
+    """With prune="race", laws of few points run every start, but only the RACE_K lowest-cost
+    starts still iterating after RACE_NFEV evaluations continue (all of them where the optimum is
+    not yet confirmed); the default runs them all to the end, exactly as prune=None."""
     from lawfit.engine import starts as starts_mod
 
     N, D, ys = _collection(n_laws=8, n_tokens=4, noise=0.003)  # 24 points per law
@@ -122,7 +123,10 @@ def test_racing_laws_of_few_points_finds_the_full_grids_optimum_with_fewer_evalu
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", lawfit.LawfitWarning)
         full = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, prune=None, **kw)
-        raced = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, **kw)
+        auto = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, **kw)
+        raced = fit_multistart(LAW, {"N": N, "D": D}, ys, grid, prune="race", **kw)
+    for name in ("params", "cost", "all_cost", "all_nit", "nfev"):
+        np.testing.assert_array_equal(getattr(auto, name), getattr(full, name))
     assert raced.n_run.tolist() == [243] * 8  # every start was run ...
     assert raced.nfev.sum() < 0.6 * full.nfev.sum()  # ... most of them only RACE_NFEV evaluations
     stopped = (raced.all_status == int(lawfit.Status.MAX_EVALUATIONS)) & (raced.all_nit < 600)

@@ -10,10 +10,7 @@ The default (``prune="auto"``): with more than :data:`AUTO_PRUNE_MIN_STARTS`
 starts, LM runs from the best :data:`AUTO_PRUNE_K` of every law with more than
 :data:`AUTO_PRUNE_MAX_POINTS_FULL` points; a law whose best cost fewer than
 :data:`AUTO_CONFIRM` of those reach is run from the rest of the grid as well;
-laws of fewer points run the whole grid, raced (:func:`_race`: every start gets
-:data:`RACE_NFEV` evaluations, the :data:`RACE_K` best of those still iterating
-run to the end, all of them where fewer than :data:`AUTO_CONFIRM` starts agree
-on the optimum).  Measured on the
+laws of fewer points run the whole grid.  Measured on the
 released collections in ``../shared/data`` (README, "How it works"): ranking
 starts by their initial cost finds the full grid's optimum for every law of the
 19 Hitchhiker (ColPret) scaled sets on Chinchilla's 243-point grid and for
@@ -22,14 +19,20 @@ unidentifiable extrapolation cut-offs: on the 4,375 windowed cut-offs of
 ``lawfit.evaluate(..., fractions=[0.1, 0.25, 0.5, 0.75, 1.0], window=True)``
 the best 16 (with the confirmation) missed the optimum of 335 laws, all of
 them with at most 92 points (median 27), and the best 64 still missed some
-(an optimum's start ranked as low as 80th of 243).  Racing those small laws
-instead of running every start to the cap gives the full grid's optimum on
-the 122 cut-offs of ``evaluate(..., fractions=[0.25, 1.0])`` with 20% of its
-evaluations (the same bits: a start that goes on is run again from its start),
-except on one 9-point cut-off whose full-grid answer is arbitrary (eight starts
-were still descending below that "optimum" when they reached the evaluation
-cap).  ``prune=k`` runs exactly
-the k best of every law; ``prune=None`` runs the whole grid.
+(an optimum's start ranked as low as 80th of 243).
+
+``prune="race"`` is faster for those small laws and not exact: every start
+gets :data:`RACE_NFEV` evaluations, the :data:`RACE_K` best of those still
+iterating run to the end (again from their start: the same bits as the full
+grid), all of them where fewer than :data:`AUTO_CONFIRM` starts agree.  It
+takes a fifth of the evaluations and matches the full grid on 121 of the 122
+cut-offs of ``evaluate(..., fractions=[0.25, 1.0])``, but on the 4,375 windowed
+cut-offs it ends 353 (8%, all of at most 100 points) at a worse optimum
+(median cost 0.35% higher, a quarter of them several times higher): there
+the global optimum is usually reached by one start of 243, after a median 244
+iterations, from a start whose cost after 30 evaluations ranks anywhere
+(median 48th).  ``prune=k`` runs exactly the k best of every law;
+``prune=None`` runs the whole grid.
 """
 from __future__ import annotations
 
@@ -118,8 +121,8 @@ def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None)
 def resolve_prune(prune, n_starts: int):
     """The number of starts LM runs from per law, or None for all of them."""
     if isinstance(prune, str):
-        if prune != "auto":
-            raise ValueError(f"prune must be 'auto', None or a positive number of starts, got {prune!r}")
+        if prune not in ("auto", "race"):
+            raise ValueError(f"prune must be 'auto', 'race', None or a positive number of starts, got {prune!r}")
         return AUTO_PRUNE_K if n_starts > AUTO_PRUNE_MIN_STARTS else None
     if prune is None or prune is False:
         return None
@@ -180,13 +183,15 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     any_fixed = bool(fixed_law.any())
     common = dict(weight=data.weight, **options.solver_kwargs())
     k = resolve_prune(prune, S)
-    # Starts LM runs from, per law: "auto" keeps every start for laws of few points.
+    # Starts LM runs from, per law: "auto" and "race" keep every start for laws of few points.
     k_law = None if k is None else np.full(L, k, dtype=np.int64)
-    # Laws of few points run every start, raced (see _race); the rest run their k best starts.
+    # Laws of few points run every start ("race": raced, see _race); the rest run their k best.
     race = np.zeros(L, dtype=bool)
-    if k is not None and prune == "auto":
-        race = data.n_points <= AUTO_PRUNE_MAX_POINTS_FULL
-        k_law[race] = S
+    if k is not None and prune in ("auto", "race"):
+        small = data.n_points <= AUTO_PRUNE_MAX_POINTS_FULL
+        k_law[small] = S
+        if prune == "race":
+            race = small
         if np.all(k_law == S):
             k, k_law = None, None
 
@@ -267,7 +272,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         _race(run, rows, law_idx[raced], start_idx[raced], all_cost, all_status, options.max_nfev, basin_rtol)
 
     best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
-    if k is not None and prune == "auto":
+    if k is not None and prune in ("auto", "race"):
         # Laws whose optimum only one or two of the k starts reached: run the rest of the grid too.
         evaluable = np.isfinite(start_cost).any(axis=1)  # not for laws no start can be evaluated on
         redo = np.flatnonzero((basin < min(AUTO_CONFIRM, k)) & (k_law < S) & evaluable)
@@ -325,7 +330,9 @@ def _race(run, rows, law_idx, start_idx, cost, status, max_nfev: int, basin_rtol
     run(law_idx, start_idx, rows(law_idx, start_idx), RACE_NFEV)
     laws = np.unique(law_idx)
     going = status[laws] == int(Status.MAX_EVALUATIONS)
-    c = np.where(np.isfinite(cost[laws]), cost[laws], np.inf)
+    # Ranked among the starts still iterating: starts already converged (often many, to a
+    # local optimum) must not crowd out the ones still descending towards a lower one.
+    c = np.where(going & np.isfinite(cost[laws]), cost[laws], np.inf)
     rank = np.argsort(np.argsort(c, axis=1, kind="stable"), axis=1, kind="stable")
     best = going & (rank < RACE_K)
 
