@@ -11,8 +11,11 @@
 // Put before a loop over the B lanes of a block: asks GCC to vectorise it as a
 // loop (ivdep: the lane arrays never overlap) instead of unrolling it into
 // scalar code first, which it otherwise does for small constant trip counts.
+// Unrolled twice after vectorising: two vectors of lanes per iteration overlap
+// their latencies (5-7% on interpreted laws; each lane's operations, hence
+// the bits, are unchanged).
 #if defined(__GNUC__) && !defined(__clang__) && !defined(__CUDACC__)
-#define LAWFIT_LANES _Pragma("GCC unroll 1") _Pragma("GCC ivdep")
+#define LAWFIT_LANES _Pragma("GCC unroll 2") _Pragma("GCC ivdep")
 #else
 #define LAWFIT_LANES
 #endif

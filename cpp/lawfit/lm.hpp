@@ -100,8 +100,13 @@ struct GaussNewton {
     double tn = 0.0;         // ||L^-1 z0 / ||z0|| || (lmpar's phi'(0) up to a factor)
 };
 
-template <int NP>
-LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* par, GaussNewton* gn, bool same) {
+// M > 0: the number of moving parameters m is the constant M, so that the
+// compiler unrolls the small factorisations and solves completely (the same
+// operations in the same order as for a run-time m: the same bits).
+template <int NP, int M = 0>
+LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m_run, double delta, double* par, GaussNewton* gn,
+                                 bool same) {
+    const int m = M > 0 ? M : m_run;
     const int ld = NP;
     const double dwarf = 2.2250738585072014e-308;  // MINPACK's smallest positive magnitude
     auto factor_and_solve = [&](double lambda) {
@@ -176,17 +181,32 @@ LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m, double delta, double* pa
     *par = solved;
     return true;
 }
+
+// trust_region_step with m as a compile-time constant where m is small (the
+// laws of the catalog), else with m at run time.
+template <int NP, int M = 1>
+LAWFIT_HD bool trust_region_step_fixed(LmWorkN<NP>& w, int m, double delta, double* par, GaussNewton* gn,
+                                       bool same) {
+    constexpr int kMaxFixed = NP < 8 ? NP : 8;
+    if constexpr (M <= kMaxFixed) {
+        if (m == M) return trust_region_step<NP, M>(w, m, delta, par, gn, same);
+        return trust_region_step_fixed<NP, M + 1>(w, m, delta, par, gn, same);
+    } else {
+        return trust_region_step<NP, 0>(w, m, delta, par, gn, same);
+    }
+}
 }  // namespace detail
 
-// Minimises 1/2 sum w r^2 starting from x (all P parameters; only free_mask
-// ones move).  On return x holds the best point found and w.A / w.g hold
-// J^T W J and J^T W r there (P x P, zero rows for fixed parameters).
-// `eval(x, free_mask, A, g, &cost)` returns false when anything is non-finite.
-template <class Eval, int NP>
-LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_mask,
-                             const double* lo, const double* hi, const LmOptions& opt,
-                             LmWorkN<NP>& w) {
+namespace detail {
+// lm_solve's iteration.  kP > 0: all kP parameters are free (P = n = kP,
+// idx[a] = a), known at compile time so that the loops over parameters unroll;
+// the same operations in the same order as with kP = 0 (any P and mask).
+template <int kP, class Eval, int NP>
+LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t free_mask,
+                               const double* lo, const double* hi, const LmOptions& opt,
+                               LmWorkN<NP>& w) {
     LmOutcome out;
+    const int P = kP > 0 ? kP : P_run;
     if (P > NP) {
         out.status = Status::BAD_INPUT;
         return out;
@@ -194,6 +214,8 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
     int n = 0;
     for (int j = 0; j < P; ++j)
         if ((free_mask >> j) & 1u) w.idx[n++] = j;
+    if (kP > 0) n = kP;
+    auto idx = [&w](int a) { return kP > 0 ? a : w.idx[a]; };
     const int max_nfev = opt.max_nfev > 0 ? opt.max_nfev : 100 * (n + 1);
     const double eps = 2.220446049250313e-16;
 
@@ -213,11 +235,11 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
         return out;
     }
     for (int a = 0; a < n; ++a) {
-        const double d = std::sqrt(A[w.idx[a] * P + w.idx[a]]);
+        const double d = std::sqrt(A[idx(a) * P + idx(a)]);
         w.diag[a] = d > 0.0 ? d : 1.0;
     }
     double xnorm = 0.0;
-    for (int a = 0; a < n; ++a) xnorm += (w.diag[a] * x[w.idx[a]]) * (w.diag[a] * x[w.idx[a]]);
+    for (int a = 0; a < n; ++a) xnorm += (w.diag[a] * x[idx(a)]) * (w.diag[a] * x[idx(a)]);
     xnorm = std::sqrt(xnorm);
     double delta = opt.factor * xnorm;
     if (!(delta > 0.0)) delta = opt.factor;
@@ -240,7 +262,7 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             m = 0;
             double gnorm = 0.0;
             for (int a = 0; a < n; ++a) {
-                const int j = w.idx[a];
+                const int j = idx(a);
                 const bool held = (x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0);
                 if (held) continue;
                 act[m++] = a;
@@ -257,30 +279,30 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
             for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
             for (int a = 0; a < m; ++a) {
-                const int ja = w.idx[act[a]];
+                const int ja = idx(act[a]);
                 for (int c = 0; c <= a; ++c)
-                    w.S[a * NP + c] = A[ja * P + w.idx[act[c]]] * (inv_d[a] * inv_d[c]);
+                    w.S[a * NP + c] = A[ja * P + idx(act[c])] * (inv_d[a] * inv_d[c]);
                 w.b[a] = g[ja] * inv_d[a];
             }
         }
-        if (!detail::trust_region_step(w, m, delta, &par, &gauss_newton, same)) {
+        if (!detail::trust_region_step_fixed(w, m, delta, &par, &gauss_newton, same)) {
             out.status = Status::SINGULAR;
             break;
         }
         // Trial point, clipped into the bounds; s = actual step taken.
         for (int j = 0; j < P; ++j) w.xn[j] = x[j];
         for (int a = 0; a < m; ++a) {
-            const int j = w.idx[act[a]];
+            const int j = idx(act[a]);
             w.xn[j] = detail::clamp(x[j] + w.z[a] * inv_d[a], lo[j], hi[j]);
         }
         double pnorm2 = 0.0, gs = 0.0, sAs = 0.0;
         for (int a = 0; a < n; ++a) {
-            const int j = w.idx[a];
+            const int j = idx(a);
             const double sj = w.xn[j] - x[j];
             pnorm2 += (w.diag[a] * sj) * (w.diag[a] * sj);
             gs += g[j] * sj;
             double As = 0.0;
-            for (int c = 0; c < n; ++c) As += A[j * P + w.idx[c]] * (w.xn[w.idx[c]] - x[w.idx[c]]);
+            for (int c = 0; c < n; ++c) As += A[j * P + idx(c)] * (w.xn[idx(c)] - x[idx(c)]);
             sAs += sj * As;
         }
         const double pnorm = std::sqrt(pnorm2);
@@ -326,9 +348,9 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
             f = fn;
             xnorm = 0.0;
             for (int a = 0; a < n; ++a) {
-                const double d = std::sqrt(A[w.idx[a] * P + w.idx[a]]);
+                const double d = std::sqrt(A[idx(a) * P + idx(a)]);
                 w.diag[a] = d > w.diag[a] ? d : w.diag[a];
-                xnorm += (w.diag[a] * x[w.idx[a]]) * (w.diag[a] * x[w.idx[a]]);
+                xnorm += (w.diag[a] * x[idx(a)]) * (w.diag[a] * x[idx(a)]);
             }
             xnorm = std::sqrt(xnorm);
         }
@@ -359,6 +381,33 @@ LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_ma
     }
     out.cost = f;
     return out;
+}
+
+// lm_iterate<kP> for kP = M, M + 1, ... up to the smallest of NP and 8.
+template <int M, class Eval, int NP>
+LAWFIT_HD LmOutcome lm_iterate_fixed(Eval& eval, int P, double* x, std::uint32_t free_mask, const double* lo,
+                                     const double* hi, const LmOptions& opt, LmWorkN<NP>& w) {
+    constexpr int kMaxFixed = NP < 8 ? NP : 8;
+    if constexpr (M <= kMaxFixed) {
+        if (P == M) return lm_iterate<M>(eval, P, x, free_mask, lo, hi, opt, w);
+        return lm_iterate_fixed<M + 1>(eval, P, x, free_mask, lo, hi, opt, w);
+    } else {
+        return lm_iterate<0>(eval, P, x, free_mask, lo, hi, opt, w);
+    }
+}
+}  // namespace detail
+
+// Minimises 1/2 sum w r^2 starting from x (all P parameters; only free_mask
+// ones move).  On return x holds the best point found and w.A / w.g hold
+// J^T W J and J^T W r there (P x P, zero rows for fixed parameters).
+// `eval(x, free_mask, A, g, &cost)` returns false when anything is non-finite.
+template <class Eval, int NP>
+LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_mask,
+                             const double* lo, const double* hi, const LmOptions& opt,
+                             LmWorkN<NP>& w) {
+    const std::uint32_t all = P >= 1 && P < 32 ? (1u << P) - 1u : 0u;
+    if (all != 0u && (free_mask & all) == all) return detail::lm_iterate_fixed<1>(eval, P, x, free_mask, lo, hi, opt, w);
+    return detail::lm_iterate<0>(eval, P, x, free_mask, lo, hi, opt, w);
 }
 
 }  // namespace lawfit
