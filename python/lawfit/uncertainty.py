@@ -325,7 +325,8 @@ def goodness_of_fit(fit) -> dict:
     """
     ok = np.isfinite(fit.params).all(axis=1)
     n = fit.data.n_points.astype(float)
-    k = fit.n_free.astype(float)
+    n_free = fit.n_free  # (a property: computed once here)
+    k = n_free.astype(float)
     offsets = fit.data.offsets
     w = fit.data.weight
     with np.errstate(all="ignore"):
@@ -350,7 +351,7 @@ def goodness_of_fit(fit) -> dict:
                "aic": 2.0 * (k + 1.0) - 2.0 * ll, "bic": (k + 1.0) * np.log(n) - 2.0 * ll}
     out = {name: np.where(ok, v, np.nan) for name, v in out.items()}
     out["n"] = fit.data.n_points.copy()
-    out["k"] = fit.n_free.copy()
+    out["k"] = n_free
     return out
 
 
