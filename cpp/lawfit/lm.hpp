@@ -285,7 +285,11 @@ LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t f
                 w.b[a] = g[ja] * inv_d[a];
             }
         }
+#if defined(__CUDA_ARCH__)  // the device keeps the run-time sized step: the same bits, far less code to compile
+        if (!detail::trust_region_step<NP, 0>(w, m, delta, &par, &gauss_newton, same)) {
+#else
         if (!detail::trust_region_step_fixed(w, m, delta, &par, &gauss_newton, same)) {
+#endif
             out.status = Status::SINGULAR;
             break;
         }
@@ -405,8 +409,10 @@ template <class Eval, int NP>
 LAWFIT_HD LmOutcome lm_solve(Eval& eval, int P, double* x, std::uint32_t free_mask,
                              const double* lo, const double* hi, const LmOptions& opt,
                              LmWorkN<NP>& w) {
+#if !defined(__CUDA_ARCH__)  // on the host, compile-time sizes for small laws (the device: run-time sizes, same bits)
     const std::uint32_t all = P >= 1 && P < 32 ? (1u << P) - 1u : 0u;
     if (all != 0u && (free_mask & all) == all) return detail::lm_iterate_fixed<1>(eval, P, x, free_mask, lo, hi, opt, w);
+#endif
     return detail::lm_iterate<0>(eval, P, x, free_mask, lo, hi, opt, w);
 }
 
