@@ -60,11 +60,18 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
                                          double min_pivot) {
     for (int j = 0; j < P; ++j)
         if (!(A[j * P + j] > 0.0)) return false;
+    if (P > kMaxParams) return false;
+    // sqrt(A_ii A_jj) once per pair (the product commutes exactly): the scaling and the unscaling.
+    double scale[kMaxParams * kMaxParams];
     for (int i = 0; i < P; ++i)
-        for (int j = 0; j <= i; ++j)
-            work[i * P + j] = A[i * P + j] / std::sqrt(A[i * P + i] * A[j * P + j]);
+        for (int j = 0; j <= i; ++j) {
+            const double s = std::sqrt(A[i * P + i] * A[j * P + j]);
+            scale[i * P + j] = s;
+            scale[j * P + i] = s;
+            work[i * P + j] = A[i * P + j] / s;
+        }
     double inv_diag[kMaxParams];
-    if (P > kMaxParams || !cholesky(work, P, P, inv_diag)) return false;
+    if (!cholesky(work, P, P, inv_diag)) return false;
     for (int j = 0; j < P; ++j)
         if (work[j * P + j] * work[j * P + j] < min_pivot) return false;
     // Columns of S^-1 by solving S x = e_j.
@@ -73,8 +80,7 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
         for (int i = 0; i < P; ++i) col[i] = i == j ? 1.0 : 0.0;
         cholesky_solve(work, inv_diag, P, P, col);
     }
-    for (int i = 0; i < P; ++i)
-        for (int j = 0; j < P; ++j) out[i * P + j] /= std::sqrt(A[i * P + i] * A[j * P + j]);
+    for (int i = 0; i < P * P; ++i) out[i] /= scale[i];
     return true;
 }
 
