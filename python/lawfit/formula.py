@@ -531,6 +531,9 @@ _BINARY_VALUES: dict[Op, Callable] = {
 }
 
 
+#: Inputs of at most this many points keep their hoisted columns for the next call.
+_MEMO_POINTS = 4096
+
 #: Points from which the hoisted columns are computed in slices on several threads
 #: (numpy's ufuncs release the GIL; each slice is the same arithmetic, so the
 #: values do not depend on the split).
@@ -815,6 +818,7 @@ class Program:
     columns: list[Expr]
     max_stack: int
     formula: str
+    _hoisted_memo = None  # (input bytes, hoisted rows) of the last small input_matrix call; not a field
 
     @property
     def n_params(self) -> int:
@@ -892,7 +896,19 @@ class Program:
         for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
             out[k] = r
         if self.n_columns > len(names):
+            k = len(names)
+            if n > _MEMO_POINTS:
+                _fill_columns(self._column_functions, out, names)
+                return out
+            # One law fitted again and again on the same x (curve_fit in a loop): the hoisted
+            # rows of the last small input, reused when the inputs are the same bytes.
+            key = out[:k].tobytes()
+            memo = self._hoisted_memo
+            if memo is not None and memo[0] == key:
+                out[k:] = memo[1]
+                return out
             _fill_columns(self._column_functions, out, names)
+            self._hoisted_memo = (key, out[k:].copy())
         return out
 
     @cached_property

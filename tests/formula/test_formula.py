@@ -558,3 +558,18 @@ def test_trace_checked_rejects_disagreeing_functions():
     assert trace_checked(lambda x, a: a * x, {"x": X1}, [1.0]) is None
     assert trace_checked(lambda x, a: a * x, X1, [1.0, 2.0]) is None
     assert trace_checked(lambda x, a: a * np.ones(3), X1, [1.0]) is None
+
+
+def test_input_matrix_reuses_hoisted_columns_only_for_the_same_inputs():
+    # Small inputs keep their hoisted columns (log x here) for the next call; an input
+    # changed in place, or another one, is computed afresh.
+    prog = compile_law("a*x**(-b) + c", inputs=["x"])
+    assert prog.n_columns == 2
+    x = np.linspace(1.0, 10.0, 40)
+    first = prog.input_matrix(x).copy()
+    np.testing.assert_array_equal(prog.input_matrix(x), first)
+    x[3] = 5.5  # the same array, changed
+    again = prog.input_matrix(x)
+    assert again[1, 3] == np.log(5.5) and again[0, 3] == 5.5
+    other = prog.input_matrix(np.full(40, 2.0))
+    np.testing.assert_array_equal(other[1], np.log(np.full(40, 2.0)))
