@@ -241,12 +241,11 @@ def _canonical_order(codes: np.ndarray, keys: list, finite: bool = False,
         return lexsorted()
     in_place = offsets is not None or bool(np.all(codes[:-1] <= codes[1:]))  # grouped already: no gathers
     order = None if in_place else np.argsort(codes, kind="stable")
+    undecided = np.ones(max(codes.size - 1, 0), dtype=bool)
     if offsets is not None:  # pairs within a group are undecided by the codes
-        undecided = np.ones(max(codes.size - 1, 0), dtype=bool)
         undecided[offsets[1:-1] - 1] = False
         columns = list(keys)
     else:
-        undecided = np.ones(max(codes.size - 1, 0), dtype=bool)
         columns = [codes] + list(keys) if in_place else [codes[order]] + [k[order] for k in keys]
     for c in columns:
         if np.any(undecided & (c[:-1] > c[1:])):

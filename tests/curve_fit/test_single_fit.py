@@ -141,17 +141,20 @@ def test_second_chance_refuses_a_switched_off_term_single():
         lawfit.curve_fit(chinchilla, np.vstack([N33, D33]), L33, p0=START33)
 
 
-def test_second_chance_refuses_a_switched_off_term_batch():
-    # The same problem in a batch, beside a well-posed one: a per-problem status, never a plateau as an answer.
-    X = np.vstack([N33, D33])
-    good = chinchilla(X, 1.8, 450.0, 0.34, 2000.0, 0.37)
+def _assert_batch_keeps_the_first_status(N, D, L):
+    """The problem in a batch beside a well-posed one: a per-problem status, never a plateau as an answer."""
+    good = chinchilla(np.vstack([N, D]), 1.8, 450.0, 0.34, 2000.0, 0.37)
     with pytest.warns(UserWarning):
-        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N33, "D": D33},
-                                           np.vstack([L33, good]), p0=START33)
+        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N, "D": D},
+                                           np.vstack([L, good]), p0=START33)
     assert status[0] == int(lawfit.Status.MAX_EVALUATIONS)
     assert np.isnan(popt[0]).all()
     assert status[1] in (1, 2, 3, 4)
     np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
+
+
+def test_second_chance_refuses_a_switched_off_term_batch():
+    _assert_batch_keeps_the_first_status(N33, D33, L33)
 
 
 # Law 7550 of the same collection: from Chinchilla's start Levenberg-Marquardt runs out of evaluations
@@ -185,14 +188,7 @@ def test_second_chance_refuses_a_collinear_valley_single():
 
 
 def test_second_chance_refuses_a_collinear_valley_batch():
-    X = np.vstack([N7550, D7550])
-    good = chinchilla(X, 1.8, 450.0, 0.34, 2000.0, 0.37)
-    with pytest.warns(UserWarning):
-        popt, _, status = lawfit.curve_fit("E + A/N**alpha + B/D**beta", {"N": N7550, "D": D7550},
-                                           np.vstack([L7550, good]), p0=START33)
-    assert status[0] == int(lawfit.Status.MAX_EVALUATIONS)
-    assert np.isnan(popt[0]).all()
-    np.testing.assert_allclose(popt[1], [1.8, 450.0, 0.34, 2000.0, 0.37], rtol=1e-6)
+    _assert_batch_keeps_the_first_status(N7550, D7550, L7550)
 
 
 def test_singular_tells_a_collinear_valley_from_a_well_determined_fit():

@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import native as _core
-from .covariance import _MIN_PIVOT as _PIVOT
+from .covariance import free_block_inverse, scaled_inverse
 from .data import Data
 from .options import Options
 from .starts import log_box_starts, run_starts
@@ -86,7 +85,7 @@ def singular(jtj) -> np.ndarray:
     diag = np.diagonal(jtj, axis1=-2, axis2=-1)
     finite = np.isfinite(jtj).all(axis=(1, 2))
     live = diag > 0
-    inv, ok = _core.covariance(np.where(finite[:, None, None], jtj, 0.0), _PIVOT)
+    inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0))
     trace = (np.diagonal(inv, axis1=-2, axis2=-1) * diag).sum(axis=1)
     doubt = finite & ~(ok & (trace * SINGULAR < 1.0))
     for k in np.flatnonzero(doubt):
@@ -103,7 +102,7 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
                    weight: np.ndarray | None, inverse: tuple | None = None, collinear: bool = True) -> bool:
     """:func:`degenerate` of one fit with scalars (a single fit's per-call cost matters).
 
-    ``inverse``: the core's ``covariance(jtj[None], _MIN_PIVOT)`` if the caller has it (the
+    ``inverse``: :func:`lawfit.engine.covariance.scaled_inverse` of ``jtj`` if the caller has it (the
     covariance reuses it).
     """
     s = 2.0 * cost
@@ -140,7 +139,7 @@ def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
     """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
     where it can be."""
     P = len(diag)
-    inv, ok = _core.covariance(jtj.reshape(1, P, P), _PIVOT) if inverse is None else inverse
+    inv, ok = scaled_inverse(jtj) if inverse is None else inverse
     if ok[0]:
         trace = sum([a * b for a, b in zip(inv.ravel()[:: P + 1].tolist(), diag)])
         if trace * SINGULAR < 1.0:
