@@ -35,7 +35,7 @@ from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
 from .engine.checks import input_problems
 from .catalog.recipe import resolve as resolve_recipe
-from .engine.covariance import free_block_inverse
+from .engine.covariance import free_block_inverse, inverse_diagonals
 from .engine.data import Data
 from .engine.options import Options
 from .engine.progress import Progress
@@ -719,12 +719,13 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
         if boot is not None:  # the covariance's caveats do not matter: the bootstrap gives the intervals
             warnings.simplefilter("ignore", LawfitWarning)
         inverse = free_block_inverse(ms.jtj, ms.fixed_rows)  # one inversion for the covariance and the screen
+        screen = inverse_diagonals(inverse)  # before the covariance takes the matrices over
         with np.errstate(invalid="ignore", divide="ignore"):
             cov = ms.covariance(kind="auto", absolute_sigma=spec["absolute_sigma"], inverse=inverse)
             gof = goodness_of_fit(ms)
     identified, why = identifiability(ms.jtj, np.sqrt(np.diagonal(cov, axis1=-2, axis2=-1)), ms.fixed_rows,
                                       ms.converged, list(law.params), batch.distinct_inputs, batch.n_points,
-                                      inverse=inverse)
+                                      inverse=screen)
     result = _assemble(batch, law, spec, settings, est=ms.params, cov=cov, status=ms.status, cost=ms.cost,
                        n_starts=ms.n_run,
                        n_converged=ms.n_converged, basin=ms.basin_count, gof=gof,

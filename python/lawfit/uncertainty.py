@@ -42,7 +42,7 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import free_block_inverse, free_block_pinv, parameter_covariance
+from .engine.covariance import free_block_inverse, free_block_pinv, inverse_diagonals, parameter_covariance
 from .status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -205,6 +205,40 @@ def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
+#: Points per slice of :func:`_segment_tss`: its temporaries stay small enough to be
+#: reused from the heap instead of fresh pages (a page fault per 4 KiB costs more than
+#: the arithmetic on 800,000 points).
+_TSS_SLICE_POINTS = 65_536
+
+
+def _segment_tss(y: np.ndarray, w: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
+    """Per-law (weighted) total sum of squares about the (weighted) mean, (L,).
+
+    Computed over slices of whole laws (each law's sums are the same whatever the
+    slicing, so the values are too).
+    """
+    L = len(offsets) - 1
+    tss = np.zeros(L)
+    lo = 0
+    while lo < L:
+        hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + _TSS_SLICE_POINTS, side="right")) - 1)
+        hi = min(hi, L)
+        off = offsets[lo:hi + 1] - offsets[lo]
+        ys = y[offsets[lo]:offsets[hi]]
+        counts = np.diff(off)
+        if w is None:  # unweighted: no products with ones
+            ybar = _segment_sum(ys, off) / counts
+            dev = ys - np.repeat(ybar, counts)
+            tss[lo:hi] = _segment_sum(dev * dev, off)
+        else:
+            ws = w[offsets[lo]:offsets[hi]]
+            ybar = _segment_sum(ws * ys, off) / _segment_sum(ws, off)
+            dev = ys - np.repeat(ybar, counts)
+            tss[lo:hi] = _segment_sum(ws * dev * dev, off)
+        lo = hi
+    return tss
+
+
 def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse=None) -> np.ndarray:
     """Covariance of the fitted parameters, (L, P, P).
 
@@ -336,16 +370,8 @@ def goodness_of_fit(fit) -> dict:
         else:
             r = _point_terms(fit)[0]
             rss = _segment_sum(r * r if w is None else w * r * r, offsets)
-        if w is None:  # unweighted: no products with ones, and sum log w = 0
-            ybar = _segment_sum(yt, offsets) / n
-            dev = yt - np.repeat(ybar, fit.data.n_points)
-            tss = _segment_sum(dev * dev, offsets)
-            log_w: float | np.ndarray = 0.0
-        else:
-            ybar = _segment_sum(w * yt, offsets) / _segment_sum(w, offsets)
-            dev = yt - np.repeat(ybar, fit.data.n_points)
-            tss = _segment_sum(w * dev * dev, offsets)
-            log_w = 0.5 * _segment_sum(np.log(w), offsets)
+        tss = _segment_tss(yt, w, offsets)
+        log_w = 0.0 if w is None else 0.5 * _segment_sum(np.log(w), offsets)  # unweighted: sum log w = 0
         ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + log_w
         out = {"rss": rss, "r2": np.where(tss > 0, 1.0 - rss / tss, np.nan), "log_likelihood": ll,
                "aic": 2.0 * (k + 1.0) - 2.0 * ll, "bic": (k + 1.0) * np.log(n) - 2.0 * ll}
@@ -546,9 +572,10 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         Points per law: a law with no residual degrees of freedom (as many
         points as free parameters) has no finite standard error by
         construction, which is not taken as a sign of unidentifiability.
-    inverse : (inverses (L, P, P), ok (L,)), optional
-        :func:`lawfit.engine.covariance.free_block_inverse` of ``jtj`` when the
-        caller has it already (the covariance's); computed here otherwise.
+    inverse : (diagonals (L, P), ok (L,)), optional
+        :func:`lawfit.engine.covariance.inverse_diagonals` of
+        :func:`~lawfit.engine.covariance.free_block_inverse` of ``jtj``, when the
+        caller has that inverse already (the covariance's); computed here otherwise.
     distinct : callable, optional
         ``distinct(laws)`` -> {input name: counts of distinct values in each of
         ``laws``}; asked only for the laws found not identifiable, and an
@@ -591,8 +618,8 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         # Cholesky of A (where it succeeds); the rest get their eigenvalues.
         if judged.size:
             if inverse is None:
-                inverse = free_block_inverse(jtj, fixed)
-            inv_diag = np.diagonal(inverse[0], axis1=-2, axis2=-1)[judged]
+                inverse = inverse_diagonals(free_block_inverse(jtj, fixed))
+            inv_diag = inverse[0][judged]
             ok = np.asarray(inverse[1], dtype=bool)[judged]
             trace = np.where(free[judged], d_safe[judged] ** 2 * inv_diag, 1.0).sum(axis=1)
             look = judged[~(ok & (1.0 / (P * trace) > IDENTIFIABLE_RCOND))]

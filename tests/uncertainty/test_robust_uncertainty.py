@@ -159,3 +159,29 @@ def test_many_laws_and_failed_laws():
     g = fit.goodness_of_fit()
     assert np.isnan(g["aic"][1]) and np.isfinite(g["aic"][[0, 2]]).all()
     np.testing.assert_allclose(stderr(cov)[0], fit.stderr()[0])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_total_sum_of_squares_is_the_same_in_slices(monkeypatch, weighted):
+    """R^2's TSS is computed over slices of whole laws (small temporaries); any slicing gives each
+    law's own two-pass sums: laws larger than a slice, empty laws and one-point laws included."""
+    import lawfit.uncertainty as unc
+
+    rng = np.random.default_rng(3)
+    counts = np.array([5, 0, 1, 40, 3, 17, 0, 9, 64, 2])
+    offsets = np.concatenate([[0], np.cumsum(counts)])
+    y = 2.0 + rng.standard_normal(offsets[-1])
+    w = rng.uniform(0.5, 2.0, y.size) if weighted else None
+    expected = []
+    for a, b in zip(offsets[:-1], offsets[1:]):
+        ys, ws = y[a:b], (np.ones(b - a) if w is None else w[a:b])
+        expected.append(np.sum(ws * (ys - np.sum(ws * ys) / np.sum(ws)) ** 2) if b > a else 0.0)
+    for points in (1, 7, 30, 10_000):
+        monkeypatch.setattr(unc, "_TSS_SLICE_POINTS", points)
+        with np.errstate(all="ignore"):
+            got = unc._segment_tss(y, w, offsets)
+        np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
+        if points == 1:
+            sliced = got
+        else:
+            np.testing.assert_array_equal(got, sliced)  # the same bits however it is sliced

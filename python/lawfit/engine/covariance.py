@@ -29,7 +29,9 @@ def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int, inverse: tuple | None 
     Well-conditioned matrices are inverted by a scaled Cholesky in the C++
     core (the result equals the pseudo-inverse); the rest take the eigenvalue
     route below.  ``inverse``: that Cholesky's ``(inverses, ok)`` when the
-    caller has it already (:func:`free_block_inverse`); it is not modified.
+    caller has it already (:func:`free_block_inverse`); its matrices become
+    the result (no copy: a fresh (L, P, P) array costs page faults), so the
+    caller must not use them afterwards.
     """
     jtj = np.ascontiguousarray(jtj, dtype=float)
     if jtj.ndim == 2:
@@ -37,7 +39,7 @@ def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int, inverse: tuple | None 
     if inverse is None:
         fast, ok = _core.covariance(jtj, _MIN_PIVOT)
     else:
-        fast, ok = inverse[0].copy(), inverse[1]
+        fast, ok = inverse
     if ok.all():
         return fast
     out = _pinv_eigh(jtj[~ok], np.broadcast_to(np.asarray(n_points), ok.shape)[~ok])
@@ -49,10 +51,17 @@ def free_block_inverse(jtj: np.ndarray, fixed: np.ndarray | None = None) -> tupl
     """The core's scaled-Cholesky inverses of each law's free block of J^T J, and where they
     succeeded: ``(inverses (L, P, P), ok (L,))``, fixed rows and columns replaced by the identity's.
 
-    One pass over the matrices serves both the covariance
-    (:func:`parameter_covariance`'s ``inverse``) and the identifiability screen.
+    One pass over the matrices serves both the identifiability screen (which
+    takes the diagonals, :func:`inverse_diagonals`) and then the covariance
+    (:func:`parameter_covariance`'s ``inverse``, which takes the matrices over).
     """
     return _core.covariance(_free_block(jtj, fixed), _MIN_PIVOT)
+
+
+def inverse_diagonals(inverse: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """``(diagonals (L, P), ok (L,))`` of :func:`free_block_inverse`'s result: what the
+    identifiability screen needs, copied before the covariance takes the matrices over."""
+    return np.diagonal(inverse[0], axis1=-2, axis2=-1).copy(), inverse[1]
 
 
 def _free_block(jtj: np.ndarray, fixed: np.ndarray | None) -> np.ndarray:
