@@ -271,9 +271,10 @@ def _group_codes(df, by: list) -> tuple[np.ndarray, np.ndarray | None]:
     group after another) is numbered in one pass instead of a hash and sort.
     """
     if len(by) == 1:
-        s = df[by[0]]
-        v = s.to_numpy()
-        if v.dtype.kind in "iuf" and v.size and not s.hasnans and s.is_monotonic_increasing:
+        v = df[by[0]].to_numpy()
+        # Sorted and complete: no neighbour pair decreases (a NaN fails every comparison it is in;
+        # numpy's compare is ~10x faster than pandas' is_monotonic_increasing on 800,000 rows).
+        if v.dtype.kind in "iuf" and v.size and bool(np.all(v[1:] >= v[:-1])) and v[0] == v[0]:
             offsets = np.concatenate([[0], np.flatnonzero(v[1:] != v[:-1]) + 1, [v.size]]).astype(np.int64)
             counts = np.diff(offsets)
             return np.repeat(np.arange(counts.size, dtype=np.int64), counts), offsets  # (a cumsum of bools: 20x slower)
@@ -341,12 +342,11 @@ class _Batch:
                              f"{_row_label(df, pos, source)}{_describe_group(df, pos, [b for b in by if b != c])}; "
                              "drop those rows, or pass nan_policy='omit' (skip them) or 'propagate' "
                              "(their groups fail with BAD_INPUT, the others fit)")
-        keep = ~bad if nan_policy == "omit" else np.ones(n, dtype=bool)
-        self.n_dropped = int((~keep).sum())
-        if not keep.any():
+        self.n_dropped = int(bad.sum()) if nan_policy == "omit" else 0  # "propagate" keeps every row
+        if self.n_dropped == n:
             raise ValueError("no rows left after dropping missing values (nan_policy='omit')")
         whole = self.n_dropped == 0
-        idx = np.arange(n) if whole else np.flatnonzero(keep)
+        idx = np.arange(n) if whole else np.flatnonzero(~bad)
         sub = df if whole else df.iloc[idx]
         if by:
             codes, offsets = _group_codes(sub, by)
