@@ -425,11 +425,38 @@ def percentile_interval(replicates, level: float = 0.95, axis: int = 0):
     (5.0, 95.0)
     """
     level = _check_level(level)
-    t = np.asarray(replicates, dtype=float)
-    with warnings.catch_warnings():  # a law whose every resample failed: its interval is NaN
-        warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)
-        q = np.nanquantile(t, [(1 - level) / 2, (1 + level) / 2], axis=axis)
+    t = np.moveaxis(np.asarray(replicates, dtype=float), axis, 0)
+    # np.nanquantile's values, without its Python loop over every element of a replicate
+    # (53,822 predictions x 200 resamples: 7.8 s there, 0.3 s here).
+    q = _linear_quantiles(np.sort(t, axis=0), (~np.isnan(t)).sum(axis=0),
+                          np.array([(1 - level) / 2, (1 + level) / 2]).reshape((2,) + (1,) * (t.ndim - 1)))
     return q[0], q[1]
+
+
+def _linear_quantiles(ts: np.ndarray, n: np.ndarray, p: np.ndarray) -> np.ndarray:
+    """Quantiles by numpy's default ('linear', Hyndman & Fan's 7th) rule, bit for bit as
+    ``np.nanquantile`` computes them, for many samples at once.
+
+    ``ts`` (R, ...): samples sorted along axis 0, each one's ``n`` (...) valid values first;
+    ``p`` (k, ...): probabilities, broadcast against ``n``.  Returns (k, ...); NaN where n = 0.
+    numpy's rule: virtual index v = (n - 1) p, the neighbours floor(v) and floor(v) + 1 (both
+    the last value where v >= n - 1), and the interpolation a + (b - a) g with g = v - floor(v),
+    taken as b - (b - a)(1 - g) where g >= 1/2.
+    """
+    n = np.asarray(n)
+    v = (n - 1) * p
+    below = np.floor(v)
+    g = v - below
+    last = np.maximum(n - 1, 0)
+    above = v >= n - 1
+    lo = np.where(above, last, np.maximum(below, 0)).astype(np.intp)
+    hi = np.where(above, last, np.maximum(below + 1, 0)).astype(np.intp)
+    a = np.take_along_axis(ts[None], lo[:, None], axis=1)[:, 0]
+    b = np.take_along_axis(ts[None], hi[:, None], axis=1)[:, 0]
+    with np.errstate(invalid="ignore"):
+        d = b - a
+        out = np.where(g >= 0.5, b - d * (1 - g), a + d * g)
+    return np.where(n > 0, out, np.nan)
 
 
 def jackknife_acceleration(jackknife, axis: int = 0) -> np.ndarray:
@@ -510,16 +537,9 @@ def bca_interval(estimate, replicates, acceleration, level: float = 0.95, axis: 
     alpha = np.stack(out)  # (2, ...)
     ok = np.isfinite(alpha) & np.isfinite(z0)
     alpha = np.where(ok, alpha, 0.5)
-    # Quantile of each element at its own probability: sort once, interpolate linearly
-    # (numpy's default 'linear' method), as np.nanquantile would.
-    ts = np.sort(t, axis=0)[None]  # (1, R, ...), NaN last
-    pos = alpha * np.maximum(n_valid - 1, 0)
-    lo_i = np.clip(np.floor(pos).astype(np.int64), 0, ts.shape[1] - 1)
-    hi_i = np.clip(np.minimum(lo_i + 1, np.maximum(n_valid - 1, 0)), 0, ts.shape[1] - 1)
-    v_lo = np.take_along_axis(ts, lo_i[:, None], axis=1)[:, 0]
-    v_hi = np.take_along_axis(ts, hi_i[:, None], axis=1)[:, 0]
-    res = v_lo + (pos - np.floor(pos)) * (v_hi - v_lo)
-    res = np.where(ok & (n_valid > 0), res, np.nan)
+    # The quantile of each element at its own probability: sort once (the non-finite
+    # replicates left out, as NaN: sorted last), numpy's rule.
+    res = np.where(ok, _linear_quantiles(np.sort(np.where(valid, t, np.nan), axis=0), n_valid, alpha), np.nan)
     return res[0], res[1]
 
 

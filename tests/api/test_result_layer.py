@@ -415,3 +415,23 @@ def test_plots_reports_and_evaluate_read_no_private_attributes(name):
            if isinstance(n, ast.Attribute) and n.attr.startswith("_") and not n.attr.startswith("__")
            and not (isinstance(n.value, ast.Name) and n.value.id == "self")]
     assert not bad, bad
+
+
+def test_replicate_predictions_are_each_groups_law_at_each_replicate(bca):
+    """``eval_grouped`` (points sorted by group, the core evaluating every group at its own
+    replicate parameters, no (points x replicates) copy of the inputs) gives, at every point and
+    replicate, the law at that group's replicate -- as the old row-by-row path did, to rounding."""
+    from lawfit.result import eval_grouped, eval_rows
+
+    rng = np.random.default_rng(4)
+    n = 500
+    group = rng.integers(0, bca.n_groups, n)  # out of order, every group several times
+    x = np.vstack([10 ** rng.uniform(7, 9, n), 10 ** rng.uniform(9, 11, n)])
+    got = eval_grouped(bca.law.formula, bca.param_names, bca.inputs, bca.replicates, x, group)
+    assert got.shape == (n, bca.n_resamples)
+    want = eval_rows(bca.law.formula, bca.param_names, bca.inputs, bca.replicates[group], x)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(got, want, rtol=1e-13)
+    one = eval_grouped(bca.law.formula, bca.param_names, bca.inputs, bca.estimates, x, group)
+    E, A, alpha, B, beta = bca.estimates[group].T
+    np.testing.assert_allclose(one, E + A / x[0] ** alpha + B / x[1] ** beta, rtol=1e-13)
