@@ -219,9 +219,11 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
     """IsoFLOP curves and the compute-optimal frontier of laws with ``N_opt`` and ``D_opt``.
 
     Left: the law's loss along isoFLOP lines ``D = C/(6N)`` for ``n_iso``
-    budgets spanning the data (of ``group``, default the first), its minimum
-    ``N_opt(C)`` marked, and data points within 25% of each budget.  Right:
-    ``N_opt(C)`` and ``D_opt(C)`` for every group, with bands.
+    budgets spanning the data (of ``group``, default the first group whose
+    parameters the data determine), its minimum ``N_opt(C)`` marked, and data
+    points within 25% of each budget.  Right: ``N_opt(C)`` and ``D_opt(C)`` of
+    up to 8 identified groups, with bands (a group that is not identified has
+    no frontier: see ``result.identified_reason``).
     """
     plt = _plt()
     if not result.has_frontier:
@@ -229,7 +231,11 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
     ins = result.inputs
     if "N" not in ins or "D" not in ins:
         raise ValueError("the isoFLOP plot needs a law with inputs N and D")
-    g = _pick_groups(result, group, 1)[0] if group is not None else 0
+    identified = np.flatnonzero(result.identified)
+    if group is not None:
+        g = _pick_groups(result, group, 1)[0]
+    else:
+        g = int(identified[0]) if identified.size else 0
     data = result.data()
     d = data[result.group_index == g]
     ncol, dcol = result.x[ins.index("N")], result.x[ins.index("D")]
@@ -272,7 +278,8 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
     ax1.grid(True, alpha=0.3)
     fr = result.frontier(C=C)
     labels = result.group_labels()
-    for k in range(min(result.n_groups, 8)):
+    shown = identified[:8]
+    for k in shown.tolist():
         sel = np.arange(len(fr)) // len(C) == k if result.by else np.ones(len(fr), dtype=bool)
         f = fr[sel]
         color = f"C{k}"
@@ -284,7 +291,20 @@ def plot_frontier(result, *, C=None, group=None, n_iso: int = 5, n_grid: int = 2
                                  color=color, alpha=0.15, lw=0)
     ax2.axvspan(c_lo, c_hi, color="0.85", alpha=0.5, lw=0, label="compute in the data")
     ax2.set_xscale("log")
-    ax2.set_yscale("log")
+    if shown.size:
+        ax2.set_yscale("log")
+        # Limits from the curves, not the bands: a Wald band whose lower end is <= 0 would
+        # stretch the log axis down to its clip at 1e-300.
+        est = fr.loc[np.isin(np.arange(len(fr)) // len(C), shown) if result.by else slice(None),
+                     ["N_opt", "D_opt"]].to_numpy(dtype=float)
+        est = est[np.isfinite(est) & (est > 0)]
+        if est.size:
+            ax2.set_ylim(est.min() / 30, est.max() * 30)
+    else:  # nothing to draw: say why instead of an empty log axis
+        ax2.set_xlim(C.min(), C.max())
+        ax2.set_yticks([])
+        ax2.text(0.5, 0.5, "no group's frontier is identified\n(see result.identified_reason)",
+                 transform=ax2.transAxes, ha="center", va="center", fontsize=9)
     ax2.set_xlabel("compute C = 6ND (FLOP)")
     ax2.set_ylabel("compute-optimal N (solid), D (dashed)")
     ax2.set_title("compute-optimal frontier", fontsize=10)

@@ -96,3 +96,27 @@ def test_are_heat_map():
     fig = plot_are(ev)
     assert fig.axes[0].get_images()[0].get_array().shape == (3, 2)
     assert figure_png(ev.plot()).startswith(PNG)
+
+
+def test_frontier_plot_shows_identified_groups_only():
+    """A group the data cannot determine (two model sizes) has no frontier: the isoFLOP panel
+    defaults to the first identified group, the frontier panel draws only identified groups with
+    limits from their curves (not from bands clipped at 1e-300), and says so when there is none."""
+    import matplotlib.pyplot as plt
+
+    d = runs()
+    two = d[(d["family"] == "a") & d["N"].isin([5e7, 1e8])].assign(family="a0")  # sorts first
+    res = fit(pd.concat([two, d[d["family"] == "b"]], ignore_index=True), "chinchilla", y="loss", by="family",
+              progress=False)
+    assert list(res.identified) == [False, True]
+    fig = res.plot("frontier")
+    iso, front = fig.axes[:2]
+    assert iso.get_title().endswith("b")
+    labels = [h.get_label() for h in front.get_lines()]
+    assert labels and all(lab.endswith(" b") for lab in labels)
+    lo, hi = front.get_ylim()
+    assert 1e3 < lo < hi < 1e20
+    plt.close(fig)
+    fig = fit(two, "chinchilla", y="loss", progress=False).plot("frontier")
+    assert "no group's frontier is identified" in " ".join(t.get_text() for t in fig.axes[1].texts)
+    plt.close(fig)
