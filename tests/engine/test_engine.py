@@ -97,6 +97,46 @@ def test_auto_pruning_equals_the_full_grid_on_a_collection():
     np.testing.assert_allclose(auto.params, full.params, rtol=1e-3)
 
 
+def test_duplicate_laws_are_solved_once_and_copied(monkeypatch):
+    """Laws identical to an earlier law of the batch (evaluate's windowed cut-offs repeat a quarter
+    of theirs) are not run again: every outcome equals the batch without the copies, and the core
+    solves only the distinct laws' problems.  A law differing in one y value, or in its bounds, is
+    not a copy."""
+    from lawfit.engine import starts as starts_mod
+
+    N, D, ys = _collection(n_laws=4, n_tokens=4, noise=0.003)
+    law = lawfit.laws["chinchilla"]
+    grid = dict(zip(law.params, law.start_axes()))
+    lower = np.zeros((7, 5))
+    upper = np.tile([20, np.inf, 3, np.inf, 3], (7, 1)).astype(float)
+    near = ys[1].copy()
+    near[3] += 1e-12
+    batch = [ys[0], ys[1], ys[0], ys[2], ys[1], near, ys[2]]  # 2, 4 repeat 0, 1; 5 is not a copy
+    upper[6, 0] = 10.0  # law 6 has law 3's data but other bounds: not a copy either
+    solved = []
+    real = starts_mod.solve_batch
+
+    def counting(*a, **k):
+        sol = real(*a, **k)
+        if not k.get("evaluate_only"):
+            solved.append(len(sol.status))
+        return sol
+
+    monkeypatch.setattr(starts_mod, "solve_batch", counting)
+    kw = dict(params=list(law.params), prune=None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        got = fit_multistart(LAW, {"N": N, "D": D}, batch, grid, lower=lower, upper=upper, **kw)
+        assert sum(solved) == 5 * 243
+        dup, rep = starts_mod.duplicate_laws(got.data, lower, upper, np.zeros((7, 5), bool), None)
+        assert dup.tolist() == [2, 4] and rep.tolist() == [0, 1]
+        solved.clear()
+        alone = fit_multistart(LAW, {"N": N, "D": D}, [batch[i] for i in (0, 1, 3, 5, 6)], grid,
+                               lower=lower[[0, 1, 3, 5, 6]], upper=upper[[0, 1, 3, 5, 6]], **kw)
+    for name in ("params", "cost", "status", "all_params", "all_cost", "all_status", "all_nit", "nfev", "jtj"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(alone, name)[[0, 1, 0, 2, 1, 3, 4]], err_msg=name)
+
+
 def test_auto_pruning_runs_the_whole_grid_for_laws_found_by_few_starts():
     """A law whose best cost fewer than AUTO_CONFIRM of the pruned starts reached is run on the
     whole grid: a sine's frequency has narrow basins, 2 of the 16 best starts find it."""

@@ -250,9 +250,17 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     all_nit = np.zeros((L, S), dtype=np.int32)
     all_nfev = np.zeros((L, S), dtype=np.int32)
 
+    # Laws identical to an earlier one (same points, y, weights, bounds, held parameters and
+    # starts: evaluate's windowed cut-offs repeat a quarter of theirs) are not run again: the
+    # core is deterministic per problem, so a copy of the first one's outcomes is exact.
+    dup, rep = duplicate_laws(data, lower, upper, fixed_law, start_set) if S > 1 else (None, None)
+
     def run(law_i, start_i, p, max_nfev=None):
         """LM on problems (law_i, start_i) from ``p``; results stored (evaluations added to earlier
-        runs of the same start)."""
+        runs of the same start), and copied to the laws that duplicate theirs."""
+        if dup is not None:
+            first = ~np.isin(law_i, dup)
+            law_i, start_i, p = law_i[first], start_i[first], p[first]
         if not law_i.size:
             return
         kw = common if max_nfev is None else {**common, "max_nfev": int(max_nfev)}
@@ -265,6 +273,12 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         all_status[law_i, start_i] = sol.status
         all_nit[law_i, start_i] = sol.nit
         all_nfev[law_i, start_i] += sol.nfev
+        if dup is not None:
+            for a in (all_params, all_cost, all_status, all_nit, all_nfev):
+                a[dup] = a[rep]
+            if keep_jtj and kept["jtj"] is not None:
+                s_all = np.arange(S)
+                kept["jtj"][(dup[:, None] * S + s_all).ravel()] = kept["jtj"][(rep[:, None] * S + s_all).ravel()]
 
     raced = race[law_idx]
     run(law_idx[~raced], start_idx[~raced], rows(law_idx[~raced], start_idx[~raced]))
@@ -345,6 +359,49 @@ def _race(run, rows, law_idx, start_idx, cost, status, max_nfev: int, basin_rtol
     rerun(best)
     _, _, _, basin = reduce_best(cost[laws], status[laws], basin_rtol)
     rerun((basin < AUTO_CONFIRM)[:, None] & going & ~best)
+
+
+def duplicate_laws(data: Data, lower: np.ndarray, upper: np.ndarray, fixed: np.ndarray,
+                   starts: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Laws that repeat an earlier law of the batch exactly, and that earlier law:
+    ``(duplicates (D,), first (D,))``, or ``(None, None)`` when there are none.
+
+    Exactly: the same points (every input column, hoisted ones included), y, weights,
+    bounds, held parameters and, for per-law starts ``(L, S, P)``, starts.  Candidates
+    come from per-law sums (one pass over the data); each is then compared element by
+    element with the first law of its candidate set.  A law with a NaN never matches.
+    """
+    L = data.n_laws
+    if L < 2:
+        return None, None
+    n = data.n_points
+    nonempty = n > 0
+    cols = [data.y] + list(data.columns) + ([] if data.weight is None else [data.weight])
+    sums = np.zeros((L, len(cols)))
+    starts_at = data.offsets[:-1][nonempty]
+    with np.errstate(all="ignore"):
+        for j, c in enumerate(cols):
+            sums[nonempty, j] = np.add.reduceat(c, starts_at)
+    key = np.column_stack([n, sums, lower, upper, fixed] +
+                          ([starts.reshape(L, -1)] if starts is not None and starts.ndim == 3 else []))
+    _, first_of, which = np.unique(key, axis=0, return_index=True, return_inverse=True)
+    cand = np.flatnonzero(first_of[which.ravel()] != np.arange(L))
+    if not cand.size:
+        return None, None
+    dup, rep = [], []
+    o = data.offsets
+    for d in cand.tolist():
+        r = int(first_of[which.ravel()[d]])
+        a, b, ra, rb = o[d], o[d + 1], o[r], o[r + 1]
+        same = np.array_equal(key[d], key[r]) and np.array_equal(data.columns[:, a:b], data.columns[:, ra:rb]) \
+            and np.array_equal(data.y[a:b], data.y[ra:rb]) \
+            and (data.weight is None or np.array_equal(data.weight[a:b], data.weight[ra:rb]))
+        if same:
+            dup.append(d)
+            rep.append(r)
+    if not dup:
+        return None, None
+    return np.array(dup, dtype=np.int64), np.array(rep, dtype=np.int64)
 
 
 def _empty_outcome(starts, names) -> StartsOutcome:
