@@ -385,13 +385,14 @@ def duplicate_laws(data: Data, lower: np.ndarray, upper: np.ndarray, fixed: np.n
     key = np.column_stack([n, sums, lower, upper, fixed] +
                           ([starts.reshape(L, -1)] if starts is not None and starts.ndim == 3 else []))
     _, first_of, which = np.unique(key, axis=0, return_index=True, return_inverse=True)
-    cand = np.flatnonzero(first_of[which.ravel()] != np.arange(L))
+    first = first_of[which.ravel()]  # the earliest law with each law's key
+    cand = np.flatnonzero(first != np.arange(L))
     if not cand.size:
         return None, None
     dup, rep = [], []
     o = data.offsets
     for d in cand.tolist():
-        r = int(first_of[which.ravel()[d]])
+        r = int(first[d])
         a, b, ra, rb = o[d], o[d + 1], o[r], o[r + 1]
         same = np.array_equal(key[d], key[r]) and np.array_equal(data.columns[:, a:b], data.columns[:, ra:rb]) \
             and np.array_equal(data.y[a:b], data.y[ra:rb]) \
