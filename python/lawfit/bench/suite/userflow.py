@@ -279,6 +279,7 @@ def user_hitchhiker(cfg: Config) -> list:
     kw = dict(x=["N", "D"], y="value", by="scaled_set", **_threads(cfg))
     t_fit, res = _timed_call(lambda: fit(d, "chinchilla", **kw), cfg.pick(1, 2, 3))
     t_boot, boot = _timed_call(lambda: fit(d, "chinchilla", bootstrap=R, **kw), cfg.pick(1, 1, 1))
+    t_predict, _ = _timed_call(lambda: boot.predict(d), 1)  # every row, with its bootstrap interval
     groups = _groups(res)
     G = len(groups)
     sizes = np.array([len(y) for _, y in groups])
@@ -360,7 +361,8 @@ def user_hitchhiker(cfg: Config) -> list:
              f"whole call, once; accuracy on {len(b_problems)} sampled resamples (lawfit's replicate vs scipy "
              f"on the same counts)" + (f", {lost} failed by lawfit where a solution exists" if lost else "")
              + (f", {worse} converged above the reference cost" if worse else "")
-             + f"; {est_boot / t_boot:,.0f}x scipy", shape_b),
+             + f"; {est_boot / t_boot:,.0f}x scipy; then predict(all {len(d):,} rows, with intervals) "
+             f"{t_predict:.2f} s", shape_b),
         _row("user_hitchhiker", problem_b, size_b, SCIPY_CF, n_b, np.median(sizes), est_boot,
              int(k.sum() + kb.sum()), ab_sc, _scipy_status(b_ok),
              f"grid as above + per set: mean time per resample x {R} ({int(kb.sum())} resamples timed, "
@@ -368,7 +370,8 @@ def user_hitchhiker(cfg: Config) -> list:
              shape_b),
     ]
     cfg.extra.setdefault("userflow", {})["hitchhiker"] = {
-        "fit_seconds": t_fit, "bootstrap_seconds": t_boot, "scipy_grid_seconds_est": est_grid,
+        "fit_seconds": t_fit, "bootstrap_seconds": t_boot, "predict_seconds": t_predict,
+        "scipy_grid_seconds_est": est_grid,
         "scipy_bootstrap_seconds_est": est_boot, "sets": G, "rows": int(len(d))}
     return rows
 
