@@ -540,20 +540,22 @@ _MEMO_POINTS = 4096
 _PARALLEL_POINTS = 200_000
 
 
-def _fill_columns(functions: list, out: np.ndarray, names: Sequence[str]) -> None:
-    """The hoisted rows of an input matrix (those after its ``names`` rows), by their functions."""
-    n, first = out.shape[1], len(names)
-
-    def fill(a: int, b: int) -> None:
-        env = dict(zip(names, out[:first, a:b]))
-        with np.errstate(all="ignore"):
-            for k, column in enumerate(functions, start=first):
-                out[k, a:b] = column(env)
-
+def _fill_columns(writers: list, out: np.ndarray, first: int) -> None:
+    """The hoisted rows of an input matrix (those from row ``first`` on), by their writers."""
+    n = out.shape[1]
     workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
     if workers <= 1:
-        fill(0, n)
+        with np.errstate(all="ignore"):
+            for k, write in enumerate(writers, start=first):
+                write(out, out[k])
         return
+
+    def fill(a: int, b: int) -> None:
+        block = out[:, a:b]
+        with np.errstate(all="ignore"):
+            for k, write in enumerate(writers, start=first):
+                write(block, block[k])
+
     from concurrent.futures import ThreadPoolExecutor
 
     cuts = np.linspace(0, n, workers + 1).astype(int)
@@ -561,15 +563,16 @@ def _fill_columns(functions: list, out: np.ndarray, names: Sequence[str]) -> Non
         list(pool.map(fill, cuts[:-1], cuts[1:]))
 
 
-def _column_function(e: Expr) -> Callable:
-    """``env -> value`` of a parameter-free tree: `_evaluate_expr`'s arithmetic, without its dispatch."""
+def _column_function(e: Expr, rows: Mapping[str, int]) -> Callable:
+    """``matrix -> value`` of a parameter-free tree whose symbols are the rows ``rows[name]`` of
+    ``matrix``: `_evaluate_expr`'s arithmetic, without its dispatch."""
     if isinstance(e, Num):
         value = np.float64(e.value)
         return lambda env: value
     if isinstance(e, Sym):
-        name = e.name
-        return lambda env: env[name]
-    fs = [_column_function(c) for c in e.children]
+        row = rows[e.name]
+        return lambda env: env[row]
+    fs = [_column_function(c, rows) for c in e.children]
     if isinstance(e, Unary):
         f0 = fs[0]
         return lambda env: -f0(env)
@@ -582,6 +585,30 @@ def _column_function(e: Expr) -> Callable:
         return lambda env: rule(f0(env), f1(env))
     f0, rule = fs[0], _UNARY_RULES[op][0]
     return lambda env: rule(f0(env))
+
+
+def _column_writer(e: Expr, rows: Mapping[str, int]) -> Callable:
+    """``(matrix, row) -> None``: :func:`_column_function`'s value written into ``row``, its last
+    operation straight into it when that is a ufunc (the same values, no temporary)."""
+    f = _column_function(e, rows)
+    rule = None
+    if isinstance(e, Unary):
+        rule = np.negative
+    elif isinstance(e, Binary) or (isinstance(e, Call) and e.fn in _FUNCTION_OPS):
+        op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
+        rule = _BINARY_VALUES[op] if op in BINARY_OPS else _UNARY_RULES[op][0]
+    if isinstance(rule, np.ufunc) and rule.nin == len(e.children):
+        fs = [_column_function(c, rows) for c in e.children]
+        if len(fs) == 1:
+            f0 = fs[0]
+            return lambda env, row: rule(f0(env), out=row)
+        f0, f1 = fs
+        return lambda env, row: rule(f0(env), f1(env), out=row)
+
+    def write(env, row):
+        row[...] = f(env)
+
+    return write
 
 
 # --------------------------------------------------------------------------
@@ -871,9 +898,9 @@ class Program:
         ndarray of float64, shape (n_columns, n_points), C-contiguous
         """
         names = self.input_names
-        rows: list
+        rows: list | np.ndarray
         if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2 and x.shape[0] == len(names):
-            rows, n = list(x), x.shape[1]  # the common case, ready as it is
+            rows, n = x, x.shape[1]  # the common case, ready as it is
         elif isinstance(x, Mapping):
             missing = [n for n in names if n not in x]
             if missing:
@@ -890,31 +917,35 @@ class Program:
             if x.ndim != 2 or x.shape[0] != len(names):
                 raise ValueError(
                     f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
-            rows, n = list(x), x.shape[1]
+            rows, n = x, x.shape[1]
         if out is None:
-            out = np.empty((self.n_columns, n))
-        for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
-            out[k] = r
-        if self.n_columns > len(names):
-            k = len(names)
+            out = np.empty((len(self.columns), n))
+        first = len(names)
+        if type(rows) is np.ndarray:
+            out[:first] = rows
+        else:
+            for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
+                out[k] = r
+        if len(self.columns) > first:
             if n > _MEMO_POINTS:
-                _fill_columns(self._column_functions, out, names)
+                _fill_columns(self._column_writers, out, first)
                 return out
             # One law fitted again and again on the same x (curve_fit in a loop): the hoisted
             # rows of the last small input, reused when the inputs are the same bytes.
-            key = out[:k].tobytes()
+            key = out[:first].tobytes()
             memo = self._hoisted_memo
             if memo is not None and memo[0] == key:
-                out[k:] = memo[1]
+                out[first:] = memo[1]
                 return out
-            _fill_columns(self._column_functions, out, names)
-            self._hoisted_memo = (key, out[k:].copy())
+            _fill_columns(self._column_writers, out, first)
+            self._hoisted_memo = (key, out[first:].copy())
         return out
 
     @cached_property
-    def _column_functions(self) -> list:
-        """The hoisted columns as functions of the inputs (built once per program)."""
-        return [_column_function(e) for e in self.columns[len(self.input_names):]]
+    def _column_writers(self) -> list:
+        """The hoisted columns' writers (:func:`_column_writer`), built once per program."""
+        rows = {name: k for k, name in enumerate(self.input_names)}
+        return [_column_writer(e, rows) for e in self.columns[len(self.input_names):]]
 
     def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
         """Value and parameter gradient at every point (numpy reference).

@@ -708,7 +708,10 @@ def _memo_key(f):
     memo = _KEY_MEMO.get(id(f))
     if memo is not None and memo[0] is f and f.__code__ is memo[1] and f.__defaults__ is memo[2]:
         g = f.__globals__
-        if all(g.get(name, _MISSING) is v for name, v in memo[3]):
+        for name, v in memo[3]:
+            if g.get(name, _MISSING) is not v:
+                break
+        else:
             return memo[4]
     key = _callable_key(f)
     if (type(f) is types.FunctionType and f.__closure__ is None and f.__kwdefaults__ is None
@@ -746,13 +749,11 @@ def traced_model(func: Callable, xdata, p0, n_points: int | None = None) -> Trac
         return Traced(None, None, str(exc))
     try:
         key = (_memo_key(func), kind, n, keys, orient, p0.size)
-        hash(key)
-    except Exception:  # noqa: BLE001 - an unhashable closure value: trace every call
-        key = None
-    if key is not None:
         hit = _CACHE.get(key)
-        if hit is not None:
-            return hit
+    except Exception:  # noqa: BLE001 - an unhashable closure value: trace every call
+        key = hit = None
+    if hit is not None:
+        return hit
     try:
         program, layout = _trace_layout(func, xdata, p0.size, n_points)
         why = _disagreement(func, program, layout, xdata, p0)
