@@ -296,6 +296,8 @@ def _apply_nan_policy(xdata, ydata, sigma, nan_policy):
 
 # ----------------------------------------------------------------------------- the fit
 
+_INF_BOUNDS = (-np.inf, np.inf)  # curve_fit's default (the same object: recognised by identity)
+
 
 def curve_fit(
     f,
@@ -305,7 +307,7 @@ def curve_fit(
     sigma=None,
     absolute_sigma=False,
     check_finite=None,
-    bounds=(-np.inf, np.inf),
+    bounds=_INF_BOUNDS,
     method=None,
     jac=None,
     *,
@@ -454,7 +456,6 @@ _CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONV
                                               Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
                     "max_nfev": Options.max_nfev, "jit": Options.jit}
-_INF_BOUNDS = (-np.inf, np.inf)
 
 
 _UNBOUNDED: dict = {}

@@ -21,6 +21,7 @@ import math
 import os
 import re
 from dataclasses import dataclass
+import functools
 from functools import cached_property
 from typing import Callable, Mapping, Sequence, Union
 
@@ -540,27 +541,39 @@ _MEMO_POINTS = 4096
 _PARALLEL_POINTS = 200_000
 
 
+def _ignoring_errors(fn: Callable) -> Callable:
+    """``fn`` run under ``np.errstate(all="ignore")``: numpy's decorator from numpy 2 on (one object,
+    thread-safe, cheaper than a ``with`` per call), a ``with`` per call before (numpy 1's decorator
+    keeps the previous state on the shared object)."""
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        return np.errstate(all="ignore")(fn)
+
+    @functools.wraps(fn)
+    def ignoring(*args):
+        with np.errstate(all="ignore"):
+            return fn(*args)
+
+    return ignoring
+
+
+@_ignoring_errors
+def _write_rows(writers: list, out: np.ndarray, first: int) -> None:
+    for k, write in enumerate(writers, start=first):
+        write(out, out[k])
+
+
 def _fill_columns(writers: list, out: np.ndarray, first: int) -> None:
     """The hoisted rows of an input matrix (those from row ``first`` on), by their writers."""
     n = out.shape[1]
     workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
     if workers <= 1:
-        with np.errstate(all="ignore"):
-            for k, write in enumerate(writers, start=first):
-                write(out, out[k])
+        _write_rows(writers, out, first)
         return
-
-    def fill(a: int, b: int) -> None:
-        block = out[:, a:b]
-        with np.errstate(all="ignore"):
-            for k, write in enumerate(writers, start=first):
-                write(block, block[k])
-
     from concurrent.futures import ThreadPoolExecutor
 
     cuts = np.linspace(0, n, workers + 1).astype(int)
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(fill, cuts[:-1], cuts[1:]))
+        list(pool.map(lambda a, b: _write_rows(writers, out[:, a:b], first), cuts[:-1], cuts[1:]))
 
 
 def _column_function(e: Expr, rows: Mapping[str, int]) -> Callable:

@@ -21,6 +21,7 @@ from . import native as _core
 # Scaled Cholesky pivots below this go to the rank-revealing path: far above
 # the singular-value cut-off, so every matrix the cut-off would truncate does.
 _MIN_PIVOT = 1e-10
+_multiply = np.multiply
 
 
 def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int, inverse: tuple | None = None) -> np.ndarray:
@@ -184,7 +185,7 @@ def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigm
         if ok[0]:
             pcov = inv[0]
             if not absolute_sigma:
-                pcov *= 2.0 * cost / (n_points - P)
+                _multiply(pcov, 2.0 * cost / (n_points - P), out=pcov)  # pcov *= ..., without the operator's overhead
             return pcov, False
     pcov, bad = scaled_covariance(jtj, cost, n_points, P, absolute_sigma, undetermined)
     return pcov, bool(bad)

@@ -107,9 +107,10 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     """
     s = 2.0 * cost
     floor = (_NO_EFFECT * _NO_EFFECT) * s
-    diag = jtj.ravel()[:: p0.size + 1].tolist()
+    diag = jtj.diagonal().tolist()
     for a, b, col2 in zip(params.tolist(), p0.tolist(), diag):
-        scale = max(abs(a), abs(b))
+        a, b = abs(a), abs(b)
+        scale = b if b > a else a  # max(a, b)
         if scale > 0 and col2 * scale * scale <= floor:
             return True
     if collinear and _singular_one(jtj, diag, inverse):
@@ -117,7 +118,7 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     # The first and last points alone bound the constant's sum of squares from below (a subset's
     # about its own mean is at most the whole's): most fits are told apart from a constant here.
     if y.size > 1:
-        a, b = float(y[0]), float(y[-1])
+        a, b = y.item(0), y.item(-1)
         wa, wb = (1.0, 1.0) if weight is None else (float(weight[0]), float(weight[-1]))
         if wa > 0 and wb > 0 and s < (a - b) * (a - b) * (wa * wb / (wa + wb)) * (1.0 - 1e-7):
             return False
@@ -138,12 +139,12 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
 def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
     """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
     where it can be."""
-    P = len(diag)
     inv, ok = scaled_inverse(jtj) if inverse is None else inverse
     if ok[0]:
-        trace = sum([a * b for a, b in zip(inv.ravel()[:: P + 1].tolist(), diag)])
+        trace = sum([a * b for a, b in zip(inv[0].diagonal().tolist(), diag)])
         if trace * SINGULAR < 1.0:
             return False
+    P = len(diag)
     return bool(singular(jtj.reshape(1, P, P))[0])
 
 
