@@ -229,14 +229,18 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 
 
 _add_reduce = np.add.reduce  # ndarray.sum without its Python wrapper
+_F64 = np.dtype(np.float64)  # float64 arrays' dtype (``is``: no comparison; an equal one takes the long way)
+_SMALL = 256  # values summed as Python floats by _as_float
 
 
 def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
-    if not (type(a) is np.ndarray and a.dtype == np.float64):
+    if not (type(a) is np.ndarray and a.dtype is _F64):
         a = np.asarray(a, dtype=float)
-    # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
-    if check_finite and not math.isfinite(_add_reduce(a, None)) and not np.isfinite(a).all():
+    # A finite sum means finite values; an infinite one may be overflow: look closer.  Small arrays
+    # are summed as Python floats (cheaper than a reduction, and no warning on overflow or inf - inf).
+    if check_finite and not math.isfinite(sum(a.ravel().tolist()) if a.size <= _SMALL else _add_reduce(a, None)) \
+            and not np.isfinite(a).all():
         raise ValueError("array must not contain infs or NaNs")
     return a
 
@@ -459,6 +463,7 @@ _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.
 
 
 _UNBOUNDED: dict = {}
+_AS_GIVEN = ("vector", "rows")  # layouts whose float64 xdata is the input matrix's rows as they are
 
 
 def _unbounded(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -481,7 +486,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                       full_output, nan_policy, opts, inputs, param_names):
     # --- the number of parameters, bounds and method, as scipy determines them
     if p0 is not None:
-        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype is _F64):
             p0 = np.atleast_1d(np.asarray(p0, dtype=float))
         if p0.ndim != 1:
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
@@ -543,8 +548,13 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         path = "traced" if program is not None else "python"
 
     if program is not None:
-        x = _x_matrix(xdata, program.input_names) if layout is None else layout.matrix(xdata)
-        m = x.shape[1]
+        if layout is None:
+            x = _x_matrix(xdata, program.input_names)
+        elif layout.kind in _AS_GIVEN and type(xdata) is np.ndarray and xdata.dtype is _F64:
+            x = xdata  # (M,) or (k, M): the input matrix reads it as it is
+        else:
+            x = layout.matrix(xdata)
+        m = x.shape[-1]
         y = ydata.ravel()
         if y.size != m:
             if y.size != 1:
@@ -552,8 +562,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             y = np.full(m, y[0])
             weight = None if weight is None else np.full(m, weight[0])
         if whiten is None:
-            res_cols = residual_columns(x, y, weight, program)
-            columns = res_cols[:program.n_columns]
+            res_cols = residual_columns(x, y, weight, program)  # the law's columns, then y (and sqrt(w))
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             converged = sol.status in _CONVERGED_CODES
@@ -562,7 +571,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             if (not converged and sol.status != _BAD_INPUT) or (
                     converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight, inverse)):
                 first = sol
-                sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
+                sol, restarts = _second_chance(program, res_cols[:program.n_columns], y, weight, p0, lb, ub, opts,
+                                               sol)
                 if sol is not first:
                     inverse = None
         else:
@@ -593,7 +603,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         return popt, pcov
     if program is not None:
         if whiten is None:
-            fvec, J = residuals(program, columns, y, weight, popt)
+            fvec, J = residuals(program, res_cols[:program.n_columns], y, weight, popt)
         else:
             fvec, J = _whitened_program(program, columns, y, whiten)(popt)
     else:

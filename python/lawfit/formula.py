@@ -532,6 +532,8 @@ _BINARY_VALUES: dict[Op, Callable] = {
 }
 
 
+_F64 = np.dtype(np.float64)
+
 #: Inputs of at most this many points keep their hoisted columns for the next call.
 _MEMO_POINTS = 4096
 
@@ -556,24 +558,18 @@ def _ignoring_errors(fn: Callable) -> Callable:
     return ignoring
 
 
-@_ignoring_errors
-def _write_rows(writers: list, out: np.ndarray, first: int) -> None:
-    for k, write in enumerate(writers, start=first):
-        write(out, out[k])
-
-
-def _fill_columns(writers: list, out: np.ndarray, first: int) -> None:
-    """The hoisted rows of an input matrix (those from row ``first`` on), by their writers."""
+def _fill_columns(write: Callable, out: np.ndarray) -> None:
+    """The hoisted rows of an input matrix, by the program's writer (:func:`_rows_writer`)."""
     n = out.shape[1]
     workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
     if workers <= 1:
-        _write_rows(writers, out, first)
+        write(out)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     cuts = np.linspace(0, n, workers + 1).astype(int)
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda a, b: _write_rows(writers, out[:, a:b], first), cuts[:-1], cuts[1:]))
+        list(pool.map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
 
 
 def _column_function(e: Expr, rows: Mapping[str, int]) -> Callable:
@@ -600,28 +596,53 @@ def _column_function(e: Expr, rows: Mapping[str, int]) -> Callable:
     return lambda env: rule(f0(env))
 
 
-def _column_writer(e: Expr, rows: Mapping[str, int]) -> Callable:
-    """``(matrix, row) -> None``: :func:`_column_function`'s value written into ``row``, its last
-    operation straight into it when that is a ufunc (the same values, no temporary)."""
-    f = _column_function(e, rows)
-    rule = None
-    if isinstance(e, Unary):
-        rule = np.negative
-    elif isinstance(e, Binary) or (isinstance(e, Call) and e.fn in _FUNCTION_OPS):
-        op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
-        rule = _BINARY_VALUES[op] if op in BINARY_OPS else _UNARY_RULES[op][0]
-    if isinstance(rule, np.ufunc) and rule.nin == len(e.children):
-        fs = [_column_function(c, rows) for c in e.children]
-        if len(fs) == 1:
-            f0 = fs[0]
-            return lambda env, row: rule(f0(env), out=row)
-        f0, f1 = fs
-        return lambda env, row: rule(f0(env), f1(env), out=row)
+def _rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:
+    """``write(matrix)``: the hoisted ``columns`` into rows ``first, first + 1, ...`` of ``matrix`` (its
+    inputs at rows ``rows[name]``), as one generated function under ``np.errstate(all="ignore")``.
 
-    def write(env, row):
-        row[...] = f(env)
+    The operations are :func:`_column_function`'s, in its order (the same values, bit for bit); a
+    column's last operation, when a ufunc, writes straight into its row.  One Python frame per call
+    instead of a closure per tree node (curve_fit's per-call cost).
+    """
+    names: dict = {"_call": _evaluate_call}
 
-    return write
+    def bind(value, prefix: str) -> str:
+        key = f"{prefix}{len(names)}"
+        names[key] = value
+        return key
+
+    def ufunc_of(e: Expr):
+        if isinstance(e, Unary):
+            return np.negative
+        if isinstance(e, Binary) or (isinstance(e, Call) and e.fn in _FUNCTION_OPS):
+            op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
+            rule = _BINARY_VALUES[op] if op in BINARY_OPS else _UNARY_RULES[op][0]
+            return rule
+        return None
+
+    def source(e: Expr) -> str:
+        if isinstance(e, Num):
+            return bind(np.float64(e.value), "c")
+        if isinstance(e, Sym):
+            return f"m[{rows[e.name]}]"
+        args = ", ".join(source(c) for c in e.children)
+        if isinstance(e, Unary):
+            return f"(-{args})"
+        if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
+            return f"_call({e.fn!r}, [{args}])"
+        return f"{bind(ufunc_of(e), 'f')}({args})"
+
+    lines = []
+    for k, e in enumerate(columns, start=first):
+        rule = ufunc_of(e)
+        if isinstance(rule, np.ufunc) and rule.nin == len(e.children):
+            args = ", ".join(source(c) for c in e.children)
+            lines.append(f"    {bind(rule, 'f')}({args}, out=m[{k}])")
+        else:
+            lines.append(f"    m[{k}] = {source(e)}")
+    code = "def write(m):\n" + ("\n".join(lines) or "    pass") + "\n"
+    exec(compile(code, "<lawfit hoisted rows>", "exec"), names)
+    return _ignoring_errors(names["write"])
 
 
 # --------------------------------------------------------------------------
@@ -912,8 +933,9 @@ class Program:
         """
         names = self.input_names
         rows: list | np.ndarray
-        if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2 and x.shape[0] == len(names):
-            rows, n = x, x.shape[1]  # the common case, ready as it is
+        if type(x) is np.ndarray and (x.dtype is _F64 or x.dtype == _F64) and (
+                x.ndim == 2 and x.shape[0] == len(names) or x.ndim == 1 and len(names) == 1):
+            rows, n = x, x.shape[-1]  # the common case, ready as it is: (n_inputs, n) or one input (n,)
         elif isinstance(x, Mapping):
             missing = [n for n in names if n not in x]
             if missing:
@@ -936,29 +958,31 @@ class Program:
         first = len(names)
         if type(rows) is np.ndarray:
             out[:first] = rows
+            key = rows  # its bytes are those of out[:first]
         else:
             for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
                 out[k] = r
+            key = out[:first]
         if len(self.columns) > first:
             if n > _MEMO_POINTS:
-                _fill_columns(self._column_writers, out, first)
+                _fill_columns(self._rows_writer, out)
                 return out
             # One law fitted again and again on the same x (curve_fit in a loop): the hoisted
             # rows of the last small input, reused when the inputs are the same bytes.
-            key = out[:first].tobytes()
+            key = key.tobytes()
             memo = self._hoisted_memo
             if memo is not None and memo[0] == key:
                 out[first:] = memo[1]
                 return out
-            _fill_columns(self._column_writers, out, first)
+            _fill_columns(self._rows_writer, out)
             self._hoisted_memo = (key, out[first:].copy())
         return out
 
     @cached_property
-    def _column_writers(self) -> list:
-        """The hoisted columns' writers (:func:`_column_writer`), built once per program."""
-        rows = {name: k for k, name in enumerate(self.input_names)}
-        return [_column_writer(e, rows) for e in self.columns[len(self.input_names):]]
+    def _rows_writer(self) -> Callable:
+        """The hoisted rows' writer (:func:`_rows_writer`), generated once per program."""
+        first = len(self.input_names)
+        return _rows_writer(self.columns[first:], {name: k for k, name in enumerate(self.input_names)}, first)
 
     def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
         """Value and parameter gradient at every point (numpy reference).

@@ -700,6 +700,7 @@ def _callable_key(f, depth: int = 0):
 # id -> (function, code, defaults, ((name, value), ...), key).  The key is
 # reused while the same objects are bound (identity checks, no freezing).
 _KEY_MEMO: "OrderedDict[int, tuple]" = OrderedDict()
+_F64 = np.dtype(np.float64)
 _IMMUTABLE = _SCALARS + (np.generic, types.ModuleType, type, types.BuiltinFunctionType, np.ufunc)
 
 
@@ -741,7 +742,7 @@ def traced_model(func: Callable, xdata, p0, n_points: int | None = None) -> Trac
     a model that cannot be traced comes back with ``program=None`` and the
     reason in ``why``.
     """
-    if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+    if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype is _F64):
         p0 = np.asarray(p0, dtype=np.float64).ravel()
     try:
         kind, n, keys, orient = _layout_candidates(xdata, n_points)

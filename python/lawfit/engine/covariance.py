@@ -166,8 +166,7 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
 
 def scaled_inverse(jtj: np.ndarray) -> tuple:
     """The core's scaled Cholesky inverse of one J^T J (P, P): ``(inv (1, P, P), ok (1,))``."""
-    P = jtj.shape[-1]
-    return _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT)
+    return _core.covariance(jtj[None], _MIN_PIVOT)
 
 
 def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigma: bool,

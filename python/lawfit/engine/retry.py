@@ -140,11 +140,12 @@ def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
     """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
     where it can be."""
     inv, ok = scaled_inverse(jtj) if inverse is None else inverse
+    P = len(diag)
     if ok[0]:
-        trace = sum([a * b for a, b in zip(inv[0].diagonal().tolist(), diag)])
+        rows = inv.tolist()[0]  # one conversion; the diagonal read in Python
+        trace = sum([row[i] * d for i, row, d in zip(range(P), rows, diag)])
         if trace * SINGULAR < 1.0:
             return False
-    P = len(diag)
     return bool(singular(jtj.reshape(1, P, P))[0])
 
 
