@@ -114,8 +114,18 @@ _LSQ_MESSAGES = {
 
 def _message(method: str, status: int, opts: dict, n: int) -> tuple[int, str, bool]:
     """(ier, mesg, success) of one fit, in the words of scipy's solver for ``method``."""
+    if opts is _DEFAULT_OPTIONS:  # the common case: one dict look-up
+        key = (method, status, n)
+        out = _DEFAULT_MESSAGES.get(key)
+        if out is None:
+            out = _DEFAULT_MESSAGES[key] = _cached_message(method, int(status), opts["ftol"], opts["xtol"],
+                                                           opts["gtol"], opts["max_nfev"] or 100 * (n + 1))
+        return out
     return _cached_message(method, int(status), opts["ftol"], opts["xtol"], opts["gtol"],
                            opts["max_nfev"] or 100 * (n + 1))
+
+
+_DEFAULT_MESSAGES: dict = {}  # _message's results with the default options (few: methods x statuses x P)
 
 
 @functools.lru_cache(maxsize=256)

@@ -637,7 +637,7 @@ def _rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -
         rule = ufunc_of(e)
         if isinstance(rule, np.ufunc) and rule.nin == len(e.children):
             args = ", ".join(source(c) for c in e.children)
-            lines.append(f"    {bind(rule, 'f')}({args}, out=m[{k}])")
+            lines.append(f"    {bind(rule, 'f')}({args}, m[{k}])")  # the ufunc's out, positional
         else:
             lines.append(f"    m[{k}] = {source(e)}")
     code = "def write(m):\n" + ("\n".join(lines) or "    pass") + "\n"
@@ -974,7 +974,7 @@ class Program:
             if memo is not None and memo[0] == key:
                 out[first:] = memo[1]
                 return out
-            _fill_columns(self._rows_writer, out)
+            self._rows_writer(out)  # small: on this thread
             self._hoisted_memo = (key, out[first:].copy())
         return out
 

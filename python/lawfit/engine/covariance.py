@@ -184,7 +184,7 @@ def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigm
         if ok[0]:
             pcov = inv[0]
             if not absolute_sigma:
-                _multiply(pcov, 2.0 * cost / (n_points - P), out=pcov)  # pcov *= ..., without the operator's overhead
+                _multiply(pcov, 2.0 * cost / (n_points - P), pcov)  # pcov *= ..., without the operator's overhead
             return pcov, False
     pcov, bad = scaled_covariance(jtj, cost, n_points, P, absolute_sigma, undetermined)
     return pcov, bool(bad)

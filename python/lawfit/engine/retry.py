@@ -107,8 +107,10 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     """
     s = 2.0 * cost
     floor = (_NO_EFFECT * _NO_EFFECT) * s
-    diag = jtj.diagonal().tolist()
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), diag):
+    diag = []  # of J^T J, read in Python from one conversion
+    for i, (a, b, row) in enumerate(zip(params.tolist(), p0.tolist(), jtj.tolist())):
+        col2 = row[i]
+        diag.append(col2)
         a, b = abs(a), abs(b)
         scale = b if b > a else a  # max(a, b)
         if scale > 0 and col2 * scale * scale <= floor:
