@@ -247,11 +247,15 @@ def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
     if not (type(a) is np.ndarray and a.dtype is _F64):
         a = np.asarray(a, dtype=float)
-    # A finite sum means finite values; an infinite one may be overflow: look closer.  Small arrays
-    # are summed as Python floats (cheaper than a reduction, and no warning on overflow or inf - inf).
-    if check_finite and not math.isfinite(sum(a.ravel().tolist()) if a.size <= _SMALL else _add_reduce(a, None)) \
-            and not np.isfinite(a).all():
-        raise ValueError("array must not contain infs or NaNs")
+    if check_finite:
+        # A finite sum means finite values; an infinite one may be overflow: look closer.  Small arrays
+        # are summed as Python floats (cheaper than a reduction; no warning on overflow or inf - inf).
+        if a.size <= _SMALL:
+            total = sum((a if a.ndim == 1 else a.ravel()).tolist())
+        else:
+            total = _add_reduce(a, None)
+        if not math.isfinite(total) and not np.isfinite(a).all():
+            raise ValueError("array must not contain infs or NaNs")
     return a
 
 
@@ -453,13 +457,16 @@ def curve_fit(
         ydata = to_host(ydata)
     if sigma is not None:
         sigma = to_host(sigma)
-    if _is_batch(ydata):
+    if ydata.ndim == 2 if type(ydata) is np.ndarray else _is_batch(ydata):
         _check_nan_policy(nan_policy)
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
             full_output, nan_policy, opts, kwargs.get("inputs"), kwargs.get("n_threads"),
             kwargs.get("param_names"), kwargs.get("device", "cpu"),
         )
+    if not kwargs:
+        return _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
+                                 jac, full_output, nan_policy, opts, None, None)
     return _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
                              jac, full_output, nan_policy, opts, kwargs.get("inputs"),
                              kwargs.get("param_names"))
@@ -541,7 +548,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     if method == "lm" and ydata.size != 1 and n > ydata.size:
         raise TypeError(f"The number of func parameters={n} must not"
                         f" exceed the number of data points={ydata.size}")
-    weight, whiten = _sigma_transform(sigma, ydata.size)
+    weight, whiten = (None, None) if sigma is None else _sigma_transform(sigma, ydata.size)
 
     # --- the model: a law program (formula or traced) or the Python function
     program, layout, why, restarts, inverse = None, None, None, 0, None

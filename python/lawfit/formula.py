@@ -879,7 +879,7 @@ class Program:
     columns: list[Expr]
     max_stack: int
     formula: str
-    _hoisted_memo = None  # (input bytes, hoisted rows) of the last small input_matrix call; not a field
+    _hoisted_memo = None  # (input bytes, hoisted rows or None) of the last small input_matrix call; not a field
 
     @property
     def n_params(self) -> int:
@@ -968,14 +968,19 @@ class Program:
                 _fill_columns(self._rows_writer, out)
                 return out
             # One law fitted again and again on the same x (curve_fit in a loop): the hoisted
-            # rows of the last small input, reused when the inputs are the same bytes.
+            # rows of a small input seen twice in a row are kept, and reused while the inputs
+            # are the same bytes (an input seen once costs no copy).
             key = key.tobytes()
             memo = self._hoisted_memo
             if memo is not None and memo[0] == key:
-                out[first:] = memo[1]
+                if memo[1] is not None:
+                    out[first:] = memo[1]
+                    return out
+                self._rows_writer(out)  # small: on this thread
+                self._hoisted_memo = (key, out[first:].copy())
                 return out
-            self._rows_writer(out)  # small: on this thread
-            self._hoisted_memo = (key, out[first:].copy())
+            self._rows_writer(out)
+            self._hoisted_memo = (key, None)
         return out
 
     @cached_property

@@ -568,7 +568,11 @@ def test_input_matrix_reuses_hoisted_columns_only_for_the_same_inputs():
     assert prog.n_columns == 2
     x = np.linspace(1.0, 10.0, 40)
     first = prog.input_matrix(x).copy()
+    assert prog._hoisted_memo[1] is None  # an input seen once is not copied
     np.testing.assert_array_equal(prog.input_matrix(x), first)
+    assert prog._hoisted_memo[1] is not None  # seen twice in a row: kept
+    np.testing.assert_array_equal(prog.input_matrix(x), first)  # from the memo
+    assert prog.input_matrix(x.copy()).tobytes() == first.tobytes()  # the same bytes, another array
     x[3] = 5.5  # the same array, changed
     again = prog.input_matrix(x)
     assert again[1, 3] == np.log(5.5) and again[0, 3] == 5.5

@@ -115,8 +115,17 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         scale = b if b > a else a  # max(a, b)
         if scale > 0 and col2 * scale * scale <= floor:
             return True
-    if collinear and _singular_one(jtj, diag, inverse):
-        return True
+    if collinear:  # singular(), settled by the scaled inverse's trace where it can be
+        inv, ok = scaled_inverse(jtj) if inverse is None else inverse
+        settled = False
+        if ok[0]:
+            rows = inv.tolist()[0]  # one conversion; the diagonal read in Python
+            trace = 0
+            for i, d in enumerate(diag):
+                trace += rows[i][i] * d
+            settled = trace * SINGULAR < 1.0
+        if not settled and singular(jtj.reshape(1, len(diag), len(diag)))[0]:
+            return True
     # The first and last points alone bound the constant's sum of squares from below (a subset's
     # about its own mean is at most the whole's): most fits are told apart from a constant here.
     if y.size > 1:
@@ -136,19 +145,6 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
             return True
     return False
-
-
-def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
-    """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
-    where it can be."""
-    inv, ok = scaled_inverse(jtj) if inverse is None else inverse
-    P = len(diag)
-    if ok[0]:
-        rows = inv.tolist()[0]  # one conversion; the diagonal read in Python
-        trace = sum([row[i] * d for i, row, d in zip(range(P), rows, diag)])
-        if trace * SINGULAR < 1.0:
-            return False
-    return bool(singular(jtj.reshape(1, P, P))[0])
 
 
 def runaway(params, p0, lower=None, upper=None) -> np.ndarray:
