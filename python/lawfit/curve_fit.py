@@ -168,7 +168,7 @@ def _input_names(xdata, inputs) -> list[str]:
         return list(xdata)
     if inputs is not None:
         return list(inputs)
-    x = np.asarray(xdata)
+    x = xdata if type(xdata) is np.ndarray else np.asarray(xdata)
     return ["x"] if x.ndim <= 1 else [f"x{i}" for i in range(x.shape[0])]
 
 
@@ -565,10 +565,13 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         path = "traced" if program is not None else "python"
 
     if program is not None:
-        if layout is None:
-            x = _x_matrix(xdata, program.input_names)
-        elif layout.kind in _AS_GIVEN and type(xdata) is np.ndarray and xdata.dtype is _F64:
+        k = len(program.input_names)
+        if type(xdata) is np.ndarray and xdata.dtype is _F64 and (
+                layout.kind in _AS_GIVEN if layout is not None else
+                xdata.ndim == 1 and k == 1 or xdata.ndim == 2 and len(xdata) == k):
             x = xdata  # (M,) or (k, M): the input matrix reads it as it is
+        elif layout is None:
+            x = _x_matrix(xdata, program.input_names)
         else:
             x = layout.matrix(xdata)
         m = x.shape[-1]

@@ -138,9 +138,9 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
-    if columns.shape[0] != code_columns(program, weight):
+    if columns.shape[0] != len(program.columns) + 1 + (weight is not None):  # code_columns(), inline
         columns = residual_columns(columns, y, weight)
-    consts, n_params = program.consts, program.n_params
+    consts, n_params = program.consts, len(program.param_names)
     ft, xt, tighter = _tolerances(ftol, xtol, polish)
     first = _core.solve_single(code, consts, n_params, columns, p0, lower, upper, ft, xt, gtol, max_nfev)
     status = first[4]
