@@ -512,20 +512,24 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         n = _formula_program(f, xdata, inputs, param_names).n_params
     else:
         n = _n_params_from_signature(f)
-    if bounds is _INF_BOUNDS or _is_inf_pair(bounds):
+    if bounds is _INF_BOUNDS and method is None:  # scipy's defaults: no bounds, 'lm'
         lb, ub = _unbounded(n)
-        bounded = False
+        bounded, method = False, "lm"
     else:
-        lb, ub = _prepare_bounds(bounds, n)
-        bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
+        if bounds is _INF_BOUNDS or _is_inf_pair(bounds):
+            lb, ub = _unbounded(n)
+            bounded = False
+        else:
+            lb, ub = _prepare_bounds(bounds, n)
+            bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
+        if method is None:
+            method = "trf" if bounded else "lm"
+        elif method not in _METHODS:
+            raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
+        if method == "lm" and bounded:
+            raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if p0 is None:
         p0 = _feasible_start(lb, ub)
-    if method is None:
-        method = "trf" if bounded else "lm"
-    elif method not in _METHODS:
-        raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
-    if method == "lm" and bounded:
-        raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if jac is not None and not callable(jac) and jac not in _JAC_STRINGS:
         raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable.")
     if bounded and not np.all((p0 >= lb) & (p0 <= ub)):
@@ -575,7 +579,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         else:
             x = layout.matrix(xdata)
         m = x.shape[-1]
-        y = ydata.ravel()
+        y = ydata if ydata.ndim == 1 else ydata.ravel()
         if y.size != m:
             if y.size != 1:
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
