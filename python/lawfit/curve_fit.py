@@ -28,7 +28,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .engine.core import polished_batch
-from .engine.covariance import scaled_covariance, scaled_inverse, single_covariance
+from .engine.covariance import free_block_inverse, scaled_covariance, scaled_inverse, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
 from .engine.retry import degenerate, degenerate_one, refused, retry
@@ -825,14 +825,17 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         columns = program.input_matrix(x_rows)
         sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
-        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts,
+        # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
+        inverse = free_block_inverse(sol.jtj)
+        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse,
                              n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
+        inverse = None
 
     ok = is_converged(status)
-    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma)
+    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, inverse=inverse)
     popt = np.where(ok[:, None], params, np.nan)
     pcov = np.where(ok[:, None, None], pcov, np.nan)
     warn_failures(status, stacklevel=4)
@@ -853,14 +856,18 @@ def _rows_data(y, weight, offsets, rows):
     return y[index], None if weight is None else weight[index], sub_offsets
 
 
-def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
-    """The single fits' second chance for every problem of a batch that needs it (in place)."""
+def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse, **where):
+    """The single fits' second chance for every problem of a batch that needs it (in place).
+
+    ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of ``sol.jtj``, kept current (in
+    place) for the problems whose solution changes."""
     ok = is_converged(sol.status)
     failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
     if ok.any():
         rows = np.flatnonzero(ok)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
-        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets)
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets,
+                          inverse=(inverse[0][rows], inverse[1][rows]))
         failed[rows[flat]] = True
     rows = np.flatnonzero(failed)
     if not rows.size:
@@ -886,6 +893,8 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]
     sol.jtj[take] = second.jtj[better]
+    if take.size:
+        inverse[0][take], inverse[1][take] = free_block_inverse(sol.jtj[take])
     sol.nit[take] += second.nit[better]
     sol.nfev[take] += second.nfev[better]
 

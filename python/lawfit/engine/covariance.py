@@ -92,7 +92,7 @@ def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
 
 def scaled_covariance(
     jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool,
-    undetermined: str = "inf",
+    undetermined: str = "inf", inverse: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Covariance per problem (no fixed parameters: ``n_free`` is P) and a mask of problems
     where it could not be estimated (:func:`parameter_covariance`; inf there, as curve_fit).
@@ -101,7 +101,8 @@ def scaled_covariance(
     depend on (a zero column of J): ``"inf"`` makes the whole matrix inf, as
     leastsq's inverse of R does ('lm'); ``"pinv"`` keeps the pseudo-inverse,
     whose rows and columns for that parameter are 0, as scipy's 'trf' and
-    'dogbox' do (no warning then).
+    'dogbox' do (no warning then).  ``inverse``: :func:`free_block_inverse` of the (K, P, P) ``jtj``
+    when the caller has it.
     """
     if n_free != np.shape(jtj)[-1]:
         raise ValueError(f"scaled_covariance has no fixed parameters: n_free ({n_free}) must be P")
@@ -110,7 +111,7 @@ def scaled_covariance(
     flat = jtj.reshape((-1,) + jtj.shape[-2:])
     n = np.broadcast_to(np.asarray(n_points), lead).reshape(-1)
     pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
-                                None, absolute_sigma)
+                                None, absolute_sigma, inverse if jtj.ndim == 3 else None)
     if undetermined == "pinv":
         finite_jtj = np.isfinite(flat).all(axis=(-2, -1))
         pcov[np.isnan(pcov) & finite_jtj[:, None, None]] = 0.0

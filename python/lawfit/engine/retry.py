@@ -41,19 +41,22 @@ SINGULAR = 1e-13  # smallest eigenvalue of the scaled J^T J at or below this: si
 _add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
 
 
-def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True) -> np.ndarray:
+def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True,
+               inverse: tuple | None = None) -> np.ndarray:
     """Which converged fits sit on a plateau (see the module docstring), (K,) bool.
 
     ``cost`` (K,) is 1/2 the weighted sum of squares at ``params`` (K, P),
     ``jtj`` (K, P, P) J^T W J there, ``p0`` (K, P) the starts; problem k owns
     ``y[offsets[k]:offsets[k+1]]`` (weights ``weight`` or None).  ``collinear=False`` leaves out
-    :func:`singular`'s test.
+    :func:`singular`'s test; ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of
+    ``jtj`` when the caller has it (the covariance's).
     """
     cost = np.asarray(cost, dtype=float)
     K, P = np.shape(params)
     c2 = 2.0 * cost
     if K == 1:
         return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight,
+                                        None if inverse is None else (inverse[0][:1], inverse[1][:1]),
                                         collinear=collinear)])
     w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
     law = np.repeat(np.arange(K), np.diff(offsets))
@@ -65,10 +68,10 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True
     scale = np.maximum(np.abs(params), np.abs(p0))
     col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
     dead = ((col2 * scale * scale <= (_NO_EFFECT * _NO_EFFECT) * c2[:, None]) & (scale > 0)).any(axis=1)
-    return flat | dead | (singular(jtj) if collinear else False)
+    return flat | dead | (singular(jtj, inverse) if collinear else False)
 
 
-def singular(jtj) -> np.ndarray:
+def singular(jtj, inverse: tuple | None = None) -> np.ndarray:
     """Which J^T J (K, P, P) are numerically singular, (K,) bool: the smallest eigenvalue of the
     Jacobi-scaled matrix ``D^-1 J^T J D^-1`` (``D = sqrt(diag)``, a correlation-like matrix with unit
     diagonal) at most :data:`SINGULAR`.
@@ -76,6 +79,8 @@ def singular(jtj) -> np.ndarray:
     Parameters without any effect (a zero column, :func:`degenerate`'s other test) are left out.
     Fast path: where the core's scaled Cholesky succeeds, ``lambda_min >= 1 / trace(C^-1)`` and
     ``trace(C^-1) = sum(inv_ii * jtj_ii)`` settles most matrices without an eigen-decomposition.
+    ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of ``jtj`` when the caller has it
+    (that of a non-finite matrix is not read).
     """
     jtj = np.ascontiguousarray(jtj, dtype=float)
     K = jtj.shape[0]
@@ -85,7 +90,7 @@ def singular(jtj) -> np.ndarray:
     diag = np.diagonal(jtj, axis1=-2, axis2=-1)
     finite = np.isfinite(jtj).all(axis=(1, 2))
     live = diag > 0
-    inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0))
+    inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0)) if inverse is None else inverse
     trace = (np.diagonal(inv, axis1=-2, axis2=-1) * diag).sum(axis=1)
     doubt = finite & ~(ok & (trace * SINGULAR < 1.0))
     for k in np.flatnonzero(doubt):
