@@ -17,11 +17,11 @@ gives NaN, as numpy's ``a ** b`` does for a non-integer exponent.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
 from dataclasses import dataclass
-import functools
 from functools import cached_property
 from typing import Callable, Mapping, Sequence, Union
 
@@ -559,7 +559,7 @@ def _ignoring_errors(fn: Callable) -> Callable:
 
 
 def _fill_columns(write: Callable, out: np.ndarray) -> None:
-    """The hoisted rows of an input matrix, by the program's writer (:func:`_rows_writer`)."""
+    """The hoisted rows of an input matrix, by the program's writer (:func:`_generate_rows_writer`)."""
     n = out.shape[1]
     workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
     if workers <= 1:
@@ -572,35 +572,11 @@ def _fill_columns(write: Callable, out: np.ndarray) -> None:
         list(pool.map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
 
 
-def _column_function(e: Expr, rows: Mapping[str, int]) -> Callable:
-    """``matrix -> value`` of a parameter-free tree whose symbols are the rows ``rows[name]`` of
-    ``matrix``: `_evaluate_expr`'s arithmetic, without its dispatch."""
-    if isinstance(e, Num):
-        value = np.float64(e.value)
-        return lambda env: value
-    if isinstance(e, Sym):
-        row = rows[e.name]
-        return lambda env: env[row]
-    fs = [_column_function(c, rows) for c in e.children]
-    if isinstance(e, Unary):
-        f0 = fs[0]
-        return lambda env: -f0(env)
-    if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
-        fn = e.fn
-        return lambda env: _evaluate_call(fn, [f(env) for f in fs])
-    op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
-    if op in BINARY_OPS:
-        f0, f1, rule = fs[0], fs[1], _BINARY_VALUES[op]
-        return lambda env: rule(f0(env), f1(env))
-    f0, rule = fs[0], _UNARY_RULES[op][0]
-    return lambda env: rule(f0(env))
-
-
-def _rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:
+def _generate_rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:
     """``write(matrix)``: the hoisted ``columns`` into rows ``first, first + 1, ...`` of ``matrix`` (its
     inputs at rows ``rows[name]``), as one generated function under ``np.errstate(all="ignore")``.
 
-    The operations are :func:`_column_function`'s, in its order (the same values, bit for bit); a
+    The operations are :func:`_evaluate_expr`'s, in its order (the same values, bit for bit); a
     column's last operation, when a ufunc, writes straight into its row.  One Python frame per call
     instead of a closure per tree node (curve_fit's per-call cost).
     """
@@ -983,11 +959,18 @@ class Program:
             self._hoisted_memo = (key, None)
         return out
 
+    def __getstate__(self) -> dict:
+        """Pickled without the generated writer (made again, on first use, where it is unpickled)."""
+        state = self.__dict__.copy()
+        state.pop("_rows_writer", None)
+        return state
+
     @cached_property
     def _rows_writer(self) -> Callable:
-        """The hoisted rows' writer (:func:`_rows_writer`), generated once per program."""
+        """The hoisted rows' writer (:func:`_generate_rows_writer`), generated once per program."""
         first = len(self.input_names)
-        return _rows_writer(self.columns[first:], {name: k for k, name in enumerate(self.input_names)}, first)
+        rows = {name: k for k, name in enumerate(self.input_names)}
+        return _generate_rows_writer(self.columns[first:], rows, first)
 
     def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
         """Value and parameter gradient at every point (numpy reference).

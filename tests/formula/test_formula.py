@@ -589,9 +589,9 @@ def test_input_matrix_reuses_hoisted_columns_only_for_the_same_inputs():
 ])
 @pytest.mark.parametrize("points", [1, 40, 5000, 250_000])  # 250k: filled on threads
 def test_hoisted_rows_equal_the_columns_values(law, points):
-    # Each hoisted row is its column's value (_column_function: a temporary), bit for bit,
+    # Each hoisted row is its column's value (the reference evaluator's, a temporary), bit for bit,
     # whether its last operation writes into the row or the value is assigned.
-    from lawfit.formula import _column_function
+    from lawfit.formula import _evaluate_expr
 
     inputs = ["N", "D"] if "N" in law else ["x"]
     prog = compile_law(law, inputs=inputs)
@@ -602,8 +602,21 @@ def test_hoisted_rows_equal_the_columns_values(law, points):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         got = prog.input_matrix(x)
-    rows = {name: k for k, name in enumerate(inputs)}
+    env = dict(zip(inputs, x))
     with np.errstate(all="ignore"):
         for k, column in enumerate(prog.columns[len(inputs):], start=len(inputs)):
-            want = np.broadcast_to(_column_function(column, rows)(x), (points,))
+            want = np.broadcast_to(_evaluate_expr(column, env), (points,))
             assert got[k].tobytes() == np.ascontiguousarray(want).tobytes(), column.to_formula()
+
+
+def test_a_used_program_pickles_and_computes_the_same_rows():
+    # The hoisted rows' writer is generated code cached on the program: left out of its pickle
+    # (dask ships programs to workers) and generated again where the program is unpickled.
+    import copy
+    import pickle
+
+    prog = compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
+    x = 10 ** np.random.default_rng(1).uniform(7, 12, (2, 40))
+    first = prog.input_matrix(x).copy()
+    for other in (pickle.loads(pickle.dumps(prog)), copy.deepcopy(prog)):
+        assert other.input_matrix(x).tobytes() == first.tobytes()
