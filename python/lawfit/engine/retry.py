@@ -91,7 +91,10 @@ def singular(jtj, inverse: tuple | None = None) -> np.ndarray:
     finite = np.isfinite(jtj).all(axis=(1, 2))
     live = diag > 0
     inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0)) if inverse is None else inverse
-    trace = (np.diagonal(inv, axis1=-2, axis2=-1) * diag).sum(axis=1)
+    # only where the inversion succeeded (elsewhere the core leaves the output unwritten: no arithmetic on it)
+    products = np.zeros_like(diag)
+    np.multiply(np.diagonal(inv, axis1=-2, axis2=-1), diag, out=products, where=(ok & finite)[:, None])
+    trace = products.sum(axis=1)
     doubt = finite & ~(ok & (trace * SINGULAR < 1.0))
     for k in np.flatnonzero(doubt):
         keep = live[k]

@@ -80,11 +80,13 @@ def residual_columns(columns: np.ndarray, y: np.ndarray, weight: np.ndarray | No
     With ``program``, ``columns`` are its raw inputs, and the law's columns are
     computed into the matrix (``program.input_matrix``) without a copy.
     """
-    n, m = columns.shape if program is None else (program.n_columns, columns.shape[-1])
-    out = np.empty((n + 1 + (weight is not None), m))
     if program is None:
+        n, m = columns.shape
+        out = np.empty((n + 1 + (weight is not None), m))
         out[:n] = columns
     else:
+        n = len(program.columns)  # program.n_columns
+        out = np.empty((n + 1 + (weight is not None), columns.shape[-1]))
         program.input_matrix(columns, out=out[:n])
     out[n] = y
     if weight is not None:
