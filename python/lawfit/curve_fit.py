@@ -28,7 +28,7 @@ from collections import OrderedDict
 import numpy as np
 
 from .engine.core import polished_batch
-from .engine.covariance import scaled_covariance, scaled_inverse, single_covariance
+from .engine.covariance import free_block_inverse, scaled_covariance, scaled_inverse, single_covariance
 from .engine.device import to_host
 from .engine.options import Options
 from .engine.retry import degenerate, degenerate_one, refused, retry
@@ -114,8 +114,18 @@ _LSQ_MESSAGES = {
 
 def _message(method: str, status: int, opts: dict, n: int) -> tuple[int, str, bool]:
     """(ier, mesg, success) of one fit, in the words of scipy's solver for ``method``."""
+    if opts is _DEFAULT_OPTIONS:  # the common case: one dict look-up
+        key = (method, status, n)
+        out = _DEFAULT_MESSAGES.get(key)
+        if out is None:
+            out = _DEFAULT_MESSAGES[key] = _cached_message(method, int(status), opts["ftol"], opts["xtol"],
+                                                           opts["gtol"], opts["max_nfev"] or 100 * (n + 1))
+        return out
     return _cached_message(method, int(status), opts["ftol"], opts["xtol"], opts["gtol"],
                            opts["max_nfev"] or 100 * (n + 1))
+
+
+_DEFAULT_MESSAGES: dict = {}  # _message's results with the default options (few: methods x statuses x P)
 
 
 @functools.lru_cache(maxsize=256)
@@ -158,7 +168,7 @@ def _input_names(xdata, inputs) -> list[str]:
         return list(xdata)
     if inputs is not None:
         return list(inputs)
-    x = np.asarray(xdata)
+    x = xdata if type(xdata) is np.ndarray else np.asarray(xdata)
     return ["x"] if x.ndim <= 1 else [f"x{i}" for i in range(x.shape[0])]
 
 
@@ -229,15 +239,23 @@ def _feasible_start(lb: np.ndarray, ub: np.ndarray) -> np.ndarray:
 
 
 _add_reduce = np.add.reduce  # ndarray.sum without its Python wrapper
+_F64 = np.dtype(np.float64)  # float64 arrays' dtype (``is``: no comparison; an equal one takes the long way)
+_SMALL = 256  # values summed as Python floats by _as_float
 
 
 def _as_float(a, check_finite: bool) -> np.ndarray:
     """``np.asarray(a, float)``, or ``np.asarray_chkfinite`` (its error and message) when checking."""
-    if not (type(a) is np.ndarray and a.dtype == np.float64):
+    if not (type(a) is np.ndarray and a.dtype is _F64):
         a = np.asarray(a, dtype=float)
-    # A finite sum means finite values (one reduction); an infinite one may be overflow: look closer.
-    if check_finite and not math.isfinite(_add_reduce(a, None)) and not np.isfinite(a).all():
-        raise ValueError("array must not contain infs or NaNs")
+    if check_finite:
+        # A finite sum means finite values; an infinite one may be overflow: look closer.  Small arrays
+        # are summed as Python floats (cheaper than a reduction; no warning on overflow or inf - inf).
+        if a.size <= _SMALL:
+            total = sum((a if a.ndim == 1 else a.ravel()).tolist())
+        else:
+            total = _add_reduce(a, None)
+        if not math.isfinite(total) and not np.isfinite(a).all():
+            raise ValueError("array must not contain infs or NaNs")
     return a
 
 
@@ -296,6 +314,8 @@ def _apply_nan_policy(xdata, ydata, sigma, nan_policy):
 
 # ----------------------------------------------------------------------------- the fit
 
+_INF_BOUNDS = (-np.inf, np.inf)  # curve_fit's default (the same object: recognised by identity)
+
 
 def curve_fit(
     f,
@@ -305,7 +325,7 @@ def curve_fit(
     sigma=None,
     absolute_sigma=False,
     check_finite=None,
-    bounds=(-np.inf, np.inf),
+    bounds=_INF_BOUNDS,
     method=None,
     jac=None,
     *,
@@ -437,13 +457,16 @@ def curve_fit(
         ydata = to_host(ydata)
     if sigma is not None:
         sigma = to_host(sigma)
-    if _is_batch(ydata):
+    if ydata.ndim == 2 if type(ydata) is np.ndarray else _is_batch(ydata):
         _check_nan_policy(nan_policy)
         return _curve_fit_batch(
             f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method, jac,
             full_output, nan_policy, opts, kwargs.get("inputs"), kwargs.get("n_threads"),
             kwargs.get("param_names"), kwargs.get("device", "cpu"),
         )
+    if not kwargs:
+        return _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
+                                 jac, full_output, nan_policy, opts, None, None)
     return _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, bounds, method,
                              jac, full_output, nan_policy, opts, kwargs.get("inputs"),
                              kwargs.get("param_names"))
@@ -454,10 +477,10 @@ _CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONV
                                               Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
                     "max_nfev": Options.max_nfev, "jit": Options.jit}
-_INF_BOUNDS = (-np.inf, np.inf)
 
 
 _UNBOUNDED: dict = {}
+_AS_GIVEN = ("vector", "rows")  # layouts whose float64 xdata is the input matrix's rows as they are
 
 
 def _unbounded(n: int) -> tuple[np.ndarray, np.ndarray]:
@@ -480,7 +503,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                       full_output, nan_policy, opts, inputs, param_names):
     # --- the number of parameters, bounds and method, as scipy determines them
     if p0 is not None:
-        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+        if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype is _F64):
             p0 = np.atleast_1d(np.asarray(p0, dtype=float))
         if p0.ndim != 1:
             raise ValueError(f"p0 must be 1-D for a single fit, got shape {p0.shape}")
@@ -489,20 +512,24 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         n = _formula_program(f, xdata, inputs, param_names).n_params
     else:
         n = _n_params_from_signature(f)
-    if bounds is _INF_BOUNDS or _is_inf_pair(bounds):
+    if bounds is _INF_BOUNDS and method is None:  # scipy's defaults: no bounds, 'lm'
         lb, ub = _unbounded(n)
-        bounded = False
+        bounded, method = False, "lm"
     else:
-        lb, ub = _prepare_bounds(bounds, n)
-        bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
+        if bounds is _INF_BOUNDS or _is_inf_pair(bounds):
+            lb, ub = _unbounded(n)
+            bounded = False
+        else:
+            lb, ub = _prepare_bounds(bounds, n)
+            bounded = bool(np.any(np.isfinite(lb) | np.isfinite(ub)))
+        if method is None:
+            method = "trf" if bounded else "lm"
+        elif method not in _METHODS:
+            raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
+        if method == "lm" and bounded:
+            raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if p0 is None:
         p0 = _feasible_start(lb, ub)
-    if method is None:
-        method = "trf" if bounded else "lm"
-    elif method not in _METHODS:
-        raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
-    if method == "lm" and bounded:
-        raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     if jac is not None and not callable(jac) and jac not in _JAC_STRINGS:
         raise ValueError("`jac` must be '2-point', '3-point', 'cs' or callable.")
     if bounded and not np.all((p0 >= lb) & (p0 <= ub)):
@@ -525,7 +552,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     if method == "lm" and ydata.size != 1 and n > ydata.size:
         raise TypeError(f"The number of func parameters={n} must not"
                         f" exceed the number of data points={ydata.size}")
-    weight, whiten = _sigma_transform(sigma, ydata.size)
+    weight, whiten = (None, None) if sigma is None else _sigma_transform(sigma, ydata.size)
 
     # --- the model: a law program (formula or traced) or the Python function
     program, layout, why, restarts, inverse = None, None, None, 0, None
@@ -542,17 +569,24 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         path = "traced" if program is not None else "python"
 
     if program is not None:
-        x = _x_matrix(xdata, program.input_names) if layout is None else layout.matrix(xdata)
-        m = x.shape[1]
-        y = ydata.ravel()
+        k = len(program.input_names)
+        if type(xdata) is np.ndarray and xdata.dtype is _F64 and (
+                layout.kind in _AS_GIVEN if layout is not None else
+                xdata.ndim == 1 and k == 1 or xdata.ndim == 2 and len(xdata) == k):
+            x = xdata  # (M,) or (k, M): the input matrix reads it as it is
+        elif layout is None:
+            x = _x_matrix(xdata, program.input_names)
+        else:
+            x = layout.matrix(xdata)
+        m = x.shape[-1]
+        y = ydata if ydata.ndim == 1 else ydata.ravel()
         if y.size != m:
             if y.size != 1:
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
             y = np.full(m, y[0])
             weight = None if weight is None else np.full(m, weight[0])
         if whiten is None:
-            res_cols = residual_columns(x, y, weight, program)
-            columns = res_cols[:program.n_columns]
+            res_cols = residual_columns(x, y, weight, program)  # the law's columns, then y (and sqrt(w))
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
             converged = sol.status in _CONVERGED_CODES
@@ -561,7 +595,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             if (not converged and sol.status != _BAD_INPUT) or (
                     converged and degenerate_one(sol.cost, sol.params, p0, sol.jtj, y, weight, inverse)):
                 first = sol
-                sol, restarts = _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol)
+                sol, restarts = _second_chance(program, res_cols[:program.n_columns], y, weight, p0, lb, ub, opts,
+                                               sol)
                 if sol is not first:
                     inverse = None
         else:
@@ -592,7 +627,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         return popt, pcov
     if program is not None:
         if whiten is None:
-            fvec, J = residuals(program, columns, y, weight, popt)
+            fvec, J = residuals(program, res_cols[:program.n_columns], y, weight, popt)
         else:
             fvec, J = _whitened_program(program, columns, y, whiten)(popt)
     else:
@@ -790,14 +825,17 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         columns = program.input_matrix(x_rows)
         sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
-        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts,
+        # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
+        inverse = free_block_inverse(sol.jtj)
+        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse,
                              n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
+        inverse = None
 
     ok = is_converged(status)
-    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma)
+    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, inverse=inverse)
     popt = np.where(ok[:, None], params, np.nan)
     pcov = np.where(ok[:, None, None], pcov, np.nan)
     warn_failures(status, stacklevel=4)
@@ -818,14 +856,18 @@ def _rows_data(y, weight, offsets, rows):
     return y[index], None if weight is None else weight[index], sub_offsets
 
 
-def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, **where):
-    """The single fits' second chance for every problem of a batch that needs it (in place)."""
+def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse, **where):
+    """The single fits' second chance for every problem of a batch that needs it (in place).
+
+    ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of ``sol.jtj``, kept current (in
+    place) for the problems whose solution changes."""
     ok = is_converged(sol.status)
     failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
     if ok.any():
         rows = np.flatnonzero(ok)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
-        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets)
+        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets,
+                          inverse=(inverse[0][rows], inverse[1][rows]))
         failed[rows[flat]] = True
     rows = np.flatnonzero(failed)
     if not rows.size:
@@ -851,6 +893,8 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
     sol.params[take], sol.cost[take], sol.status[take] = second.params[better], second.cost[better], \
         second.status[better]
     sol.jtj[take] = second.jtj[better]
+    if take.size:
+        inverse[0][take], inverse[1][take] = free_block_inverse(sol.jtj[take])
     sol.nit[take] += second.nit[better]
     sol.nfev[take] += second.nfev[better]
 

@@ -17,6 +17,7 @@ gives NaN, as numpy's ``a ** b`` does for a non-integer exponent.
 """
 from __future__ import annotations
 
+import functools
 import math
 import os
 import re
@@ -531,6 +532,8 @@ _BINARY_VALUES: dict[Op, Callable] = {
 }
 
 
+_F64 = np.dtype(np.float64)
+
 #: Inputs of at most this many points keep their hoisted columns for the next call.
 _MEMO_POINTS = 4096
 
@@ -540,48 +543,82 @@ _MEMO_POINTS = 4096
 _PARALLEL_POINTS = 200_000
 
 
-def _fill_columns(functions: list, out: np.ndarray, names: Sequence[str]) -> None:
-    """The hoisted rows of an input matrix (those after its ``names`` rows), by their functions."""
-    n, first = out.shape[1], len(names)
+def _ignoring_errors(fn: Callable) -> Callable:
+    """``fn`` run under ``np.errstate(all="ignore")``: numpy's decorator from numpy 2 on (one object,
+    thread-safe, cheaper than a ``with`` per call), a ``with`` per call before (numpy 1's decorator
+    keeps the previous state on the shared object)."""
+    if np.lib.NumpyVersion(np.__version__) >= "2.0.0":
+        return np.errstate(all="ignore")(fn)
 
-    def fill(a: int, b: int) -> None:
-        env = dict(zip(names, out[:first, a:b]))
+    @functools.wraps(fn)
+    def ignoring(*args):
         with np.errstate(all="ignore"):
-            for k, column in enumerate(functions, start=first):
-                out[k, a:b] = column(env)
+            return fn(*args)
 
+    return ignoring
+
+
+def _fill_columns(write: Callable, out: np.ndarray) -> None:
+    """The hoisted rows of an input matrix, by the program's writer (:func:`_generate_rows_writer`)."""
+    n = out.shape[1]
     workers = min(os.cpu_count() or 1, 8, n // (_PARALLEL_POINTS // 2)) if n >= _PARALLEL_POINTS else 1
     if workers <= 1:
-        fill(0, n)
+        write(out)
         return
     from concurrent.futures import ThreadPoolExecutor
 
     cuts = np.linspace(0, n, workers + 1).astype(int)
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(fill, cuts[:-1], cuts[1:]))
+        list(pool.map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
 
 
-def _column_function(e: Expr) -> Callable:
-    """``env -> value`` of a parameter-free tree: `_evaluate_expr`'s arithmetic, without its dispatch."""
-    if isinstance(e, Num):
-        value = np.float64(e.value)
-        return lambda env: value
-    if isinstance(e, Sym):
-        name = e.name
-        return lambda env: env[name]
-    fs = [_column_function(c) for c in e.children]
-    if isinstance(e, Unary):
-        f0 = fs[0]
-        return lambda env: -f0(env)
-    if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
-        fn = e.fn
-        return lambda env: _evaluate_call(fn, [f(env) for f in fs])
-    op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
-    if op in BINARY_OPS:
-        f0, f1, rule = fs[0], fs[1], _BINARY_VALUES[op]
-        return lambda env: rule(f0(env), f1(env))
-    f0, rule = fs[0], _UNARY_RULES[op][0]
-    return lambda env: rule(f0(env))
+def _generate_rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:
+    """``write(matrix)``: the hoisted ``columns`` into rows ``first, first + 1, ...`` of ``matrix`` (its
+    inputs at rows ``rows[name]``), as one generated function under ``np.errstate(all="ignore")``.
+
+    The operations are :func:`_evaluate_expr`'s, in its order (the same values, bit for bit); a
+    column's last operation, when a ufunc, writes straight into its row.  One Python frame per call
+    instead of a closure per tree node (curve_fit's per-call cost).
+    """
+    names: dict = {"_call": _evaluate_call}
+
+    def bind(value, prefix: str) -> str:
+        key = f"{prefix}{len(names)}"
+        names[key] = value
+        return key
+
+    def ufunc_of(e: Expr):
+        if isinstance(e, Unary):
+            return np.negative
+        if isinstance(e, Binary) or (isinstance(e, Call) and e.fn in _FUNCTION_OPS):
+            op = _OPERATOR_OPS[e.op] if isinstance(e, Binary) else _FUNCTION_OPS[e.fn]
+            rule = _BINARY_VALUES[op] if op in BINARY_OPS else _UNARY_RULES[op][0]
+            return rule
+        return None
+
+    def source(e: Expr) -> str:
+        if isinstance(e, Num):
+            return bind(np.float64(e.value), "c")
+        if isinstance(e, Sym):
+            return f"m[{rows[e.name]}]"
+        args = ", ".join(source(c) for c in e.children)
+        if isinstance(e, Unary):
+            return f"(-{args})"
+        if isinstance(e, Call) and e.fn not in _FUNCTION_OPS:
+            return f"_call({e.fn!r}, [{args}])"
+        return f"{bind(ufunc_of(e), 'f')}({args})"
+
+    lines = []
+    for k, e in enumerate(columns, start=first):
+        rule = ufunc_of(e)
+        if isinstance(rule, np.ufunc) and rule.nin == len(e.children):
+            args = ", ".join(source(c) for c in e.children)
+            lines.append(f"    {bind(rule, 'f')}({args}, m[{k}])")  # the ufunc's out, positional
+        else:
+            lines.append(f"    m[{k}] = {source(e)}")
+    code = "def write(m):\n" + ("\n".join(lines) or "    pass") + "\n"
+    exec(compile(code, "<lawfit hoisted rows>", "exec"), names)
+    return _ignoring_errors(names["write"])
 
 
 # --------------------------------------------------------------------------
@@ -818,7 +855,7 @@ class Program:
     columns: list[Expr]
     max_stack: int
     formula: str
-    _hoisted_memo = None  # (input bytes, hoisted rows) of the last small input_matrix call; not a field
+    _hoisted_memo = None  # (input bytes, hoisted rows or None) of the last small input_matrix call; not a field
 
     @property
     def n_params(self) -> int:
@@ -871,9 +908,10 @@ class Program:
         ndarray of float64, shape (n_columns, n_points), C-contiguous
         """
         names = self.input_names
-        rows: list
-        if type(x) is np.ndarray and x.dtype == np.float64 and x.ndim == 2 and x.shape[0] == len(names):
-            rows, n = list(x), x.shape[1]  # the common case, ready as it is
+        rows: list | np.ndarray
+        if type(x) is np.ndarray and (x.dtype is _F64 or x.dtype == _F64) and (
+                x.ndim == 2 and x.shape[0] == len(names) or x.ndim == 1 and len(names) == 1):
+            rows, n = x, x.shape[-1]  # the common case, ready as it is: (n_inputs, n) or one input (n,)
         elif isinstance(x, Mapping):
             missing = [n for n in names if n not in x]
             if missing:
@@ -890,31 +928,49 @@ class Program:
             if x.ndim != 2 or x.shape[0] != len(names):
                 raise ValueError(
                     f"expected {len(names)} input row(s) ({', '.join(names)}), got shape {x.shape}")
-            rows, n = list(x), x.shape[1]
+            rows, n = x, x.shape[1]
         if out is None:
-            out = np.empty((self.n_columns, n))
-        for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
-            out[k] = r
-        if self.n_columns > len(names):
-            k = len(names)
+            out = np.empty((len(self.columns), n))
+        first = len(names)
+        if type(rows) is np.ndarray:
+            out[:first] = rows
+            key = rows  # its bytes are those of out[:first]
+        else:
+            for k, r in enumerate(rows):  # straight into the matrix: no stacked intermediate
+                out[k] = r
+            key = out[:first]
+        if len(self.columns) > first:
             if n > _MEMO_POINTS:
-                _fill_columns(self._column_functions, out, names)
+                _fill_columns(self._rows_writer, out)
                 return out
             # One law fitted again and again on the same x (curve_fit in a loop): the hoisted
-            # rows of the last small input, reused when the inputs are the same bytes.
-            key = out[:k].tobytes()
+            # rows of a small input seen twice in a row are kept, and reused while the inputs
+            # are the same bytes (an input seen once costs no copy).
+            key = key.tobytes()
             memo = self._hoisted_memo
             if memo is not None and memo[0] == key:
-                out[k:] = memo[1]
+                if memo[1] is not None:
+                    out[first:] = memo[1]
+                    return out
+                self._rows_writer(out)  # small: on this thread
+                self._hoisted_memo = (key, out[first:].copy())
                 return out
-            _fill_columns(self._column_functions, out, names)
-            self._hoisted_memo = (key, out[k:].copy())
+            self._rows_writer(out)
+            self._hoisted_memo = (key, None)
         return out
 
+    def __getstate__(self) -> dict:
+        """Pickled without the generated writer (made again, on first use, where it is unpickled)."""
+        state = self.__dict__.copy()
+        state.pop("_rows_writer", None)
+        return state
+
     @cached_property
-    def _column_functions(self) -> list:
-        """The hoisted columns as functions of the inputs (built once per program)."""
-        return [_column_function(e) for e in self.columns[len(self.input_names):]]
+    def _rows_writer(self) -> Callable:
+        """The hoisted rows' writer (:func:`_generate_rows_writer`), generated once per program."""
+        first = len(self.input_names)
+        rows = {name: k for k, name in enumerate(self.input_names)}
+        return _generate_rows_writer(self.columns[first:], rows, first)
 
     def evaluate(self, params, x) -> tuple[np.ndarray, np.ndarray]:
         """Value and parameter gradient at every point (numpy reference).

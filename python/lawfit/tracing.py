@@ -700,16 +700,27 @@ def _callable_key(f, depth: int = 0):
 # id -> (function, code, defaults, ((name, value), ...), key).  The key is
 # reused while the same objects are bound (identity checks, no freezing).
 _KEY_MEMO: "OrderedDict[int, tuple]" = OrderedDict()
+_F64 = np.dtype(np.float64)
 _IMMUTABLE = _SCALARS + (np.generic, types.ModuleType, type, types.BuiltinFunctionType, np.ufunc)
+
+
+def _memo_entry(f):
+    """``f``'s :data:`_KEY_MEMO` entry while its bindings are the same objects, else None."""
+    memo = _KEY_MEMO.get(id(f))
+    if memo is not None and memo[0] is f and f.__code__ is memo[1] and f.__defaults__ is memo[2]:
+        g = f.__globals__
+        for name, v in memo[3]:
+            if g.get(name, _MISSING) is not v:
+                return None
+        return memo
+    return None
 
 
 def _memo_key(f):
     """:func:`_callable_key`, from :data:`_KEY_MEMO` when ``f``'s bindings are the same objects."""
-    memo = _KEY_MEMO.get(id(f))
-    if memo is not None and memo[0] is f and f.__code__ is memo[1] and f.__defaults__ is memo[2]:
-        g = f.__globals__
-        if all(g.get(name, _MISSING) is v for name, v in memo[3]):
-            return memo[4]
+    memo = _memo_entry(f)
+    if memo is not None:
+        return memo[4]
     key = _callable_key(f)
     if (type(f) is types.FunctionType and f.__closure__ is None and f.__kwdefaults__ is None
             and all(isinstance(d, _SCALARS) for d in f.__defaults__ or ())):
@@ -717,7 +728,8 @@ def _memo_key(f):
         bound = tuple((name, g.get(name, _MISSING)) for name in _global_names(f.__code__))
         if all(v is _MISSING or isinstance(v, _IMMUTABLE) for _, v in bound):
             with _LOCK:
-                _KEY_MEMO[id(f)] = (f, f.__code__, f.__defaults__, bound, key)
+                # the last element: this key's traces by layout (traced_model), without hashing the key
+                _KEY_MEMO[id(f)] = (f, f.__code__, f.__defaults__, bound, key, {})
                 while len(_KEY_MEMO) > _CACHE_SIZE:
                     _KEY_MEMO.popitem(last=False)
     return key
@@ -738,33 +750,42 @@ def traced_model(func: Callable, xdata, p0, n_points: int | None = None) -> Trac
     a model that cannot be traced comes back with ``program=None`` and the
     reason in ``why``.
     """
-    if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype == np.float64):
+    if not (type(p0) is np.ndarray and p0.ndim == 1 and p0.dtype is _F64):
         p0 = np.asarray(p0, dtype=np.float64).ravel()
     try:
         kind, n, keys, orient = _layout_candidates(xdata, n_points)
     except TraceError as exc:
         return Traced(None, None, str(exc))
-    try:
-        key = (_memo_key(func), kind, n, keys, orient, p0.size)
-        hash(key)
-    except Exception:  # noqa: BLE001 - an unhashable closure value: trace every call
-        key = None
-    if key is not None:
-        hit = _CACHE.get(key)
+    where = (kind, n, keys, orient, p0.size)
+    memo = _memo_entry(func)
+    if memo is not None:  # the key's traces by layout: no hash of the key (its code object)
+        hit = memo[5].get(where)
         if hit is not None:
             return hit
     try:
-        program, layout = _trace_layout(func, xdata, p0.size, n_points)
-        why = _disagreement(func, program, layout, xdata, p0)
-        traced = Traced(program, layout) if why is None else Traced(None, None, why)
-    except TraceError as exc:
-        traced = Traced(None, None, str(exc))
-    if key is not None:
-        with _LOCK:
-            _CACHE[key] = traced
-            while len(_CACHE) > _CACHE_SIZE:
-                _CACHE.popitem(last=False)
-    return traced
+        key = (_memo_key(func),) + where
+        hit = _CACHE.get(key)
+    except Exception:  # noqa: BLE001 - an unhashable closure value: trace every call
+        key = hit = None
+    if hit is None:
+        try:
+            program, layout = _trace_layout(func, xdata, p0.size, n_points)
+            why = _disagreement(func, program, layout, xdata, p0)
+            hit = Traced(program, layout) if why is None else Traced(None, None, why)
+        except TraceError as exc:
+            hit = Traced(None, None, str(exc))
+        if key is not None:
+            with _LOCK:
+                _CACHE[key] = hit
+                while len(_CACHE) > _CACHE_SIZE:
+                    _CACHE.popitem(last=False)
+    memo = _memo_entry(func) if key is not None else None
+    if memo is not None:
+        by_layout = memo[5]
+        if len(by_layout) >= 64:  # layouts include the data's shape: keep a few
+            by_layout.clear()
+        by_layout[where] = hit
+    return hit
 
 
 def trace(f: Callable, xdata, p0=None) -> Program:

@@ -222,3 +222,69 @@ def test_runaway_tells_a_bound_from_a_term_that_ran_away():
     upper = np.array([20.0, np.inf, 3.0, np.inf, 3.0])
     assert runaway(params, start).tolist() == [True, True, True]  # unbounded: every plateau is refused
     assert runaway(params, start, lower, upper).tolist() == [True, True, False]
+
+
+def _same(a, b):
+    """Bit-identical results: arrays by their bytes, dicts and tuples item by item."""
+    if isinstance(a, np.ndarray):
+        return isinstance(b, np.ndarray) and a.shape == b.shape and a.tobytes() == b.tobytes()
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (tuple, list)):
+        return len(a) == len(b) and all(_same(u, v) for u, v in zip(a, b))
+    return a == b
+
+
+@pytest.mark.parametrize("formula", [False, True])
+def test_a_cached_call_gives_the_uncached_results(formula):
+    # The first call traces (or compiles) the model and computes the hoisted rows; later calls take the
+    # program from the caches, the hoisted rows of an input seen twice in a row from the program's memo.
+    # Every call, and every output (popt, pcov, infodict, mesg, ier), is the same bits.
+    from lawfit import tracing
+    from lawfit.engine.options import Options
+    from lawfit.formula import compile_law
+
+    rng = np.random.default_rng(11)
+    x = np.sort(10 ** rng.uniform(0, 3, 40))
+    y = power(x, 3.0, 0.5, 1.0) * (1 + 0.01 * rng.standard_normal(40))
+    f = "a*x**-b + c" if formula else (lambda x, a, b, c: a * x**-b + c)  # a new function: traced afresh
+    calls = [lambda: lawfit.curve_fit(f, x, y, p0=[2.0, 0.4, 0.8], full_output=True),
+             lambda: lawfit.curve_fit(f, x.copy(), y.copy(), p0=np.array([2.0, 0.4, 0.8]), full_output=True),
+             lambda: lawfit.curve_fit(f, list(x), list(y), p0=(2.0, 0.4, 0.8), full_output=True)]
+    first = calls[0]()
+    assert first[2]["path"] == ("formula" if formula else "traced")
+    for call in calls * 2:
+        assert _same(call(), first)
+    # a fresh program (no caches at all): the same bits again
+    program = compile_law("a*x**-b + c", inputs=["x"])
+    assert program._hoisted_memo is None
+    cols = single.residual_columns(x, y, None, program)
+    sol = single.solve_program(program, cols, y, None, np.array([2.0, 0.4, 0.8]), np.full(3, -np.inf),
+                               np.full(3, np.inf), ftol=Options.ftol, xtol=Options.xtol, gtol=Options.gtol,
+                               max_nfev=Options.max_nfev)
+    assert sol.params.tobytes() == first[0].tobytes()
+    if not formula:
+        assert len(tracing._CACHE) > 0
+
+
+def test_batch_inverse_reuse_gives_the_same_singular_test_and_covariance():
+    # A batch inverts each J^T J once (free_block_inverse) for the singular test and the covariance:
+    # both give what they give with their own inversions, on regular, singular and non-finite matrices.
+    from lawfit.engine.covariance import free_block_inverse, scaled_covariance
+    from lawfit.engine.retry import singular
+
+    rng = np.random.default_rng(3)
+    J = rng.standard_normal((40, 30, 4)) * 10.0 ** rng.uniform(-3, 3, (40, 1, 4))
+    J[5, :, 3] = J[5, :, 0] * 2.0  # collinear columns
+    J[6, :, 2] = 0.0  # a parameter without effect
+    jtj = np.einsum("kmi,kmj->kij", J, J)
+    jtj[7, 0, 1] = jtj[7, 1, 0] = np.nan
+    inverse = free_block_inverse(jtj)
+    assert singular(jtj, inverse).tolist() == singular(jtj).tolist()
+    assert singular(jtj)[5]
+    cost, sizes = rng.uniform(0.1, 1.0, 40), np.full(40, 30)
+    for absolute in (False, True):
+        for rule in ("inf", "pinv"):
+            a = scaled_covariance(jtj, cost, sizes, 4, absolute, rule, inverse=inverse)
+            b = scaled_covariance(jtj, cost, sizes, 4, absolute, rule)
+            assert a[0].tobytes() == b[0].tobytes() and a[1].tolist() == b[1].tolist()

@@ -1,6 +1,7 @@
 """Formula parsing, compilation, the numpy reference evaluator and tracing."""
 import math
 import re
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -567,9 +568,55 @@ def test_input_matrix_reuses_hoisted_columns_only_for_the_same_inputs():
     assert prog.n_columns == 2
     x = np.linspace(1.0, 10.0, 40)
     first = prog.input_matrix(x).copy()
+    assert prog._hoisted_memo[1] is None  # an input seen once is not copied
     np.testing.assert_array_equal(prog.input_matrix(x), first)
+    assert prog._hoisted_memo[1] is not None  # seen twice in a row: kept
+    np.testing.assert_array_equal(prog.input_matrix(x), first)  # from the memo
+    assert prog.input_matrix(x.copy()).tobytes() == first.tobytes()  # the same bytes, another array
     x[3] = 5.5  # the same array, changed
     again = prog.input_matrix(x)
     assert again[1, 3] == np.log(5.5) and again[0, 3] == 5.5
     other = prog.input_matrix(np.full(40, 2.0))
     np.testing.assert_array_equal(other[1], np.log(np.full(40, 2.0)))
+
+
+@pytest.mark.parametrize("law", [
+    "a*x**(-b) + c",                       # log(x), written straight into its row
+    "E + A/N**alpha + B/D**beta",          # -log(N), -log(D): a negation's last step
+    "a*exp(-x/3) + b*sqrt(x + 1) + c*x**2.5",
+    "a*where(greater(x, 2), log(x), x) + b",  # a call that is no ufunc: assigned
+    "a*minimum(x, 3) + b*log1p(x)",
+])
+@pytest.mark.parametrize("points", [1, 40, 5000, 250_000])  # 250k: filled on threads
+def test_hoisted_rows_equal_the_columns_values(law, points):
+    # Each hoisted row is its column's value (the reference evaluator's, a temporary), bit for bit,
+    # whether its last operation writes into the row or the value is assigned.
+    from lawfit.formula import _evaluate_expr
+
+    inputs = ["N", "D"] if "N" in law else ["x"]
+    prog = compile_law(law, inputs=inputs)
+    assert prog.n_columns > len(inputs)
+    rng = np.random.default_rng(points)
+    x = 10 ** rng.uniform(-1, 4, (len(inputs), points))
+    x[0, 0] = 0.0  # log(0), 0**-b: no warning from the hoisted rows
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = prog.input_matrix(x)
+    env = dict(zip(inputs, x))
+    with np.errstate(all="ignore"):
+        for k, column in enumerate(prog.columns[len(inputs):], start=len(inputs)):
+            want = np.broadcast_to(_evaluate_expr(column, env), (points,))
+            assert got[k].tobytes() == np.ascontiguousarray(want).tobytes(), column.to_formula()
+
+
+def test_a_used_program_pickles_and_computes_the_same_rows():
+    # The hoisted rows' writer is generated code cached on the program: left out of its pickle
+    # (dask ships programs to workers) and generated again where the program is unpickled.
+    import copy
+    import pickle
+
+    prog = compile_law("E + A/N**alpha + B/D**beta", inputs=["N", "D"])
+    x = 10 ** np.random.default_rng(1).uniform(7, 12, (2, 40))
+    first = prog.input_matrix(x).copy()
+    for other in (pickle.loads(pickle.dumps(prog)), copy.deepcopy(prog)):
+        assert other.input_matrix(x).tobytes() == first.tobytes()

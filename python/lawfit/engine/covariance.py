@@ -21,6 +21,7 @@ from . import native as _core
 # Scaled Cholesky pivots below this go to the rank-revealing path: far above
 # the singular-value cut-off, so every matrix the cut-off would truncate does.
 _MIN_PIVOT = 1e-10
+_multiply = np.multiply
 
 
 def pinv_jtj(jtj: np.ndarray, n_points: np.ndarray | int, inverse: tuple | None = None) -> np.ndarray:
@@ -100,7 +101,7 @@ def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
 
 def scaled_covariance(
     jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool,
-    undetermined: str = "inf",
+    undetermined: str = "inf", inverse: tuple | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Covariance per problem (no fixed parameters: ``n_free`` is P) and a mask of problems
     where it could not be estimated (:func:`parameter_covariance`; inf there, as curve_fit).
@@ -109,7 +110,8 @@ def scaled_covariance(
     depend on (a zero column of J): ``"inf"`` makes the whole matrix inf, as
     leastsq's inverse of R does ('lm'); ``"pinv"`` keeps the pseudo-inverse,
     whose rows and columns for that parameter are 0, as scipy's 'trf' and
-    'dogbox' do (no warning then).
+    'dogbox' do (no warning then).  ``inverse``: :func:`free_block_inverse` of the (K, P, P) ``jtj``
+    when the caller has it.
     """
     if n_free != np.shape(jtj)[-1]:
         raise ValueError(f"scaled_covariance has no fixed parameters: n_free ({n_free}) must be P")
@@ -118,7 +120,7 @@ def scaled_covariance(
     flat = jtj.reshape((-1,) + jtj.shape[-2:])
     n = np.broadcast_to(np.asarray(n_points), lead).reshape(-1)
     pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
-                                None, absolute_sigma)
+                                None, absolute_sigma, inverse if jtj.ndim == 3 else None)
     if undetermined == "pinv":
         finite_jtj = np.isfinite(flat).all(axis=(-2, -1))
         pcov[np.isnan(pcov) & finite_jtj[:, None, None]] = 0.0
@@ -174,8 +176,7 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
 
 def scaled_inverse(jtj: np.ndarray) -> tuple:
     """The core's scaled Cholesky inverse of one J^T J (P, P): ``(inv (1, P, P), ok (1,))``."""
-    P = jtj.shape[-1]
-    return _core.covariance(jtj.reshape(1, P, P), _MIN_PIVOT)
+    return _core.covariance(jtj[None], _MIN_PIVOT)
 
 
 def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigma: bool,
@@ -193,7 +194,7 @@ def single_covariance(jtj: np.ndarray, cost: float, n_points: int, absolute_sigm
         if ok[0]:
             pcov = inv[0]
             if not absolute_sigma:
-                pcov *= 2.0 * cost / (n_points - P)
+                _multiply(pcov, 2.0 * cost / (n_points - P), pcov)  # pcov *= ..., without the operator's overhead
             return pcov, False
     pcov, bad = scaled_covariance(jtj, cost, n_points, P, absolute_sigma, undetermined)
     return pcov, bool(bad)

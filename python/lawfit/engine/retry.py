@@ -41,19 +41,22 @@ SINGULAR = 1e-13  # smallest eigenvalue of the scaled J^T J at or below this: si
 _add_reduce, _dot = np.add.reduce, np.dot  # without ndarray methods' Python wrappers (single fits)
 
 
-def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True) -> np.ndarray:
+def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True,
+               inverse: tuple | None = None) -> np.ndarray:
     """Which converged fits sit on a plateau (see the module docstring), (K,) bool.
 
     ``cost`` (K,) is 1/2 the weighted sum of squares at ``params`` (K, P),
     ``jtj`` (K, P, P) J^T W J there, ``p0`` (K, P) the starts; problem k owns
     ``y[offsets[k]:offsets[k+1]]`` (weights ``weight`` or None).  ``collinear=False`` leaves out
-    :func:`singular`'s test.
+    :func:`singular`'s test; ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of
+    ``jtj`` when the caller has it (the covariance's).
     """
     cost = np.asarray(cost, dtype=float)
     K, P = np.shape(params)
     c2 = 2.0 * cost
     if K == 1:
         return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight,
+                                        None if inverse is None else (inverse[0][:1], inverse[1][:1]),
                                         collinear=collinear)])
     w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
     law = np.repeat(np.arange(K), np.diff(offsets))
@@ -65,10 +68,10 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True
     scale = np.maximum(np.abs(params), np.abs(p0))
     col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
     dead = ((col2 * scale * scale <= (_NO_EFFECT * _NO_EFFECT) * c2[:, None]) & (scale > 0)).any(axis=1)
-    return flat | dead | (singular(jtj) if collinear else False)
+    return flat | dead | (singular(jtj, inverse) if collinear else False)
 
 
-def singular(jtj) -> np.ndarray:
+def singular(jtj, inverse: tuple | None = None) -> np.ndarray:
     """Which J^T J (K, P, P) are numerically singular, (K,) bool: the smallest eigenvalue of the
     Jacobi-scaled matrix ``D^-1 J^T J D^-1`` (``D = sqrt(diag)``, a correlation-like matrix with unit
     diagonal) at most :data:`SINGULAR`.
@@ -76,6 +79,8 @@ def singular(jtj) -> np.ndarray:
     Parameters without any effect (a zero column, :func:`degenerate`'s other test) are left out.
     Fast path: where the core's scaled Cholesky succeeds, ``lambda_min >= 1 / trace(C^-1)`` and
     ``trace(C^-1) = sum(inv_ii * jtj_ii)`` settles most matrices without an eigen-decomposition.
+    ``inverse``: :func:`~lawfit.engine.covariance.free_block_inverse` of ``jtj`` when the caller has it
+    (that of a non-finite matrix is not read).
     """
     jtj = np.ascontiguousarray(jtj, dtype=float)
     K = jtj.shape[0]
@@ -85,8 +90,11 @@ def singular(jtj) -> np.ndarray:
     diag = np.diagonal(jtj, axis1=-2, axis2=-1)
     finite = np.isfinite(jtj).all(axis=(1, 2))
     live = diag > 0
-    inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0))
-    trace = (np.diagonal(inv, axis1=-2, axis2=-1) * diag).sum(axis=1)
+    inv, ok = free_block_inverse(np.where(finite[:, None, None], jtj, 0.0)) if inverse is None else inverse
+    # only where the inversion succeeded (elsewhere the core leaves the output unwritten: no arithmetic on it)
+    products = np.zeros_like(diag)
+    np.multiply(np.diagonal(inv, axis1=-2, axis2=-1), diag, out=products, where=(ok & finite)[:, None])
+    trace = products.sum(axis=1)
     doubt = finite & ~(ok & (trace * SINGULAR < 1.0))
     for k in np.flatnonzero(doubt):
         keep = live[k]
@@ -107,17 +115,29 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
     """
     s = 2.0 * cost
     floor = (_NO_EFFECT * _NO_EFFECT) * s
-    diag = jtj.ravel()[:: p0.size + 1].tolist()
-    for a, b, col2 in zip(params.tolist(), p0.tolist(), diag):
-        scale = max(abs(a), abs(b))
+    diag = []  # of J^T J, read in Python from one conversion
+    for i, (a, b, row) in enumerate(zip(params.tolist(), p0.tolist(), jtj.tolist())):
+        col2 = row[i]
+        diag.append(col2)
+        a, b = abs(a), abs(b)
+        scale = b if b > a else a  # max(a, b)
         if scale > 0 and col2 * scale * scale <= floor:
             return True
-    if collinear and _singular_one(jtj, diag, inverse):
-        return True
+    if collinear:  # singular(), settled by the scaled inverse's trace where it can be
+        inv, ok = scaled_inverse(jtj) if inverse is None else inverse
+        settled = False
+        if ok[0]:
+            rows = inv.tolist()[0]  # one conversion; the diagonal read in Python
+            trace = 0
+            for i, d in enumerate(diag):
+                trace += rows[i][i] * d
+            settled = trace * SINGULAR < 1.0
+        if not settled and singular(jtj.reshape(1, len(diag), len(diag)))[0]:
+            return True
     # The first and last points alone bound the constant's sum of squares from below (a subset's
     # about its own mean is at most the whole's): most fits are told apart from a constant here.
     if y.size > 1:
-        a, b = float(y[0]), float(y[-1])
+        a, b = y.item(0), y.item(-1)
         wa, wb = (1.0, 1.0) if weight is None else (float(weight[0]), float(weight[-1]))
         if wa > 0 and wb > 0 and s < (a - b) * (a - b) * (wa * wb / (wa + wb)) * (1.0 - 1e-7):
             return False
@@ -133,18 +153,6 @@ def degenerate_one(cost: float, params: np.ndarray, p0: np.ndarray, jtj: np.ndar
         if total > 0 and s >= total * (1.0 - _CONSTANT_RTOL):
             return True
     return False
-
-
-def _singular_one(jtj: np.ndarray, diag: list, inverse: tuple | None) -> bool:
-    """:func:`singular` of one (P, P) matrix (diagonal ``diag``), settled by the scaled inverse's trace
-    where it can be."""
-    P = len(diag)
-    inv, ok = scaled_inverse(jtj) if inverse is None else inverse
-    if ok[0]:
-        trace = sum([a * b for a, b in zip(inv.ravel()[:: P + 1].tolist(), diag)])
-        if trace * SINGULAR < 1.0:
-            return False
-    return bool(singular(jtj.reshape(1, P, P))[0])
 
 
 def runaway(params, p0, lower=None, upper=None) -> np.ndarray:

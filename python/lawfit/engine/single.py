@@ -40,6 +40,7 @@ _CONVERGED = frozenset(int(s) for s in (_core.Status.CONVERGED_FTOL, _core.Statu
                                         _core.Status.CONVERGED_FTOL_XTOL, _core.Status.CONVERGED_GTOL))
 _MAX_EVALUATIONS = int(_core.Status.MAX_EVALUATIONS)
 _RESIDUAL_CODE: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_LAST_RESIDUAL: tuple = (lambda: None, None)  # (weak reference to a program, its residual codes)
 
 
 @dataclass
@@ -57,10 +58,14 @@ class SingleSolution:
 
 def _residual_code(program, weighted: bool) -> np.ndarray:
     """The law's code, then ``- y`` (column n) and, weighted, ``* sqrt(w)`` (column n + 1)."""
-    per_program = _RESIDUAL_CODE.get(program)
-    if per_program is None:
-        per_program = _RESIDUAL_CODE[program] = {}
-    code = per_program.get(weighted)
+    global _LAST_RESIDUAL
+    ref, per_program = _LAST_RESIDUAL
+    if ref() is not program:  # not the last call's program (a weak reference's call is cheaper than a lookup)
+        per_program = _RESIDUAL_CODE.get(program)
+        if per_program is None:
+            per_program = _RESIDUAL_CODE[program] = [None, None]
+        _LAST_RESIDUAL = (weakref.ref(program), per_program)
+    code = per_program[weighted]
     if code is None:
         n = program.n_columns
         tail = [[_INPUT, n], [_SUB, 0]] + ([[_INPUT, n + 1], [_MUL, 0]] if weighted else [])
@@ -75,11 +80,13 @@ def residual_columns(columns: np.ndarray, y: np.ndarray, weight: np.ndarray | No
     With ``program``, ``columns`` are its raw inputs, and the law's columns are
     computed into the matrix (``program.input_matrix``) without a copy.
     """
-    n, m = columns.shape if program is None else (program.n_columns, columns.shape[-1])
-    out = np.empty((n + 1 + (weight is not None), m))
     if program is None:
+        n, m = columns.shape
+        out = np.empty((n + 1 + (weight is not None), m))
         out[:n] = columns
     else:
+        n = len(program.columns)  # program.n_columns
+        out = np.empty((n + 1 + (weight is not None), columns.shape[-1]))
         program.input_matrix(columns, out=out[:n])
     out[n] = y
     if weight is not None:
@@ -94,6 +101,7 @@ def residuals(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarray | 
                           residual_columns(columns, y, weight), np.ascontiguousarray(params, dtype=np.float64))
 
 
+@functools.lru_cache(maxsize=64)
 def _tolerances(ftol: float, xtol: float, polish: bool) -> tuple[float, float, bool]:
     if not polish:
         return ftol, xtol, False
@@ -101,10 +109,12 @@ def _tolerances(ftol: float, xtol: float, polish: bool) -> tuple[float, float, b
     return ft, xt, (ft, xt) != (ftol, xtol)
 
 
-def _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish) -> SingleSolution:
-    """``run(p0, lower, upper, ftol, xtol, gtol, max_nfev)`` -> the core's tuple, with the finish."""
+def _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish, first=None) -> SingleSolution:
+    """``run(p0, lower, upper, ftol, xtol, gtol, max_nfev)`` -> the core's tuple, with the finish.
+
+    ``first``: the result of the first run, when the caller made it."""
     ft, xt, tighter = _tolerances(ftol, xtol, polish)
-    x, cost, nit, nfev, status, jtj = run(p0, lower, upper, ft, xt, gtol, max_nfev)
+    x, cost, nit, nfev, status, jtj = run(p0, lower, upper, ft, xt, gtol, max_nfev) if first is None else first
     if tighter and status == _MAX_EVALUATIONS:
         # Did the scipy-equivalent run (a prefix of this one) converge?
         loose = run(p0, lower, upper, ftol, xtol, gtol, max_nfev)
@@ -130,10 +140,16 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
-    if columns.shape[0] != code_columns(program, weight):
+    if columns.shape[0] != len(program.columns) + 1 + (weight is not None):  # code_columns(), inline
         columns = residual_columns(columns, y, weight)
-    run = functools.partial(_core.solve_single, code, program.consts, program.n_params, columns)
-    return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish)
+    consts, n_params = program.consts, len(program.param_names)
+    ft, xt, tighter = _tolerances(ftol, xtol, polish)
+    first = _core.solve_single(code, consts, n_params, columns, p0, lower, upper, ft, xt, gtol, max_nfev)
+    status = first[4]
+    if tighter and status == _MAX_EVALUATIONS:  # the finish's fallbacks
+        run = functools.partial(_core.solve_single, code, consts, n_params, columns)
+        return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, polish, first)
+    return SingleSolution(first[0], float(first[1]), int(first[2]), int(first[3]), int(status), first[5], tighter)
 
 
 def code_columns(program, weight) -> int:
