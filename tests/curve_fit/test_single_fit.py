@@ -285,6 +285,7 @@ def test_batch_inverse_reuse_gives_the_same_singular_test_and_covariance():
     cost, sizes = rng.uniform(0.1, 1.0, 40), np.full(40, 30)
     for absolute in (False, True):
         for rule in ("inf", "pinv"):
-            a = scaled_covariance(jtj, cost, sizes, 4, absolute, rule, inverse=inverse)
+            # the covariance takes the inverse's matrices over (no copy): a fresh copy per call here
+            a = scaled_covariance(jtj, cost, sizes, 4, absolute, rule, inverse=(inverse[0].copy(), inverse[1]))
             b = scaled_covariance(jtj, cost, sizes, 4, absolute, rule)
             assert a[0].tobytes() == b[0].tobytes() and a[1].tolist() == b[1].tolist()
