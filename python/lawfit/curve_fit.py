@@ -866,8 +866,9 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
     if ok.any():
         rows = np.flatnonzero(ok)
         y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
-        flat = degenerate(sol.cost[rows], sol.params[rows], p0[rows], sol.jtj[rows], y_rows, w_rows, sub_offsets,
-                          inverse=(inverse[0][rows], inverse[1][rows]))
+        every = slice(None) if rows.size == len(ok) else rows  # all converged: views, not (K, P, P) copies
+        flat = degenerate(sol.cost[every], sol.params[every], p0[every], sol.jtj[every], y_rows, w_rows, sub_offsets,
+                          inverse=(inverse[0][every], inverse[1][every]))
         failed[rows[flat]] = True
     rows = np.flatnonzero(failed)
     if not rows.size:

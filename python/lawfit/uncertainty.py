@@ -43,6 +43,7 @@ import numpy as np
 
 from .engine.core import evaluate_points
 from .engine.covariance import free_block_inverse, free_block_pinv, inverse_diagonals, parameter_covariance
+from .engine.data import segment_sum, segment_tss
 from .status import LawfitWarning
 from .formula import Program, compile_law
 
@@ -188,55 +189,8 @@ def _segment_outer(a: np.ndarray, b: np.ndarray, offsets: np.ndarray) -> np.ndar
     P = a.shape[1]
     out = np.empty((len(offsets) - 1, P, P))
     for i in range(P):
-        out[:, i, :] = _segment_sum(a[:, i, None] * b, offsets)
+        out[:, i, :] = segment_sum(a[:, i, None] * b, offsets)
     return out
-
-
-def _segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` (M, ...) over every law's points, (L, ...); 0 for empty laws.
-
-    Each law's points are summed on their own (``np.add.reduceat``), not as
-    differences of one running sum, which would cost digits in later laws.
-    """
-    out = np.zeros((len(offsets) - 1,) + values.shape[1:])
-    nonempty = np.flatnonzero(np.diff(offsets) > 0)
-    if nonempty.size:
-        out[nonempty] = np.add.reduceat(values, offsets[nonempty], axis=0)
-    return out
-
-
-#: Points per slice of :func:`_segment_tss`: its temporaries stay small enough to be
-#: reused from the heap instead of fresh pages (a page fault per 4 KiB costs more than
-#: the arithmetic on 800,000 points).
-_TSS_SLICE_POINTS = 65_536
-
-
-def _segment_tss(y: np.ndarray, w: np.ndarray | None, offsets: np.ndarray) -> np.ndarray:
-    """Per-law (weighted) total sum of squares about the (weighted) mean, (L,).
-
-    Computed over slices of whole laws (each law's sums are the same whatever the
-    slicing, so the values are too).
-    """
-    L = len(offsets) - 1
-    tss = np.zeros(L)
-    lo = 0
-    while lo < L:
-        hi = max(lo + 1, int(np.searchsorted(offsets, offsets[lo] + _TSS_SLICE_POINTS, side="right")) - 1)
-        hi = min(hi, L)
-        off = offsets[lo:hi + 1] - offsets[lo]
-        ys = y[offsets[lo]:offsets[hi]]
-        counts = np.diff(off)
-        if w is None:  # unweighted: no products with ones
-            ybar = _segment_sum(ys, off) / counts
-            dev = ys - np.repeat(ybar, counts)
-            tss[lo:hi] = _segment_sum(dev * dev, off)
-        else:
-            ws = w[offsets[lo]:offsets[hi]]
-            ybar = _segment_sum(ws * ys, off) / _segment_sum(ws, off)
-            dev = ys - np.repeat(ybar, counts)
-            tss[lo:hi] = _segment_sum(ws * dev * dev, off)
-        lo = hi
-    return tss
 
 
 def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse=None) -> np.ndarray:
@@ -309,7 +263,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse
     indefinite = list(np.flatnonzero(bad))
     few_inside = []
     if fit.loss == "huber":
-        inside = _segment_sum((z <= 1.0).astype(float), offsets)
+        inside = segment_sum((z <= 1.0).astype(float), offsets)
         few_inside = list(np.flatnonzero(ok & ~bad & (inside < 0.5 * fit.data.n_points)))
     if few_inside:
         warnings.warn(
@@ -369,9 +323,9 @@ def goodness_of_fit(fit) -> dict:
             rss = 2.0 * np.asarray(fit.cost, dtype=float)
         else:
             r = _point_terms(fit)[0]
-            rss = _segment_sum(r * r if w is None else w * r * r, offsets)
-        tss = _segment_tss(yt, w, offsets)
-        log_w = 0.0 if w is None else 0.5 * _segment_sum(np.log(w), offsets)  # unweighted: sum log w = 0
+            rss = segment_sum(r * r if w is None else w * r * r, offsets)
+        tss = segment_tss(yt, w, offsets)
+        log_w = 0.0 if w is None else 0.5 * segment_sum(np.log(w), offsets)  # unweighted: sum log w = 0
         ll = -0.5 * n * (np.log(2.0 * np.pi * rss / n) + 1.0) + log_w
         out = {"rss": rss, "r2": np.where(tss > 0, 1.0 - rss / tss, np.nan), "log_likelihood": ll,
                "aic": 2.0 * (k + 1.0) - 2.0 * ll, "bic": (k + 1.0) * np.log(n) - 2.0 * ll}

@@ -165,7 +165,7 @@ def test_many_laws_and_failed_laws():
 def test_total_sum_of_squares_is_the_same_in_slices(monkeypatch, weighted):
     """R^2's TSS is computed over slices of whole laws (small temporaries); any slicing gives each
     law's own two-pass sums: laws larger than a slice, empty laws and one-point laws included."""
-    import lawfit.uncertainty as unc
+    import lawfit.engine.data as unc
 
     rng = np.random.default_rng(3)
     counts = np.array([5, 0, 1, 40, 3, 17, 0, 9, 64, 2])
@@ -177,9 +177,9 @@ def test_total_sum_of_squares_is_the_same_in_slices(monkeypatch, weighted):
         ys, ws = y[a:b], (np.ones(b - a) if w is None else w[a:b])
         expected.append(np.sum(ws * (ys - np.sum(ws * ys) / np.sum(ws)) ** 2) if b > a else 0.0)
     for points in (1, 7, 30, 10_000):
-        monkeypatch.setattr(unc, "_TSS_SLICE_POINTS", points)
+        monkeypatch.setattr(unc, "TSS_SLICE_POINTS", points)
         with np.errstate(all="ignore"):
-            got = unc._segment_tss(y, w, offsets)
+            got = unc.segment_tss(y, w, offsets)
         np.testing.assert_allclose(got, expected, rtol=1e-13, atol=1e-13)
         if points == 1:
             sliced = got

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .covariance import free_block_inverse, scaled_inverse
-from .data import Data
+from .data import Data, segment_tss
 from .options import Options
 from .starts import log_box_starts, run_starts
 
@@ -58,12 +58,9 @@ def degenerate(cost, params, p0, jtj, y, weight, offsets, collinear: bool = True
         return np.array([degenerate_one(float(cost[0]), params[0], p0[0], jtj[0], y, weight,
                                         None if inverse is None else (inverse[0][:1], inverse[1][:1]),
                                         collinear=collinear)])
-    w = np.ones_like(y) if weight is None else np.asarray(weight, dtype=float)
-    law = np.repeat(np.arange(K), np.diff(offsets))
-    sw = np.bincount(law, w, K)
-    mean = np.bincount(law, w * y, K) / np.where(sw > 0, sw, 1.0)
-    d = y - mean[law]
-    total = np.bincount(law, w * d * d, K)
+    # Total sum of squares per problem, over slices of problems (no (M,) temporaries: fresh pages)
+    total = segment_tss(np.asarray(y, dtype=float), None if weight is None else np.asarray(weight, dtype=float),
+                        np.asarray(offsets, dtype=np.int64))
     flat = (total > 0) & (c2 >= total * (1.0 - _CONSTANT_RTOL))
     scale = np.maximum(np.abs(params), np.abs(p0))
     col2 = np.diagonal(jtj, axis1=-2, axis2=-1)
