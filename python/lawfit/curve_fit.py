@@ -822,7 +822,10 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     restarts = np.zeros(K, dtype=np.int64)
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        columns = program.input_matrix(x_rows)
+        # a rectangular batch's inputs are already the first rows of an input matrix: filled in place
+        own = x_rows.base if x_rows.base is not None and x_rows.base.shape == (program.n_columns, x_rows.shape[1]) \
+            else None
+        columns = program.input_matrix(x_rows, out=own)
         sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
         # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
@@ -933,12 +936,14 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layou
         raw = [x] if x.ndim <= 1 or (x.ndim == 2 and len(names) == 1 and x.shape == (K, M)) else list(x)
     if len(raw) != len(names):
         raise ValueError(f"xdata must provide {len(names)} inputs ({', '.join(names)}), got {len(raw)}")
-    rows = []
-    for name, a in zip(names, raw):
+    # The inputs go straight into the rows of the program's input matrix (its hoisted rows are
+    # filled after): no stacked copy of K x M points in between.
+    matrix = np.empty((program.n_columns, K * M))
+    for i, (name, a) in enumerate(zip(names, raw)):
         if a.shape not in ((M,), (K, M)):
             raise ValueError(f"input {name!r} must have shape ({M},) or ({K}, {M}) to match ydata, got {a.shape}")
-        rows.append(np.broadcast_to(a, (K, M)).ravel())
-    x_rows = np.vstack(rows)
+        matrix[i].reshape(K, M)[...] = a
+    x_rows = matrix[:len(names)]
     Y = np.asarray(Y, dtype=float)
     finite = np.isfinite(Y).all(axis=1) & np.isfinite(x_rows).all(axis=0).reshape(K, M).all(axis=1)
     _check_batch_finite(finite, check_finite, nan_policy)
