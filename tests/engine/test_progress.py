@@ -7,6 +7,7 @@ does and comes out of ``solve_batch`` with the per-problem results attached.
 """
 from __future__ import annotations
 
+import io
 import time
 
 import numpy as np
@@ -128,3 +129,45 @@ def test_the_core_raises_what_progress_raised_with_a_dict_of_partial_results():
     partial = info.value.partial_results
     assert isinstance(partial, dict) and partial["jtj"] is None
     assert (partial["status"] == int(Status.INTERRUPTED)).any()
+
+
+class _Stream(io.StringIO):
+    def __init__(self, tty: bool):
+        super().__init__()
+        self._tty = tty
+
+    def isatty(self):
+        return self._tty
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_the_plain_bar_rewrites_a_terminal_line_and_logs_whole_lines_elsewhere(monkeypatch, tty):
+    """Without tqdm: on a terminal one line rewritten in place (carriage returns, cleared at the
+    end); in a log (not a terminal) whole lines, at most one per LOG_EVERY_S, and no escape codes."""
+    import builtins
+
+    from lawfit.engine import progress as progress_mod
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *a, **k):
+        if name.startswith("tqdm"):
+            raise ImportError("no tqdm here")
+        return real_import(name, *a, **k)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    monkeypatch.setattr(progress_mod, "SHOW_AFTER_S", 0.0)
+    stream = _Stream(tty)
+    bar = progress_mod.Progress(stream=stream)
+    bar.stage("bootstrap")
+    for done in (10, 20, 30):
+        bar.update(done, 100)
+    bar.close("done")
+    text = stream.getvalue()
+    assert text.splitlines()[-1].startswith("lawfit: done (") and text.endswith(" s)\n")
+    if tty:
+        assert text.count("\r") >= 3 and "\033[K" in text and "30/100 fits" in text
+    else:
+        assert "\r" not in text and "\033" not in text
+        assert text.splitlines()[0] == "lawfit bootstrap: 10/100 fits"  # then quiet for LOG_EVERY_S
+        assert "20/100" not in text and "30/100" not in text

@@ -3,7 +3,9 @@
 The core calls ``callback(done, total)`` about every 0.2 s while a batch runs
 (:func:`lawfit.engine.core.solve_batch`'s ``progress``).  A bar appears only once
 the whole call has taken a second, so short fits print nothing but the summary
-line; it uses tqdm when installed, else one line on stderr rewritten in place.
+line; it uses tqdm when installed, else one line on stderr rewritten in place --
+or, where stderr is not a terminal (a log file, CI), a plain line every
+:data:`LOG_EVERY_S` seconds instead of carriage returns and escape codes.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import time
 __all__ = ["Progress"]
 
 SHOW_AFTER_S = 1.0
+LOG_EVERY_S = 10.0  # lines written to a stream that is not a terminal
 
 
 class Progress:
@@ -27,6 +30,9 @@ class Progress:
         self._plain = False
         self._last = (-1, -1)
         self._base = (0, 0)  # (done, total) of the stage's earlier batches
+        isatty = getattr(self.stream, "isatty", None)
+        self._tty = bool(isatty()) if callable(isatty) else False
+        self._logged = -LOG_EVERY_S  # when the last line went to a non-terminal stream
 
     @property
     def callback(self):
@@ -63,8 +69,12 @@ class Progress:
             self._bar.set_description(f"lawfit {self.stage_name}", refresh=False)
             self._bar.n = shown
             self._bar.refresh()
-        else:
+        elif self._tty:
             self.stream.write(f"\rlawfit {self.stage_name}: {shown:,}/{of:,} fits")
+            self.stream.flush()
+        elif time.perf_counter() - self._logged >= LOG_EVERY_S:  # a log: whole lines, now and then
+            self._logged = time.perf_counter()
+            self.stream.write(f"lawfit {self.stage_name}: {shown:,}/{of:,} fits\n")
             self.stream.flush()
 
     def close(self, line: str | None = None) -> None:
@@ -72,7 +82,7 @@ class Progress:
         if self._bar is not None:
             self._bar.close()
             self._bar = None
-        elif self._plain and self._last[0] >= 0:
+        elif self._plain and self._tty and self._last[0] >= 0:
             self.stream.write("\r\033[K")
         if self.enabled and line:
             print(f"lawfit: {line} ({time.perf_counter() - self.t0:.2f} s)", file=self.stream)
