@@ -164,7 +164,7 @@ def test_the_plain_bar_rewrites_a_terminal_line_and_logs_whole_lines_elsewhere(m
         bar.update(done, 100)
     bar.close("done")
     text = stream.getvalue()
-    assert text.splitlines()[-1].startswith("lawfit: done (") and text.endswith(" s)\n")
+    assert "lawfit: done (" in text and text.endswith(" s)\n")
     if tty:
         assert text.count("\r") >= 3 and "\033[K" in text and "30/100 fits" in text
     else:
