@@ -84,4 +84,79 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
     return true;
 }
 
+// scaled_spd_inverse of W matrices at once, side by side in SIMD lanes (host code:
+// the covariance of a whole batch).  Every lane performs exactly the scalar
+// function's operations in its order (-ffp-contract=off), so each result has the
+// same bits; a lane that fails is marked in ok[] and its out[] is left untouched.
+// A[l] and out[l] point at lane l's P x P matrices.
+template <int W>
+inline void scaled_spd_inverse_lanes(const double* const* A, int P, double* const* out, bool* ok,
+                                     double min_pivot) {
+    if (P > kMaxParams) {
+        for (int l = 0; l < W; ++l) ok[l] = false;
+        return;
+    }
+    // Lane-interleaved copies: x[(i * P + j) * W + l].
+    alignas(64) double a[kMaxParams * kMaxParams * W];
+    alignas(64) double work[kMaxParams * kMaxParams * W];
+    alignas(64) double scale[kMaxParams * kMaxParams * W];
+    alignas(64) double inv_diag[kMaxParams * W];
+    alignas(64) double col[kMaxParams * W];
+    bool good[W];
+    for (int l = 0; l < W; ++l) good[l] = true;
+    for (int i = 0; i < P * P; ++i)
+        for (int l = 0; l < W; ++l) a[i * W + l] = A[l][i];
+    for (int j = 0; j < P; ++j)
+        for (int l = 0; l < W; ++l) good[l] = good[l] && a[(j * P + j) * W + l] > 0.0;
+    for (int i = 0; i < P; ++i)
+        for (int j = 0; j <= i; ++j)
+            for (int l = 0; l < W; ++l) {
+                const double sv = std::sqrt(a[(i * P + i) * W + l] * a[(j * P + j) * W + l]);
+                scale[(i * P + j) * W + l] = sv;
+                scale[(j * P + i) * W + l] = sv;
+                work[(i * P + j) * W + l] = a[(i * P + j) * W + l] / sv;
+            }
+    // cholesky(), lane by lane
+    for (int j = 0; j < P; ++j) {
+        for (int l = 0; l < W; ++l) {
+            double d = work[(j * P + j) * W + l];
+            for (int k = 0; k < j; ++k) d -= work[(j * P + k) * W + l] * work[(j * P + k) * W + l];
+            good[l] = good[l] && d > 0.0 && std::isfinite(d);
+            const double ljj = std::sqrt(d);
+            work[(j * P + j) * W + l] = ljj;
+            inv_diag[j * W + l] = 1.0 / ljj;
+        }
+        for (int i = j + 1; i < P; ++i)
+            for (int l = 0; l < W; ++l) {
+                double v = work[(i * P + j) * W + l];
+                for (int k = 0; k < j; ++k) v -= work[(i * P + k) * W + l] * work[(j * P + k) * W + l];
+                work[(i * P + j) * W + l] = v * inv_diag[j * W + l];
+            }
+    }
+    for (int j = 0; j < P; ++j)
+        for (int l = 0; l < W; ++l)
+            good[l] = good[l] && !(work[(j * P + j) * W + l] * work[(j * P + j) * W + l] < min_pivot);
+    // Columns of S^-1 by solving S x = e_j (cholesky_solve), then unscaled.
+    for (int j = 0; j < P; ++j) {
+        for (int i = 0; i < P; ++i)
+            for (int l = 0; l < W; ++l) col[i * W + l] = i == j ? 1.0 : 0.0;
+        for (int i = 0; i < P; ++i)
+            for (int l = 0; l < W; ++l) {
+                double v = col[i * W + l];
+                for (int k = 0; k < i; ++k) v -= work[(i * P + k) * W + l] * col[k * W + l];
+                col[i * W + l] = v * inv_diag[i * W + l];
+            }
+        for (int i = P - 1; i >= 0; --i)
+            for (int l = 0; l < W; ++l) {
+                double v = col[i * W + l];
+                for (int k = i + 1; k < P; ++k) v -= work[(k * P + i) * W + l] * col[k * W + l];
+                col[i * W + l] = v * inv_diag[i * W + l];
+            }
+        for (int l = 0; l < W; ++l)
+            if (good[l])
+                for (int i = 0; i < P; ++i) out[l][j * P + i] = col[i * W + l] / scale[(j * P + i) * W + l];
+    }
+    for (int l = 0; l < W; ++l) ok[l] = good[l];
+}
+
 }  // namespace lawfit

@@ -2,6 +2,7 @@
 // refusal of matrices that are not positive definite, the scaled SPD inverse.
 #define LAWFIT_TEST_MAIN
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <vector>
@@ -133,4 +134,46 @@ LF_TEST(scaled_spd_inverse_reports_singular_matrices) {
     CHECK(lawfit::scaled_spd_inverse(nearly, 2, out.data(), work.data(), 1e-14));
     const double negative[4] = {-1.0, 0.0, 0.0, 1.0};
     CHECK(!lawfit::scaled_spd_inverse(negative, 2, out.data(), work.data(), 1e-10));
+}
+
+LF_TEST(scaled_spd_inverse_lanes_gives_the_scalar_bits) {
+    // Four matrices side by side: each lane's result has the scalar function's bits, and a lane
+    // the scalar function refuses (zero diagonal, collinear, nearly singular, negative) is refused
+    // and left untouched while its neighbours are inverted.
+    std::mt19937_64 gen(3);
+    constexpr int W = 4;
+    for (int P = 1; P <= lawfit::kMaxParams; ++P) {
+        for (int trial = 0; trial < 8; ++trial) {
+            std::vector<std::vector<double>> A(W), got(W, std::vector<double>(P * P, -7.0));
+            for (int l = 0; l < W; ++l) {
+                std::vector<double> S = random_spd(P, P, 1e-3, gen);
+                for (int i = 0; i < P; ++i)
+                    for (int j = 0; j < P; ++j)
+                        S[i * P + j] *= std::pow(10.0, (i + j) % 7 - 3.0);  // different magnitudes
+                A[l] = S;
+            }
+            const int bad = trial % W;  // spoil one lane in some trials
+            if (trial >= 4) {
+                if (trial == 4) A[bad][0] = 0.0;
+                if (trial == 5) A[bad][0] = -1.0;
+                if (trial == 6 && P > 1)
+                    for (int i = 0; i < P; ++i) A[bad][i * P + 1] = A[bad][i * P + 0], A[bad][1 * P + i] = A[bad][0 * P + i];
+                if (trial == 7) A[bad][P * P - 1] = std::numeric_limits<double>::quiet_NaN();
+            }
+            const double* in[W] = {A[0].data(), A[1].data(), A[2].data(), A[3].data()};
+            double* out[W] = {got[0].data(), got[1].data(), got[2].data(), got[3].data()};
+            bool ok[W];
+            lawfit::scaled_spd_inverse_lanes<W>(in, P, out, ok, 1e-10);
+            for (int l = 0; l < W; ++l) {
+                std::vector<double> ref(P * P, -7.0), work(P * P);
+                const bool want = lawfit::scaled_spd_inverse(A[l].data(), P, ref.data(), work.data(), 1e-10);
+                CHECK_EQ(ok[l], want);
+                if (want) {
+                    for (int i = 0; i < P * P; ++i) CHECK(std::memcmp(&got[l][i], &ref[i], sizeof(double)) == 0);
+                } else {
+                    for (int i = 0; i < P * P; ++i) CHECK_EQ(got[l][i], -7.0);  // untouched
+                }
+            }
+        }
+    }
 }
