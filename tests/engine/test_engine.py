@@ -322,8 +322,12 @@ def test_progress_counts_on_across_the_batches_of_a_stage(monkeypatch):
 
     from lawfit.engine import progress as prog
 
+    class Terminal(io.StringIO):  # the line rewritten in place (a log gets whole lines, now and then)
+        def isatty(self):
+            return True
+
     monkeypatch.setattr(prog, "SHOW_AFTER_S", 0.0)
-    out = io.StringIO()
+    out = Terminal()
     p = prog.Progress(True, stream=out)
     p._plain = True  # the line without tqdm
     p.stage("fit")
