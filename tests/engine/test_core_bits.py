@@ -4,11 +4,11 @@ Each case fits a small batch and compares a SHA-256 of the raw outputs
 (params, cost, nit, nfev, status, J^T W J) with the digest the core gave
 before the speed work of issue 14 (commit 9f9521e), re-pinned once when
 math::exp/log moved from Horner's to Estrin's scheme (last bits of about one
-exp in 1,400 and one log in 3,500; power_law kept its
-digest): the compile-time sized
-LM paths (all parameters free: ``lm_iterate<P>``; the trust-region step with
-a constant number of moving parameters) must give what the run-time sized
-ones gave, on the interpreter and on generated code (jit) alike.  Cases with
+exp in 1,400 and one log in 3,500; power_law kept its digest): the
+compile-time sized LM paths (all parameters free: ``lm_iterate<P>``; the
+trust-region step with a constant number of moving parameters) must give
+what the run-time sized ones gave, on the interpreter and on generated code
+(jit) alike.  Cases with
 a held parameter or bounds exercise the run-time paths and the active set.
 
 If a change is *meant* to alter results, regenerate the digests with
