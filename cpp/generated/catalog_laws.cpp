@@ -42,16 +42,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
@@ -65,12 +67,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
             const double t1 = x0[i] * 1.0;
             double fv = t0;
@@ -85,13 +87,13 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
         }
     }
 };
@@ -151,16 +153,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -176,12 +180,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x1[i];
             const double t1 = x1[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -208,22 +212,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -285,16 +289,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -312,12 +318,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -344,22 +350,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -461,16 +467,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -500,12 +508,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t11 = x1[i] - t8;
@@ -563,43 +571,43 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
         }
     }
 };
@@ -741,16 +749,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -792,12 +802,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t11 = x1[i] - t8;
@@ -886,73 +896,73 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.A[0][7][i] += wg0 * g7;
-            acc.A[0][8][i] += wg0 * g8;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.A[0][7][lane0 + i] += wg0 * g7;
+            acc.A[0][8][lane0 + i] += wg0 * g8;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.A[1][7][i] += wg1 * g7;
-            acc.A[1][8][i] += wg1 * g8;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.A[1][7][lane0 + i] += wg1 * g7;
+            acc.A[1][8][lane0 + i] += wg1 * g8;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.A[2][7][i] += wg2 * g7;
-            acc.A[2][8][i] += wg2 * g8;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.A[2][7][lane0 + i] += wg2 * g7;
+            acc.A[2][8][lane0 + i] += wg2 * g8;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.A[3][7][i] += wg3 * g7;
-            acc.A[3][8][i] += wg3 * g8;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.A[3][7][lane0 + i] += wg3 * g7;
+            acc.A[3][8][lane0 + i] += wg3 * g8;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.A[4][7][i] += wg4 * g7;
-            acc.A[4][8][i] += wg4 * g8;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.A[4][7][lane0 + i] += wg4 * g7;
+            acc.A[4][8][lane0 + i] += wg4 * g8;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.A[5][7][i] += wg5 * g7;
-            acc.A[5][8][i] += wg5 * g8;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.A[5][7][lane0 + i] += wg5 * g7;
+            acc.A[5][8][lane0 + i] += wg5 * g8;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
-            acc.A[6][7][i] += wg6 * g7;
-            acc.A[6][8][i] += wg6 * g8;
-            acc.g[7][i] += wr * g7;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
+            acc.A[6][7][lane0 + i] += wg6 * g7;
+            acc.A[6][8][lane0 + i] += wg6 * g8;
+            acc.g[7][lane0 + i] += wr * g7;
             const double wg7 = wt * g7;
-            acc.A[7][7][i] += wg7 * g7;
-            acc.A[7][8][i] += wg7 * g8;
-            acc.g[8][i] += wr * g8;
+            acc.A[7][7][lane0 + i] += wg7 * g7;
+            acc.A[7][8][lane0 + i] += wg7 * g8;
+            acc.g[8][lane0 + i] += wr * g8;
             const double wg8 = wt * g8;
-            acc.A[8][8][i] += wg8 * g8;
+            acc.A[8][8][lane0 + i] += wg8 * g8;
         }
     }
 };
@@ -1134,16 +1144,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1197,12 +1209,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t11 = x1[i] - t8;
@@ -1322,112 +1334,112 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.A[0][7][i] += wg0 * g7;
-            acc.A[0][8][i] += wg0 * g8;
-            acc.A[0][9][i] += wg0 * g9;
-            acc.A[0][10][i] += wg0 * g10;
-            acc.A[0][11][i] += wg0 * g11;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.A[0][7][lane0 + i] += wg0 * g7;
+            acc.A[0][8][lane0 + i] += wg0 * g8;
+            acc.A[0][9][lane0 + i] += wg0 * g9;
+            acc.A[0][10][lane0 + i] += wg0 * g10;
+            acc.A[0][11][lane0 + i] += wg0 * g11;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.A[1][7][i] += wg1 * g7;
-            acc.A[1][8][i] += wg1 * g8;
-            acc.A[1][9][i] += wg1 * g9;
-            acc.A[1][10][i] += wg1 * g10;
-            acc.A[1][11][i] += wg1 * g11;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.A[1][7][lane0 + i] += wg1 * g7;
+            acc.A[1][8][lane0 + i] += wg1 * g8;
+            acc.A[1][9][lane0 + i] += wg1 * g9;
+            acc.A[1][10][lane0 + i] += wg1 * g10;
+            acc.A[1][11][lane0 + i] += wg1 * g11;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.A[2][7][i] += wg2 * g7;
-            acc.A[2][8][i] += wg2 * g8;
-            acc.A[2][9][i] += wg2 * g9;
-            acc.A[2][10][i] += wg2 * g10;
-            acc.A[2][11][i] += wg2 * g11;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.A[2][7][lane0 + i] += wg2 * g7;
+            acc.A[2][8][lane0 + i] += wg2 * g8;
+            acc.A[2][9][lane0 + i] += wg2 * g9;
+            acc.A[2][10][lane0 + i] += wg2 * g10;
+            acc.A[2][11][lane0 + i] += wg2 * g11;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.A[3][7][i] += wg3 * g7;
-            acc.A[3][8][i] += wg3 * g8;
-            acc.A[3][9][i] += wg3 * g9;
-            acc.A[3][10][i] += wg3 * g10;
-            acc.A[3][11][i] += wg3 * g11;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.A[3][7][lane0 + i] += wg3 * g7;
+            acc.A[3][8][lane0 + i] += wg3 * g8;
+            acc.A[3][9][lane0 + i] += wg3 * g9;
+            acc.A[3][10][lane0 + i] += wg3 * g10;
+            acc.A[3][11][lane0 + i] += wg3 * g11;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.A[4][7][i] += wg4 * g7;
-            acc.A[4][8][i] += wg4 * g8;
-            acc.A[4][9][i] += wg4 * g9;
-            acc.A[4][10][i] += wg4 * g10;
-            acc.A[4][11][i] += wg4 * g11;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.A[4][7][lane0 + i] += wg4 * g7;
+            acc.A[4][8][lane0 + i] += wg4 * g8;
+            acc.A[4][9][lane0 + i] += wg4 * g9;
+            acc.A[4][10][lane0 + i] += wg4 * g10;
+            acc.A[4][11][lane0 + i] += wg4 * g11;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.A[5][7][i] += wg5 * g7;
-            acc.A[5][8][i] += wg5 * g8;
-            acc.A[5][9][i] += wg5 * g9;
-            acc.A[5][10][i] += wg5 * g10;
-            acc.A[5][11][i] += wg5 * g11;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.A[5][7][lane0 + i] += wg5 * g7;
+            acc.A[5][8][lane0 + i] += wg5 * g8;
+            acc.A[5][9][lane0 + i] += wg5 * g9;
+            acc.A[5][10][lane0 + i] += wg5 * g10;
+            acc.A[5][11][lane0 + i] += wg5 * g11;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
-            acc.A[6][7][i] += wg6 * g7;
-            acc.A[6][8][i] += wg6 * g8;
-            acc.A[6][9][i] += wg6 * g9;
-            acc.A[6][10][i] += wg6 * g10;
-            acc.A[6][11][i] += wg6 * g11;
-            acc.g[7][i] += wr * g7;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
+            acc.A[6][7][lane0 + i] += wg6 * g7;
+            acc.A[6][8][lane0 + i] += wg6 * g8;
+            acc.A[6][9][lane0 + i] += wg6 * g9;
+            acc.A[6][10][lane0 + i] += wg6 * g10;
+            acc.A[6][11][lane0 + i] += wg6 * g11;
+            acc.g[7][lane0 + i] += wr * g7;
             const double wg7 = wt * g7;
-            acc.A[7][7][i] += wg7 * g7;
-            acc.A[7][8][i] += wg7 * g8;
-            acc.A[7][9][i] += wg7 * g9;
-            acc.A[7][10][i] += wg7 * g10;
-            acc.A[7][11][i] += wg7 * g11;
-            acc.g[8][i] += wr * g8;
+            acc.A[7][7][lane0 + i] += wg7 * g7;
+            acc.A[7][8][lane0 + i] += wg7 * g8;
+            acc.A[7][9][lane0 + i] += wg7 * g9;
+            acc.A[7][10][lane0 + i] += wg7 * g10;
+            acc.A[7][11][lane0 + i] += wg7 * g11;
+            acc.g[8][lane0 + i] += wr * g8;
             const double wg8 = wt * g8;
-            acc.A[8][8][i] += wg8 * g8;
-            acc.A[8][9][i] += wg8 * g9;
-            acc.A[8][10][i] += wg8 * g10;
-            acc.A[8][11][i] += wg8 * g11;
-            acc.g[9][i] += wr * g9;
+            acc.A[8][8][lane0 + i] += wg8 * g8;
+            acc.A[8][9][lane0 + i] += wg8 * g9;
+            acc.A[8][10][lane0 + i] += wg8 * g10;
+            acc.A[8][11][lane0 + i] += wg8 * g11;
+            acc.g[9][lane0 + i] += wr * g9;
             const double wg9 = wt * g9;
-            acc.A[9][9][i] += wg9 * g9;
-            acc.A[9][10][i] += wg9 * g10;
-            acc.A[9][11][i] += wg9 * g11;
-            acc.g[10][i] += wr * g10;
+            acc.A[9][9][lane0 + i] += wg9 * g9;
+            acc.A[9][10][lane0 + i] += wg9 * g10;
+            acc.A[9][11][lane0 + i] += wg9 * g11;
+            acc.g[10][lane0 + i] += wr * g10;
             const double wg10 = wt * g10;
-            acc.A[10][10][i] += wg10 * g10;
-            acc.A[10][11][i] += wg10 * g11;
-            acc.g[11][i] += wr * g11;
+            acc.A[10][10][lane0 + i] += wg10 * g10;
+            acc.A[10][11][lane0 + i] += wg10 * g11;
+            acc.g[11][lane0 + i] += wr * g11;
             const double wg11 = wt * g11;
-            acc.A[11][11][i] += wg11 * g11;
+            acc.A[11][11][lane0 + i] += wg11 * g11;
         }
     }
 };
@@ -1482,16 +1494,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
@@ -1506,12 +1520,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
             const double t1 = x1[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -1533,17 +1547,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -1621,20 +1635,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1652,12 +1668,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
             const double t1 = x2[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -1698,35 +1714,35 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
         }
     }
 };
@@ -1806,20 +1822,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1839,12 +1857,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = p2 * x2[i];
             const double t3 = x2[i] * 1.0;
             const double t4 = -t3;
@@ -1885,35 +1903,35 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
         }
     }
 };
@@ -1982,16 +2000,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2010,12 +2030,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] + p1;
             const double t2 = 1.0 / t1;
             const double t3 = lawfit::math::log(t1);
@@ -2049,28 +2069,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -2132,16 +2152,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p0;
@@ -2160,12 +2182,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t2 * x1[i];
             const double t5 = x1[i] * t3;
             const double t6 = lawfit::math::exp(t4);
@@ -2190,17 +2212,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -2282,16 +2304,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t4 = 1.0;
@@ -2318,12 +2342,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 + x0[i];
             const double t1 = lawfit::math::digamma(t0);
             const double t2 = lawfit::math::lgamma(t0);
@@ -2360,17 +2384,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -2501,20 +2525,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2539,12 +2565,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p8 * x2[i];
             const double t1 = x2[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -2635,73 +2661,73 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.A[0][7][i] += wg0 * g7;
-            acc.A[0][8][i] += wg0 * g8;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.A[0][7][lane0 + i] += wg0 * g7;
+            acc.A[0][8][lane0 + i] += wg0 * g8;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.A[1][7][i] += wg1 * g7;
-            acc.A[1][8][i] += wg1 * g8;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.A[1][7][lane0 + i] += wg1 * g7;
+            acc.A[1][8][lane0 + i] += wg1 * g8;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.A[2][7][i] += wg2 * g7;
-            acc.A[2][8][i] += wg2 * g8;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.A[2][7][lane0 + i] += wg2 * g7;
+            acc.A[2][8][lane0 + i] += wg2 * g8;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.A[3][7][i] += wg3 * g7;
-            acc.A[3][8][i] += wg3 * g8;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.A[3][7][lane0 + i] += wg3 * g7;
+            acc.A[3][8][lane0 + i] += wg3 * g8;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.A[4][7][i] += wg4 * g7;
-            acc.A[4][8][i] += wg4 * g8;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.A[4][7][lane0 + i] += wg4 * g7;
+            acc.A[4][8][lane0 + i] += wg4 * g8;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.A[5][7][i] += wg5 * g7;
-            acc.A[5][8][i] += wg5 * g8;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.A[5][7][lane0 + i] += wg5 * g7;
+            acc.A[5][8][lane0 + i] += wg5 * g8;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
-            acc.A[6][7][i] += wg6 * g7;
-            acc.A[6][8][i] += wg6 * g8;
-            acc.g[7][i] += wr * g7;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
+            acc.A[6][7][lane0 + i] += wg6 * g7;
+            acc.A[6][8][lane0 + i] += wg6 * g8;
+            acc.g[7][lane0 + i] += wr * g7;
             const double wg7 = wt * g7;
-            acc.A[7][7][i] += wg7 * g7;
-            acc.A[7][8][i] += wg7 * g8;
-            acc.g[8][i] += wr * g8;
+            acc.A[7][7][lane0 + i] += wg7 * g7;
+            acc.A[7][8][lane0 + i] += wg7 * g8;
+            acc.g[8][lane0 + i] += wr * g8;
             const double wg8 = wt * g8;
-            acc.A[8][8][i] += wg8 * g8;
+            acc.A[8][8][lane0 + i] += wg8 * g8;
         }
     }
 };
@@ -2762,16 +2788,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2790,12 +2818,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -2820,22 +2848,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -2897,16 +2925,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2924,12 +2954,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
             const double t3 = x0[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -2956,22 +2986,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -3060,20 +3090,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3094,12 +3126,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p3 * x2[i];
             const double t1 = x2[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -3147,28 +3179,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -3270,20 +3302,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3302,12 +3336,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
             const double t1 = p4 * t0;
             const double t2 = -t1 * t0;
@@ -3372,43 +3406,43 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
         }
     }
 };
@@ -3886,140 +3920,142 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
         for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
         for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
         const double* in6 = columns + 6 * col_stride + point0;
         alignas(64) double x6[B];
         for (int i = 0; i < nb; ++i) x6[i] = in6[i];
-        for (int i = nb; i < B; ++i) x6[i] = in6[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x6[i] = in6[nb - 1];  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
         for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < B; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
         for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < B; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
         const double* in9 = columns + 9 * col_stride + point0;
         alignas(64) double x9[B];
         for (int i = 0; i < nb; ++i) x9[i] = in9[i];
-        for (int i = nb; i < B; ++i) x9[i] = in9[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x9[i] = in9[nb - 1];  // pad: see run_block
         const double* in10 = columns + 10 * col_stride + point0;
         alignas(64) double x10[B];
         for (int i = 0; i < nb; ++i) x10[i] = in10[i];
-        for (int i = nb; i < B; ++i) x10[i] = in10[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x10[i] = in10[nb - 1];  // pad: see run_block
         const double* in11 = columns + 11 * col_stride + point0;
         alignas(64) double x11[B];
         for (int i = 0; i < nb; ++i) x11[i] = in11[i];
-        for (int i = nb; i < B; ++i) x11[i] = in11[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x11[i] = in11[nb - 1];  // pad: see run_block
         const double* in12 = columns + 12 * col_stride + point0;
         alignas(64) double x12[B];
         for (int i = 0; i < nb; ++i) x12[i] = in12[i];
-        for (int i = nb; i < B; ++i) x12[i] = in12[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x12[i] = in12[nb - 1];  // pad: see run_block
         const double* in13 = columns + 13 * col_stride + point0;
         alignas(64) double x13[B];
         for (int i = 0; i < nb; ++i) x13[i] = in13[i];
-        for (int i = nb; i < B; ++i) x13[i] = in13[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x13[i] = in13[nb - 1];  // pad: see run_block
         const double* in14 = columns + 14 * col_stride + point0;
         alignas(64) double x14[B];
         for (int i = 0; i < nb; ++i) x14[i] = in14[i];
-        for (int i = nb; i < B; ++i) x14[i] = in14[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x14[i] = in14[nb - 1];  // pad: see run_block
         const double* in15 = columns + 15 * col_stride + point0;
         alignas(64) double x15[B];
         for (int i = 0; i < nb; ++i) x15[i] = in15[i];
-        for (int i = nb; i < B; ++i) x15[i] = in15[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x15[i] = in15[nb - 1];  // pad: see run_block
         const double* in16 = columns + 16 * col_stride + point0;
         alignas(64) double x16[B];
         for (int i = 0; i < nb; ++i) x16[i] = in16[i];
-        for (int i = nb; i < B; ++i) x16[i] = in16[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x16[i] = in16[nb - 1];  // pad: see run_block
         const double* in17 = columns + 17 * col_stride + point0;
         alignas(64) double x17[B];
         for (int i = 0; i < nb; ++i) x17[i] = in17[i];
-        for (int i = nb; i < B; ++i) x17[i] = in17[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x17[i] = in17[nb - 1];  // pad: see run_block
         const double* in18 = columns + 18 * col_stride + point0;
         alignas(64) double x18[B];
         for (int i = 0; i < nb; ++i) x18[i] = in18[i];
-        for (int i = nb; i < B; ++i) x18[i] = in18[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x18[i] = in18[nb - 1];  // pad: see run_block
         const double* in19 = columns + 19 * col_stride + point0;
         alignas(64) double x19[B];
         for (int i = 0; i < nb; ++i) x19[i] = in19[i];
-        for (int i = nb; i < B; ++i) x19[i] = in19[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x19[i] = in19[nb - 1];  // pad: see run_block
         const double* in20 = columns + 20 * col_stride + point0;
         alignas(64) double x20[B];
         for (int i = 0; i < nb; ++i) x20[i] = in20[i];
-        for (int i = nb; i < B; ++i) x20[i] = in20[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x20[i] = in20[nb - 1];  // pad: see run_block
         const double* in21 = columns + 21 * col_stride + point0;
         alignas(64) double x21[B];
         for (int i = 0; i < nb; ++i) x21[i] = in21[i];
-        for (int i = nb; i < B; ++i) x21[i] = in21[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x21[i] = in21[nb - 1];  // pad: see run_block
         const double* in22 = columns + 22 * col_stride + point0;
         alignas(64) double x22[B];
         for (int i = 0; i < nb; ++i) x22[i] = in22[i];
-        for (int i = nb; i < B; ++i) x22[i] = in22[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x22[i] = in22[nb - 1];  // pad: see run_block
         const double* in23 = columns + 23 * col_stride + point0;
         alignas(64) double x23[B];
         for (int i = 0; i < nb; ++i) x23[i] = in23[i];
-        for (int i = nb; i < B; ++i) x23[i] = in23[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x23[i] = in23[nb - 1];  // pad: see run_block
         const double* in24 = columns + 24 * col_stride + point0;
         alignas(64) double x24[B];
         for (int i = 0; i < nb; ++i) x24[i] = in24[i];
-        for (int i = nb; i < B; ++i) x24[i] = in24[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x24[i] = in24[nb - 1];  // pad: see run_block
         const double* in25 = columns + 25 * col_stride + point0;
         alignas(64) double x25[B];
         for (int i = 0; i < nb; ++i) x25[i] = in25[i];
-        for (int i = nb; i < B; ++i) x25[i] = in25[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x25[i] = in25[nb - 1];  // pad: see run_block
         const double* in26 = columns + 26 * col_stride + point0;
         alignas(64) double x26[B];
         for (int i = 0; i < nb; ++i) x26[i] = in26[i];
-        for (int i = nb; i < B; ++i) x26[i] = in26[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x26[i] = in26[nb - 1];  // pad: see run_block
         const double* in27 = columns + 27 * col_stride + point0;
         alignas(64) double x27[B];
         for (int i = 0; i < nb; ++i) x27[i] = in27[i];
-        for (int i = nb; i < B; ++i) x27[i] = in27[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x27[i] = in27[nb - 1];  // pad: see run_block
         const double* in28 = columns + 28 * col_stride + point0;
         alignas(64) double x28[B];
         for (int i = 0; i < nb; ++i) x28[i] = in28[i];
-        for (int i = nb; i < B; ++i) x28[i] = in28[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x28[i] = in28[nb - 1];  // pad: see run_block
         const double* in29 = columns + 29 * col_stride + point0;
         alignas(64) double x29[B];
         for (int i = 0; i < nb; ++i) x29[i] = in29[i];
-        for (int i = nb; i < B; ++i) x29[i] = in29[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x29[i] = in29[nb - 1];  // pad: see run_block
         const double* in30 = columns + 30 * col_stride + point0;
         alignas(64) double x30[B];
         for (int i = 0; i < nb; ++i) x30[i] = in30[i];
-        for (int i = nb; i < B; ++i) x30[i] = in30[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x30[i] = in30[nb - 1];  // pad: see run_block
         const double* in31 = columns + 31 * col_stride + point0;
         alignas(64) double x31[B];
         for (int i = 0; i < nb; ++i) x31[i] = in31[i];
-        for (int i = nb; i < B; ++i) x31[i] = in31[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x31[i] = in31[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4223,12 +4259,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
             const double t1 = x0[i] * 1.0;
             const double t2 = 1.0 / t0;
@@ -4362,28 +4398,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -4449,16 +4485,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4474,12 +4512,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
             const double t1 = p1 * t0;
             const double t2 = -t1 * t0;
@@ -4512,22 +4550,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -4588,16 +4626,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p0;
@@ -4613,12 +4653,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] * t0;
             const double t2 = -t1 * t0;
             const double t3 = t2 * 1.0;
@@ -4645,17 +4685,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -4728,16 +4768,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4753,12 +4795,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
             const double t1 = x1[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -4798,22 +4840,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -4874,16 +4916,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
@@ -4898,12 +4942,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
             const double t1 = p0 * t0;
             const double t2 = -t1 * t0;
@@ -4931,17 +4975,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -5039,20 +5083,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5074,12 +5120,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t5 = 1.0 / x0[i];
             const double t6 = p0 * t5;
             const double t7 = -t6 * t5;
@@ -5135,28 +5181,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -5241,20 +5287,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5271,12 +5319,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
             const double t1 = p0 * t0;
             const double t2 = -t1 * t0;
@@ -5324,28 +5372,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -5404,16 +5452,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p1;
@@ -5432,12 +5482,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t1 * x1[i];
             const double t5 = x1[i] * t3;
             const double t6 = lawfit::math::exp(t4);
@@ -5459,17 +5509,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -5529,24 +5579,26 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
         for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
         for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < B; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
         for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < B; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
@@ -5560,12 +5612,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x8[i];
             const double t1 = x8[i] * 1.0;
             const double t2 = t1;
@@ -5584,13 +5636,13 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
         }
     }
 };
@@ -5647,16 +5699,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p1;
@@ -5673,12 +5727,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
             const double t3 = x1[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -5700,17 +5754,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };
@@ -5848,28 +5902,30 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
         for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
         for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5891,12 +5947,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = x0[i] * p5;
             const double t1 = x0[i] * 1.0;
             const double t3 = x4[i] * t2;
@@ -5987,52 +6043,52 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
         }
     }
 };
@@ -6550,24 +6606,26 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -6820,12 +6878,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t77 = x2[i] * t72;
             const double t78 = x2[i] * t73;
             const double t79 = x2[i] * t74;
@@ -7069,52 +7127,52 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
         }
     }
 };
@@ -7196,20 +7254,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7226,12 +7286,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
             const double t1 = x2[i] * 1.0;
             const double t2 = t0 + 0x1.0000000000000p+0;
@@ -7276,28 +7336,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -7364,16 +7424,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7393,12 +7455,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] - p2;
             const double t2 = p1 * t1;
             const double t3 = t1 * 1.0;
@@ -7429,28 +7491,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -7511,16 +7573,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7539,12 +7603,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
             const double t3 = x0[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -7569,22 +7633,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -7653,20 +7717,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7682,12 +7748,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x2[i];
             const double t1 = x2[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -7719,22 +7785,22 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
         }
     }
 };
@@ -7830,24 +7896,26 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
         for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
         for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
         for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7867,12 +7935,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x3[i];
             const double t1 = x3[i] * 1.0;
             const double t2 = lawfit::math::exp(t0);
@@ -7927,52 +7995,52 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.A[0][4][i] += wg0 * g4;
-            acc.A[0][5][i] += wg0 * g5;
-            acc.A[0][6][i] += wg0 * g6;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.A[0][4][lane0 + i] += wg0 * g4;
+            acc.A[0][5][lane0 + i] += wg0 * g5;
+            acc.A[0][6][lane0 + i] += wg0 * g6;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.A[1][4][i] += wg1 * g4;
-            acc.A[1][5][i] += wg1 * g5;
-            acc.A[1][6][i] += wg1 * g6;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.A[1][4][lane0 + i] += wg1 * g4;
+            acc.A[1][5][lane0 + i] += wg1 * g5;
+            acc.A[1][6][lane0 + i] += wg1 * g6;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.A[2][4][i] += wg2 * g4;
-            acc.A[2][5][i] += wg2 * g5;
-            acc.A[2][6][i] += wg2 * g6;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.A[2][4][lane0 + i] += wg2 * g4;
+            acc.A[2][5][lane0 + i] += wg2 * g5;
+            acc.A[2][6][lane0 + i] += wg2 * g6;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
-            acc.A[3][4][i] += wg3 * g4;
-            acc.A[3][5][i] += wg3 * g5;
-            acc.A[3][6][i] += wg3 * g6;
-            acc.g[4][i] += wr * g4;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
+            acc.A[3][4][lane0 + i] += wg3 * g4;
+            acc.A[3][5][lane0 + i] += wg3 * g5;
+            acc.A[3][6][lane0 + i] += wg3 * g6;
+            acc.g[4][lane0 + i] += wr * g4;
             const double wg4 = wt * g4;
-            acc.A[4][4][i] += wg4 * g4;
-            acc.A[4][5][i] += wg4 * g5;
-            acc.A[4][6][i] += wg4 * g6;
-            acc.g[5][i] += wr * g5;
+            acc.A[4][4][lane0 + i] += wg4 * g4;
+            acc.A[4][5][lane0 + i] += wg4 * g5;
+            acc.A[4][6][lane0 + i] += wg4 * g6;
+            acc.g[5][lane0 + i] += wr * g5;
             const double wg5 = wt * g5;
-            acc.A[5][5][i] += wg5 * g5;
-            acc.A[5][6][i] += wg5 * g6;
-            acc.g[6][i] += wr * g6;
+            acc.A[5][5][lane0 + i] += wg5 * g5;
+            acc.A[5][6][lane0 + i] += wg5 * g6;
+            acc.g[6][lane0 + i] += wr * g6;
             const double wg6 = wt * g6;
-            acc.A[6][6][i] += wg6 * g6;
+            acc.A[6][6][lane0 + i] += wg6 * g6;
         }
     }
 };
@@ -8044,20 +8112,22 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
         for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
         for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -8076,12 +8146,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x2[i];
             const double t3 = x2[i] * t1;
             const double t4 = lawfit::math::exp(t2);
@@ -8114,28 +8184,28 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.A[0][2][i] += wg0 * g2;
-            acc.A[0][3][i] += wg0 * g3;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.A[0][2][lane0 + i] += wg0 * g2;
+            acc.A[0][3][lane0 + i] += wg0 * g3;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
-            acc.A[1][2][i] += wg1 * g2;
-            acc.A[1][3][i] += wg1 * g3;
-            acc.g[2][i] += wr * g2;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
+            acc.A[1][2][lane0 + i] += wg1 * g2;
+            acc.A[1][3][lane0 + i] += wg1 * g3;
+            acc.g[2][lane0 + i] += wr * g2;
             const double wg2 = wt * g2;
-            acc.A[2][2][i] += wg2 * g2;
-            acc.A[2][3][i] += wg2 * g3;
-            acc.g[3][i] += wr * g3;
+            acc.A[2][2][lane0 + i] += wg2 * g2;
+            acc.A[2][3][lane0 + i] += wg2 * g3;
+            acc.g[3][lane0 + i] += wr * g3;
             const double wg3 = wt * g3;
-            acc.A[3][3][i] += wg3 * g3;
+            acc.A[3][3][lane0 + i] += wg3 * g3;
         }
     }
 };
@@ -8213,16 +8283,18 @@ struct GeneratedRunner {
     // block, for linear (or, kLog, log) residuals and the losses L2, HUBER and
     // SOFT_L1 (every parameter of kMask free); counts: the block's bootstrap
     // multiplicities, or null for the data as given; d2 = delta^2.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss>
+    // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
+    // lanes lane0 .. lane0 + nb - 1 of acc.
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
-                                    lawfit::Accumulator<B, NP>& acc) {
+                                    lawfit::Accumulator<B, NP>& acc, int lane0) {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
         for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -1.0;
@@ -8257,12 +8329,12 @@ struct GeneratedRunner {
         } else {
             for (int i = 0; i < nb; ++i) mult[i] = 1.0;
         }
-        for (int i = nb; i < B; ++i) {
+        for (int i = nb; i < W; ++i) {
             yv[i] = y[point0 + nb - 1];
             wv[i] = 0.0;
             mult[i] = 0.0;
         }
-        LAWFIT_LANES for (int i = 0; i < B; ++i) {
+        LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t20 = std::pow(t17, x0[i]);
             const double t21 = x0[i] * std::pow(t17, x0[i] - 1.0);
             const double t22 = t21 * t18;
@@ -8287,17 +8359,17 @@ struct GeneratedRunner {
             if (kLoss == lawfit::Loss::L2) {
                 wt = wv[i] * mult[i];
                 wr = wt * r;
-                acc.cost[i] += wr * r;
+                acc.cost[lane0 + i] += wr * r;
             } else {
-                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[i], wr, wt);
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
             }
-            acc.g[0][i] += wr * g0;
+            acc.g[0][lane0 + i] += wr * g0;
             const double wg0 = wt * g0;
-            acc.A[0][0][i] += wg0 * g0;
-            acc.A[0][1][i] += wg0 * g1;
-            acc.g[1][i] += wr * g1;
+            acc.A[0][0][lane0 + i] += wg0 * g0;
+            acc.A[0][1][lane0 + i] += wg0 * g1;
+            acc.g[1][lane0 + i] += wr * g1;
             const double wg1 = wt * g1;
-            acc.A[1][1][i] += wg1 * g1;
+            acc.A[1][1][lane0 + i] += wg1 * g1;
         }
     }
 };

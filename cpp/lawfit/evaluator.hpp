@@ -329,12 +329,28 @@ struct ProgramEvaluator {
     template <bool kLog, Loss kLoss>
     LAWFIT_HD bool fused(const double* params, double* A, double* g, double* cost) {
         acc.reset(Runner::kMask);
+        const double d2 = obj.delta * obj.delta;
         for (std::int64_t p0 = data.begin; p0 < data.end; p0 += B) {
             const int nb = static_cast<int>(data.end - p0 < B ? data.end - p0 : B);
             const std::int32_t* counts = resample.index < 0 ? nullptr : resample.cache + (p0 - data.begin);
-            Runner::template run_fused<B, NP, kLog, kLoss>(data.columns, data.col_stride, p0, nb, params, data.y,
-                                                           data.weight, counts, obj.delta * obj.delta,
-                                                           obj.irls_floor, acc);
+            constexpr int Q = B % 4 == 0 && B >= 8 ? B / 4 : B;
+            if (Q < B && 4 * nb <= 3 * B) {
+                // A short last block in chunks of B/4 lanes (a 40-point problem
+                // runs 40 lanes, not 48): lane p0 + i is still lane i, and the
+                // lanes left out would only have added zeros (weight and
+                // multiplicity 0), which leave a lane sum's bits unchanged (a
+                // sum from +0 is never -0), so the result is bit-identical.
+                for (int lane0 = 0; lane0 < nb; lane0 += Q) {
+                    const int nc = nb - lane0 < Q ? nb - lane0 : Q;
+                    Runner::template run_fused<B, NP, kLog, kLoss, Q>(
+                        data.columns, data.col_stride, p0 + lane0, nc, params, data.y, data.weight,
+                        counts ? counts + lane0 : nullptr, d2, obj.irls_floor, acc, lane0);
+                }
+            } else {
+                Runner::template run_fused<B, NP, kLog, kLoss, B>(data.columns, data.col_stride, p0, nb, params,
+                                                                  data.y, data.weight, counts, d2,
+                                                                  obj.irls_floor, acc, 0);
+            }
         }
         return finish(Runner::kMask, A, g, cost);
     }

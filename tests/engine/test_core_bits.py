@@ -2,10 +2,13 @@
 
 Each case fits a small batch and compares a SHA-256 of the raw outputs
 (params, cost, nit, nfev, status, J^T W J) with the digest the core gave
-before the speed work of issue 14 (commit 9f9521e): the compile-time sized
-LM paths (all parameters free: ``lm_iterate<P>``; the trust-region step with
-a constant number of moving parameters) must give what the run-time sized
-ones gave, on the interpreter and on generated code (jit) alike.  Cases with
+before the speed work of issue 14 (commit 9f9521e), re-pinned once when
+math::exp/log moved from Horner's to Estrin's scheme (last bits of about one
+exp in 1,400 and one log in 3,500; power_law kept its digest): the
+compile-time sized LM paths (all parameters free: ``lm_iterate<P>``; the
+trust-region step with a constant number of moving parameters) must give
+what the run-time sized ones gave, on the interpreter and on generated code
+(jit) alike.  Cases with
 a held parameter or bounds exercise the run-time paths and the active set.
 
 If a change is *meant* to alter results, regenerate the digests with
@@ -42,14 +45,14 @@ def _platform() -> dict:
 
 
 EXPECTED = {
-    "chinchilla": "d45d682722a842d832779087703025c0dc93571b0e2feb2a4fef8b933bc6d184",
-    "chinchilla_bounds_huber": "a22936974ce956d75abdafe0dff25d49e4024d7ef3a730ae632f7c053f63389c",
-    "chinchilla_fixed_alpha": "f4e8fbd961d3e6230aae7ec7f0b4f9d15a7b2d734b9e486e47305089af8d6f76",
-    "chinchilla_soft_l1_log": "de7cd67d169c94e39771d81be00ba353eca8ef60ccf0c03c0ccfbf9e0b3f540b",
-    "chinchilla_1000_points": "fc19d78545780e1d60aa24aacd7486159ac6d1c729c2ba5f1e4b2124e8adc99a",
+    "chinchilla": "71937536ec715c6801ae24634a525a89a13b38416af6028e9679f81ac76f7b19",
+    "chinchilla_bounds_huber": "e3b1ea80d3374cb12be70769cd2f0e254ea9fa55ae2e52fca165d92d4f60d88b",
+    "chinchilla_fixed_alpha": "03d8fbf441831adc67d73942bbf868f085b7c5d873cd092b9e14ef2a44683f94",
+    "chinchilla_soft_l1_log": "d49b5cfae404502b6b0dfb4087890a1c228ee0c8ddc42a90de8a4ffa8063ef69",
+    "chinchilla_1000_points": "81e8891cf6bba05e49d105623bd8f678fa6a64386da123584f225bae6c8a481b",
     "power_law": "5758005594a8cfacdb7a16cf0c627eb0233d378f61b0404367152fd250542f95",
-    "bnsl": "b50a20419e7cf447ea03100d2975b72ee2af8cf9c82779d510ef7057069383b7",
-    "approach3_huber_log": "f5e25676022b26b5930e64064171963d290323c7865280e9939f89b5d0688816",
+    "bnsl": "ac2cb85cebc0b6da548de067f90ec3f9fbe10bc8f13bf0638b3524b669b1a736",
+    "approach3_huber_log": "573429d51bd112b116431f4578ad1d4f79d947d819f24888516607ecc477df5b",
 }
 
 

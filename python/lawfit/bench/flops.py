@@ -71,16 +71,18 @@ __all__ = [
 ]
 
 #: ``math::exp``: t = x*log2e + magic (2), kd = t - magic (1), hi = x - kd*ln2hi
-#: (2), lo = kd*ln2lo (1), r = hi - lo (1), 11 Horner steps q = q*r + c (22),
-#: p = 1 + (hi - (lo - r*r*q)) (5), (p*s1)*s2 (2).  The clamp, the rounding
+#: (2), lo = kd*ln2lo (1), r = hi - lo (1), r^2, r^4, r^8 (3), q by Estrin's
+#: scheme (5 pairs c + c'*r: 10; r/6: 1; 5 pair combinations: 10; + 1/2: 1),
+#: p = 1 + (hi - (lo - r^2*q)) (4), (p*s1)*s2 (2).  The clamp, the rounding
 #: to an integer and the exponent-field arithmetic are not floating point.
-EXP_FLOPS = 36
+EXP_FLOPS = 38
 #: ``math::log``: subnormal scaling x*2^54 (1, computed branch-free),
 #: exponent as a double (1) minus the bias (1), m = 0.5*m and e = e + 1 for
-#: m > sqrt 2 (2), f = m - 1 (1), s = f/(2 + f) (2), z = s*s (1), 10 Horner
-#: steps R = R*z + c and R = R*z (21), hfsq = 0.5*f*f (2), result
+#: m > sqrt 2 (2), f = m - 1 (1), s = f/(2 + f) (2), z = s*s (1), R by
+#: Estrin's scheme (z^2, z^4, z^8: 3; 5 pairs: 10; 5 combinations: 10; times
+#: z: 1), hfsq = 0.5*f*f (2), result
 #: e*ln2hi - ((hfsq - (s*(hfsq + R) + e*ln2lo)) - f) (8).
-LOG_FLOPS = 40
+LOG_FLOPS = 43
 #: A C library elementary function (std::log, log1p, expm1, sin, cos, tan,
 #: atan, tanh): argument reduction, a polynomial of degree ~10 and the
 #: reconstruction.  A stated constant, not a measurement.
