@@ -818,14 +818,11 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     else:
         data = _ragged_batch(program, xdata if per_problem_x else None, first_x, ydata, sigma,
                              check_finite, nan_policy, layout)
-    x_rows, y, sizes, weight = data
+    batch_x, y, sizes, weight = data  # the program's input matrix, or (Python path) each problem's x
     restarts = np.zeros(K, dtype=np.int64)
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
-        # a rectangular batch's inputs are already the first rows of an input matrix: filled in place
-        own = x_rows.base if x_rows.base is not None and x_rows.base.shape == (program.n_columns, x_rows.shape[1]) \
-            else None
-        columns = program.input_matrix(x_rows, out=own)
+        columns = batch_x
         sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
         # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
@@ -834,7 +831,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
                              n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
-        params, cost, nit, nfev, status, jtj = _python_batch(f, x_rows, y, weight, p0, lb, ub, jac, opts)
+        params, cost, nit, nfev, status, jtj = _python_batch(f, batch_x, y, weight, p0, lb, ub, jac, opts)
         inverse = None
 
     ok = is_converged(status)
@@ -953,7 +950,7 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layou
         if s.shape not in ((M,), (K, M)):
             raise ValueError(f"sigma must have shape ({M},) or ({K}, {M}) in a batch, got {s.shape}")
         weight = (1.0 / np.broadcast_to(s, (K, M)) ** 2).ravel()
-    return x_rows, Y.ravel(), np.full(K, M), weight
+    return program.input_matrix(x_rows, out=matrix), Y.ravel(), np.full(K, M), weight  # hoisted rows in place
 
 
 def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy, layout):
@@ -993,7 +990,7 @@ def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy,
     if any(w is not None for w in ws):
         weight = np.concatenate([np.ones(n) if w is None else w for w, n in zip(ws, sizes)])
     x_rows = np.hstack(xm) if K else np.zeros((len(names), 0))
-    return x_rows, np.concatenate(ys), sizes, weight
+    return program.input_matrix(x_rows), np.concatenate(ys), sizes, weight
 
 
 def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):

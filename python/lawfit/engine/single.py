@@ -85,7 +85,7 @@ def residual_columns(columns: np.ndarray, y: np.ndarray, weight: np.ndarray | No
         out = np.empty((n + 1 + (weight is not None), m))
         out[:n] = columns
     else:
-        n = len(program.columns)  # program.n_columns
+        n = program.n_columns
         out = np.empty((n + 1 + (weight is not None), columns.shape[-1]))
         program.input_matrix(columns, out=out[:n])
     out[n] = y
@@ -140,7 +140,7 @@ def solve_program(program, columns: np.ndarray, y: np.ndarray, weight: np.ndarra
     the batch solver; ``max_nfev`` 0 means 100 (P + 1) evaluations.
     """
     code = _residual_code(program, weight is not None)
-    if columns.shape[0] != len(program.columns) + 1 + (weight is not None):  # code_columns(), inline
+    if columns.shape[0] != code_columns(program, weight):
         columns = residual_columns(columns, y, weight)
     consts, n_params = program.consts, len(program.param_names)
     ft, xt, tighter = _tolerances(ftol, xtol, polish)
