@@ -24,13 +24,15 @@ inline Layout choose_layout(const BatchView& b, Layout requested) {
 namespace {
 
 // Thread layout: one thread solves one problem; the iteration, losses, linear
-// algebra and RNG are the CPU's code (cpp/lawfit/*.hpp) with a block of 1.
+// algebra and RNG are the CPU's code (cpp/lawfit/*.hpp), the points added up
+// in the CPU block's lane order (group.hpp: solve_problem_lane_order), so the
+// bits are the CPU's.
 template <class Runner, int NP, int NS>
 __global__ void solve_thread_kernel(BatchView batch, std::int64_t first, std::int64_t count) {
     const std::int64_t t = blockIdx.x * static_cast<std::int64_t>(blockDim.x) + threadIdx.x;
     if (t >= count) return;
     Workspace<1, NP, NS> ws;
-    solve_problem<Runner>(batch, first + t, ws);
+    solve_problem_lane_order<Runner>(batch, first + t, ws);
 }
 
 // Group layout (group_layout.cuh): kBlock threads per problem.
@@ -204,8 +206,13 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
     const std::int64_t K = host.n_problems, S = r.best_of, R = r.summary_runs;
     const bool summarise = R > 0, reduce_best = S > 1;
     const bool jtj_per_problem = want_jtj && !summarise;
-    // Each thread's Workspace lives in local memory; give the kernel room.
-    cudaDeviceSetLimit(cudaLimitStackSize, sizeof(Workspace<1, NP, NS>) + NP * sizeof(double) + 4096);
+    // Each thread's Workspace lives in local memory; give the kernel room.  Only
+    // ever raised: setting the limit reallocates the local memory of every
+    // resident thread (a synchronising cost on each call that changed it).
+    const std::size_t stack = sizeof(Workspace<1, NP, NS>) + NP * sizeof(double) + 4096;
+    std::size_t current = 0;
+    if (cudaDeviceGetLimit(&current, cudaLimitStackSize) != cudaSuccess || current < stack)
+        cudaDeviceSetLimit(cudaLimitStackSize, stack);
 
     DeviceInputs inputs;
     BatchView dev;

@@ -75,6 +75,84 @@ struct GroupEvaluator {
     }
 };
 
+// The thread layout: one GPU thread solves a problem alone yet adds its
+// points up as a CPU block (and a group) does: lane i's partial sums over
+// points begin + i, begin + i + kBlock, ..., the lane sums then added in lane
+// order.  The lanes run one after another through one Accumulator<1>, and each
+// finished lane is added to the running totals, which are the same additions
+// in the same order as group_sum's; so one thread holds one lane's scratch,
+// not kBlock lanes', and gives the CPU's bits.  Always the general (unfused)
+// path: a fused run of generated code sums points in its own order.
+template <class Runner, int NP, int NS>
+struct LaneOrderEvaluator {
+    const ProgramView& prog;
+    ProblemData data;
+    Objective obj;
+    Resample resample;
+    BlockScratch<1, NP, NS>& s;
+    Accumulator<1, NP>& acc;
+
+    LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,
+                              double* cost) {
+        constexpr int kMaxQ = 1 + NP + NP * (NP + 1) / 2;
+        double sums[kMaxQ];
+        std::uint32_t mask = 0;  // lane 0's, as in the group layout (lane 0 always has a point)
+        int nq = 1;
+        sums[0] = 0.0;
+        for (int lane = 0; lane < kBlock; ++lane) {
+            bool first = true;
+            std::uint32_t lane_mask = 0;
+            for (std::int64_t p = data.begin + lane; p < data.end; p += kBlock) {
+                if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) return false;
+                if (first) {
+                    lane_mask = s.mask[0] & free_mask;
+                    acc.reset(lane_mask);
+                    first = false;
+                }
+                accumulate_block(obj, data, resample, p, 1, lane_mask, s, acc);
+            }
+            // A lane without points (and every later one) would add +0, which
+            // leaves a sum from +0 unchanged.
+            if (first) break;
+            if (lane == 0) {
+                mask = lane_mask;
+                for (std::uint32_t m = mask; m;) {
+                    const int j = detail::next_bit(m);
+                    nq += 1 + detail::popcount(mask >> j);  // g_j and A_jk, k >= j
+                }
+                for (int q = 1; q < nq; ++q) sums[q] = 0.0;
+            }
+            // The quantities in finish_sums' order: cost, then g_j and A_jk (k >= j) per j.
+            int q = 0;
+            sums[q++] += acc.cost[0];
+            for (std::uint32_t m = mask; m;) {
+                const int j = detail::next_bit(m);
+                sums[q++] += acc.g[j][0];
+                for (std::uint32_t m2 = mask >> j; m2;) sums[q++] += acc.A[j][detail::next_bit(m2) + j][0];
+            }
+        }
+        int next = 0;
+        auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
+        return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);
+    }
+};
+
+// solve_problem() for the thread layout: problem i by one thread, in lane order.
+template <class Runner, int NP, int NS>
+LAWFIT_HD void solve_problem_lane_order(const BatchView& b, std::int64_t i, Workspace<1, NP, NS>& ws) {
+    const int P = b.prog.n_params;
+    double* x = b.params + i * P;
+    ProblemSetup su = setup_problem(b, i, NP, x);
+    std::int64_t n_used = 0;
+    if (!(su.ok && check_points(b, su, 0, 1, &n_used) && enough_points(su, n_used))) {
+        write_bad_input(b, i, x);
+        return;
+    }
+    LaneOrderEvaluator<Runner, NP, NS> eval{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc};
+    const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
+    detail::write_result(b, i, o, ws.lm.A);
+}
+
 // solve_problem() for a group: problem i, whose lanes all call this.
 LAWFIT_GROUP_HD
 template <class Runner, class Group, int NP, int NS>

@@ -552,8 +552,9 @@ LF_TEST(best_of_runs_and_replicate_summaries) {
     CHECK_EQ(quant[1], 5.0);
 }
 
-LF_TEST(group_layout_gives_the_cpu_blocks_bits) {
-    // The GPU's group layout (16 threads per problem), run by 16 CPU threads:
+LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
+    // The GPU's group layout (16 threads per problem), run by 16 CPU threads,
+    // and its thread layout (one thread per problem, lanes one after another):
     // the same bits as the CPU's 16-point blocks, with weights, bad input,
     // bounds, fixed parameters, bootstrap resamples, a robust loss on log
     // residuals, and the cost-only pass that prunes starts.  On a GPU
@@ -574,7 +575,7 @@ LF_TEST(group_layout_gives_the_cpu_blocks_bits) {
         cpu.fixed[6 * 3 + 2] = 1;    // problem 6 holds c
         if (variant == 2)              // log residuals fit log y
             for (double& v : cpu.y) v = std::log(std::fabs(v) + 0.1);
-        Batch group = cpu;
+        Batch group = cpu, thread = cpu;
         auto configure = [variant](lawfit::BatchView& b) {
             if (variant >= 1) {
                 b.seed = 7;
@@ -600,14 +601,23 @@ LF_TEST(group_layout_gives_the_cpu_blocks_bits) {
             configure(b);
             solve_in_groups(b);
         }
+        {
+            lawfit::BatchView b = thread.view();
+            configure(b);
+            auto ws = std::make_unique<lawfit::Workspace<1, 4, 8>>();
+            for (std::int64_t i = 0; i < b.n_problems; ++i)
+                lawfit::solve_problem_lane_order<lawfit::Interpreter>(b, i, *ws);
+        }
         int converged = 0;
         for (std::int64_t k = 0; k < 9; ++k) {
-            CHECK_EQ(group.status[k], cpu.status[k]);
-            CHECK_EQ(group.nfev[k], cpu.nfev[k]);
-            CHECK_EQ(group.nit[k], cpu.nit[k]);
-            CHECK_SAME_BITS(group.cost[k], cpu.cost[k]);
-            for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(group.params[3 * k + j], cpu.params[3 * k + j]);
-            for (int j = 0; j < 9; ++j) CHECK_SAME_BITS(group.jtj[9 * k + j], cpu.jtj[9 * k + j]);
+            for (const Batch* gpu : {&group, &thread}) {
+                CHECK_EQ(gpu->status[k], cpu.status[k]);
+                CHECK_EQ(gpu->nfev[k], cpu.nfev[k]);
+                CHECK_EQ(gpu->nit[k], cpu.nit[k]);
+                CHECK_SAME_BITS(gpu->cost[k], cpu.cost[k]);
+                for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(gpu->params[3 * k + j], cpu.params[3 * k + j]);
+                for (int j = 0; j < 9; ++j) CHECK_SAME_BITS(gpu->jtj[9 * k + j], cpu.jtj[9 * k + j]);
+            }
             converged += cpu.converged(k);
         }
         CHECK_EQ(cpu.status[5], code(Status::BAD_INPUT));

@@ -51,9 +51,10 @@ def test_gpu_arrays_are_not_read_on_the_cpu():
     program, columns, y, offsets = _problem()
     with pytest.raises(ValueError, match="lie on the GPU: run with device='cuda'"):
         lawfit.solve_batch(program, StandIn(columns), y, offsets, [1.0, 1.0, 0.0], device="cpu")
-    if not HAS_GPU:  # 'auto' goes where the arrays are, and says when it cannot
-        with pytest.raises(RuntimeError, match="CUDA"):
-            lawfit.solve_batch(program, columns, StandIn(y), offsets, [1.0, 1.0, 0.0], device="auto")
+    if not HAS_GPU:  # 'auto' and no device given go where the arrays are, and say when they cannot
+        for device in ("auto", None):
+            with pytest.raises(RuntimeError, match="CUDA"):
+                lawfit.solve_batch(program, columns, StandIn(y), offsets, [1.0, 1.0, 0.0], device=device)
 
 
 def test_curve_fit_copies_gpu_arrays_once():
@@ -76,7 +77,7 @@ def test_cupy_inputs_are_read_in_place_and_match_numpy():
     law = np.zeros(2, np.int64)
     host = lawfit.solve_batch(program, columns, y, offsets, p0, problem_law=law, device="cuda", layout="group")
     dev = lawfit.solve_batch(program, cp.asarray(columns), cp.asarray(y), offsets, cp.asarray(p0), problem_law=law,
-                             layout="group")  # 'auto' -> cuda: the arrays are there
+                             layout="group")  # no device given: cuda, the arrays are there
     np.testing.assert_array_equal(dev.params, host.params)
     logged = lawfit.solve_batch(program, cp.asarray(columns), cp.asarray(y), offsets, p0, problem_law=law,
                                 residual="log", device="cuda")
