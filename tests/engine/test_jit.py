@@ -271,3 +271,27 @@ def test_background_builds_can_be_turned_off(monkeypatch):
     assert not _jit.background_enabled()
     assert _jit.compile_in_background(program, work=1e12) is False
     assert _jit._background == {}
+
+
+def test_auto_builds_for_the_gpu_in_the_background_too(monkeypatch):
+    # jit='auto' on the GPU: nothing compiled is ready, so the law runs interpreted
+    # and its work counts towards a background nvcc build (with the GPU's threshold).
+    from lawfit.engine import core
+
+    asked = []
+    monkeypatch.setattr(_jit, "loaded_solver", lambda program, device="cpu": None)
+    monkeypatch.setattr(_jit, "compile_in_background", lambda program, work, kind="cpu": asked.append((work, kind)))
+    program = lawfit.compile_law("a*x**-b + c + 2.0 * x", inputs=["x"])
+    assert core._compiled_law(program, "auto", "cuda", 5e6) is None
+    assert core._compiled_law(program, "auto", "cpu", 7.0) is None
+    assert asked == [(5e6, "cuda"), (7.0, "cpu")]
+
+
+def test_the_gpu_threshold_counts_separately(monkeypatch):
+    monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
+    monkeypatch.setattr(_jit, "_background", {})
+    program = lawfit.compile_law("a*x**-b + c + 3.0 * x", inputs=["x"])
+    work = _jit.BACKGROUND_WORK * 2  # enough for a CPU build, far from the GPU's
+    assert _jit.BACKGROUND_WORK_CUDA > work
+    assert _jit.compile_in_background(program, work=work, kind="cuda") is False
+    assert _jit._background[("cuda", program.key)] == work

@@ -424,8 +424,8 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
         if builtin is not None:
             return builtin
         ready = _jit.loaded_solver(program, device)
-        if ready is None and device == "cpu":  # built meanwhile for later calls, once they add up
-            _jit.compile_in_background(program, work)
+        if ready is None:  # built meanwhile for later calls, once they add up (nvcc on the GPU)
+            _jit.compile_in_background(program, work, "cpu" if device == "cpu" else "cuda")
         return ready
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if compiled is None:

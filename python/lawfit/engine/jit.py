@@ -77,7 +77,7 @@ from ..codegen import audit_source, runner_source, size_class
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error", "cache_dir",
            "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB", "compile_in_background",
-           "background_enabled", "BACKGROUND_WORK"]
+           "background_enabled", "BACKGROUND_WORK", "BACKGROUND_WORK_CUDA"]
 
 # -ffp-contract=off and -fno-math-errno as the core's own build (CMakeLists.txt):
 # the same rounding as the interpreter.
@@ -110,6 +110,11 @@ _local = threading.local()  # last_error() is per thread: a background build doe
 #: about a second of interpreted LM, so the build (1-2 s of one core, once; then
 #: cached on disk for later processes) is not started for a law used once on little data.
 BACKGROUND_WORK = 2_000_000
+#: The same for the GPU, where interpreted work is cheaper and nvcc dearer (14-31 s per law
+#: on the first H200 run, 2026-12-04): about a second of interpreted Chinchilla fits there
+#: (1.4 M fits/s x 50 points), and the build then pays from the next call on (compiled:
+#: 1.4x the interpreter's fits/s for Chinchilla, 3.1x for a 9-parameter law).
+BACKGROUND_WORK_CUDA = 100_000_000
 
 _TEMPLATE = """#include <cstdint>
 #include <memory>
@@ -211,7 +216,7 @@ def compile_in_background(program, work: float = float("inf"), kind: str = "cpu"
         if k in _by_program or _background.get(k) == float("inf"):  # loaded, or started before
             return False
         seen = _background.get(k, 0.0) + float(work)
-        if seen < BACKGROUND_WORK:
+        if seen < (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA):
             _background[k] = seen
             return False
         _background[k] = float("inf")  # started: never again in this process
