@@ -99,8 +99,13 @@ def test_compiled_code_is_cached_and_reused(tmp_path, monkeypatch):
     program = lawfit.compile_law("a*x**-b + c", inputs=["x"])
     first = _jit.compiled_solver(program)
     assert first is not None and _jit.last_error() == ""
-    assert _jit.compiled_solver(lawfit.compile_law("a*x**-b + c", inputs=["x"])) is first
     assert len(list(tmp_path.glob("jit/law_*.so"))) == 1
+
+    def no_second_plan(*args):
+        raise AssertionError("a loaded law is not generated and audited again")
+
+    monkeypatch.setattr(_jit, "_plan", no_second_plan)
+    assert _jit.compiled_solver(lawfit.compile_law("a*x**-b + c", inputs=["x"])) is first
 
 
 def _batch(program, K=3):

@@ -101,6 +101,7 @@ _lock = threading.Lock()  # guards the dictionaries below (never held while comp
 _loaded: dict[str, object] = {}  # key -> capsule from _core.load_compiled (keeps the library loaded)
 _probed: dict[tuple, dict] = {}  # (what, compiler) -> facts about the compiler or target, once per process
 _by_program: dict[tuple, object] = {}  # (kind, program) -> the same capsules, for jit='auto'
+_entry_of: dict[tuple, str] = {}  # (kind, program) -> its key in _loaded (a law asked for again)
 _building: dict[str, threading.Lock] = {}  # key -> held while this process builds or loads that entry
 _background: dict[tuple, float] = {}  # (kind, program) -> work seen so far, or inf once a build started
 _local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
@@ -695,6 +696,10 @@ def loaded_solver(program, device: str = "cpu"):
 def _compile_and_load(program, kind: str):
     """Finds or builds the checked library of ``program`` and has the core load it."""
     _local.error = ""
+    with _lock:  # loaded before: no need to generate and audit its source again (15 ms a call)
+        capsule = _loaded.get(_entry_of.get((kind, program.key), ""))
+    if capsule is not None:
+        return capsule
     try:
         skeleton, sig, command, name = _plan(program, kind)
     except _Unavailable as exc:
@@ -726,6 +731,7 @@ def _compile_and_load(program, kind: str):
         with _lock:
             _loaded[key] = capsule
             _by_program[(kind, program.key)] = capsule
+            _entry_of[(kind, program.key)] = key
         return capsule
 
 
