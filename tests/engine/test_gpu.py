@@ -167,3 +167,27 @@ def test_auto_skips_a_gpu_that_fails_its_self_check(monkeypatch):
     if not HAS_GPU:  # the real back end raises without a device: also a failed check
         with pytest.warns(lawfit.LawfitWarning, match="self-check"):
             assert resolve_device("auto") == "cpu"
+
+
+def test_auto_keeps_small_batches_on_the_cpu(monkeypatch):
+    # A usable GPU that passes its self-check still gets only batches large enough
+    # to pay for a call (AUTO_GPU_WORK_PER_THREAD evaluations per CPU thread).
+    import lawfit.engine.core as batch
+
+    monkeypatch.setattr(batch, "_self_check", [True, ""])
+    monkeypatch.setattr(batch._core, "WITH_CUDA", True)
+    monkeypatch.setattr(batch._core, "cuda_device_count", lambda: 1)
+    monkeypatch.delenv("LAWFIT_AUTO_GPU_WORK", raising=False)
+    per_thread = batch.AUTO_GPU_WORK_PER_THREAD
+    assert resolve_device("auto", work=per_thread * 2 - 1, n_threads=2) == "cpu"
+    assert resolve_device("auto", work=per_thread * 2, n_threads=2) == "cuda"
+    assert resolve_device("auto", work=per_thread * 2, n_threads=16) == "cpu"
+    assert resolve_device("auto") == "cuda"  # no size given: the GPU when it is usable
+    assert resolve_device("cuda", work=1.0) == "cuda"  # asked for: no size rule
+    monkeypatch.setenv("LAWFIT_AUTO_GPU_WORK", "0")
+    assert resolve_device("auto", work=1.0, n_threads=2) == "cuda"
+    monkeypatch.delenv("LAWFIT_AUTO_GPU_WORK")
+    # a small batch through solve_batch with the default 'auto' of the engine runs on the CPU
+    program, columns, y, offsets = _chinchilla_batch(4)
+    sol = solve_batch(program, columns, y, offsets, np.tile(START, (4, 1)), device="auto", n_threads=1)
+    assert (sol.status > 0).all() and sol.n_chunks == 1

@@ -16,17 +16,34 @@ from .device import as_cuda_array, device_log, is_device_array, to_host
 from .options import POLISH_FTOL, POLISH_XTOL, Options
 
 __all__ = ["BatchSolution", "solve_batch", "polished_batch", "evaluate_points", "default_threads", "loss_code",
-           "resolve_device"]
+           "resolve_device", "AUTO_GPU_WORK_PER_THREAD"]
 
 
-def resolve_device(device: str) -> str:
+#: ``device='auto'`` sends a batch to the GPU only when it is large enough to pay for the
+#: call: at least this many point evaluations (points x problems) per CPU thread the batch
+#: would otherwise get.  From the first H200 run (2026-12-04, bench/gpu_check.sh, 16 CPU
+#: threads beside the GPU, 50-point laws): at 1e4 problems (5e5 evaluations) the CPU was
+#: 2.4x (power law), 2.7x (Chinchilla) and 16x (a 9-parameter law) faster than the GPU, whose
+#: call costs ~15 ms before any work; at 1e5 problems the GPU was 3.1x and 2.3x faster (the
+#: 9-parameter law interpreted still 0.47x).  The crossover, near 2e6 evaluations for 16
+#: threads, is 125,000 per thread.  ``LAWFIT_AUTO_GPU_WORK`` overrides it (0: every batch
+#: to a usable GPU, as bench/gpu_check.sh runs the engine's tests).
+AUTO_GPU_WORK_PER_THREAD = 125_000
+
+
+def resolve_device(device: str, work: float | None = None, n_threads: int | None = None) -> str:
     """'auto' -> 'cuda' when this build has the CUDA back end, a GPU is usable
-    and it passes :func:`gpu_self_check`; else 'cpu'.
+    and it passes :func:`gpu_self_check`; else 'cpu'.  Given the batch's
+    ``work`` (points x problems), 'auto' also keeps batches below
+    :data:`AUTO_GPU_WORK_PER_THREAD` x ``n_threads`` (default: every core) on the CPU.
 
     'cuda' is returned as asked; the core raises a RuntimeError saying why if
     it cannot run there (built without CUDA, no driver, no device).
     """
     if device == "auto":
+        per_thread = float(os.environ.get("LAWFIT_AUTO_GPU_WORK", AUTO_GPU_WORK_PER_THREAD))
+        if work is not None and work < per_thread * (n_threads or default_threads()):
+            return "cpu"
         usable = _core.WITH_CUDA and _core.cuda_device_count() > 0
         return "cuda" if usable and gpu_self_check() else "cpu"
     if device not in ("cpu", "cuda"):
@@ -303,9 +320,9 @@ def solve_batch(
         with np.errstate(divide="ignore", invalid="ignore"):
             y = device_log(y) if is_device_array(y) else np.log(np.asarray(y, dtype=np.float64))
             # non-positive y become NaN: that law gets BAD_INPUT
-    device = resolve_device(device)
     n_laws = max(len(offsets) - 1, 1)
     work = K * (np.shape(columns)[-1] / n_laws) * (0.05 if evaluate_only else 1.0)  # points x problems
+    device = resolve_device(device, work, n_threads)
     compiled = _compiled_law(program, jit, device, work)
     arrays = _core.BatchArrays(
         code=np.ascontiguousarray(program.code, dtype=np.int32),
