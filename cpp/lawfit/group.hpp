@@ -35,9 +35,12 @@ LAWFIT_HD T group_sum(const Group& group, T v) {
     return s;
 }
 
-template <class Group, class Runner, int NP, int NS>
-struct GroupEvaluator {
-    const Group& group;
+// What the evaluators of both GPU layouts hold, and how either runs one lane
+// of a CPU block: lane i's points begin + i, begin + i + kBlock, ..., one at a
+// time into acc, which the lane's first point resets with the program's
+// dependency mask.
+template <class Runner, int NP, int NS>
+struct LaneEvaluator {
     const ProgramView& prog;
     ProblemData data;
     Objective obj;
@@ -45,33 +48,44 @@ struct GroupEvaluator {
     BlockScratch<1, NP, NS>& s;
     Accumulator<1, NP>& acc;
 
+    // False if the program fails.  *has_points: whether the lane had any
+    // (without, acc and *mask are left as they were).
+    LAWFIT_HD bool run_lane(int lane, const double* params, std::uint32_t free_mask, bool* has_points,
+                            std::uint32_t* mask) {
+        *has_points = false;
+        for (std::int64_t p = data.begin + lane; p < data.end; p += kBlock) {
+            if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) return false;
+            if (!*has_points) {
+                *mask = s.mask[0] & free_mask;
+                acc.reset(*mask);
+                *has_points = true;
+            }
+            accumulate_block(obj, data, resample, p, 1, *mask, s, acc);
+        }
+        return true;
+    }
+};
+
+template <class Group, class Runner, int NP, int NS>
+struct GroupEvaluator : LaneEvaluator<Runner, NP, NS> {
+    const Group& group;
+
     // The ProgramEvaluator contract (evaluator.hpp), called by every lane.
     LAWFIT_GROUP_HD
     LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,
                                double* cost) {
-        bool ok = true, first = true;
+        bool has_points = false;
         std::uint32_t mask = 0;
-        for (std::int64_t p = data.begin + group.thread_rank(); p < data.end; p += kBlock) {
-            if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) {
-                ok = false;
-                break;
-            }
-            if (first) {
-                mask = s.mask[0] & free_mask;
-                acc.reset(mask);
-                first = false;
-            }
-            accumulate_block(obj, data, resample, p, 1, mask, s, acc);
-        }
+        const bool ok = this->run_lane(group.thread_rank(), params, free_mask, &has_points, &mask);
         if (!group.all(ok)) return false;
         mask = group.shfl(mask, 0);  // lane 0 always has a point (setup_problem)
-        if (first) acc.reset(mask);
-        const Accumulator<1, NP>& a = acc;
+        if (!has_points) this->acc.reset(mask);
+        const Accumulator<1, NP>& a = this->acc;
         const Group& grp = group;
         auto lane_sum = [&a, &grp](int j, int k) {
             return group_sum(grp, j < 0 ? a.cost[0] : (k < 0 ? a.g[j][0] : a.A[j][k][0]));
         };
-        return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);
+        return finish_sums(this->prog.n_params, mask, lane_sum, A, g, cost);
     }
 };
 
@@ -84,36 +98,22 @@ struct GroupEvaluator {
 // not kBlock lanes', and gives the CPU's bits.  Always the general (unfused)
 // path: a fused run of generated code sums points in its own order.
 template <class Runner, int NP, int NS>
-struct LaneOrderEvaluator {
-    const ProgramView& prog;
-    ProblemData data;
-    Objective obj;
-    Resample resample;
-    BlockScratch<1, NP, NS>& s;
-    Accumulator<1, NP>& acc;
-
+struct LaneOrderEvaluator : LaneEvaluator<Runner, NP, NS> {
     LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,
                               double* cost) {
         constexpr int kMaxQ = 1 + NP + NP * (NP + 1) / 2;
+        const Accumulator<1, NP>& acc = this->acc;
         double sums[kMaxQ];
         std::uint32_t mask = 0;  // lane 0's, as in the group layout (lane 0 always has a point)
         int nq = 1;
         sums[0] = 0.0;
         for (int lane = 0; lane < kBlock; ++lane) {
-            bool first = true;
+            bool has_points = false;
             std::uint32_t lane_mask = 0;
-            for (std::int64_t p = data.begin + lane; p < data.end; p += kBlock) {
-                if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) return false;
-                if (first) {
-                    lane_mask = s.mask[0] & free_mask;
-                    acc.reset(lane_mask);
-                    first = false;
-                }
-                accumulate_block(obj, data, resample, p, 1, lane_mask, s, acc);
-            }
+            if (!this->run_lane(lane, params, free_mask, &has_points, &lane_mask)) return false;
             // A lane without points (and every later one) would add +0, which
             // leaves a sum from +0 unchanged.
-            if (first) break;
+            if (!has_points) break;
             if (lane == 0) {
                 mask = lane_mask;
                 for (std::uint32_t m = mask; m;) {
@@ -133,7 +133,7 @@ struct LaneOrderEvaluator {
         }
         int next = 0;
         auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
-        return finish_sums(prog.n_params, mask, lane_sum, A, g, cost);
+        return finish_sums(this->prog.n_params, mask, lane_sum, A, g, cost);
     }
 };
 
@@ -148,7 +148,7 @@ LAWFIT_HD void solve_problem_lane_order(const BatchView& b, std::int64_t i, Work
         write_bad_input(b, i, x);
         return;
     }
-    LaneOrderEvaluator<Runner, NP, NS> eval{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc};
+    LaneOrderEvaluator<Runner, NP, NS> eval{{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc}};
     const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
     detail::write_result(b, i, o, ws.lm.A);
 }
@@ -170,8 +170,8 @@ LAWFIT_HD void solve_problem_group(const Group& group, const BatchView& b, std::
         if (lead) write_bad_input(b, i, b.params + i * P);
         return;
     }
-    GroupEvaluator<Group, Runner, NP, NS> eval{group, b.prog, su.data(b), b.objective, su.resample, ws.block,
-                                               ws.acc};
+    GroupEvaluator<Group, Runner, NP, NS> eval{{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc},
+                                               group};
     const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
     if (lead) {
         for (int j = 0; j < P; ++j) b.params[i * P + j] = x[j];
