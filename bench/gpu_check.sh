@@ -31,6 +31,7 @@ export CMAKE_ARGS="${CMAKE_ARGS:--DCMAKE_CUDA_ARCHITECTURES=native}"
 if command -v nvcc > /dev/null; then
   (nvcc -std=c++17 -O3 --fmad=false -Icpp -Icuda -arch=sm_90 -Xptxas -v -c cuda/cuda_backend.cu -o /tmp/lawfit_kernels.o > "$out/ptxas.txt" 2>&1) &
   ptxas_pid=$!
+  trap 'kill "$ptxas_pid" 2> /dev/null || true' EXIT  # not left running after an early exit
 fi
 t0=$(date +%s)
 python3 -m pip install --no-build-isolation -q . 2>&1 | tail -3 || { echo "the build failed"; exit 2; }

@@ -209,10 +209,14 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
     // Each thread's Workspace lives in local memory; give the kernel room.  Only
     // ever raised: setting the limit reallocates the local memory of every
     // resident thread (a synchronising cost on each call that changed it).
-    const std::size_t stack = sizeof(Workspace<1, NP, NS>) + NP * sizeof(double) + 4096;
+    // (The thread layout's lane sums, group.hpp, add 1 + NP + NP(NP+1)/2 doubles.)
+    const std::size_t stack =
+        sizeof(Workspace<1, NP, NS>) + (NP + 1 + NP + NP * (NP + 1) / 2) * sizeof(double) + 4096;
     std::size_t current = 0;
-    if (cudaDeviceGetLimit(&current, cudaLimitStackSize) != cudaSuccess || current < stack)
-        cudaDeviceSetLimit(cudaLimitStackSize, stack);
+    if (cudaDeviceGetLimit(&current, cudaLimitStackSize) != cudaSuccess || current < stack) {
+        cudaGetLastError();  // a failed query must not be reported later as a launch error
+        if (cudaError_t e = cudaDeviceSetLimit(cudaLimitStackSize, stack)) return message(e, "stack size");
+    }
 
     DeviceInputs inputs;
     BatchView dev;

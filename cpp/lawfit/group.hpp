@@ -53,6 +53,18 @@ struct LaneEvaluator {
     LAWFIT_HD bool run_lane(int lane, const double* params, std::uint32_t free_mask, bool* has_points,
                             std::uint32_t* mask) {
         *has_points = false;
+        if constexpr (Runner::kFused) {  // generated code: evaluation and accumulation in one pass,
+            // one point at a time (run_fused with one lane), as ProgramEvaluator decides
+            const bool counted = resample.index < 0 || resample.cache;
+            if (counted && (Runner::kMask & ~free_mask) == 0) {
+                switch (obj.loss) {
+                    case Loss::L2: return fused_lane<Loss::L2>(lane, params, has_points, mask);
+                    case Loss::HUBER: return fused_lane<Loss::HUBER>(lane, params, has_points, mask);
+                    case Loss::SOFT_L1: return fused_lane<Loss::SOFT_L1>(lane, params, has_points, mask);
+                    default: break;
+                }
+            }
+        }
         for (std::int64_t p = data.begin + lane; p < data.end; p += kBlock) {
             if (!Runner::run(prog, data.columns, data.col_stride, p, 1, params, free_mask, s)) return false;
             if (!*has_points) {
@@ -61,6 +73,28 @@ struct LaneEvaluator {
                 *has_points = true;
             }
             accumulate_block(obj, data, resample, p, 1, *mask, s, acc);
+        }
+        return true;
+    }
+
+    template <Loss kLoss>
+    LAWFIT_HD bool fused_lane(int lane, const double* params, bool* has_points, std::uint32_t* mask) {
+        return obj.log_residual ? fused_lane<true, kLoss>(lane, params, has_points, mask)
+                                : fused_lane<false, kLoss>(lane, params, has_points, mask);
+    }
+
+    template <bool kLog, Loss kLoss>
+    LAWFIT_HD bool fused_lane(int lane, const double* params, bool* has_points, std::uint32_t* mask) {
+        const double d2 = obj.delta * obj.delta;
+        for (std::int64_t p = data.begin + lane; p < data.end; p += kBlock) {
+            if (!*has_points) {
+                *mask = Runner::kMask;  // = the program's mask & free_mask here
+                acc.reset(*mask);
+                *has_points = true;
+            }
+            const std::int32_t* counts = resample.index < 0 ? nullptr : resample.cache + (p - data.begin);
+            Runner::template run_fused<1, NP, kLog, kLoss, 1>(data.columns, data.col_stride, p, 1, params, data.y,
+                                                              data.weight, counts, d2, obj.irls_floor, acc, 0);
         }
         return true;
     }
@@ -95,8 +129,8 @@ struct GroupEvaluator : LaneEvaluator<Runner, NP, NS> {
 // order.  The lanes run one after another through one Accumulator<1>, and each
 // finished lane is added to the running totals, which are the same additions
 // in the same order as group_sum's; so one thread holds one lane's scratch,
-// not kBlock lanes', and gives the CPU's bits.  Always the general (unfused)
-// path: a fused run of generated code sums points in its own order.
+// not kBlock lanes', and gives the CPU's bits (generated code runs fused, one
+// point at a time: the operations of the CPU's fused lanes).
 template <class Runner, int NP, int NS>
 struct LaneOrderEvaluator : LaneEvaluator<Runner, NP, NS> {
     LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,

@@ -152,6 +152,7 @@ struct EmulatedGroup {
 
 // Runs every problem of b in the GPU's group layout (lawfit/group.hpp), with
 // kBlock CPU threads standing in for the GPU threads of a group.
+template <class Runner = lawfit::Interpreter>
 void solve_in_groups(const lawfit::BatchView& b) {
     for (std::int64_t i = 0; i < b.n_problems; ++i) {
         LaneExchange ex;
@@ -159,11 +160,68 @@ void solve_in_groups(const lawfit::BatchView& b) {
         for (int lane = 0; lane < lawfit::kBlock; ++lane)
             lanes.emplace_back([&b, &ex, i, lane] {
                 auto ws = std::make_unique<lawfit::Workspace<1, 4, 8>>();
-                lawfit::solve_problem_group<lawfit::Interpreter>(EmulatedGroup{lane, &ex}, b, i, *ws);
+                lawfit::solve_problem_group<Runner>(EmulatedGroup{lane, &ex}, b, i, *ws);
             });
         for (auto& t : lanes) t.join();
     }
 }
+
+// A law with generated-style code (lawfit.codegen's runner contract): y = a exp(-b x) + c
+// with run() and a fused run_fused(), so that the layouts' fused paths run on the CPU.
+struct FusedExpDecay {
+    static constexpr std::uint32_t kMask = 7u;
+    static constexpr bool kFused = true;
+
+    template <int B, int NP, int NS>
+    static bool run(const lawfit::ProgramView&, const double* columns, std::int64_t, std::int64_t point0, int nb,
+                    const double* params, std::uint32_t free_mask, lawfit::BlockScratch<B, NP, NS>& s) {
+        for (int i = 0; i < B; ++i) {
+            const double x = columns[point0 + (i < nb ? i : nb - 1)];
+            const double e = lawfit::math::exp(-(params[1] * x));
+            s.val[0][i] = params[0] * e + params[2];
+            s.grad[0][0][i] = e;
+            s.grad[0][1][i] = -(params[0] * e * x);
+            s.grad[0][2][i] = 1.0;
+        }
+        s.mask[0] = kMask & free_mask;
+        return true;
+    }
+
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    static void run_fused(const double* columns, std::int64_t, std::int64_t point0, int nb, const double* params,
+                          const double* y, const double* weight, const std::int32_t* counts, double d2,
+                          double floor, lawfit::Accumulator<B, NP>& acc, int lane0) {
+        for (int i = 0; i < W; ++i) {
+            const int k = i < nb ? i : nb - 1;  // padding lanes repeat the last point with weight 0
+            const double x = columns[point0 + k];
+            const double e = lawfit::math::exp(-(params[1] * x));
+            double f = params[0] * e + params[2];
+            double g[3] = {e, -(params[0] * e * x), 1.0};
+            if (kLog) {
+                const double inv_f = 1.0 / f;
+                f = lawfit::math::log(f);
+                for (double& v : g) v *= inv_f;
+            }
+            const double w = i < nb ? (weight ? weight[point0 + k] : 1.0) : 0.0;
+            const double m = i < nb ? (counts ? counts[k] : 1.0) : 0.0;
+            const double r = f - y[point0 + k];
+            double wr, wt;
+            if (kLoss == lawfit::Loss::L2) {
+                wt = w * m;
+                wr = wt * r;
+                acc.cost[lane0 + i] += wr * r;
+            } else {
+                lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, w, m, d2, floor, acc.cost[lane0 + i],
+                                                                          wr, wt);
+            }
+            for (int j = 0; j < 3; ++j) {
+                acc.g[j][lane0 + i] += wr * g[j];
+                const double wg = wt * g[j];
+                for (int c = j; c < 3; ++c) acc.A[j][c][lane0 + i] += wg * g[c];
+            }
+        }
+    }
+};
 
 void check_recovers_truth(const Batch& batch, std::int64_t k, std::int64_t law, double rtol, double atol = 1e-9) {
     for (int j = 0; j < 3; ++j) CHECK_NEAR(batch.params[3 * k + j], batch.truth[3 * law + j], rtol, atol);
@@ -559,7 +617,7 @@ LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
     // bounds, fixed parameters, bootstrap resamples, a robust loss on log
     // residuals, and the cost-only pass that prunes starts.  On a GPU
     // tests/test_gpu.py checks the same with real tiles.
-    for (int variant = 0; variant < 4; ++variant) {
+    for (int variant = 0; variant < 5; ++variant) {  // 4: robust loss, log residuals, no resample
         Batch cpu({3, 16, 17, 40, 100, 20, 5}, 0.02);
         cpu.weight.assign(cpu.y.size(), 1.0);
         for (std::size_t k = 0; k < cpu.weight.size(); ++k) cpu.weight[k] = 0.5 + 0.01 * static_cast<double>(k % 7);
@@ -573,16 +631,16 @@ LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
         cpu.upper[8 * 3 + 1] = 0.9;  // problem 8: a bound that may bind
         cpu.fixed.assign(27, 0);
         cpu.fixed[6 * 3 + 2] = 1;    // problem 6 holds c
-        if (variant == 2)              // log residuals fit log y
+        if (variant == 2 || variant == 4)  // log residuals fit log y
             for (double& v : cpu.y) v = std::log(std::fabs(v) + 0.1);
         Batch group = cpu, thread = cpu;
         auto configure = [variant](lawfit::BatchView& b) {
-            if (variant >= 1) {
+            if (variant >= 1 && variant <= 3) {
                 b.seed = 7;
                 static const std::int64_t resample[9] = {0, 1, 2, 3, 4, 5, 6, 7, 8};
                 b.problem_resample = resample;
             }
-            if (variant == 2) {
+            if (variant == 2 || variant == 4) {
                 b.objective.loss = lawfit::Loss::HUBER;
                 b.objective.delta = 0.01;
                 b.objective.irls_floor = 1.0;
@@ -590,26 +648,44 @@ LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
             }
             b.evaluate_only = variant == 3;
         };
-        {
-            lawfit::BatchView b = cpu.view();
+        // The interpreter, and a law with a fused path (generated code's contract):
+        // the CPU's 16-lane blocks (quarter blocks for a short last one) against
+        // both GPU layouts run here, each with its own runner.
+        Batch cpu_fused = cpu, group_fused = cpu, thread_fused = cpu;
+        auto solve_all = [&configure](Batch& batch, auto&& per_problem) {
+            lawfit::BatchView b = batch.view();
             configure(b);
-            auto ws = std::make_unique<lawfit::Workspace<16, 4, 8>>();
-            for (std::int64_t i = 0; i < b.n_problems; ++i) lawfit::solve_problem(b, i, *ws);
-        }
+            for (std::int64_t i = 0; i < b.n_problems; ++i) per_problem(b, i);
+        };
+        auto ws16 = std::make_unique<lawfit::Workspace<16, 4, 8>>();
+        auto ws1 = std::make_unique<lawfit::Workspace<1, 4, 8>>();
+        solve_all(cpu, [&](const lawfit::BatchView& b, std::int64_t i) { lawfit::solve_problem(b, i, *ws16); });
+        solve_all(cpu_fused, [&](const lawfit::BatchView& b, std::int64_t i) {
+            lawfit::solve_problem<FusedExpDecay>(b, i, *ws16);
+        });
+        solve_all(thread, [&](const lawfit::BatchView& b, std::int64_t i) {
+            lawfit::solve_problem_lane_order<lawfit::Interpreter>(b, i, *ws1);
+        });
+        solve_all(thread_fused, [&](const lawfit::BatchView& b, std::int64_t i) {
+            lawfit::solve_problem_lane_order<FusedExpDecay>(b, i, *ws1);
+        });
         {
             lawfit::BatchView b = group.view();
             configure(b);
             solve_in_groups(b);
-        }
-        {
-            lawfit::BatchView b = thread.view();
-            configure(b);
-            auto ws = std::make_unique<lawfit::Workspace<1, 4, 8>>();
-            for (std::int64_t i = 0; i < b.n_problems; ++i)
-                lawfit::solve_problem_lane_order<lawfit::Interpreter>(b, i, *ws);
+            lawfit::BatchView bf = group_fused.view();
+            configure(bf);
+            solve_in_groups<FusedExpDecay>(bf);
         }
         int converged = 0;
         for (std::int64_t k = 0; k < 9; ++k) {
+            for (const Batch* gpu : {&group_fused, &thread_fused}) {
+                CHECK_EQ(gpu->status[k], cpu_fused.status[k]);
+                CHECK_EQ(gpu->nfev[k], cpu_fused.nfev[k]);
+                CHECK_SAME_BITS(gpu->cost[k], cpu_fused.cost[k]);
+                for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(gpu->params[3 * k + j], cpu_fused.params[3 * k + j]);
+                for (int j = 0; j < 9; ++j) CHECK_SAME_BITS(gpu->jtj[9 * k + j], cpu_fused.jtj[9 * k + j]);
+            }
             for (const Batch* gpu : {&group, &thread}) {
                 CHECK_EQ(gpu->status[k], cpu.status[k]);
                 CHECK_EQ(gpu->nfev[k], cpu.nfev[k]);

@@ -106,7 +106,6 @@ def test_device_starts_and_reductions_match_the_cpu(layout):
     # Grid starts generated on the device, the best of each law's 32 starts
     # reduced there, in chunks of whole runs; then bootstrap summaries.
     program, columns, y, offsets = _chinchilla_batch(40)
-    check = np.testing.assert_array_equal
     for kw in (dict(), dict(max_chunk=70)):  # 70 -> chunks of 64 problems (two whole runs)
         cpu = solve_batch(program, columns, y, offsets, start_grid=GRID, best_of=32, device="cpu")
         gpu = solve_batch(program, columns, y, offsets, start_grid=GRID, best_of=32, device="cuda",
@@ -114,7 +113,7 @@ def test_device_starts_and_reductions_match_the_cpu(layout):
         np.testing.assert_array_equal(gpu.status, cpu.status)
         np.testing.assert_array_equal(gpu.best, cpu.best)
         np.testing.assert_array_equal(gpu.n_converged, cpu.n_converged)
-        check(gpu.params, cpu.params)
+        np.testing.assert_array_equal(gpu.params, cpu.params)
     L, R = 40, 50
     q = np.array([0.025, 0.5, 0.975])
     boot = dict(problem_law=np.repeat(np.arange(L), R), problem_resample=np.tile(np.arange(R), L), seed=4,
@@ -124,8 +123,8 @@ def test_device_starts_and_reductions_match_the_cpu(layout):
     gpu = solve_batch(program, columns, y, offsets, p0, device="cuda", layout=layout, max_chunk=3 * R, **boot)
     assert gpu.n_chunks == 14 and gpu.params is None
     np.testing.assert_array_equal(gpu.n_used, cpu.n_used)
-    check(gpu.quantiles, cpu.quantiles)
-    check(gpu.mean, cpu.mean)
+    np.testing.assert_array_equal(gpu.quantiles, cpu.quantiles)
+    np.testing.assert_array_equal(gpu.mean, cpu.mean)
 
 
 @needs_gpu
@@ -186,6 +185,9 @@ def test_auto_keeps_small_batches_on_the_cpu(monkeypatch):
     assert resolve_device("cuda", work=1.0) == "cuda"  # asked for: no size rule
     monkeypatch.setenv("LAWFIT_AUTO_GPU_WORK", "0")
     assert resolve_device("auto", work=1.0, n_threads=2) == "cuda"
+    monkeypatch.setenv("LAWFIT_AUTO_GPU_WORK", "lots")
+    with pytest.raises(ValueError, match="LAWFIT_AUTO_GPU_WORK must be a number"):
+        resolve_device("auto", work=1.0)
     monkeypatch.delenv("LAWFIT_AUTO_GPU_WORK")
     # a small batch through solve_batch with the default 'auto' of the engine runs on the CPU
     program, columns, y, offsets = _chinchilla_batch(4)

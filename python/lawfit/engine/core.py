@@ -41,7 +41,11 @@ def resolve_device(device: str, work: float | None = None, n_threads: int | None
     it cannot run there (built without CUDA, no driver, no device).
     """
     if device == "auto":
-        per_thread = float(os.environ.get("LAWFIT_AUTO_GPU_WORK", AUTO_GPU_WORK_PER_THREAD))
+        setting = os.environ.get("LAWFIT_AUTO_GPU_WORK", AUTO_GPU_WORK_PER_THREAD)
+        try:
+            per_thread = float(setting)
+        except ValueError:
+            raise ValueError(f"LAWFIT_AUTO_GPU_WORK must be a number of point evaluations, got {setting!r}") from None
         if work is not None and work < per_thread * (n_threads or default_threads()):
             return "cpu"
         usable = _core.WITH_CUDA and _core.cuda_device_count() > 0
@@ -314,7 +318,7 @@ def solve_batch(
     columns, y, weight = as_cuda_array(columns), as_cuda_array(y), as_cuda_array(weight)
     on_gpu = [name for name, a in (("columns", columns), ("y", y), ("weight", weight), ("p0", p0))
               if is_device_array(a)]
-    if device is None or device == "auto" and on_gpu:
+    if device is None or (device == "auto" and on_gpu):
         device = "cuda" if on_gpu else "cpu"  # arrays on the GPU: read them there
     if residual == "log":
         with np.errstate(divide="ignore", invalid="ignore"):

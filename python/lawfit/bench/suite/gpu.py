@@ -230,7 +230,7 @@ def _layouts(cfg, device, device_name):
         def solve(dev, layout, laws):
             m = laws * points
             return solve_batch(program, cols[:, :m], y[:m], offsets[:laws + 1], start_grid=grid, want_jtj=False,
-                               device=dev, layout=layout, n_threads=cfg.threads)
+                               device=dev, layout=layout, n_threads=cfg.threads, jit=False)  # interpreted
 
         runs = {}
         for layout in ("thread", "group"):
@@ -328,7 +328,8 @@ def _epoch_analysis(cfg, device, device_name):
 
     def pruned(dev, r):
         """The same analysis fitting only the `keep` best starts (by cost at the start) of each resample."""
-        common = dict(seed=seed, loss="huber", delta=DELTA, want_jtj=False, device=dev, n_threads=cfg.threads)
+        common = dict(seed=seed, loss="huber", delta=DELTA, want_jtj=False, device=dev, n_threads=cfg.threads,
+                      jit=False)  # interpreted, as the full analysis it is compared with
         out = []
         for n_res in (0, r):  # the full data, then the resamples
             ev = solve_batch(program, cols, ylog, offsets, start_grid=axes, n_resamples=n_res, evaluate_only=True,
