@@ -225,13 +225,14 @@ LAWFIT_HD inline void write_bad_input(const BatchView& b, std::int64_t i, double
     detail::write_result(b, i, bad, nullptr);
 }
 
-// Validates problem i, runs LM on it and writes its outputs.  Runner
-// evaluates blocks (evaluator.hpp: the interpreter unless code was generated).
-// `counts` (room for `counts_size` values, or null) holds a resample's counts
-// drawn once for the problem instead of at every evaluation.
-template <class Runner = Interpreter, int B, int NP, int NS>
-LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws,
-                             std::int32_t* counts = nullptr, std::int64_t counts_size = 0) {
+// Validates problem i, runs LM on it with evaluator Eval (built from the
+// program, the problem's points, objective and resample, and ws's scratch)
+// and writes its outputs.  `counts` (room for `counts_size` values, or null)
+// holds a resample's counts drawn once for the problem instead of at every
+// evaluation.
+template <class Eval, int B, int NP, int NS>
+LAWFIT_HD void solve_problem_with(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws,
+                                  std::int32_t* counts = nullptr, std::int64_t counts_size = 0) {
     const int P = b.prog.n_params;
     double* x = b.params + i * P;
     ProblemSetup su = setup_problem(b, i, NP, x);
@@ -248,9 +249,17 @@ LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP
         write_bad_input(b, i, x);
         return;
     }
-    ProgramEvaluator<B, NP, NS, Runner> eval{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc};
+    Eval eval{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc};
     const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
     detail::write_result(b, i, o, ws.lm.A);
+}
+
+// solve_problem_with the CPU's evaluator: blocks of B points, which Runner
+// evaluates (evaluator.hpp: the interpreter unless code was generated).
+template <class Runner = Interpreter, int B, int NP, int NS>
+LAWFIT_HD void solve_problem(const BatchView& b, std::int64_t i, Workspace<B, NP, NS>& ws,
+                             std::int32_t* counts = nullptr, std::int64_t counts_size = 0) {
+    solve_problem_with<ProgramEvaluator<B, NP, NS, Runner>>(b, i, ws, counts, counts_size);
 }
 
 }  // namespace lawfit

@@ -237,6 +237,18 @@ LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, c
     }
 }
 
+// Calls f(lanes) with each quantity's B lane values in the order finish_sums
+// asks for them: the cost, then per parameter j of the mask g_j and A_jk (k >= j).
+template <int B, int NP, class F>
+LAWFIT_HD void for_each_sum(const Accumulator<B, NP>& a, std::uint32_t mask, F&& f) {
+    f(a.cost);
+    for (std::uint32_t m = mask; m;) {
+        const int j = detail::next_bit(m);
+        f(a.g[j]);
+        for (std::uint32_t m2 = mask >> j; m2;) f(a.A[j][detail::next_bit(m2) + j]);
+    }
+}
+
 // Writes cost = 1/2 sum, g and the full symmetric A from the lane sums; `sum`
 // adds up one quantity over the lanes (on the CPU a loop over B lanes, on the
 // GPU the same loop over the threads of a group), always in lane order so
@@ -365,12 +377,7 @@ struct ProgramEvaluator {
         const double* src[kMaxQ];
         double sums[kMaxQ];
         int nq = 0;
-        src[nq++] = a.cost;
-        for (std::uint32_t m = mask; m;) {
-            const int j = detail::next_bit(m);
-            src[nq++] = a.g[j];
-            for (std::uint32_t m2 = mask >> j; m2;) src[nq++] = a.A[j][detail::next_bit(m2) + j];
-        }
+        for_each_sum(a, mask, [&src, &nq](const double* lanes) { src[nq++] = lanes; });
         int q = 0;
         for (; q + 4 <= nq; q += 4) {
             const double* __restrict s0 = src[q];

@@ -135,12 +135,8 @@ template <class Runner, int NP, int NS>
 struct LaneOrderEvaluator : LaneEvaluator<Runner, NP, NS> {
     LAWFIT_HD bool operator()(const double* params, std::uint32_t free_mask, double* A, double* g,
                               double* cost) {
-        constexpr int kMaxQ = 1 + NP + NP * (NP + 1) / 2;
-        const Accumulator<1, NP>& acc = this->acc;
-        double sums[kMaxQ];
+        double sums[1 + NP + NP * (NP + 1) / 2];
         std::uint32_t mask = 0;  // lane 0's, as in the group layout (lane 0 always has a point)
-        int nq = 1;
-        sums[0] = 0.0;
         for (int lane = 0; lane < kBlock; ++lane) {
             bool has_points = false;
             std::uint32_t lane_mask = 0;
@@ -148,22 +144,12 @@ struct LaneOrderEvaluator : LaneEvaluator<Runner, NP, NS> {
             // A lane without points (and every later one) would add +0, which
             // leaves a sum from +0 unchanged.
             if (!has_points) break;
-            if (lane == 0) {
-                mask = lane_mask;
-                for (std::uint32_t m = mask; m;) {
-                    const int j = detail::next_bit(m);
-                    nq += 1 + detail::popcount(mask >> j);  // g_j and A_jk, k >= j
-                }
-                for (int q = 1; q < nq; ++q) sums[q] = 0.0;
-            }
-            // The quantities in finish_sums' order: cost, then g_j and A_jk (k >= j) per j.
-            int q = 0;
-            sums[q++] += acc.cost[0];
-            for (std::uint32_t m = mask; m;) {
-                const int j = detail::next_bit(m);
-                sums[q++] += acc.g[j][0];
-                for (std::uint32_t m2 = mask >> j; m2;) sums[q++] += acc.A[j][detail::next_bit(m2) + j][0];
-            }
+            if (lane == 0) mask = lane_mask;
+            int q = 0;  // each sum from 0.0, as group_sum's
+            for_each_sum(this->acc, mask, [&sums, &q, lane](const double* v) {
+                if (lane == 0) sums[q] = 0.0;
+                sums[q++] += v[0];
+            });
         }
         int next = 0;
         auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
@@ -174,17 +160,7 @@ struct LaneOrderEvaluator : LaneEvaluator<Runner, NP, NS> {
 // solve_problem() for the thread layout: problem i by one thread, in lane order.
 template <class Runner, int NP, int NS>
 LAWFIT_HD void solve_problem_lane_order(const BatchView& b, std::int64_t i, Workspace<1, NP, NS>& ws) {
-    const int P = b.prog.n_params;
-    double* x = b.params + i * P;
-    ProblemSetup su = setup_problem(b, i, NP, x);
-    std::int64_t n_used = 0;
-    if (!(su.ok && check_points(b, su, 0, 1, &n_used) && enough_points(su, n_used))) {
-        write_bad_input(b, i, x);
-        return;
-    }
-    LaneOrderEvaluator<Runner, NP, NS> eval{{b.prog, su.data(b), b.objective, su.resample, ws.block, ws.acc}};
-    const LmOutcome o = fit_problem(eval, b, i, su, x, ws.lm);
-    detail::write_result(b, i, o, ws.lm.A);
+    solve_problem_with<LaneOrderEvaluator<Runner, NP, NS>>(b, i, ws);
 }
 
 // solve_problem() for a group: problem i, whose lanes all call this.

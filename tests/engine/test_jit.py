@@ -236,7 +236,7 @@ def test_auto_builds_a_law_in_the_background_and_later_calls_use_it(tmp_path, mo
     monkeypatch.setenv("LAWFIT_CACHE", str(tmp_path))
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
     monkeypatch.setattr(_jit, "_loaded", {})
-    monkeypatch.setattr(_jit, "_by_program", {})
+    monkeypatch.setattr(_jit, "_entry_of", {})
     monkeypatch.setattr(_jit, "_background", {})
     monkeypatch.setattr(_jit, "BACKGROUND_WORK", 30_000)
     program = lawfit.compile_law("a*x**-b + c + 0.0 * x", inputs=["x"])

@@ -100,8 +100,7 @@ _STALE_SECONDS = 3600.0  # temporary folders and lock files older than this are 
 _lock = threading.Lock()  # guards the dictionaries below (never held while compiling)
 _loaded: dict[str, object] = {}  # key -> capsule from _core.load_compiled (keeps the library loaded)
 _probed: dict[tuple, dict] = {}  # (what, compiler) -> facts about the compiler or target, once per process
-_by_program: dict[tuple, object] = {}  # (kind, program) -> the same capsules, for jit='auto'
-_entry_of: dict[tuple, str] = {}  # (kind, program) -> its key in _loaded (a law asked for again)
+_entry_of: dict[tuple, str] = {}  # (kind, program.key) -> its key in _loaded (see _loaded_for)
 _building: dict[str, threading.Lock] = {}  # key -> held while this process builds or loads that entry
 _background: dict[tuple, float] = {}  # (kind, program) -> work seen so far, or inf once a build started
 _local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
@@ -214,7 +213,7 @@ def compile_in_background(program, work: float = float("inf"), kind: str = "cpu"
         return False
     k = (kind, program.key)
     with _lock:
-        if k in _by_program or _background.get(k) == float("inf"):  # loaded, or started before
+        if _loaded_for(kind, program) is not None or _background.get(k) == float("inf"):  # loaded, or started
             return False
         seen = _background.get(k, 0.0) + float(work)
         if seen < (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA):
@@ -690,14 +689,20 @@ def loaded_solver(program, device: str = "cpu"):
     """``program`` already compiled and loaded in this process for ``device``, or None (no compile)."""
     kind = "cpu" if device == "cpu" else "cuda"
     with _lock:
-        return _by_program.get((kind, program.key))
+        return _loaded_for(kind, program)
+
+
+def _loaded_for(kind: str, program):
+    """The capsule loaded in this process for ``program`` (``kind`` 'cpu' or 'cuda'), or None;
+    call with ``_lock`` held.  Forgotten with ``_loaded`` (as the tests' fresh processes do)."""
+    return _loaded.get(_entry_of.get((kind, program.key), ""))
 
 
 def _compile_and_load(program, kind: str):
     """Finds or builds the checked library of ``program`` and has the core load it."""
     _local.error = ""
     with _lock:  # loaded before: no need to generate and audit its source again (15 ms a call)
-        capsule = _loaded.get(_entry_of.get((kind, program.key), ""))
+        capsule = _loaded_for(kind, program)
     if capsule is not None:
         return capsule
     try:
@@ -730,7 +735,6 @@ def _compile_and_load(program, kind: str):
             return None
         with _lock:
             _loaded[key] = capsule
-            _by_program[(kind, program.key)] = capsule
             _entry_of[(kind, program.key)] = key
         return capsule
 

@@ -96,10 +96,10 @@ def _compiled_row(cfg, rows, n_laws, repeat, interpreted):
                                    status=lawfit_status(status), shape=dict(base.shape, jit=True),
                                    note=f"{base.seconds / seconds:.2f}x the interpreter{vs_scipy}; "
                                         f"answers identical: {same}")
-    return [compiled, _one_thread_row(cfg, base, N, D, loss, repeat, interpreted)]
+    return [compiled, _one_thread_row(base, N, D, loss, repeat, interpreted)]
 
 
-def _one_thread_row(cfg, base, N, D, loss, repeat, polished):
+def _one_thread_row(base, N, D, loss, repeat, polished):
     """The core alone on one thread (issue 14's target: >= 250,000 fits/s), the law compiled: solve_batch
     without curve_fit's covariance and final polish, so its answers are within the tolerances of those."""
     from ...engine.core import solve_batch
