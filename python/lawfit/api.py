@@ -185,7 +185,8 @@ def _law_keys(keys) -> np.ndarray:
     The bootstrap generator is keyed by it instead of the law's position, so a
     group draws the same resamples in any batch or Dask partition.
     """
-    rows = keys.astype(str).agg("\x1f".join, axis=1) if keys.shape[1] else [""] * len(keys)
+    # A missing key reads "nan" (pandas >= 3 keeps it missing through astype(str); before, "nan").
+    rows = keys.astype(str).fillna("nan").agg("\x1f".join, axis=1) if keys.shape[1] else [""] * len(keys)
     return np.array([int.from_bytes(hashlib.blake2b(r.encode(), digest_size=8).digest(), "little") >> 1
                      for r in rows], dtype=np.int64)
 

@@ -311,6 +311,17 @@ def test_fit_multistart_malformed_calls():
         lawfit.fit_multistart("a*x**-b + c", X, X, GRID, sigma=np.zeros(20))
 
 
+def test_fit_bootstrap_with_a_missing_group_key(table):
+    # The rows without a key get BAD_INPUT, the other groups their intervals (the
+    # bootstrap keys each group's resamples by its key's text: a missing key included).
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        res = _fit(_spoil(table, "key"), sigma="err", bootstrap=20)
+    p = res.params.set_index(res.params["family"].fillna("none"))
+    assert p.loc["none", "status"] == "BAD_INPUT"
+    assert p.loc["a", "converged"] and np.isfinite(p.loc["a", [f"{k}_low" for k in TRUE]].to_numpy(dtype=float)).all()
+
+
 def test_bootstrap_keeps_bad_laws_out_and_checks_its_arguments():
     ys = _ys()
     fit = lawfit.fit_multistart("a*x**-b + c", [X, X, X[:2], X], ys, GRID, warn=False)
