@@ -15,8 +15,8 @@
 # should bring back everything); the exit status is the tests' or the
 # benchmark's failure.  Logs and the benchmark's tables go to $OUT when set.
 # Everything runs under the machine's python3 (on the H200 image a bare `pip`
-# belongs to another Python).  First run (2026-12-04, H200, --quick): build
-# 152 s, tests 33 s, benchmark 88 s.
+# belongs to another Python).  Runs on the H200, --quick: build 131-152 s,
+# tests 31-33 s (155 passed on the second run), benchmark 56-88 s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 scale="--full"

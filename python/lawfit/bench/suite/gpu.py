@@ -212,30 +212,42 @@ def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_
 
 
 def _layouts(cfg, device, device_name):
-    """Chinchilla with few and with many points: one thread vs 16 threads per problem."""
+    """Chinchilla with few and with many points: one thread vs 16 threads per problem, interpreted and compiled.
+
+    These rows set where ``layout='auto'`` switches to the group layout
+    (``kGroupMinPoints``, cuda/cuda_backend.cuh).  H200, 2026-12-04, 50 points:
+    group 1.21x thread interpreted, while the compiled thread layout (2.30 M
+    fits/s) beat the interpreted group (1.76 M): hence the compiled rows.
+    """
+    from ...engine import jit as _jit
     from ...engine.core import solve_batch
     from ...formula import compile_law
     from .chinchilla import LAW, MODEL, START
 
     program = compile_law(LAW, inputs=["N", "D"])
     grid = _one_point_grid(START)
+    compiled = device != "cpu" and _jit.compiled_cuda_solver(program) is not None
+    if device != "cpu" and not compiled:
+        cfg.skip("gpu layouts jit", _jit.last_error())
+    variants = [(layout, jit) for jit in ((False, True) if compiled else (False,)) for layout in ("thread", "group")]
     rows = []
-    for points, n, n_cpu in ((POINTS, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
+    for points, n, n_cpu in ((20, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
+                             (POINTS, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
                              (2000, cfg.pick(50, 2000, 10_000), cfg.pick(50, 200, 1000))):
         inputs, y, true = _make_chinchilla(n, points, np.random.default_rng(cfg.seed + points))
         cols = program.input_matrix({k: v.ravel() for k, v in inputs.items()})
         y = y.ravel()
         offsets = np.arange(n + 1, dtype=np.int64) * points
 
-        def solve(dev, layout, laws):
+        def solve(dev, layout, laws, jit=False):
             m = laws * points
             return solve_batch(program, cols[:, :m], y[:m], offsets[:laws + 1], start_grid=grid, want_jtj=False,
-                               device=dev, layout=layout, n_threads=cfg.threads, jit=False)  # interpreted
+                               device=dev, layout=layout, n_threads=cfg.threads, jit=jit)
 
         runs = {}
-        for layout in ("thread", "group"):
-            solve(device, layout, n)  # warm-up (first use of a kernel)
-            runs[layout] = timed(lambda: solve(device, layout, n), cfg.pick(1, 2, 2))
+        for layout, jit in variants:
+            solve(device, layout, n, jit)  # warm-up (first use of a kernel)
+            runs[layout + (" jit" if jit else "")] = timed(lambda: solve(device, layout, n, jit), cfg.pick(1, 2, 2))
         runs["cpu"] = timed(lambda: solve("cpu", "auto", n_cpu), 1)
         idx = sample_indices(n_cpu, cfg.pick(3, 10, 20))
         problems = [Problem(np.vstack([inputs["N"][i], inputs["D"][i]]), y[i * points:(i + 1) * points], START,
@@ -289,20 +301,27 @@ def _epoch_analysis(cfg, device, device_name):
         return solve_batch(program, cols, ylog, offsets, start_grid=axes, seed=seed, loss="huber", delta=DELTA,
                            want_jtj=False, device=dev, n_threads=cfg.threads, best_of=S, **kw)
 
+    stages = {}
+
     def analysis(dev, r, jit=False):
+        t0 = time.perf_counter()
         full = solve(dev, jit=jit)
+        t1 = time.perf_counter()
         boot = solve(dev, n_resamples=r, summary_runs=r, quantiles=q, jit=jit)
+        stages[dev] = (t1 - t0, time.perf_counter() - t1)
         return full, boot
 
     analysis(device, 1)  # warm-up
     tg, (g_full, g_boot) = timed(lambda: analysis(device, R), 1)
-    # The CPU warmed up too: its time per resample is extrapolated R / R_cpu-fold,
-    # so a one-off cost inside the timed call would be multiplied with it (the
-    # first H200 run's CPU row, 645 fits/s, was 10-30x below this machine's rate).
+    # The CPU warmed up too.  Its resample stage is timed in the same call as
+    # its full fit and extrapolated R / R_cpu-fold.  (The H200 runs of
+    # 2026-12-04 printed 645-956 fits/s here while the same machine ran these
+    # very calls at ~24,000 fits/s in a separate script; the stage times in
+    # the row's shape are there to find out why.)
     analysis("cpu", 1)
-    tc, (c_full, c_boot) = timed(lambda: analysis("cpu", R_cpu), 1)
-    t_cpu_full, _ = timed(lambda: solve("cpu"), 1)
-    cpu_seconds = t_cpu_full + (tc - t_cpu_full) * R / R_cpu
+    c_full, _ = analysis("cpu", R_cpu)
+    t_cpu_full, t_cpu_boot = stages["cpu"]
+    cpu_seconds = t_cpu_full + t_cpu_boot * R / R_cpu
 
     # Accuracy: each resample's best start on both devices against the reference.
     gb = solve(device, n_resamples=R_cpu).params
@@ -322,7 +341,8 @@ def _epoch_analysis(cfg, device, device_name):
     size = fmt_size(1, M, starts=S, resamples=R)
     shape = {"laws": 1, "points": M, "starts": S, "resamples": R, "loss": "huber", "delta": DELTA, "seed": seed,
              "data": source, "device": device_name, "cpu_resamples": R_cpu, "gpu_seconds": tg,
-             "resamples_used": int(g_boot.n_used[0, 0])}
+             "resamples_used": int(g_boot.n_used[0, 0]), "cpu_stage_seconds": list(stages["cpu"]),
+             "gpu_stage_seconds": list(stages[device])}
     problem = "Epoch full analysis (grid + bootstrap x grid)"
     keep = min(S, 100)
 
