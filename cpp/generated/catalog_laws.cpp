@@ -25,8 +25,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         LAWFIT_LANES for (int i = 0; i < B; ++i) {
             const double t0 = p0 * x0[i];
@@ -52,25 +51,19 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
@@ -124,8 +117,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -163,27 +155,21 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x1[i];
@@ -258,8 +244,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -299,29 +284,23 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         const double t0 = -p2;
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -396,8 +375,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -477,8 +455,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -497,21 +474,16 @@ struct GeneratedRunner {
         const double t12 = 1.0 / p5;
         const double t15 = t12 * t10;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -638,8 +610,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -759,8 +730,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -791,21 +761,16 @@ struct GeneratedRunner {
         const double t37 = 1.0 / p8;
         const double t40 = t37 * t35;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -993,8 +958,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1154,8 +1118,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1198,21 +1161,16 @@ struct GeneratedRunner {
         const double t62 = 1.0 / p11;
         const double t65 = t62 * t60;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -1470,8 +1428,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         LAWFIT_LANES for (int i = 0; i < B; ++i) {
@@ -1504,26 +1461,20 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
@@ -1588,12 +1539,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1645,33 +1594,26 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         const double p3 = params[3];
         const double p4 = params[4];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
@@ -1773,12 +1715,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1832,12 +1772,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -1846,21 +1784,16 @@ struct GeneratedRunner {
         const double t0 = lawfit::math::exp(p0);
         const double t1 = 1.0 * t0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = p2 * x2[i];
@@ -1962,8 +1895,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2010,8 +1942,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2019,21 +1950,16 @@ struct GeneratedRunner {
         const double t0 = 1.0;
         const double t15 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] + p1;
@@ -2121,8 +2047,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p0;
@@ -2162,8 +2087,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p0;
@@ -2171,21 +2095,16 @@ struct GeneratedRunner {
         const double t2 = -p1;
         const double t3 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t2 * x1[i];
@@ -2253,8 +2172,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t4 = 1.0;
@@ -2314,8 +2232,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t4 = 1.0;
@@ -2331,21 +2248,16 @@ struct GeneratedRunner {
         const double t18 = 1.0;
         const double t19 = p0 + p1;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 + x0[i];
@@ -2425,12 +2337,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2535,12 +2445,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2554,21 +2462,16 @@ struct GeneratedRunner {
         const double t20 = 1.0;
         const double t33 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p8 * x2[i];
@@ -2758,8 +2661,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2798,8 +2700,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2807,21 +2708,16 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -2894,8 +2790,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -2935,29 +2830,23 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         const double t0 = -p2;
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
@@ -3032,12 +2921,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3100,12 +2987,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3115,21 +3000,16 @@ struct GeneratedRunner {
         const double t19 = -p3;
         const double t20 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p3 * x2[i];
@@ -3231,12 +3111,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3312,12 +3190,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3325,21 +3201,16 @@ struct GeneratedRunner {
         const double p4 = params[4];
         const double p5 = params[5];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -3473,132 +3344,100 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double* in6 = columns + 6 * col_stride + point0;
         alignas(64) double x6[B];
-        for (int i = 0; i < nb; ++i) x6[i] = in6[i];
-        for (int i = nb; i < B; ++i) x6[i] = in6[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x6, in6, nb, in6[nb - 1]);  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
-        for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < B; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x7, in7, nb, in7[nb - 1]);  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
-        for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < B; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x8, in8, nb, in8[nb - 1]);  // pad: see run_block
         const double* in9 = columns + 9 * col_stride + point0;
         alignas(64) double x9[B];
-        for (int i = 0; i < nb; ++i) x9[i] = in9[i];
-        for (int i = nb; i < B; ++i) x9[i] = in9[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x9, in9, nb, in9[nb - 1]);  // pad: see run_block
         const double* in10 = columns + 10 * col_stride + point0;
         alignas(64) double x10[B];
-        for (int i = 0; i < nb; ++i) x10[i] = in10[i];
-        for (int i = nb; i < B; ++i) x10[i] = in10[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x10, in10, nb, in10[nb - 1]);  // pad: see run_block
         const double* in11 = columns + 11 * col_stride + point0;
         alignas(64) double x11[B];
-        for (int i = 0; i < nb; ++i) x11[i] = in11[i];
-        for (int i = nb; i < B; ++i) x11[i] = in11[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x11, in11, nb, in11[nb - 1]);  // pad: see run_block
         const double* in12 = columns + 12 * col_stride + point0;
         alignas(64) double x12[B];
-        for (int i = 0; i < nb; ++i) x12[i] = in12[i];
-        for (int i = nb; i < B; ++i) x12[i] = in12[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x12, in12, nb, in12[nb - 1]);  // pad: see run_block
         const double* in13 = columns + 13 * col_stride + point0;
         alignas(64) double x13[B];
-        for (int i = 0; i < nb; ++i) x13[i] = in13[i];
-        for (int i = nb; i < B; ++i) x13[i] = in13[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x13, in13, nb, in13[nb - 1]);  // pad: see run_block
         const double* in14 = columns + 14 * col_stride + point0;
         alignas(64) double x14[B];
-        for (int i = 0; i < nb; ++i) x14[i] = in14[i];
-        for (int i = nb; i < B; ++i) x14[i] = in14[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x14, in14, nb, in14[nb - 1]);  // pad: see run_block
         const double* in15 = columns + 15 * col_stride + point0;
         alignas(64) double x15[B];
-        for (int i = 0; i < nb; ++i) x15[i] = in15[i];
-        for (int i = nb; i < B; ++i) x15[i] = in15[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x15, in15, nb, in15[nb - 1]);  // pad: see run_block
         const double* in16 = columns + 16 * col_stride + point0;
         alignas(64) double x16[B];
-        for (int i = 0; i < nb; ++i) x16[i] = in16[i];
-        for (int i = nb; i < B; ++i) x16[i] = in16[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x16, in16, nb, in16[nb - 1]);  // pad: see run_block
         const double* in17 = columns + 17 * col_stride + point0;
         alignas(64) double x17[B];
-        for (int i = 0; i < nb; ++i) x17[i] = in17[i];
-        for (int i = nb; i < B; ++i) x17[i] = in17[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x17, in17, nb, in17[nb - 1]);  // pad: see run_block
         const double* in18 = columns + 18 * col_stride + point0;
         alignas(64) double x18[B];
-        for (int i = 0; i < nb; ++i) x18[i] = in18[i];
-        for (int i = nb; i < B; ++i) x18[i] = in18[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x18, in18, nb, in18[nb - 1]);  // pad: see run_block
         const double* in19 = columns + 19 * col_stride + point0;
         alignas(64) double x19[B];
-        for (int i = 0; i < nb; ++i) x19[i] = in19[i];
-        for (int i = nb; i < B; ++i) x19[i] = in19[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x19, in19, nb, in19[nb - 1]);  // pad: see run_block
         const double* in20 = columns + 20 * col_stride + point0;
         alignas(64) double x20[B];
-        for (int i = 0; i < nb; ++i) x20[i] = in20[i];
-        for (int i = nb; i < B; ++i) x20[i] = in20[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x20, in20, nb, in20[nb - 1]);  // pad: see run_block
         const double* in21 = columns + 21 * col_stride + point0;
         alignas(64) double x21[B];
-        for (int i = 0; i < nb; ++i) x21[i] = in21[i];
-        for (int i = nb; i < B; ++i) x21[i] = in21[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x21, in21, nb, in21[nb - 1]);  // pad: see run_block
         const double* in22 = columns + 22 * col_stride + point0;
         alignas(64) double x22[B];
-        for (int i = 0; i < nb; ++i) x22[i] = in22[i];
-        for (int i = nb; i < B; ++i) x22[i] = in22[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x22, in22, nb, in22[nb - 1]);  // pad: see run_block
         const double* in23 = columns + 23 * col_stride + point0;
         alignas(64) double x23[B];
-        for (int i = 0; i < nb; ++i) x23[i] = in23[i];
-        for (int i = nb; i < B; ++i) x23[i] = in23[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x23, in23, nb, in23[nb - 1]);  // pad: see run_block
         const double* in24 = columns + 24 * col_stride + point0;
         alignas(64) double x24[B];
-        for (int i = 0; i < nb; ++i) x24[i] = in24[i];
-        for (int i = nb; i < B; ++i) x24[i] = in24[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x24, in24, nb, in24[nb - 1]);  // pad: see run_block
         const double* in25 = columns + 25 * col_stride + point0;
         alignas(64) double x25[B];
-        for (int i = 0; i < nb; ++i) x25[i] = in25[i];
-        for (int i = nb; i < B; ++i) x25[i] = in25[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x25, in25, nb, in25[nb - 1]);  // pad: see run_block
         const double* in26 = columns + 26 * col_stride + point0;
         alignas(64) double x26[B];
-        for (int i = 0; i < nb; ++i) x26[i] = in26[i];
-        for (int i = nb; i < B; ++i) x26[i] = in26[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x26, in26, nb, in26[nb - 1]);  // pad: see run_block
         const double* in27 = columns + 27 * col_stride + point0;
         alignas(64) double x27[B];
-        for (int i = 0; i < nb; ++i) x27[i] = in27[i];
-        for (int i = nb; i < B; ++i) x27[i] = in27[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x27, in27, nb, in27[nb - 1]);  // pad: see run_block
         const double* in28 = columns + 28 * col_stride + point0;
         alignas(64) double x28[B];
-        for (int i = 0; i < nb; ++i) x28[i] = in28[i];
-        for (int i = nb; i < B; ++i) x28[i] = in28[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x28, in28, nb, in28[nb - 1]);  // pad: see run_block
         const double* in29 = columns + 29 * col_stride + point0;
         alignas(64) double x29[B];
-        for (int i = 0; i < nb; ++i) x29[i] = in29[i];
-        for (int i = nb; i < B; ++i) x29[i] = in29[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x29, in29, nb, in29[nb - 1]);  // pad: see run_block
         const double* in30 = columns + 30 * col_stride + point0;
         alignas(64) double x30[B];
-        for (int i = 0; i < nb; ++i) x30[i] = in30[i];
-        for (int i = nb; i < B; ++i) x30[i] = in30[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x30, in30, nb, in30[nb - 1]);  // pad: see run_block
         const double* in31 = columns + 31 * col_stride + point0;
         alignas(64) double x31[B];
-        for (int i = 0; i < nb; ++i) x31[i] = in31[i];
-        for (int i = nb; i < B; ++i) x31[i] = in31[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x31, in31, nb, in31[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -3930,132 +3769,100 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double* in6 = columns + 6 * col_stride + point0;
         alignas(64) double x6[B];
-        for (int i = 0; i < nb; ++i) x6[i] = in6[i];
-        for (int i = nb; i < W; ++i) x6[i] = in6[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x6, in6, nb, in6[nb - 1]);  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
-        for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < W; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x7, in7, nb, in7[nb - 1]);  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
-        for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < W; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x8, in8, nb, in8[nb - 1]);  // pad: see run_block
         const double* in9 = columns + 9 * col_stride + point0;
         alignas(64) double x9[B];
-        for (int i = 0; i < nb; ++i) x9[i] = in9[i];
-        for (int i = nb; i < W; ++i) x9[i] = in9[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x9, in9, nb, in9[nb - 1]);  // pad: see run_block
         const double* in10 = columns + 10 * col_stride + point0;
         alignas(64) double x10[B];
-        for (int i = 0; i < nb; ++i) x10[i] = in10[i];
-        for (int i = nb; i < W; ++i) x10[i] = in10[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x10, in10, nb, in10[nb - 1]);  // pad: see run_block
         const double* in11 = columns + 11 * col_stride + point0;
         alignas(64) double x11[B];
-        for (int i = 0; i < nb; ++i) x11[i] = in11[i];
-        for (int i = nb; i < W; ++i) x11[i] = in11[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x11, in11, nb, in11[nb - 1]);  // pad: see run_block
         const double* in12 = columns + 12 * col_stride + point0;
         alignas(64) double x12[B];
-        for (int i = 0; i < nb; ++i) x12[i] = in12[i];
-        for (int i = nb; i < W; ++i) x12[i] = in12[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x12, in12, nb, in12[nb - 1]);  // pad: see run_block
         const double* in13 = columns + 13 * col_stride + point0;
         alignas(64) double x13[B];
-        for (int i = 0; i < nb; ++i) x13[i] = in13[i];
-        for (int i = nb; i < W; ++i) x13[i] = in13[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x13, in13, nb, in13[nb - 1]);  // pad: see run_block
         const double* in14 = columns + 14 * col_stride + point0;
         alignas(64) double x14[B];
-        for (int i = 0; i < nb; ++i) x14[i] = in14[i];
-        for (int i = nb; i < W; ++i) x14[i] = in14[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x14, in14, nb, in14[nb - 1]);  // pad: see run_block
         const double* in15 = columns + 15 * col_stride + point0;
         alignas(64) double x15[B];
-        for (int i = 0; i < nb; ++i) x15[i] = in15[i];
-        for (int i = nb; i < W; ++i) x15[i] = in15[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x15, in15, nb, in15[nb - 1]);  // pad: see run_block
         const double* in16 = columns + 16 * col_stride + point0;
         alignas(64) double x16[B];
-        for (int i = 0; i < nb; ++i) x16[i] = in16[i];
-        for (int i = nb; i < W; ++i) x16[i] = in16[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x16, in16, nb, in16[nb - 1]);  // pad: see run_block
         const double* in17 = columns + 17 * col_stride + point0;
         alignas(64) double x17[B];
-        for (int i = 0; i < nb; ++i) x17[i] = in17[i];
-        for (int i = nb; i < W; ++i) x17[i] = in17[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x17, in17, nb, in17[nb - 1]);  // pad: see run_block
         const double* in18 = columns + 18 * col_stride + point0;
         alignas(64) double x18[B];
-        for (int i = 0; i < nb; ++i) x18[i] = in18[i];
-        for (int i = nb; i < W; ++i) x18[i] = in18[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x18, in18, nb, in18[nb - 1]);  // pad: see run_block
         const double* in19 = columns + 19 * col_stride + point0;
         alignas(64) double x19[B];
-        for (int i = 0; i < nb; ++i) x19[i] = in19[i];
-        for (int i = nb; i < W; ++i) x19[i] = in19[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x19, in19, nb, in19[nb - 1]);  // pad: see run_block
         const double* in20 = columns + 20 * col_stride + point0;
         alignas(64) double x20[B];
-        for (int i = 0; i < nb; ++i) x20[i] = in20[i];
-        for (int i = nb; i < W; ++i) x20[i] = in20[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x20, in20, nb, in20[nb - 1]);  // pad: see run_block
         const double* in21 = columns + 21 * col_stride + point0;
         alignas(64) double x21[B];
-        for (int i = 0; i < nb; ++i) x21[i] = in21[i];
-        for (int i = nb; i < W; ++i) x21[i] = in21[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x21, in21, nb, in21[nb - 1]);  // pad: see run_block
         const double* in22 = columns + 22 * col_stride + point0;
         alignas(64) double x22[B];
-        for (int i = 0; i < nb; ++i) x22[i] = in22[i];
-        for (int i = nb; i < W; ++i) x22[i] = in22[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x22, in22, nb, in22[nb - 1]);  // pad: see run_block
         const double* in23 = columns + 23 * col_stride + point0;
         alignas(64) double x23[B];
-        for (int i = 0; i < nb; ++i) x23[i] = in23[i];
-        for (int i = nb; i < W; ++i) x23[i] = in23[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x23, in23, nb, in23[nb - 1]);  // pad: see run_block
         const double* in24 = columns + 24 * col_stride + point0;
         alignas(64) double x24[B];
-        for (int i = 0; i < nb; ++i) x24[i] = in24[i];
-        for (int i = nb; i < W; ++i) x24[i] = in24[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x24, in24, nb, in24[nb - 1]);  // pad: see run_block
         const double* in25 = columns + 25 * col_stride + point0;
         alignas(64) double x25[B];
-        for (int i = 0; i < nb; ++i) x25[i] = in25[i];
-        for (int i = nb; i < W; ++i) x25[i] = in25[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x25, in25, nb, in25[nb - 1]);  // pad: see run_block
         const double* in26 = columns + 26 * col_stride + point0;
         alignas(64) double x26[B];
-        for (int i = 0; i < nb; ++i) x26[i] = in26[i];
-        for (int i = nb; i < W; ++i) x26[i] = in26[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x26, in26, nb, in26[nb - 1]);  // pad: see run_block
         const double* in27 = columns + 27 * col_stride + point0;
         alignas(64) double x27[B];
-        for (int i = 0; i < nb; ++i) x27[i] = in27[i];
-        for (int i = nb; i < W; ++i) x27[i] = in27[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x27, in27, nb, in27[nb - 1]);  // pad: see run_block
         const double* in28 = columns + 28 * col_stride + point0;
         alignas(64) double x28[B];
-        for (int i = 0; i < nb; ++i) x28[i] = in28[i];
-        for (int i = nb; i < W; ++i) x28[i] = in28[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x28, in28, nb, in28[nb - 1]);  // pad: see run_block
         const double* in29 = columns + 29 * col_stride + point0;
         alignas(64) double x29[B];
-        for (int i = 0; i < nb; ++i) x29[i] = in29[i];
-        for (int i = nb; i < W; ++i) x29[i] = in29[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x29, in29, nb, in29[nb - 1]);  // pad: see run_block
         const double* in30 = columns + 30 * col_stride + point0;
         alignas(64) double x30[B];
-        for (int i = 0; i < nb; ++i) x30[i] = in30[i];
-        for (int i = nb; i < W; ++i) x30[i] = in30[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x30, in30, nb, in30[nb - 1]);  // pad: see run_block
         const double* in31 = columns + 31 * col_stride + point0;
         alignas(64) double x31[B];
-        for (int i = 0; i < nb; ++i) x31[i] = in31[i];
-        for (int i = nb; i < W; ++i) x31[i] = in31[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x31, in31, nb, in31[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4248,21 +4055,16 @@ struct GeneratedRunner {
         const double t287 = lawfit::math::exp(t284);
         const double t288 = t286 * t287;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
@@ -4450,8 +4252,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4495,27 +4296,21 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -4596,8 +4391,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p0;
@@ -4636,27 +4430,21 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] * t0;
@@ -4726,8 +4514,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -4778,27 +4565,21 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
@@ -4886,8 +4667,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         LAWFIT_LANES for (int i = 0; i < B; ++i) {
@@ -4926,26 +4706,20 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -5016,12 +4790,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5093,12 +4865,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5109,21 +4879,16 @@ struct GeneratedRunner {
         const double t3 = t0 * 1.0;
         const double t4 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t5 = 1.0 / x0[i];
@@ -5233,12 +4998,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5297,32 +5060,25 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -5424,8 +5180,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p1;
@@ -5462,8 +5217,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = 1.0 / p1;
@@ -5471,21 +5225,16 @@ struct GeneratedRunner {
         const double t2 = -t1 * t0;
         const double t3 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t1 * x1[i];
@@ -5550,16 +5299,13 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
-        for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < B; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x7, in7, nb, in7[nb - 1]);  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
-        for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < B; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x8, in8, nb, in8[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         LAWFIT_LANES for (int i = 0; i < B; ++i) {
             const double t0 = p0 * x8[i];
@@ -5589,33 +5335,25 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double* in7 = columns + 7 * col_stride + point0;
         alignas(64) double x7[B];
-        for (int i = 0; i < nb; ++i) x7[i] = in7[i];
-        for (int i = nb; i < W; ++i) x7[i] = in7[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x7, in7, nb, in7[nb - 1]);  // pad: see run_block
         const double* in8 = columns + 8 * col_stride + point0;
         alignas(64) double x8[B];
-        for (int i = 0; i < nb; ++i) x8[i] = in8[i];
-        for (int i = nb; i < W; ++i) x8[i] = in8[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x8, in8, nb, in8[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x8[i];
@@ -5673,8 +5411,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p1;
@@ -5709,28 +5446,22 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -p1;
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -5795,20 +5526,16 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5912,20 +5639,16 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -5936,21 +5659,16 @@ struct GeneratedRunner {
         const double t2 = 1.0 / p5;
         const double t36 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = x0[i] * p5;
@@ -6119,16 +5837,13 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -6616,16 +6331,13 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -6867,21 +6579,16 @@ struct GeneratedRunner {
         const double t349 = 1.0 / p5;
         const double t420 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t77 = x2[i] * t72;
@@ -7203,12 +6910,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7264,32 +6969,25 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
@@ -7388,8 +7086,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7434,8 +7131,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7444,21 +7140,16 @@ struct GeneratedRunner {
         const double t4 = p1 * t0;
         const double t13 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] - p2;
@@ -7543,8 +7234,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7583,8 +7273,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7592,21 +7281,16 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
@@ -7679,12 +7363,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7727,31 +7409,24 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x2[i];
@@ -7831,16 +7506,13 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < B; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < B; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < B; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7906,16 +7578,13 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
-        for (int i = 0; i < nb; ++i) x3[i] = in3[i];
-        for (int i = nb; i < W; ++i) x3[i] = in3[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x3, in3, nb, in3[nb - 1]);  // pad: see run_block
         const double* in4 = columns + 4 * col_stride + point0;
         alignas(64) double x4[B];
-        for (int i = 0; i < nb; ++i) x4[i] = in4[i];
-        for (int i = nb; i < W; ++i) x4[i] = in4[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x4, in4, nb, in4[nb - 1]);  // pad: see run_block
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
-        for (int i = 0; i < nb; ++i) x5[i] = in5[i];
-        for (int i = nb; i < W; ++i) x5[i] = in5[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x5, in5, nb, in5[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -7924,21 +7593,16 @@ struct GeneratedRunner {
         const double p5 = params[5];
         const double p6 = params[6];
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x3[i];
@@ -8071,12 +7735,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < B; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < B; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -8122,12 +7784,10 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
-        for (int i = 0; i < nb; ++i) x1[i] = in1[i];
-        for (int i = nb; i < W; ++i) x1[i] = in1[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x1, in1, nb, in1[nb - 1]);  // pad: see run_block
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
-        for (int i = 0; i < nb; ++i) x2[i] = in2[i];
-        for (int i = nb; i < W; ++i) x2[i] = in2[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x2, in2, nb, in2[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double p2 = params[2];
@@ -8135,21 +7795,16 @@ struct GeneratedRunner {
         const double t0 = -p2;
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x2[i];
@@ -8236,8 +7891,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)point0; (void)nb; (void)params;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < B; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<B>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -1.0;
@@ -8293,8 +7947,7 @@ struct GeneratedRunner {
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
-        for (int i = 0; i < nb; ++i) x0[i] = in0[i];
-        for (int i = nb; i < W; ++i) x0[i] = in0[nb - 1];  // pad: see run_block
+        lawfit::detail::load_lanes<W>(x0, in0, nb, in0[nb - 1]);  // pad: see run_block
         const double p0 = params[0];
         const double p1 = params[1];
         const double t0 = -1.0;
@@ -8318,21 +7971,16 @@ struct GeneratedRunner {
         const double t18 = t16 * t13;
         const double t19 = t14 * t15;
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
         if (counts) {
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }
-        for (int i = nb; i < W; ++i) {
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t20 = std::pow(t17, x0[i]);

@@ -183,26 +183,20 @@ LAWFIT_HD void accumulate_block(const Objective& obj, const ProblemData& data, c
     double* __restrict mult = acc.wg;  // multiplicity (0 on padding lanes)
     // Each input read in its own loop (no per-lane branch on weight or
     // resample), so the copies vectorise.
-    const double* __restrict yb = data.y + p0;
-    for (int i = 0; i < nb; ++i) wr[i] = yb[i];
+    // Padding lanes: weight and multiplicity 0, y the last point's.
+    detail::load_lanes<B>(wr, data.y + p0, nb, data.y[p0 + nb - 1]);
     if (data.weight) {
-        const double* __restrict wb = data.weight + p0;
-        for (int i = 0; i < nb; ++i) wt[i] = wb[i];
+        detail::load_lanes<B>(wt, data.weight + p0, nb, 0.0);
     } else {
-        for (int i = 0; i < nb; ++i) wt[i] = 1.0;
+        detail::fill_lanes<B>(wt, nb, 1.0, 0.0);
     }
     if (resample.index < 0) {
-        for (int i = 0; i < nb; ++i) mult[i] = 1.0;
+        detail::fill_lanes<B>(mult, nb, 1.0, 0.0);
     } else if (resample.cache) {
-        const std::int32_t* __restrict cb = resample.cache + (p0 - data.begin);
-        for (int i = 0; i < nb; ++i) mult[i] = cb[i];
+        detail::load_lanes<B>(mult, resample.cache + (p0 - data.begin), nb, 0.0);
     } else {
         for (int i = 0; i < nb; ++i) mult[i] = resample.count(p0 + i, data.begin);
-    }
-    for (int i = nb; i < B; ++i) {
-        wt[i] = 0.0;
-        mult[i] = 0.0;
-        wr[i] = data.y[p0 + nb - 1];
+        for (int i = nb; i < B; ++i) mult[i] = 0.0;
     }
     if (obj.loss == Loss::L2) {
         LAWFIT_LANES for (int i = 0; i < B; ++i) {

@@ -88,10 +88,12 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
 // the covariance of a whole batch).  Every lane performs exactly the scalar
 // function's operations in its order (-ffp-contract=off), so each result has the
 // same bits; a lane that fails is marked in ok[] and its out[] is left untouched.
-// A[l] and out[l] point at lane l's P x P matrices.
-template <int W>
-inline void scaled_spd_inverse_lanes(const double* const* A, int P, double* const* out, bool* ok,
+// A[l] and out[l] point at lane l's P x P matrices.  KP > 0: P is the
+// constant KP, so the loops over rows and columns unroll (same operations).
+template <int W, int KP = 0>
+inline void scaled_spd_inverse_lanes(const double* const* A, int P_run, double* const* out, bool* ok,
                                      double min_pivot) {
+    const int P = KP > 0 ? KP : P_run;
     if (P > kMaxParams) {
         for (int l = 0; l < W; ++l) ok[l] = false;
         return;

@@ -77,6 +77,31 @@ LAWFIT_HD LAWFIT_INLINE double sigmoid(double a) {
     return a >= 0 ? 1.0 / (1.0 + e) : e / (1.0 + e);
 }
 
+// dst[i] = src[i] for the block's nb points, dst[nb .. W) = pad (the padding
+// lanes: see run_block).  A full block, the common case, is copied with a
+// count known at compile time: a variable count made the compiler call
+// memcpy for every input of every block (a call per 16 points).
+template <int W, class T>
+LAWFIT_HD LAWFIT_INLINE void load_lanes(double* __restrict dst, const T* __restrict src, int nb, double pad) {
+    if (nb >= W) {  // (nb never exceeds W; >= tells the compiler the tail is short)
+        for (int i = 0; i < W; ++i) dst[i] = static_cast<double>(src[i]);
+        return;
+    }
+    for (int i = 0; i < nb; ++i) dst[i] = static_cast<double>(src[i]);
+    for (int i = nb; i < W; ++i) dst[i] = pad;
+}
+
+// dst[0 .. nb) = value, dst[nb .. W) = pad.
+template <int W>
+LAWFIT_HD LAWFIT_INLINE void fill_lanes(double* __restrict dst, int nb, double value, double pad) {
+    if (nb >= W) {  // (nb never exceeds W; >= tells the compiler the tail is short)
+        for (int i = 0; i < W; ++i) dst[i] = value;
+        return;
+    }
+    for (int i = 0; i < nb; ++i) dst[i] = value;
+    for (int i = nb; i < W; ++i) dst[i] = pad;
+}
+
 // Applies d(out)/d(in) = d[i] to every gradient row of a slot.
 template <int B>
 LAWFIT_HD inline void scale_grads(double (*g)[B], std::uint32_t m, const double* __restrict d) {
@@ -114,8 +139,7 @@ LAWFIT_HD bool run_block(const ProgramView& prog, const double* columns, std::in
             } else if (op == Op::INPUT) {
                 if (arg < 0 || arg >= prog.n_columns) return false;
                 const double* col = columns + arg * col_stride + point0;
-                for (int i = 0; i < nb; ++i) v[i] = col[i];
-                for (int i = nb; i < B; ++i) v[i] = col[nb - 1];  // pad: see run_block
+                detail::load_lanes<B>(v, col, nb, col[nb - 1]);  // pad: see run_block
             } else {
                 if (arg < 0 || arg >= prog.n_params) return false;
                 const double c = params[arg];

@@ -234,8 +234,7 @@ def runner_source(program, name: str = "GeneratedRunner") -> str:
         return "\n        ".join(
             f"const double* in{c} = columns + {c} * col_stride + point0;\n"
             f"        alignas(64) double x{c}[B];\n"
-            f"        for (int i = 0; i < nb; ++i) x{c}[i] = in{c}[i];\n"
-            f"        for (int i = nb; i < {width}; ++i) x{c}[i] = in{c}[nb - 1];  // pad: see run_block"
+            f"        lawfit::detail::load_lanes<{width}>(x{c}, in{c}, nb, in{c}[nb - 1]);  // pad: see run_block"
             for c in sorted(inputs))
     pad, pad_lanes = pad_to("B"), pad_to("W")
     params = "\n        ".join([f"const double p{j} = params[{j}];" for j in range(P)] + em.invariant)
@@ -294,21 +293,16 @@ struct {name} {{
         {pad_lanes}
         {params}
         alignas(64) double yv[B], wv[B], mult[B];
-        for (int i = 0; i < nb; ++i) yv[i] = y[point0 + i];
+        lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
         if (weight) {{
-            for (int i = 0; i < nb; ++i) wv[i] = weight[point0 + i];
+            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         }} else {{
-            for (int i = 0; i < nb; ++i) wv[i] = 1.0;
+            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }}
         if (counts) {{
-            for (int i = 0; i < nb; ++i) mult[i] = counts[i];
+            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         }} else {{
-            for (int i = 0; i < nb; ++i) mult[i] = 1.0;
-        }}
-        for (int i = nb; i < W; ++i) {{
-            yv[i] = y[point0 + nb - 1];
-            wv[i] = 0.0;
-            mult[i] = 0.0;
+            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
         }}
         LAWFIT_LANES for (int i = 0; i < W; ++i) {{
             {body}
@@ -338,6 +332,7 @@ _VOCABULARY = frozenset("""
     lawfit_jit_program code n_instr const_bits n_consts n_params kCode kConstBits
     lawfit_jit_signature size kSignature
     kFused run_fused kLog kLoss Loss L2 HUBER robust_point fv inv_f d2 floor counts counts_size else W lane0
+    load_lanes fill_lanes
 """.split())
 #: The only comments and strings templates write.
 _FIXED_TEXT = frozenset([
