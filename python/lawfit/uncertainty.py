@@ -572,9 +572,11 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
     se = np.asarray(stderr, dtype=float)
     finite = np.isfinite(jtj).all(axis=(-2, -1))
     free = ~fixed
+    all_free = bool(free.all())  # the usual case: the masks below are no-ops
     with np.errstate(invalid="ignore"):
         d = np.sqrt(np.clip(np.diagonal(jtj, axis1=-2, axis2=-1), 0.0, None))
-    d = np.where(finite[:, None], d, 0.0)
+    if not finite.all():
+        d = np.where(finite[:, None], d, 0.0)
     d_safe = np.where((d > 0) & free, d, 1.0)
 
     def scaled(laws):
@@ -593,9 +595,13 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         if judged.size:
             if inverse is None:
                 inverse = inverse_diagonals(free_block_inverse(jtj, fixed))
-            inv_diag = inverse[0][judged]
-            ok = np.asarray(inverse[1], dtype=bool)[judged]
-            trace = np.where(free[judged], d_safe[judged] ** 2 * inv_diag, 1.0).sum(axis=1)
+            every = judged.size == L  # no copies of the whole batch then
+            pick = (lambda a: a) if every else (lambda a: a[judged])  # noqa: E731
+            terms = pick(d_safe) ** 2 * pick(inverse[0])
+            if not all_free:
+                terms = np.where(pick(free), terms, 1.0)
+            trace = terms.sum(axis=1)
+            ok = pick(np.asarray(inverse[1], dtype=bool))
             look = judged[~(ok & (1.0 / (P * trace) > IDENTIFIABLE_RCOND))]
             if look.size:
                 w = np.linalg.eigvalsh(scaled(look))  # eigenvectors only for the laws named below
@@ -603,9 +609,10 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
     flat = free & (d == 0)  # the law does not depend on these at the optimum
     no_se = free & ~np.isfinite(se)
     if n_points is not None:  # no residual degrees of freedom: no standard error, by construction
-        no_se &= (np.asarray(n_points) > free.sum(axis=1))[:, None]
+        n_free = P if all_free else free.sum(axis=1)
+        no_se &= (np.asarray(n_points) > n_free)[..., None]
     singular = rcond <= IDENTIFIABLE_RCOND
-    bad = converged & finite & (flat.any(axis=1) | no_se.any(axis=1) | singular)
+    bad = converged & finite & ((flat | no_se).any(axis=1) | singular)
     reasons = [""] * L
     bad_laws = np.flatnonzero(bad)
     counts = distinct(bad_laws) if distinct is not None and bad_laws.size else {}
