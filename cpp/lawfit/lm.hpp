@@ -234,9 +234,15 @@ LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t f
         out.status = Status::CONVERGED_GTOL;  // nothing free: trivially stationary
         return out;
     }
+    // Column norms sqrt(A_jj) of the current A (the gtol test's), and 1 / D_j:
+    // both change only when a step is accepted, so they are kept, not redone
+    // every iteration (the same operations on the same numbers: the same bits).
+    double col_norm[NP], inv_diag[NP];
     for (int a = 0; a < n; ++a) {
         const double d = std::sqrt(A[idx(a) * P + idx(a)]);
+        col_norm[a] = d;
         w.diag[a] = d > 0.0 ? d : 1.0;
+        inv_diag[a] = 1.0 / w.diag[a];
     }
     double xnorm = 0.0;
     for (int a = 0; a < n; ++a) xnorm += (w.diag[a] * x[idx(a)]) * (w.diag[a] * x[idx(a)]);
@@ -261,14 +267,16 @@ LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t f
         if (!same) {
             m = 0;
             double gnorm = 0.0;
+            const double rnorm = std::sqrt(2.0 * f);
             for (int a = 0; a < n; ++a) {
                 const int j = idx(a);
                 const bool held = (x[j] <= lo[j] && g[j] > 0.0) || (x[j] >= hi[j] && g[j] < 0.0);
                 if (held) continue;
                 act[m++] = a;
-                const double cn = std::sqrt(A[j * P + j]);
-                if (cn > 0.0) {
-                    const double c = std::fabs(g[j]) / (cn * std::sqrt(2.0 * f));
+                const double cn = col_norm[a];
+                // gnorm only grows: once above gtol the test's outcome is settled.
+                if (cn > 0.0 && gnorm <= opt.gtol) {
+                    const double c = std::fabs(g[j]) / (cn * rnorm);
                     gnorm = c > gnorm ? c : gnorm;
                 }
             }
@@ -277,7 +285,7 @@ LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t f
                 break;
             }
             // Scaled system S = D^-1 A D^-1, b = D^-1 g over the moving parameters.
-            for (int a = 0; a < m; ++a) inv_d[a] = 1.0 / w.diag[act[a]];
+            for (int a = 0; a < m; ++a) inv_d[a] = inv_diag[act[a]];
             for (int a = 0; a < m; ++a) {
                 const int ja = idx(act[a]);
                 for (int c = 0; c <= a; ++c)
@@ -353,7 +361,11 @@ LAWFIT_HD LmOutcome lm_iterate(Eval& eval, int P_run, double* x, std::uint32_t f
             xnorm = 0.0;
             for (int a = 0; a < n; ++a) {
                 const double d = std::sqrt(A[idx(a) * P + idx(a)]);
-                w.diag[a] = d > w.diag[a] ? d : w.diag[a];
+                col_norm[a] = d;
+                if (d > w.diag[a]) {
+                    w.diag[a] = d;
+                    inv_diag[a] = 1.0 / d;
+                }
                 xnorm += (w.diag[a] * x[idx(a)]) * (w.diag[a] * x[idx(a)]);
             }
             xnorm = std::sqrt(xnorm);
