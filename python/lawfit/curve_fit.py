@@ -942,10 +942,11 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layou
         matrix[i].reshape(K, M)[...] = a
     x_rows = matrix[:len(names)]
     Y = np.asarray(Y, dtype=float)
-    if np.isfinite(Y).all() and np.isfinite(x_rows).all():  # the usual case: one flat pass each
+    finite_y, finite_x = np.isfinite(Y), np.isfinite(x_rows)
+    if finite_y.all() and finite_x.all():  # the usual case: one flat reduction each
         finite = np.ones(K, dtype=bool)
     else:
-        finite = np.isfinite(Y).all(axis=1) & np.isfinite(x_rows).all(axis=0).reshape(K, M).all(axis=1)
+        finite = finite_y.all(axis=1) & finite_x.all(axis=0).reshape(K, M).all(axis=1)
     _check_batch_finite(finite, check_finite, nan_policy)
     weight = None
     if sigma is not None:

@@ -21,7 +21,6 @@ import functools
 import math
 import os
 import re
-import threading
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Mapping, Sequence, Union
@@ -570,28 +569,28 @@ def _fill_columns(write: Callable, out: np.ndarray) -> None:
     list(_column_pool().map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
 
 
-_POOL: list = []  # one thread pool for the process (starting threads cost ~1 ms per call)
-_POOL_LOCK = [threading.Lock()]
-
-
-def _forget_pool_after_fork() -> None:
-    """A forked child has none of the parent's threads: it starts its own pool (and lock)."""
-    _POOL.clear()
-    _POOL_LOCK[0] = threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool_after_fork)
+_pool = None  # one thread pool for the process: starting threads cost ~1 ms per call
 
 
 def _column_pool():
-    """The process's pool of up to 8 threads for :func:`_fill_columns` (numpy releases the GIL)."""
-    with _POOL_LOCK[0]:
-        if not _POOL:
-            from concurrent.futures import ThreadPoolExecutor
+    """The process's pool of up to 8 threads for :func:`_fill_columns` (numpy releases the GIL).
+    Two threads racing here may each make one: the spare is collected, nothing is lost."""
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
 
-            _POOL.append(ThreadPoolExecutor(min(os.cpu_count() or 1, 8), thread_name_prefix="lawfit-columns"))
-        return _POOL[0]
+        _pool = ThreadPoolExecutor(min(os.cpu_count() or 1, 8), thread_name_prefix="lawfit-columns")
+    return _pool
+
+
+def _forget_pool() -> None:
+    """A forked child has none of the parent's threads: it makes its own pool."""
+    global _pool
+    _pool = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _generate_rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:

@@ -595,13 +595,12 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
         if judged.size:
             if inverse is None:
                 inverse = inverse_diagonals(free_block_inverse(jtj, fixed))
-            every = judged.size == L  # no copies of the whole batch then
-            pick = (lambda a: a) if every else (lambda a: a[judged])  # noqa: E731
-            terms = pick(d_safe) ** 2 * pick(inverse[0])
+            rows = slice(None) if judged.size == L else judged  # every law: views, no copies
+            terms = d_safe[rows] ** 2 * inverse[0][rows]
             if not all_free:
-                terms = np.where(pick(free), terms, 1.0)
+                terms = np.where(free[rows], terms, 1.0)
             trace = terms.sum(axis=1)
-            ok = pick(np.asarray(inverse[1], dtype=bool))
+            ok = np.asarray(inverse[1], dtype=bool)[rows]
             look = judged[~(ok & (1.0 / (P * trace) > IDENTIFIABLE_RCOND))]
             if look.size:
                 w = np.linalg.eigvalsh(scaled(look))  # eigenvectors only for the laws named below

@@ -96,6 +96,19 @@ class Config:
 # ----------------------------------------------------------------------------- timing
 
 
+def compile_for(cfg: "Config", program, device: str, section: str) -> Optional[float]:
+    """Compiles ``program`` for ``device`` ('cpu' or a GPU) with lawfit.engine.jit (cached after):
+    the seconds it took, or None with the compiler's reason noted under ``section``."""
+    from ..engine import jit as _jit
+
+    t0 = time.perf_counter()
+    built = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
+    if built is None:
+        cfg.skip(section, _jit.last_error())
+        return None
+    return time.perf_counter() - t0
+
+
 def timed(fn: Callable, repeat: int = 1):
     """(best wall time of ``repeat`` calls, result of the last call)."""
     best, out = np.inf, None

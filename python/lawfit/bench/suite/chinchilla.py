@@ -16,7 +16,7 @@ import numpy as np
 
 from ...demo import CHINCHILLA as LAW, START, fit_collection  # the demo's law and start
 from ..core import Config, Model, Problem, available_peers, compare_on_sample, fmt_size, lawfit_status
-from ..core import sample_indices, timed
+from ..core import compile_for, sample_indices, timed
 
 PEERS = ("scipy curve_fit lm", "scipy curve_fit trf", "lmfit leastsq")
 
@@ -76,12 +76,10 @@ def chinchilla_laws(cfg: Config) -> list:
 
 def _compiled_row(cfg, rows, n_laws, repeat, interpreted):
     """The largest batch again with the law compiled (jit=True): same answers, its own speed."""
-    from ...engine import jit as _jit
     from ...demo import make_collection
     from ...formula import compile_law
 
-    if _jit.compiled_solver(compile_law(LAW, inputs=["N", "D"])) is None:  # compiles once, untimed
-        cfg.skip("chinchilla_laws jit", _jit.last_error())
+    if compile_for(cfg, compile_law(LAW, inputs=["N", "D"]), "cpu", "chinchilla_laws jit") is None:  # untimed
         return []
     N, D, loss, _ = make_collection(n_laws, 40, seed=cfg.seed + 1)
     seconds, (popt, status) = timed(lambda: _fit_all(N, D, loss, cfg.threads, jit=True), repeat)

@@ -26,12 +26,11 @@ estimate.  There L-BFGS-B's default stopping rule (projected gradient below
 from __future__ import annotations
 
 import itertools
-import time
 
 import numpy as np
 
-from ..core import (COST_RTOL, Config, Model, Problem, Row, available_peers, compare, compare_on_sample, fmt_size,
-                    judge, lawfit_status, reference, run_peer, sample_indices, status_counts, timed)
+from ..core import (COST_RTOL, Config, Model, Problem, Row, available_peers, compare, compare_on_sample, compile_for,
+                    fmt_size, judge, lawfit_status, reference, run_peer, sample_indices, status_counts, timed)
 from ..data import BESIROGLU, load_epoch_chinchilla, synthetic_chinchilla
 
 LAW = "log(exp(a - alpha*log(N)) + exp(b - beta*log(D)) + exp(e))"
@@ -176,13 +175,8 @@ def approach3(cfg: Config) -> list:
 
 def _approach3_compiled(cfg, program, cols, y, starts, interpreted, interpreted_seconds, row) -> list:
     """The same grid with the law compiled at run time (``jit=True``): same bits, issue 14's <= 0.5 s row."""
-    from ...engine import jit as _jit
-
-    t0 = time.perf_counter()
-    compiled = _jit.compiled_solver(program) is not None
-    compile_s = time.perf_counter() - t0
-    if not compiled:
-        cfg.skip("approach3 jit", _jit.last_error())
+    compile_s = compile_for(cfg, program, "cpu", "approach3 jit")
+    if compile_s is None:
         return []
     _solve(cfg, program, cols, y, starts[:8], jit=True)  # warm-up
     seconds, sol = timed(lambda: _solve(cfg, program, cols, y, starts, jit=True), cfg.pick(1, 2, 3))

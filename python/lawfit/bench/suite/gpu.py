@@ -34,7 +34,7 @@ import time
 import numpy as np
 
 from ..core import Config, Model, Problem, Row, compare, fmt_size, judge, lawfit_status, reference, timed
-from ..core import rel_param_diff, sample_indices
+from ..core import compile_for, rel_param_diff, sample_indices
 from ..flops import achieved_flops, fp64_peak
 
 POINTS = 50
@@ -192,13 +192,8 @@ def _ladder(cfg, device, device_name, spec):
 
 def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_row, program):
     """The largest batch again with the law compiled to machine code (lawfit.engine.jit)."""
-    from ...engine import jit as _jit
-
-    t0 = time.perf_counter()
-    address = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
-    compile_s = time.perf_counter() - t0
-    if address is None:
-        cfg.skip(f"gpu {name} jit", _jit.last_error())
+    compile_s = compile_for(cfg, program, device, f"gpu {name} jit")
+    if compile_s is None:
         return []
     t, sol = timed(lambda: solve(n, device, jit=True), cfg.pick(1, 2, 2))
     same = np.array_equal(sol.params, interpreted.params, equal_nan=True)
@@ -219,16 +214,13 @@ def _layouts(cfg, device, device_name):
     group 1.21x thread interpreted, while the compiled thread layout (2.30 M
     fits/s) beat the interpreted group (1.76 M): hence the compiled rows.
     """
-    from ...engine import jit as _jit
     from ...engine.core import solve_batch
     from ...formula import compile_law
     from .chinchilla import LAW, MODEL, START
 
     program = compile_law(LAW, inputs=["N", "D"])
     grid = _one_point_grid(START)
-    compiled = device != "cpu" and _jit.compiled_cuda_solver(program) is not None
-    if device != "cpu" and not compiled:
-        cfg.skip("gpu layouts jit", _jit.last_error())
+    compiled = device != "cpu" and compile_for(cfg, program, device, "gpu layouts jit") is not None
     variants = [(layout, jit) for jit in ((False, True) if compiled else (False,)) for layout in ("thread", "group")]
     rows = []
     for points, n, n_cpu in ((20, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
@@ -372,20 +364,14 @@ def _epoch_analysis(cfg, device, device_name):
                      f"{bool(np.allclose(p_full.params, g_full.params, rtol=1e-6))}; interval ends differ by "
                      f"{pruned_diff:.1e} relative", dict(shape, keep=keep))
     jit_rows = []
-    from ...engine import jit as _jit
-
-    t0 = time.perf_counter()
-    compiled = (_jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)) is not None
-    compile_s = time.perf_counter() - t0
-    if compiled:
+    compile_s = compile_for(cfg, program, device, "gpu epoch jit")
+    if compile_s is not None:
         tj, (j_full, j_boot) = timed(lambda: analysis(device, R, jit=True), 1)
         same = np.array_equal(j_full.params, g_full.params) and np.array_equal(j_boot.quantiles, g_boot.quantiles)
         jit_rows.append(_row("gpu", problem, size, f"lawfit {device} jit", n, M, tj, n, ag,
                              lawfit_status(j_full.status),
                              f"{device_name}; law compiled in {compile_s:.1f} s (cached after); {tg / tj:.2f}x the "
                              f"interpreter; identical results: {same}", dict(shape, jit=True)))
-    else:
-        cfg.skip("gpu epoch jit", _jit.last_error())
     rows = [
         _row("gpu", problem, size, f"lawfit {device}", n, M, tg, n, ag, lawfit_status(g_full.status),
              f"{device_name}; one call per stage, reductions on the device; {interval}; "
