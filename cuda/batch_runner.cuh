@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <string>
+#include <type_traits>
 
 #include "cuda_backend.cuh"
 #include "group_layout.cuh"
@@ -15,10 +16,13 @@
 namespace lawfit {
 namespace cuda {
 
+template <class Runner>
 inline Layout choose_layout(const BatchView& b, Layout requested) {
     if (requested != Layout::AUTO) return requested;
     const double points_per_law = b.n_laws > 0 ? static_cast<double>(b.n_points) / b.n_laws : 0.0;
-    return points_per_law >= kGroupMinPoints ? Layout::GROUP : Layout::THREAD;
+    const double threshold =
+        std::is_same<Runner, Interpreter>::value ? kGroupMinPointsInterpreted : kGroupMinPoints;
+    return points_per_law >= threshold ? Layout::GROUP : Layout::THREAD;
 }
 
 namespace {
@@ -252,7 +256,7 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
          (e = allocate<double>(o.values, chunk_kept * P)) || (e = allocate<bool>(o.use, chunk_kept * P))))
         return message(e, "summary outputs");
 
-    const Layout lay = choose_layout(host, layout);
+    const Layout lay = choose_layout<Runner>(host, layout);
     *n_chunks = 0;
     for (std::int64_t first = 0; first < K; first += chunk) {
         const std::int64_t count = std::min(chunk, K - first);

@@ -16,11 +16,17 @@ std::string device_name(int device);
 // GROUP: kBlock = 16 threads per problem (group_layout.cuh): reads of
 // consecutive points coalesce, a problem's evaluation takes 1/16 of the
 // steps, and results are bit-identical to the CPU back end.
-// AUTO: GROUP when the laws average at least kGroupMinPoints points.
+// AUTO: GROUP when the laws average at least kGroupMinPoints points
+// (kGroupMinPointsInterpreted for the interpreter).
 enum class Layout { AUTO, THREAD, GROUP };
-// Where GROUP starts to pay is a guess until measured on a GPU: the GPU
-// benchmark times both layouts (bench suite 'gpu', layout rows).
+// Measured on an H200 (bench suite 'gpu', layout rows, Chinchilla 1e5 laws,
+// 2026-12-04).  Interpreted, GROUP beats THREAD at every size timed: 1.79x
+// at 20 points, 1.17x at 50, 8.4x at 2,000 (the interpreter's dispatch is
+// shared by the 16 threads of a group).  Compiled, THREAD wins at 50 points
+// (1.13x), ties at 20 and loses 2.7x at 2,000: the crossover lies between 50
+// and 2,000, unmeasured in between, so it stays at 128.
 constexpr double kGroupMinPoints = 128.0;
+constexpr double kGroupMinPointsInterpreted = 16.0;  // one full block of 16 points
 
 // Inputs that already lie on the device (__cuda_array_interface__ arrays):
 // used where they are, never copied.  `streams` are the producers' streams

@@ -115,6 +115,12 @@ def test_gpu_workloads_run_on_the_cpu_at_toy_size(tmp_path, monkeypatch):
     assert layout_notes and all(n.endswith("laws: True") for n in layout_notes)
     epoch = [r for r in rows if r.problem.startswith("Epoch")][0]
     assert "alpha" in epoch.note and epoch.shape["resamples_used"] >= 1
+    # The CPU row is timed on the full fit and some resamples, extrapolated
+    # once per fit from the measured stages (not from an extrapolated time).
+    cpu = [r for r in rows if r.problem == epoch.problem and r.note.startswith("CPU timed")][0]
+    measured = sum(cpu.shape["cpu_stage_seconds"])
+    assert cpu.extrapolated
+    assert cpu.seconds == pytest.approx(measured * cpu.n_fits / cpu.timed_fits, rel=1e-9)
     jit_notes = [r.note for r in rows if r.tool.endswith(" jit")]
     assert all(n.endswith("identical results: True") for n in jit_notes)
     assert all(r.check == "ok" for r in rows if r.problem != "Farseer-like 9p"), [

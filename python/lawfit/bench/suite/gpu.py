@@ -210,7 +210,8 @@ def _layouts(cfg, device, device_name):
     """Chinchilla with few and with many points: one thread vs 16 threads per problem, interpreted and compiled.
 
     These rows set where ``layout='auto'`` switches to the group layout
-    (``kGroupMinPoints``, cuda/cuda_backend.cuh).  H200, 2026-12-04, 50 points:
+    (``kGroupMinPoints``, cuda/cuda_backend.cuh; README "GPU" has the table).  First
+    H200 run, 2026-12-04, 50 points:
     group 1.21x thread interpreted, while the compiled thread layout (2.30 M
     fits/s) beat the interpreted group (1.76 M): hence the compiled rows.
     """
@@ -305,15 +306,14 @@ def _epoch_analysis(cfg, device, device_name):
 
     analysis(device, 1)  # warm-up
     tg, (g_full, g_boot) = timed(lambda: analysis(device, R), 1)
-    # The CPU warmed up too.  Its resample stage is timed in the same call as
-    # its full fit and extrapolated R / R_cpu-fold.  (The H200 runs of
-    # 2026-12-04 printed 645-956 fits/s here while the same machine ran these
-    # very calls at ~24,000 fits/s in a separate script; the stage times in
-    # the row's shape are there to find out why.)
+    # The CPU warmed up too; it runs the full fit and R_cpu of the R resamples
+    # (every stage fits S starts), and _row extrapolates per fit from the
+    # measured time.  (Until 2026-12-04 this passed the already-extrapolated
+    # time with the timed fit count, extrapolating twice: 645-956 fits/s
+    # printed for ~27,000 measured.)
     analysis("cpu", 1)
     c_full, _ = analysis("cpu", R_cpu)
-    t_cpu_full, t_cpu_boot = stages["cpu"]
-    cpu_seconds = t_cpu_full + t_cpu_boot * R / R_cpu
+    cpu_seconds = sum(stages["cpu"])
 
     # Accuracy: each resample's best start on both devices against the reference.
     gb = solve(device, n_resamples=R_cpu).params
