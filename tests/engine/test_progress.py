@@ -171,3 +171,26 @@ def test_the_plain_bar_rewrites_a_terminal_line_and_logs_whole_lines_elsewhere(m
         assert "\r" not in text and "\033" not in text
         assert text.splitlines()[0] == "lawfit bootstrap: 10/100 fits"  # then quiet for LOG_EVERY_S
         assert "20/100" not in text and "30/100" not in text
+
+
+def test_the_bar_counts_batches_before_it_appears_and_rates_only_what_follows(monkeypatch):
+    """A stage whose first batch ends before the bar appears still counts it in the total, and the
+    fits finished before the bar do not enter its rate (tqdm showed 780 M fits/s on evaluate)."""
+    tqdm = pytest.importorskip("tqdm")
+    from lawfit.engine import progress as progress_mod
+
+    seen = {}
+
+    class Recorder(tqdm.tqdm):
+        def __init__(self, *a, **k):
+            seen.update(initial=k.get("initial", 0), total=k.get("total"))
+            super().__init__(*a, **{**k, "disable": True})
+
+    monkeypatch.setattr("tqdm.auto.tqdm", Recorder)
+    bar = progress_mod.Progress(stream=_Stream(True))
+    bar.stage("fit")
+    bar.update(100, 100)  # a first batch, within the first second: counted, not shown
+    monkeypatch.setattr(progress_mod, "SHOW_AFTER_S", 0.0)
+    bar.update(40, 60)  # the stage's next batch, now shown
+    assert seen == {"initial": 140, "total": 160}
+    bar.close()

@@ -46,23 +46,25 @@ class Progress:
         self._base = (0, 0)
 
     def update(self, done: int, total: int) -> None:
-        if not self.enabled or time.perf_counter() - self.t0 < SHOW_AFTER_S:
-            return
-        if self._bar is None and not self._plain:
-            try:
-                from tqdm.auto import tqdm
-
-                self._bar = tqdm(total=total, desc=f"lawfit {self.stage_name}", unit="fit", leave=False,
-                                 file=self.stream, dynamic_ncols=True)
-            except ImportError:
-                self._plain = True
-        if (total, done) == self._last:
+        if not self.enabled or (total, done) == self._last:
             return
         if self._last[0] >= 0 and (total != self._last[0] or done < self._last[1]):
             # A new batch of the same stage (pruning pass, LM, bootstrap chunk): count on.
             self._base = (self._base[0] + self._last[0], self._base[1] + self._last[0])
         self._last = (total, done)
         shown, of = self._base[0] + done, self._base[1] + total
+        if time.perf_counter() - self.t0 < SHOW_AFTER_S:
+            return  # counted (batches of this stage before the bar appears add to its total), not shown
+        if self._bar is None and not self._plain:
+            try:
+                from tqdm.auto import tqdm
+
+                # initial: the fits finished before the bar appeared do not count in its rate
+                # (else the first rate shown is thousands of times too high)
+                self._bar = tqdm(total=of, initial=shown, desc=f"lawfit {self.stage_name}", unit="fit",
+                                 leave=False, file=self.stream, dynamic_ncols=True)
+            except ImportError:
+                self._plain = True
         if self._bar is not None:
             if self._bar.total != of:
                 self._bar.total = of
