@@ -9,8 +9,11 @@
 # reductions, CuPy inputs, laws compiled with nvcc), then the GPU benchmark's
 # summary table.  --quick runs the benchmark at its quick scale (a few
 # minutes with the build); the default is the full scale (1e7-fit ladders,
-# 18 million Epoch fits): if one 10-minute device call cannot hold both, run
-# `bash bench/gpu_check.sh --quick` first and then `python bench/run.py --only gpu`.
+# 18 million Epoch fits): one 10-minute device call cannot hold the build, the
+# tests and all of it, so run `bash bench/gpu_check.sh --quick` first and then
+# parts: `bash bench/gpu_check.sh --only gpu_epoch` (about 4 minutes with the
+# build), `--only gpu_ladders`, `--only gpu_layouts` (--only replaces the
+# default `--only gpu`; the tests run each time).
 # A failing test does not stop the benchmark (device time is scarce: one call
 # should bring back everything); the exit status is the tests' or the
 # benchmark's failure.  Logs and the benchmark's tables go to $OUT when set.
@@ -56,7 +59,9 @@ LAWFIT_AUTO_GPU_WORK=0 python3 -m pytest -q -rfEs tests/engine/test_gpu.py tests
   | tee "$out/gpu_tests.log" | grep -vE "^(SKIPPED|PASSED)" | tail -60
 tests_rc=${PIPESTATUS[0]}
 echo "tests: rc=$tests_rc, $(( $(date +%s) - t0 )) s"
-python3 bench/run.py --only gpu $scale --out "$out" "$@"
+only="--only gpu"
+for a in "$@"; do [ "$a" = "--only" ] && only=""; done
+python3 bench/run.py $only $scale --out "$out" "$@"
 bench_rc=$?
 echo "gpu_check: tests rc=$tests_rc, benchmark rc=$bench_rc"
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]
