@@ -23,9 +23,9 @@ REGISTRY = {
     "user_evaluate": ("userflow", userflow.user_evaluate),
     "user_epoch": ("userflow", userflow.user_epoch),
     "user_groups": ("userflow", userflow.user_groups),
+    "gpu_epoch": ("gpu", gpu.gpu_epoch),
     "gpu_ladders": ("gpu", gpu.gpu_ladders),
     "gpu_layouts": ("gpu", gpu.gpu_layouts),
-    "gpu_epoch": ("gpu", gpu.gpu_epoch),
 }
 
 
