@@ -17,14 +17,17 @@ std::string device_name(int device);
 // consecutive points coalesce, a problem's evaluation takes 1/16 of the
 // steps, and results are bit-identical to the CPU back end.
 // AUTO: GROUP when the laws average at least kGroupMinPoints points
-// (kGroupMinPointsInterpreted for the interpreter).
+// (kGroupMinPointsInterpreted for interpreted laws of more than 4 parameters).
 enum class Layout { AUTO, THREAD, GROUP };
-// Measured on an H200 (bench suite 'gpu', layout rows, Chinchilla 1e5 laws,
-// 2026-12-04).  Interpreted, GROUP beats THREAD at every size timed: 1.79x
-// at 20 points, 1.17x at 50, 8.4x at 2,000 (the interpreter's dispatch is
-// shared by the 16 threads of a group).  Compiled, THREAD wins at 50 points
-// (1.13x), ties at 20 and loses 2.7x at 2,000: the crossover lies between 50
-// and 2,000, unmeasured in between, so it stays at 128.
+// Measured on an H200 (bench suite 'gpu', 2026-12-04).  Interpreted
+// Chinchilla (5 parameters, 1e5 laws): GROUP beats THREAD at every size
+// timed, 1.79x at 20 points, 1.17x at 50, 8.4x at 2,000 (the interpreter's
+// dispatch is shared by the 16 threads of a group); the Farseer-like law (9
+// parameters, 50 points) ran 4.3-5.9x faster in GROUP; the 2-parameter power
+// law 0.79x (1e5 laws x 50 points: 3.1 M fits/s against 3.9-4.3 M), hence
+// the size class (NP, 4 for laws of up to 4 parameters) in the rule.
+// Compiled, THREAD wins at 50 points (1.13x), ties at 20 and loses 2.7x at
+// 2,000: the crossover lies between 50 and 2,000, unmeasured in between.
 constexpr double kGroupMinPoints = 128.0;
 constexpr double kGroupMinPointsInterpreted = 16.0;  // one full block of 16 points
 

@@ -257,8 +257,9 @@ def solve_batch(
 
     ``layout`` picks the GPU layout: 'thread' (one thread per problem),
     'group' (16 threads per problem: bit-identical to the CPU back end) or
-    'auto' (group when laws average 16 points or more interpreted, 128 or
-    more compiled: measured on an H200, README "GPU").  Ignored on the CPU.
+    'auto' (group when laws average 16 points or more for interpreted laws
+    of more than 4 parameters, 128 or more otherwise: measured on an H200,
+    README "GPU").  Ignored on the CPU.
 
     ``progress``: a callable ``progress(finished, total)`` the core calls from
     this thread (GIL held) with the number of problems finished so far, at
