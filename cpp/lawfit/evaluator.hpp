@@ -243,6 +243,20 @@ LAWFIT_HD void for_each_sum(const Accumulator<B, NP>& a, std::uint32_t mask, F&&
     }
 }
 
+// out[k] = src[k][0] + src[k][1] + ... + src[k][B-1], added in lane order, for
+// K quantities at once: K independent chains of B dependent additions that
+// the CPU overlaps (with 8, two additions a cycle: the adder's throughput
+// rather than its latency bounds the sums).
+template <int K, int B>
+LAWFIT_HD inline void sum_lanes(const double* const* src, double* out) {
+    double a[K];
+    _Pragma("GCC unroll 8") for (int k = 0; k < K; ++k) a[k] = 0.0;
+    _Pragma("GCC unroll 16") for (int i = 0; i < B; ++i) {
+        _Pragma("GCC unroll 8") for (int k = 0; k < K; ++k) a[k] += src[k][i];
+    }
+    _Pragma("GCC unroll 8") for (int k = 0; k < K; ++k) out[k] = a[k];
+}
+
 // Writes cost = 1/2 sum, g and the full symmetric A from the lane sums; `sum`
 // adds up one quantity over the lanes (on the CPU a loop over B lanes, on the
 // GPU the same loop over the threads of a group), always in lane order so
@@ -373,28 +387,16 @@ struct ProgramEvaluator {
         int nq = 0;
         for_each_sum(a, mask, [&src, &nq](const double* lanes) { src[nq++] = lanes; });
         int q = 0;
-        for (; q + 4 <= nq; q += 4) {
-            const double* __restrict s0 = src[q];
-            const double* __restrict s1 = src[q + 1];
-            const double* __restrict s2 = src[q + 2];
-            const double* __restrict s3 = src[q + 3];
-            double a0 = 0.0, a1 = 0.0, a2 = 0.0, a3 = 0.0;
-            _Pragma("GCC unroll 16") for (int i = 0; i < B; ++i) {
-                a0 += s0[i];
-                a1 += s1[i];
-                a2 += s2[i];
-                a3 += s3[i];
-            }
-            sums[q] = a0;
-            sums[q + 1] = a1;
-            sums[q + 2] = a2;
-            sums[q + 3] = a3;
-        }
-        for (; q < nq; ++q) {
-            const double* __restrict s0 = src[q];
-            double a0 = 0.0;
-            _Pragma("GCC unroll 16") for (int i = 0; i < B; ++i) a0 += s0[i];
-            sums[q] = a0;
+        for (; q + 8 <= nq; q += 8) sum_lanes<8, B>(src + q, sums + q);
+        switch (nq - q) {  // the last 0-7 quantities, again side by side
+            case 7: sum_lanes<7, B>(src + q, sums + q); break;
+            case 6: sum_lanes<6, B>(src + q, sums + q); break;
+            case 5: sum_lanes<5, B>(src + q, sums + q); break;
+            case 4: sum_lanes<4, B>(src + q, sums + q); break;
+            case 3: sum_lanes<3, B>(src + q, sums + q); break;
+            case 2: sum_lanes<2, B>(src + q, sums + q); break;
+            case 1: sum_lanes<1, B>(src + q, sums + q); break;
+            default: break;
         }
         int next = 0;  // finish_sums asks for the quantities in the order listed above
         auto lane_sum = [&sums, &next](int, int) { return sums[next++]; };
