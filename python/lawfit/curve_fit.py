@@ -29,6 +29,8 @@ import numpy as np
 
 from .engine.core import polished_batch
 from .engine.covariance import free_block_inverse, scaled_covariance, scaled_inverse, single_covariance
+from .engine.checks import finite_rows
+from .engine.data import rows_data
 from .engine.device import to_host
 from .engine.options import Options
 from .engine.retry import degenerate, degenerate_one, refused, retry
@@ -837,23 +839,13 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     ok = is_converged(status)
     pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, inverse=inverse)
     popt = np.where(ok[:, None], params, np.nan)
-    pcov = np.where(ok[:, None, None], pcov, np.nan)
+    pcov[~ok] = np.nan  # in place (the covariance's own array): no fresh (K, P, P) pages
     warn_failures(status, stacklevel=4)
     if not full_output:
         return popt, pcov, status
     infodict = {"nfev": nfev, "nit": nit, "cost": 2.0 * cost, "status": status, "x": params, "path": path,
                 "why": why, "restarts": restarts}
     return popt, pcov, infodict, [status_message(s) for s in status], status.copy()
-
-
-def _rows_data(y, weight, offsets, rows):
-    """(y, weight, offsets) of the problems ``rows`` of a batch, concatenated."""
-    if rows.size == len(offsets) - 1:  # every problem (rows are sorted and distinct): the batch itself
-        return y, weight, offsets
-    start, stop = offsets[rows], offsets[rows + 1]
-    sub_offsets = np.concatenate([[0], np.cumsum(stop - start)])
-    index = np.arange(sub_offsets[-1]) + np.repeat(start - sub_offsets[:-1], stop - start)
-    return y[index], None if weight is None else weight[index], sub_offsets
 
 
 def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse, **where):
@@ -865,7 +857,7 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
     failed = ~ok & (sol.status != _BAD_INPUT) & np.isfinite(p0).all(axis=1)
     if ok.any():
         rows = np.flatnonzero(ok)
-        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        y_rows, w_rows, sub_offsets = rows_data(y, weight, offsets, rows)
         every = slice(None) if rows.size == len(ok) else rows  # all converged: views, not (K, P, P) copies
         flat = degenerate(sol.cost[every], sol.params[every], p0[every], sol.jtj[every], y_rows, w_rows, sub_offsets,
                           inverse=(inverse[0][every], inverse[1][every]))
@@ -887,7 +879,7 @@ def _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts,
                             max_nfev=opts["max_nfev"], jit=opts["jit"], **where)
     better = is_converged(second.status) & (~is_converged(sol.status[rows]) | (second.cost < sol.cost[rows]))
     if better.any():  # refuse plateaus and valleys, as a single fit does (_second_chance)
-        y_rows, w_rows, sub_offsets = _rows_data(y, weight, offsets, rows)
+        y_rows, w_rows, sub_offsets = rows_data(y, weight, offsets, rows)
         better &= ~refused(second.cost, second.params, p0[rows], best, second.jtj, y_rows, w_rows, sub_offsets,
                            per_row[0], per_row[1])
     take = rows[better]
@@ -942,11 +934,8 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layou
         matrix[i].reshape(K, M)[...] = a
     x_rows = matrix[:len(names)]
     Y = np.asarray(Y, dtype=float)
-    finite_y, finite_x = np.isfinite(Y), np.isfinite(x_rows)
-    if finite_y.all() and finite_x.all():  # the usual case: one flat reduction each
-        finite = np.ones(K, dtype=bool)
-    else:
-        finite = finite_y.all(axis=1) & finite_x.all(axis=0).reshape(K, M).all(axis=1)
+    # the usual all-finite case settled by a sum each, without (K, M) bool temporaries
+    finite = finite_rows(Y) & finite_rows(x_rows.reshape(len(names), K, M).transpose(1, 0, 2))
     _check_batch_finite(finite, check_finite, nan_policy)
     weight = None
     if sigma is not None:

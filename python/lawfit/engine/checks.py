@@ -21,7 +21,7 @@ from typing import Callable, Mapping, Optional, Sequence
 import numpy as np
 
 __all__ = ["Problem", "input_problems", "law_reasons", "first_failure", "float_array", "same_length",
-           "describe_problems"]
+           "describe_problems", "finite_rows"]
 
 
 @dataclass(frozen=True)
@@ -245,3 +245,17 @@ def same_length(n: int, **arrays) -> None:
     for name, a in arrays.items():
         if a is not None and np.size(a) != n:
             raise ValueError(f"{name} has {np.size(a)} values, but the data have {n} points")
+
+
+def finite_rows(a: np.ndarray) -> np.ndarray:
+    """``np.isfinite(a).all(axis=(1, ...))`` of an array (K, ...), (K,) bool.
+
+    In the usual all-finite case one sum settles it (a NaN or inf makes the sum non-finite) without
+    the (K, ...) bool temporary; a non-finite sum (a NaN or inf, or finite values that overflow) takes
+    the exact test.
+    """
+    a = np.asarray(a)
+    with np.errstate(over="ignore", invalid="ignore"):
+        if np.isfinite(np.add.reduce(a, axis=None)):
+            return np.ones(a.shape[0], bool)
+    return np.isfinite(a).all(axis=tuple(range(1, a.ndim)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import native as _core
+from .checks import finite_rows
 
 
 # Scaled Cholesky pivots below this go to the rank-revealing path: far above
@@ -122,10 +123,9 @@ def scaled_covariance(
     pcov = parameter_covariance(flat, np.broadcast_to(np.asarray(cost, float), lead).reshape(-1), n,
                                 None, absolute_sigma, inverse if jtj.ndim == 3 else None)
     if undetermined == "pinv":
-        finite_jtj = np.isfinite(flat).all(axis=(-2, -1))
-        pcov[np.isnan(pcov) & finite_jtj[:, None, None]] = 0.0
-    pcov[~np.isfinite(pcov).all(axis=(-2, -1))] = np.inf  # curve_fit: undetermined means inf throughout
-    bad = ~np.isfinite(pcov).all(axis=(-2, -1))
+        pcov[np.isnan(pcov) & finite_rows(flat)[:, None, None]] = 0.0
+    bad = ~finite_rows(pcov)
+    pcov[bad] = np.inf  # curve_fit: undetermined means inf throughout
     return pcov.reshape(jtj.shape), bad.reshape(lead)
 
 
@@ -160,12 +160,12 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
     """
     jtj = np.asarray(jtj, dtype=float)
     L, P = jtj.shape[0], jtj.shape[-1]
-    fixed_rows = np.zeros((L, P), dtype=bool) if fixed is None else \
-        np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
+    fixed_rows = None if fixed is None else np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
     pcov = free_block_pinv(jtj, fixed_rows, n_points, inverse)
-    bad = ~np.isfinite(jtj).all(axis=(-2, -1))
+    bad = ~finite_rows(jtj)
     if not absolute_sigma:
-        dof = np.broadcast_to(np.asarray(n_points), (L,)) - (~fixed_rows).sum(axis=1)
+        n_free = P if fixed_rows is None else (~fixed_rows).sum(axis=1)
+        dof = np.broadcast_to(np.asarray(n_points), (L,)) - n_free
         ok_dof = dof > 0
         s_sq = np.where(ok_dof, 2.0 * np.asarray(cost, dtype=float) / np.where(ok_dof, dof, 1), 1.0)
         pcov *= s_sq[:, None, None]

@@ -15,7 +15,7 @@ import numpy as np
 if TYPE_CHECKING:  # the program layer sits above the engine's containers
     from ..formula import Program
 
-__all__ = ["Data", "group_ids", "segment_sum", "segment_tss"]
+__all__ = ["Data", "group_ids", "rows_data", "segment_sum", "segment_tss"]
 
 
 @dataclass(eq=False)
@@ -86,6 +86,16 @@ def group_ids(labels, offsets) -> np.ndarray:
     uniq, gid = np.unique(key, return_inverse=True)
     first = np.searchsorted(uniq // width, law)
     return (gid.ravel() - first).astype(np.int32)
+
+
+def rows_data(y, weight, offsets, rows):
+    """(y, weight, offsets) of the laws ``rows`` (sorted, distinct) of a batch, concatenated."""
+    if rows.size == len(offsets) - 1:  # every law: the batch itself
+        return y, weight, offsets
+    start, stop = offsets[rows], offsets[rows + 1]
+    sub_offsets = np.concatenate([[0], np.cumsum(stop - start)])
+    index = np.arange(sub_offsets[-1]) + np.repeat(start - sub_offsets[:-1], stop - start)
+    return y[index], None if weight is None else weight[index], sub_offsets
 
 
 def segment_sum(values: np.ndarray, offsets: np.ndarray) -> np.ndarray:
