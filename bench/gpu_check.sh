@@ -19,11 +19,21 @@
 # benchmark's failure.  Logs and the benchmark's tables go to $OUT when set.
 # Everything runs under the machine's python3 (on the H200 image a bare `pip`
 # belongs to another Python).  Runs on the H200, --quick: build 131-152 s,
-# tests 31-33 s (155 passed on the second run), benchmark 56-88 s.
+# tests 31-37 s (155-156 passed), benchmark 56-88 s.
 set -uo pipefail
 cd "$(dirname "$0")/.."
+# --quick anywhere in the arguments picks the quick scale; --only (or --only=...)
+# replaces the default `--only gpu`; the rest goes to bench/run.py.
 scale="--full"
-if [ "${1:-}" = "--quick" ]; then scale="--quick"; shift; fi
+only="--only gpu"
+passed=()
+for a in "$@"; do
+  case "$a" in
+    --quick) scale="--quick" ;;
+    --only|--only=*) only=""; passed+=("$a") ;;
+    *) passed+=("$a") ;;
+  esac
+done
 out="${OUT:-bench/results}"
 mkdir -p "$out"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader || true
@@ -59,9 +69,7 @@ LAWFIT_AUTO_GPU_WORK=0 python3 -m pytest -q -rfEs tests/engine/test_gpu.py tests
   | tee "$out/gpu_tests.log" | grep -vE "^(SKIPPED|PASSED)" | tail -60
 tests_rc=${PIPESTATUS[0]}
 echo "tests: rc=$tests_rc, $(( $(date +%s) - t0 )) s"
-only="--only gpu"
-for a in "$@"; do [ "$a" = "--only" ] && only=""; done
-python3 bench/run.py $only $scale --out "$out" "$@"
+python3 bench/run.py $only $scale --out "$out" ${passed[@]+"${passed[@]}"}
 bench_rc=$?
 echo "gpu_check: tests rc=$tests_rc, benchmark rc=$bench_rc"
 [ "$tests_rc" -eq 0 ] && [ "$bench_rc" -eq 0 ]

@@ -16,12 +16,12 @@
 namespace lawfit {
 namespace cuda {
 
-template <class Runner, int NP>
+template <class Runner>
 inline Layout choose_layout(const BatchView& b, Layout requested) {
     if (requested != Layout::AUTO) return requested;
     const double points_per_law = b.n_laws > 0 ? static_cast<double>(b.n_points) / b.n_laws : 0.0;
-    const double threshold = std::is_same<Runner, Interpreter>::value && NP > 4 ? kGroupMinPointsInterpreted
-                                                                                : kGroupMinPoints;
+    const bool interpreted_large = std::is_same<Runner, Interpreter>::value && b.prog.n_params > 4;
+    const double threshold = interpreted_large ? kGroupMinPointsInterpreted : kGroupMinPoints;
     return points_per_law >= threshold ? Layout::GROUP : Layout::THREAD;
 }
 
@@ -256,7 +256,7 @@ std::string run_batch(const BatchView& host, const ReduceView& r, const Resident
          (e = allocate<double>(o.values, chunk_kept * P)) || (e = allocate<bool>(o.use, chunk_kept * P))))
         return message(e, "summary outputs");
 
-    const Layout lay = choose_layout<Runner, NP>(host, layout);
+    const Layout lay = choose_layout<Runner>(host, layout);
     *n_chunks = 0;
     for (std::int64_t first = 0; first < K; first += chunk) {
         const std::int64_t count = std::min(chunk, K - first);

@@ -25,7 +25,7 @@ enum class Layout { AUTO, THREAD, GROUP };
 // dispatch is shared by the 16 threads of a group); the Farseer-like law (9
 // parameters, 50 points) ran 4.3-5.9x faster in GROUP; the 2-parameter power
 // law 0.79x (1e5 laws x 50 points: 3.1 M fits/s against 3.9-4.3 M), hence
-// the size class (NP, 4 for laws of up to 4 parameters) in the rule.
+// the law's number of parameters in the rule.
 // Compiled, THREAD wins at 50 points (1.13x), ties at 20 and loses 2.7x at
 // 2,000: the crossover lies between 50 and 2,000, unmeasured in between.
 constexpr double kGroupMinPoints = 128.0;

@@ -21,10 +21,11 @@ def _exact_flat(c2, y, weight, offsets):
     return (total > 0) & (c2 >= total * (1.0 - _CONSTANT_RTOL))
 
 
-def _near_constant_batch(rng, weighted: str):
-    """Laws near a constant (spreads from 1e-170 to 1e160), of 0 to 12 points, some with NaN or inf,
-    with c2 set at the thresholds of the exact test and of the bound."""
-    sizes = rng.integers(0, 13, 600)
+def _near_constant_batch(rng, weighted: str, sizes=(0, 13)):
+    """Laws near a constant (spreads from 1e-170 to 1e160), of ``sizes`` points (0 to 12: some laws
+    have fewer points than the bound's pairs), some with NaN or inf, with c2 set at the thresholds of
+    the exact test and of the bound."""
+    sizes = rng.integers(*sizes, 600)
     offsets = np.concatenate([[0], np.cumsum(sizes)])
     M = int(offsets[-1])
     spread = 10.0 ** rng.choice([-170, -80, -12, -6, 0, 3, 60, 160], M)
@@ -47,10 +48,11 @@ def _near_constant_batch(rng, weighted: str):
     return c2, y, weight, offsets
 
 
+@pytest.mark.parametrize("sizes", [(0, 13), (6, 41)])  # (6, 41): every law has all pairs
 @pytest.mark.parametrize("weighted", ["none", "range", "extreme"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_degenerate_plateau_bound_agrees_with_the_total(weighted, seed):
-    c2, y, weight, offsets = _near_constant_batch(np.random.default_rng(seed), weighted)
+def test_degenerate_plateau_bound_agrees_with_the_total(weighted, seed, sizes):
+    c2, y, weight, offsets = _near_constant_batch(np.random.default_rng(seed), weighted, sizes)
     K = len(c2)
     zeros = np.zeros((K, 3))  # parameters at 0: no 'dead' parameter; collinear=False: no singular test
     with np.errstate(all="ignore"):
@@ -85,6 +87,17 @@ def test_curve_fit_batch_flags_flat_laws_weighted_or_not():
         _, _, info, _, _ = lawfit.curve_fit("E + A*x**-a", x, Y, p0=[1, 1, 0.3], sigma=sigma,
                                             full_output=True)
         assert (info["restarts"][5:] == 0).all()
+        # the plateau test itself on this batch: the fitted laws' sums of squares, and for the
+        # near-constant ones a fit no better than the constant (c2 = their total): flagged
+        K, M = Y.shape
+        w = None if sigma is None else np.tile(1.0 / sigma ** 2, K)
+        offsets = np.arange(K + 1) * M
+        c2 = info["cost"].copy()  # 2 x lawfit's cost: the weighted sum of squares
+        c2[:5] = segment_tss(Y.ravel(), w, offsets)[:5]
+        zeros = np.zeros((K, 3))
+        flat = degenerate(c2 / 2.0, zeros, zeros, np.tile(np.eye(3), (K, 1, 1)), Y.ravel(), w, offsets,
+                          collinear=False)
+        assert flat.tolist() == [True] * 5 + [False] * (K - 5)
 
 
 @pytest.mark.parametrize("shape", [(0, 3), (7,), (5, 4), (6, 3, 3)])
@@ -152,12 +165,13 @@ def _singular_reference(jtj):
     return out
 
 
-def test_singular_trace_fast_path_agrees_with_the_masked_sum():
+@pytest.mark.parametrize("P", [5, 9])  # a running sum below 8 parameters, numpy's pairwise sum from 8
+def test_singular_trace_fast_path_agrees_with_the_masked_sum(P):
     # nearly collinear columns put the smallest scaled eigenvalue on both sides of the threshold
     from lawfit.engine.covariance import free_block_inverse
 
     rng = np.random.default_rng(9)
-    K, P = 400, 5
+    K = 400
     J = rng.standard_normal((K, 30, P)) * 10.0 ** rng.uniform(-3, 3, (K, 1, P))
     eps = 10.0 ** rng.uniform(-16, -2, K)
     J[:, :, 4] = J[:, :, 0] + eps[:, None] * rng.standard_normal((K, 30)) * np.abs(J[:, :1, 0])

@@ -187,10 +187,15 @@ def test_the_bar_counts_batches_before_it_appears_and_rates_only_what_follows(mo
             super().__init__(*a, **{**k, "disable": True})
 
     monkeypatch.setattr("tqdm.auto.tqdm", Recorder)
+    monkeypatch.setattr(progress_mod, "SHOW_AFTER_S", 1e9)
     bar = progress_mod.Progress(stream=_Stream(True))
     bar.stage("fit")
-    bar.update(100, 100)  # a first batch, within the first second: counted, not shown
+    bar.update(100, 100)  # a first batch, before the bar may appear: counted, not shown
     monkeypatch.setattr(progress_mod, "SHOW_AFTER_S", 0.0)
     bar.update(40, 60)  # the stage's next batch, now shown
     assert seen == {"initial": 140, "total": 160}
+    # A new stage gets a bar of its own (the old one's initial would make its rate negative).
+    bar.stage("bootstrap")
+    bar.update(2000, 100000)
+    assert seen == {"initial": 2000, "total": 100000}
     bar.close()

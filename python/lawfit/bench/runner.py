@@ -17,15 +17,17 @@ user-call rows (userflow, nearly all of it lawfit's own evaluate and
 bootstrap calls on the released data); the full suite 4-5 minutes, 2.5 of
 them the peers on the Approach-3 grid (all 4,500 starts with scipy's L-BFGS-B
 and least_squares), plus the user-call rows.  The GPU section, where a GPU is usable, adds about a
-minute (1e7 Chinchilla laws; the 4,000-resample x 4,500-start bootstrap, 18
-million fits).
+minute with ``--quick``; at full scale (1e7 laws; the 4,000-resample x 4,500-start
+bootstrap, 18 million fits) about 4 minutes for gpu_epoch and gpu_ladders on an
+H200, so a device call runs it in parts (``bench/gpu_check.sh --only ...``).
 
 Benchmarks (``--only`` takes these names or the family in brackets):
 chinchilla_laws, chinchilla_points, chinchilla_1e6 [chinchilla]; powerlaw; single_law
 [curve_fit] (one law per call, against scipy per call); bnsl; robust;
 approach3, bootstrap [epoch]; nist; colpret; user_hitchhiker, user_evaluate,
 user_epoch, user_groups [userflow] (the README's calls with default
-arguments, each against its scipy equivalent); gpu.
+arguments, each against its scipy equivalent); gpu_epoch, gpu_ladders,
+gpu_layouts [gpu] (only where a GPU is usable).
 
 Data: the Epoch Chinchilla, NIST StRD, ColPret and user-call benchmarks read
 the released data from ``--data``, ``$LAWFIT_DATA`` or ``../shared/data``

@@ -40,7 +40,10 @@ class Progress:
         return self.update if self.enabled else None
 
     def stage(self, name: str) -> None:
-        """Name the batches that follow."""
+        """Name the batches that follow (a new bar: its count and rate start from this stage's)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
         self.stage_name = name
         self._last = (-1, -1)
         self._base = (0, 0)
