@@ -20,9 +20,7 @@ template <class Runner>
 inline Layout choose_layout(const BatchView& b, Layout requested) {
     if (requested != Layout::AUTO) return requested;
     const double points_per_law = b.n_laws > 0 ? static_cast<double>(b.n_points) / b.n_laws : 0.0;
-    const bool interpreted_large = std::is_same<Runner, Interpreter>::value && b.prog.n_params > 4;
-    const double threshold = interpreted_large ? kGroupMinPointsInterpreted : kGroupMinPoints;
-    return points_per_law >= threshold ? Layout::GROUP : Layout::THREAD;
+    return auto_layout(std::is_same<Runner, Interpreter>::value, b.prog.n_params, points_per_law);
 }
 
 namespace {

@@ -31,6 +31,12 @@ enum class Layout { AUTO, THREAD, GROUP };
 constexpr double kGroupMinPoints = 128.0;
 constexpr double kGroupMinPointsInterpreted = 16.0;  // one full block of 16 points
 
+// What Layout::AUTO picks (plain C++: tests/cpp checks the rule without a GPU).
+inline Layout auto_layout(bool interpreted, int n_params, double points_per_law) {
+    const double threshold = interpreted && n_params > 4 ? kGroupMinPointsInterpreted : kGroupMinPoints;
+    return points_per_law >= threshold ? Layout::GROUP : Layout::THREAD;
+}
+
 // Inputs that already lie on the device (__cuda_array_interface__ arrays):
 // used where they are, never copied.  `streams` are the producers' streams
 // (0: none) to wait for before reading them.  Plain data: it also crosses

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "cpu_backend.hpp"
+#include "cuda_backend.cuh"  // the GPU's layout rule is plain C++
 #include "harness.hpp"
 #include "lawfit/batch.hpp"
 #include "lawfit/group.hpp"
@@ -701,4 +702,20 @@ LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
         std::printf("  variant %d: %d of 9 converged\n", variant, converged);
         if (variant == 3) CHECK_EQ(cpu.status[4], code(Status::NOT_RUN)); else CHECK(converged >= 4);
     }
+}
+
+// layout="auto" on the GPU (cuda_backend.cuh, measured on an H200): the group
+// layout for interpreted laws of more than 4 parameters from one block of 16
+// points, otherwise (compiled laws, small laws) from 128 points.
+LF_TEST(gpu_auto_layout_rule) {
+    using lawfit::cuda::Layout;
+    using lawfit::cuda::auto_layout;
+    CHECK(auto_layout(true, 5, 16.0) == Layout::GROUP);
+    CHECK(auto_layout(true, 5, 15.9) == Layout::THREAD);
+    CHECK(auto_layout(true, 9, 50.0) == Layout::GROUP);
+    CHECK(auto_layout(true, 2, 50.0) == Layout::THREAD);   // the power law: thread ran 1.27x group
+    CHECK(auto_layout(true, 4, 127.0) == Layout::THREAD);
+    CHECK(auto_layout(true, 4, 128.0) == Layout::GROUP);
+    CHECK(auto_layout(false, 5, 50.0) == Layout::THREAD);  // compiled Chinchilla: thread 1.13x group
+    CHECK(auto_layout(false, 9, 2000.0) == Layout::GROUP);
 }
