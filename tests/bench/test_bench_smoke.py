@@ -112,7 +112,8 @@ def test_gpu_workloads_run_on_the_cpu_at_toy_size(tmp_path, monkeypatch):
     problems = {r.problem for r in rows}
     assert {"power law 2p", "Chinchilla 5p", "Farseer-like 9p", "Chinchilla 5p layouts",
             "Epoch full analysis (grid + bootstrap x grid)"} <= problems
-    layout_notes = [r.note for r in rows if r.problem == "Chinchilla 5p layouts" and r.tool != "lawfit cpu"]
+    assert "Farseer-like 9p layouts" in problems
+    layout_notes = [r.note for r in rows if r.problem.endswith(" layouts") and r.tool != "lawfit cpu"]
     assert layout_notes and all(n.endswith("laws: True") for n in layout_notes)
     epoch = [r for r in rows if r.problem.startswith("Epoch")][0]
     assert "alpha" in epoch.note and epoch.shape["resamples_used"] >= 1
@@ -124,7 +125,7 @@ def test_gpu_workloads_run_on_the_cpu_at_toy_size(tmp_path, monkeypatch):
     assert cpu.seconds == pytest.approx(measured * cpu.n_fits / cpu.timed_fits, rel=1e-9)
     jit_notes = [r.note for r in rows if r.tool.endswith(" jit")]
     assert all(n.endswith("identical results: True") for n in jit_notes)
-    assert all(r.check == "ok" for r in rows if r.problem != "Farseer-like 9p"), [
+    assert all(r.check == "ok" for r in rows if not r.problem.startswith("Farseer")), [
         (r.problem, r.tool, r.note) for r in rows if r.check != "ok"]
 
 

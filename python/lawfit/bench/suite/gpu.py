@@ -14,9 +14,9 @@ Workloads, each timed on the GPU and on the CPU in the same run (suite entries
   1e5 problems (1e4 with --quick); beyond that its rate there is used and the
   row says so.  GPU rows give achieved FLOP/s (lawfit.bench.flops: an
   estimate of the point-wise work) against the device's float64 peak.
-* Layouts: Chinchilla with 20, 50 and 2,000 points per law, one thread per
-  problem against 16 threads per problem and what ``layout='auto'`` picks,
-  interpreted and compiled.
+* Layouts: Chinchilla with 20, 50 and 2,000 points per law and the
+  Farseer-like law with 50, one thread per problem against 16 threads per
+  problem and what ``layout='auto'`` picks, interpreted and compiled.
 * The full Epoch analysis end to end: the 4,500-start Approach-3 grid on the
   data, then R resamples x 4,500 starts (R = 4,000 in the full suite: 18
   million fits; 100 with --quick), each resample's best start and the
@@ -230,28 +230,41 @@ def _jit_row(cfg, device, device_name, name, solve, n, interpreted, interpreted_
 
 
 def _layouts(cfg, device, device_name):
-    """Chinchilla with few and with many points: one thread vs 16 threads per problem, interpreted and compiled.
+    """Few and many points: one thread vs 16 threads per problem (and what 'auto' picks), interpreted and compiled.
 
     These rows set where ``layout='auto'`` switches to the group layout
-    (``kGroupMinPoints``, cuda/cuda_backend.cuh; README "GPU" has the table).  First
-    H200 run, 2026-12-04, 50 points:
+    (``auto_layout``, cuda/cuda_backend.cuh; README "GPU" has the table):
+    Chinchilla at 20, 50 and 2,000 points, and the 9-parameter Farseer-like
+    law at 50 points (its compiled code in the group layout had not been
+    timed when the rule was set).  First H200 run, 2026-12-04, 50 points:
     group 1.21x thread interpreted, while the compiled thread layout (2.30 M
     fits/s) beat the interpreted group (1.76 M): hence the compiled rows.
     """
-    from ...engine.core import solve_batch
     from ...formula import compile_law
     from .chinchilla import LAW, MODEL, START
 
-    program = compile_law(LAW, inputs=["N", "D"])
-    grid = _one_point_grid(START)
+    chinchilla = dict(name="Chinchilla 5p layouts", program=compile_law(LAW, inputs=["N", "D"]), start=START,
+                      model=MODEL, make=_make_chinchilla,
+                      sizes=((20, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
+                             (POINTS, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
+                             (2000, cfg.pick(50, 2000, 10_000), cfg.pick(50, 200, 1000))))
+    farseer = dict(name="Farseer-like 9p layouts",
+                   program=compile_law(FARSEER, inputs=["N", "D"], params=FARSEER_PARAMS), start=FARSEER_CENTER,
+                   model=Model(_farseer), make=_make_farseer,
+                   sizes=((POINTS, cfg.pick(200, 100_000, 100_000), cfg.pick(200, 10_000, 10_000)),))
+    return [row for case in (chinchilla, farseer) for row in _layout_rows(cfg, device, device_name, **case)]
+
+
+def _layout_rows(cfg, device, device_name, name, program, start, model, make, sizes):
+    from ...engine.core import solve_batch
+
+    grid = _one_point_grid(start)
     compiled = device != "cpu" and compile_for(cfg, program, device, "gpu layouts jit") is not None
     variants = [(layout, jit) for jit in ((False, True) if compiled else (False,))
                 for layout in ("thread", "group", "auto")]
     rows = []
-    for points, n, n_cpu in ((20, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
-                             (POINTS, cfg.pick(500, 100_000, 1_000_000), cfg.pick(500, 10_000, 20_000)),
-                             (2000, cfg.pick(50, 2000, 10_000), cfg.pick(50, 200, 1000))):
-        inputs, y, true = _make_chinchilla(n, points, np.random.default_rng(cfg.seed + points))
+    for points, n, n_cpu in sizes:
+        inputs, y, true = make(n, points, np.random.default_rng(cfg.seed + points))
         cols = program.input_matrix({k: v.ravel() for k, v in inputs.items()})
         y = y.ravel()
         offsets = np.arange(n + 1, dtype=np.int64) * points
@@ -267,10 +280,10 @@ def _layouts(cfg, device, device_name):
             runs[layout + (" jit" if jit else "")] = timed(lambda: solve(device, layout, n, jit), cfg.pick(1, 2, 2))
         runs["cpu"] = timed(lambda: solve("cpu", "auto", n_cpu), 1)
         idx = sample_indices(n_cpu, cfg.pick(3, 10, 20))
-        problems = [Problem(np.vstack([inputs["N"][i], inputs["D"][i]]), y[i * points:(i + 1) * points], START,
+        problems = [Problem(np.vstack([inputs["N"][i], inputs["D"][i]]), y[i * points:(i + 1) * points], start,
                             alt_starts=(true[i],)) for i in idx]
-        ref, ref_cost = reference(MODEL, problems, [sol.params[idx] for _, sol in runs.values()])
-        agree = {k: compare(MODEL, problems, sol.params[idx], ref, ref_cost) for k, (_, sol) in runs.items()}
+        ref, ref_cost = reference(model, problems, [sol.params[idx] for _, sol in runs.values()])
+        agree = {k: compare(model, problems, sol.params[idx], ref, ref_cost) for k, (_, sol) in runs.items()}
         judge(list(agree.values()))
         cpu_params = runs["cpu"][1].params
         size = fmt_size(n, points)
@@ -278,11 +291,11 @@ def _layouts(cfg, device, device_name):
             shape = {"laws": n, "points": points, "layout": layout, "device": device_name}
             if layout == "cpu":
                 note = f"CPU timed on {n_cpu:,} of {n:,}, time extrapolated" if n_cpu < n else ""
-                rows.append(_row("gpu", "Chinchilla 5p layouts", size, "lawfit cpu", n, points, t, n_cpu, agree[layout],
+                rows.append(_row("gpu", name, size, "lawfit cpu", n, points, t, n_cpu, agree[layout],
                                  lawfit_status(sol.status), note, shape))
                 continue
             same = np.array_equal(sol.params[:n_cpu], cpu_params, equal_nan=True)
-            rows.append(_row("gpu", "Chinchilla 5p layouts", size, f"lawfit {device} {layout}", n, points, t, n,
+            rows.append(_row("gpu", name, size, f"lawfit {device} {layout}", n, points, t, n,
                              agree[layout], lawfit_status(sol.status),
                              f"{device_name}; bit-identical to the CPU back end on {n_cpu:,} laws: {same}", shape))
     return rows
