@@ -566,14 +566,16 @@ def _fill_columns(write: Callable, out: np.ndarray) -> None:
         write(out)
         return
     cuts = np.linspace(0, n, workers + 1).astype(int)
-    list(_column_pool().map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
+    list(thread_pool().map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
 
 
 _pool = None  # one thread pool for the process: starting threads cost ~1 ms per call
 
 
-def _column_pool():
-    """The process's pool of up to 8 threads for :func:`_fill_columns` (numpy releases the GIL).
+def thread_pool():
+    """The process's pool of up to 8 threads for work that releases the GIL (numpy, the core):
+    :func:`_fill_columns`, and predictions per bootstrap replicate (``lawfit.result``).
+    Never submit to it from one of its own threads (a full pool would wait on itself).
     Two threads racing here may each make one: the spare is collected, nothing is lost."""
     global _pool
     if _pool is None:

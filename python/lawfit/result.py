@@ -39,7 +39,7 @@ import numpy as np
 from .status import LawfitWarning, is_converged, summarize_status
 from .bootstrap import Replicates, _ragged_arange
 from .engine.core import evaluate_points
-from .formula import compile_law
+from .formula import compile_law, thread_pool
 from .uncertainty import params_as_inputs, percentile_interval, wald_interval
 
 __all__ = ["FitResult", "eval_grouped", "eval_rows"]
@@ -80,6 +80,9 @@ def eval_rows(formula: str, param_names: Sequence[str], input_names: Sequence[st
     return value.reshape(lead)
 
 
+_PARALLEL_VALUES = 1 << 16  # predictions (points x replicates) from which replicates go to threads
+
+
 def eval_grouped(formula: str, param_names: Sequence[str], input_names: Sequence[str], params, x,
                  group) -> np.ndarray:
     """``formula`` at point i with its group's parameters ``params[group[i]]``.
@@ -104,10 +107,21 @@ def eval_grouped(formula: str, param_names: Sequence[str], input_names: Sequence
     x = np.asarray(x, dtype=float).reshape(len(input_names), n)
     cols = prog.input_matrix(x[:, order])
     by_group = p[present].reshape(len(present), -1, p.shape[-1])  # (G', R, P)
-    out = np.empty((n, by_group.shape[1]))
-    with np.errstate(all="ignore"):
-        for r in range(by_group.shape[1]):
-            out[order, r] = evaluate_points(prog, cols, by_group[:, r], offsets)[0]
+    R = by_group.shape[1]
+    # Replicates by rows of a (R, n) array (contiguous writes; the core releases the GIL, so
+    # replicates run on the process's threads), put back in the points' order once at the end.
+    sorted_out = np.empty((R, n))
+
+    def one(r):
+        sorted_out[r] = evaluate_points(prog, cols, by_group[:, r], offsets)[0]
+
+    if R > 1 and n * R >= _PARALLEL_VALUES:
+        list(thread_pool().map(one, range(R)))
+    else:
+        for r in range(R):
+            one(r)
+    out = np.empty((n, R))
+    out[order] = sorted_out.T
     return out.reshape(lead)
 
 

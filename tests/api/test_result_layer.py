@@ -435,3 +435,19 @@ def test_replicate_predictions_are_each_groups_law_at_each_replicate(bca):
     one = eval_grouped(bca.law.formula, bca.param_names, bca.inputs, bca.estimates, x, group)
     E, A, alpha, B, beta = bca.estimates[group].T
     np.testing.assert_allclose(one, E + A / x[0] ** alpha + B / x[1] ** beta, rtol=1e-13)
+
+
+def test_replicate_predictions_on_threads_equal_the_loop(bca, monkeypatch):
+    """Replicates evaluated on the process's threads give the bits of one replicate after another."""
+    import lawfit.result as result_mod
+
+    rng = np.random.default_rng(5)
+    n = 300
+    group = rng.integers(0, bca.n_groups, n)
+    x = np.vstack([10 ** rng.uniform(7, 9, n), 10 ** rng.uniform(9, 11, n)])
+    runs = []
+    for threshold in (0, 1 << 62):  # every call on threads; none
+        monkeypatch.setattr(result_mod, "_PARALLEL_VALUES", threshold)
+        runs.append(result_mod.eval_grouped(bca.law.formula, bca.param_names, bca.inputs, bca.replicates, x, group))
+    assert bca.n_resamples > 1 and runs[0].shape == (n, bca.n_resamples)
+    np.testing.assert_array_equal(runs[0], runs[1])
