@@ -27,6 +27,7 @@ from typing import Callable, Mapping, Sequence, Union
 
 import numpy as np
 
+from .engine.pool import thread_pool
 from .opcodes import BINARY_OPS, LEAF_OPS, MAX_PARAMS, MAX_STACK, Op, stack_effect
 
 __all__ = [
@@ -567,32 +568,6 @@ def _fill_columns(write: Callable, out: np.ndarray) -> None:
         return
     cuts = np.linspace(0, n, workers + 1).astype(int)
     list(thread_pool().map(lambda a, b: write(out[:, a:b]), cuts[:-1], cuts[1:]))
-
-
-_pool = None  # one thread pool for the process: starting threads cost ~1 ms per call
-
-
-def thread_pool():
-    """The process's pool of up to 8 threads for work that releases the GIL (numpy, the core):
-    :func:`_fill_columns`, and predictions per bootstrap replicate (``lawfit.result``).
-    Never submit to it from one of its own threads (a full pool would wait on itself).
-    Two threads racing here may each make one: the spare is collected, nothing is lost."""
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(min(os.cpu_count() or 1, 8), thread_name_prefix="lawfit-columns")
-    return _pool
-
-
-def _forget_pool() -> None:
-    """A forked child has none of the parent's threads: it makes its own pool."""
-    global _pool
-    _pool = None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
 
 
 def _generate_rows_writer(columns: Sequence[Expr], rows: Mapping[str, int], first: int) -> Callable:

@@ -39,7 +39,8 @@ import numpy as np
 from .status import LawfitWarning, is_converged, summarize_status
 from .bootstrap import Replicates, _ragged_arange
 from .engine.core import evaluate_points
-from .formula import compile_law, thread_pool
+from .engine.pool import thread_pool
+from .formula import compile_law
 from .uncertainty import params_as_inputs, percentile_interval, wald_interval
 
 __all__ = ["FitResult", "eval_grouped", "eval_rows"]

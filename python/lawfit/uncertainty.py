@@ -43,6 +43,7 @@ import numpy as np
 
 from .engine.core import evaluate_points
 from .engine.covariance import free_block_inverse, free_block_pinv, inverse_diagonals, parameter_covariance
+from .engine.checks import finite_rows
 from .engine.data import segment_sum, segment_tss
 from .status import LawfitWarning
 from .formula import Program, compile_law
@@ -570,7 +571,7 @@ def identifiability(jtj, stderr, fixed, converged, param_names, distinct=None, n
     fixed = np.broadcast_to(np.asarray(fixed, dtype=bool), (L, P))
     converged = np.asarray(converged, dtype=bool)
     se = np.asarray(stderr, dtype=float)
-    finite = np.isfinite(jtj).all(axis=(-2, -1))
+    finite = finite_rows(jtj)
     free = ~fixed
     all_free = bool(free.all())  # the usual case: the masks below are no-ops
     with np.errstate(invalid="ignore"):

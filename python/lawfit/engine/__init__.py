@@ -11,7 +11,7 @@
 
 and read back arrays.  Modules: ``native`` (the only import of ``lawfit._core``),
 ``core`` (``solve_batch``, ``evaluate_points``, devices), ``covariance``,
-``starts``, ``progress``, ``jit`` (laws compiled to machine code), ``device``
+``starts``, ``progress``, ``pool`` (the process's thread pool), ``jit`` (laws compiled to machine code), ``device``
 (GPU arrays), ``stubgen`` (writes ``_core.pyi``).  Nothing here is imported at
 package import beyond what ``lawfit`` itself needs.
 """
