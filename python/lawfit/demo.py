@@ -38,8 +38,12 @@ def make_collection(n_laws: int = 1000, n_points: int = 40, seed: int = 0, noise
     return N, D, loss, true
 
 
-def fit_collection(N, D, loss, n_threads=None, jit=False):
-    """Fit every law of the collection in one batch; returns popt, pcov, status."""
+def fit_collection(N, D, loss, n_threads=None, jit="auto"):
+    """Fit every law of the collection in one batch; returns popt, pcov, status.
+
+    ``jit`` as :func:`lawfit.curve_fit`'s, whose default it is: the demo's law is the catalog's
+    ``chinchilla`` program, so it runs the code compiled into the package; ``jit=False`` interprets
+    (the same answers, bit for bit)."""
     return curve_fit(CHINCHILLA, {"N": N, "D": D}, loss, p0=START, n_threads=n_threads, jit=jit)
 
 
