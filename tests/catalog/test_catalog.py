@@ -186,6 +186,39 @@ def test_every_entry_has_a_case():
     assert set(BUILTIN) == set(CASES), "add a recovery case for every catalog entry"
 
 
+@pytest.mark.parametrize("name", BUILTIN)
+def test_every_entry_passes_the_full_definition_check(name):
+    # The catalog's entries compile on first use (lawfit.catalog.law.deferred_compile); this runs the
+    # checks a user's Law gets at construction: the formula, derived and natural quantities compile.
+    law = laws[name]
+    law._validate(compile_now=True)
+    assert law.program.n_params == len(law.params)
+    assert set(law._derived_programs) == set(law.derived)
+    assert set(law._natural_programs) == set(law.natural)
+
+
+def test_importing_the_catalog_compiles_no_formula():
+    # A fresh process: the first lawfit.fit imports the catalog; its ~50 formulas compile on first use.
+    import subprocess
+    import sys
+
+    code = ("import lawfit.formula as f; n = [0]; real = f.compile_law\n"
+            "def counting(*a, **k):\n    n[0] += 1\n    return real(*a, **k)\n"
+            "f.compile_law = counting\n"  # before lawfit.catalog is imported: law.py binds this one
+            "from lawfit.catalog import laws\n"
+            "before = n[0]; _ = laws['chinchilla'].program\n"
+            "print(before, n[0])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["0", "1"]
+
+
+def test_a_user_law_is_still_checked_at_construction():
+    from lawfit.catalog import Law
+
+    with pytest.raises(ValueError):
+        Law("a*x**b + c", inputs=["x"], params=["a", "b"])  # c is neither a parameter nor an input
+
+
 def test_catalog_is_large_and_covers_the_issue():
     for name in ["hestness", "kaplan_N", "kaplan_D", "kaplan_ND", "kaplan_NS", "kaplan_bcrit", "chinchilla",
                  "chinchilla_lse", "henighan", "ghorbani_bivariate", "fernandes_multilingual", "isik_bleu",

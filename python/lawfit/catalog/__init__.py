@@ -15,8 +15,11 @@ from .recipe import Recipe
 from .schedules import constant_schedule, cosine_schedule, lr_areas, wsd_schedule
 from .shared import SharedFit, fit_shared, shared_program
 
-from . import entries_lm, entries_downstream, entries_general  # noqa: E402,F401  (fill `laws`)
-from . import entries_data, entries_testtime, entries_training  # noqa: E402,F401
+from .law import deferred_compile
+
+with deferred_compile():  # the entries compile on first use (law.py says why)
+    from . import entries_lm, entries_downstream, entries_general  # noqa: E402,F401  (fill `laws`)
+    from . import entries_data, entries_testtime, entries_training  # noqa: E402,F401
 from .batch import loss_at_steps, steps_to_loss, tokens_to_loss  # noqa: E402
 from .repetition import pool_mixture, repetition_columns  # noqa: E402
 from .testtime import kinetics_cost, pass_at_k  # noqa: E402

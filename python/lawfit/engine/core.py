@@ -440,12 +440,13 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
         return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
-    from . import jit as _jit
+    if jit == "auto" and device == "cpu":
+        builtin = _builtin_law(program)
+        if builtin is not None:  # a catalog law: its compiled code, without importing the compiler's machinery
+            return builtin
+    from . import jit as _jit  # 40-50 ms on a process's first call (subprocess, pathlib, codegen)
 
     if jit == "auto":  # only what is ready: never a compile the caller waits for
-        builtin = _builtin_law(program) if device == "cpu" else None
-        if builtin is not None:
-            return builtin
         ready = _jit.loaded_solver(program, device)
         if ready is None:  # built meanwhile for later calls, once they add up (nvcc on the GPU)
             _jit.compile_in_background(program, work, "cpu" if device == "cpu" else "cuda")
