@@ -179,11 +179,50 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
     return su;
 }
 
+namespace detail {
+// 1 when v is infinite or NaN (exponent bits all ones), else 0: is_finite's
+// test on the bits, which loops over points vectorise (no branch, no FP compare).
+LAWFIT_HD inline std::uint64_t non_finite_bit(double v) {
+    return (math::to_bits(v) & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+}
+
+// check_points over all of a problem's points (first 0, stride 1), branch-free
+// so that the loops vectorise: one pass costs a fraction of an evaluation
+// (the multistart's pruning pass evaluates each start once, after this check).
+LAWFIT_HD inline bool check_points_all(const BatchView& b, const ProblemSetup& su, std::int64_t* n_used) {
+    const std::int64_t begin = su.begin, end = su.end;
+    std::uint64_t bad = 0;
+    for (std::int64_t k = begin; k < end; ++k) bad |= non_finite_bit(b.y[k]);
+    if (b.weight)
+        for (std::int64_t k = begin; k < end; ++k) bad |= non_finite_bit(b.weight[k]) | (b.weight[k] < 0.0);
+    if (b.group)
+        for (std::int64_t k = begin; k < end; ++k) bad |= b.group[k] < 0;
+    for (int c = 0; c < b.prog.n_columns; ++c) {
+        const double* col = b.columns + c * b.n_points;
+        for (std::int64_t k = begin; k < end; ++k) bad |= non_finite_bit(col[k]);
+    }
+    if (bad) return false;
+    std::int64_t used = end - begin;  // the data as given: every point
+    if (su.resample.index >= 0) {
+        used = 0;
+        if (su.resample.cache) {
+            const std::int32_t* counts = su.resample.cache;
+            for (std::int64_t k = 0; k < end - begin; ++k) used += counts[k] > 0;
+        } else {
+            for (std::int64_t k = begin; k < end; ++k) used += su.resample.count(k, begin) > 0;
+        }
+    }
+    *n_used = used;
+    return true;
+}
+}  // namespace detail
+
 // Checks points begin + first, begin + first + stride, ... of the problem:
 // finite inputs and y, non-negative finite weights and group ids.  Returns
 // false on a bad point; *n_used counts the points the resample draws.
 LAWFIT_HD inline bool check_points(const BatchView& b, const ProblemSetup& su, std::int64_t first,
                                    std::int64_t stride, std::int64_t* n_used) {
+    if (first == 0 && stride == 1) return detail::check_points_all(b, su, n_used);
     *n_used = 0;
     for (std::int64_t k = su.begin + first; k < su.end; k += stride) {
         bool ok = detail::is_finite(b.y[k]) &&
@@ -202,7 +241,12 @@ LAWFIT_HD inline bool enough_points(const ProblemSetup& su, std::int64_t n_used)
 }
 
 // Problem i from x with any evaluator: LM, or with evaluate_only the cost at x
-// (status NOT_RUN, or NON_FINITE).  On return ws.A is J^T W J at x.
+// (status NOT_RUN, or NON_FINITE).  On return ws.A is J^T W J at x, except for
+// an evaluate_only batch without J^T W J outputs (the multistart's pruning
+// pass, which ranks starts by cost): there only the cost is accumulated (no
+// parameter is differentiated into A and g: half the work of a point), and a
+// start whose cost is finite counts as evaluable.  The cost's bits are those
+// of the full evaluation (the same per-point terms, added in the same order).
 template <class Eval, int NP>
 LAWFIT_HD LmOutcome fit_problem(Eval& eval, const BatchView& b, std::int64_t i, const ProblemSetup& su, double* x,
                                 LmWorkN<NP>& w) {
@@ -211,7 +255,8 @@ LAWFIT_HD LmOutcome fit_problem(Eval& eval, const BatchView& b, std::int64_t i, 
                         b.upper + i * b.bounds_stride, b.opt, w);
     LmOutcome o;
     o.nfev = 1;
-    o.status = eval(x, su.free_mask, w.A, w.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
+    const std::uint32_t mask = b.jtj ? su.free_mask : 0u;
+    o.status = eval(x, mask, w.A, w.g, &o.cost) ? Status::NOT_RUN : Status::NON_FINITE;
     return o;
 }
 
