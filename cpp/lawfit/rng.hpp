@@ -31,18 +31,41 @@ LAWFIT_HD inline std::uint64_t resample_key(std::uint64_t seed, std::int64_t law
     return splitmix64(h ^ static_cast<std::uint64_t>(resample));
 }
 
+#if !defined(__CUDA_ARCH__)
+// The CDF values the inverse-CDF loop of resample_count reaches, computed once
+// by that loop's own operations (so the same bits): the host looks them up
+// instead of dividing at every step.
+struct PoissonCdf {
+    double at[31];
+    PoissonCdf() {
+        double p = 0.36787944117144233, cdf = p;
+        at[0] = cdf;
+        for (int k = 1; k <= 30; ++k) {
+            p /= k;
+            cdf += p;
+            at[k] = cdf;
+        }
+    }
+};
+#endif
+
 // Poisson(1) count for one unit of the resample with this key.
 LAWFIT_HD inline int resample_count(std::uint64_t key, std::int64_t unit) {
     const std::uint64_t h = splitmix64(key ^ static_cast<std::uint64_t>(unit));
     const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);  // [0, 1)
     // Inverse CDF of Poisson(1): P(k) = e^-1 / k!.
-    double p = 0.36787944117144233, cdf = p;
     int k = 0;
+#if !defined(__CUDA_ARCH__)
+    static const PoissonCdf table;
+    while (u >= table.at[k] && k < 30) ++k;
+#else
+    double p = 0.36787944117144233, cdf = p;
     while (u >= cdf && k < 30) {
         ++k;
         p /= k;
         cdf += p;
     }
+#endif
     return k;
 }
 

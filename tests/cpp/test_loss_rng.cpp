@@ -147,6 +147,35 @@ LF_TEST(bootstrap_counts_are_poisson_one_and_keyed) {
     CHECK(same_seed < 400 && same_law < 400 && same_resample < 400);
 }
 
+// resample_count's inverse CDF as the device runs it (a division per step);
+// the host looks the same CDF values up in a table: the counts must agree.
+static int poisson_count_by_division(std::uint64_t key, std::int64_t unit) {
+    const std::uint64_t h = lawfit::splitmix64(key ^ static_cast<std::uint64_t>(unit));
+    const double u = static_cast<double>(h >> 11) * (1.0 / 9007199254740992.0);
+    double p = 0.36787944117144233, cdf = p;
+    int k = 0;
+    while (u >= cdf && k < 30) {
+        ++k;
+        p /= k;
+        cdf += p;
+    }
+    return k;
+}
+
+LF_TEST(bootstrap_counts_from_the_table_equal_the_division_loop) {
+    int mismatches = 0, max_count = 0;
+    for (std::int64_t law = 0; law < 20; ++law) {
+        const std::uint64_t key = lawfit::resample_key(2026, law, law * 7 + 1);
+        for (std::int64_t unit = 0; unit < 100000; ++unit) {
+            const int c = lawfit::resample_count(key, unit);
+            mismatches += c != poisson_count_by_division(key, unit);
+            max_count = c > max_count ? c : max_count;
+        }
+    }
+    CHECK_EQ(mismatches, 0);
+    CHECK(max_count >= 8);  // 2e6 draws reach the table's far entries (P(count >= 8) ~ 1e-5)
+}
+
 LF_TEST(robust_loss_resists_an_outlier) {
     Problem l2(40, 1), huber(40, 1);
     l2.y[20] += 5.0;
