@@ -32,21 +32,29 @@ LAWFIT_HD inline std::uint64_t resample_key(std::uint64_t seed, std::int64_t law
 }
 
 #if !defined(__CUDA_ARCH__)
-// The CDF values the inverse-CDF loop of resample_count reaches, computed once
-// by that loop's own operations (so the same bits): the host looks them up
-// instead of dividing at every step.
+namespace detail {
+// The CDF values the inverse-CDF loop of resample_count reaches, by that
+// loop's own operations (evaluated at compile time: IEEE division and addition
+// round alike there; tests/cpp checks every entry against the loop at run
+// time): the host looks them up instead of dividing at every step.
 struct PoissonCdf {
     double at[31];
-    PoissonCdf() {
-        double p = 0.36787944117144233, cdf = p;
-        at[0] = cdf;
-        for (int k = 1; k <= 30; ++k) {
-            p /= k;
-            cdf += p;
-            at[k] = cdf;
-        }
-    }
 };
+constexpr PoissonCdf poisson_cdf() {
+    PoissonCdf t{};
+    double p = 0.36787944117144233, cdf = p;
+    t.at[0] = cdf;
+    for (int k = 1; k <= 30; ++k) {
+        p /= k;
+        cdf += p;
+        t.at[k] = cdf;
+    }
+    return t;
+}
+// Internal linkage: no symbol shared between libraries (a function-local static
+// would be one, and keep a compiled law's library from being unloaded).
+static constexpr PoissonCdf kPoissonCdf = poisson_cdf();
+}  // namespace detail
 #endif
 
 // Poisson(1) count for one unit of the resample with this key.
@@ -56,8 +64,7 @@ LAWFIT_HD inline int resample_count(std::uint64_t key, std::int64_t unit) {
     // Inverse CDF of Poisson(1): P(k) = e^-1 / k!.
     int k = 0;
 #if !defined(__CUDA_ARCH__)
-    static const PoissonCdf table;
-    while (u >= table.at[k] && k < 30) ++k;
+    while (u >= detail::kPoissonCdf.at[k] && k < 30) ++k;
 #else
     double p = 0.36787944117144233, cdf = p;
     while (u >= cdf && k < 30) {

@@ -294,7 +294,8 @@ class MultistartResult:
     all_params, all_cost, all_status, all_nit : ndarrays, (L, S, ...)
         Every start's outcome; NaN / NOT_RUN for starts that ``prune`` skipped.
     start_cost : ndarray (L, S) or None
-        Objective at every start (the pruning pass), when the starts were pruned.
+        Objective at every start (the pruning pass), when the starts were pruned; NaN where it is
+        not finite.
     """
 
     data: FitData

@@ -219,6 +219,40 @@ def test_a_user_law_is_still_checked_at_construction():
         Law("a*x**b + c", inputs=["x"], params=["a", "b"])  # c is neither a parameter nor an input
 
 
+def test_deferred_compile_stays_in_its_context():
+    # Inside the block a bad formula passes construction (it fails on first use); another thread, and
+    # the code after the block (nested blocks included), still check at construction.
+    import threading
+
+    from lawfit.catalog import Law
+    from lawfit.catalog.law import deferred_compile
+
+    def bad():
+        return Law("a*x**b + c", inputs=["x"], params=["a", "b"])
+
+    raised = []
+
+    def other_thread():
+        try:
+            bad()
+        except ValueError:
+            raised.append(True)
+
+    with deferred_compile():
+        with deferred_compile():
+            late = bad()
+        also_late = bad()
+        t = threading.Thread(target=other_thread)
+        t.start()
+        t.join()
+    assert raised == [True]
+    for law in (late, also_late):
+        with pytest.raises(ValueError):
+            law.program
+    with pytest.raises(ValueError):
+        bad()
+
+
 def test_catalog_is_large_and_covers_the_issue():
     for name in ["hestness", "kaplan_N", "kaplan_D", "kaplan_ND", "kaplan_NS", "kaplan_bcrit", "chinchilla",
                  "chinchilla_lse", "henighan", "ghorbani_bivariate", "fernandes_multilingual", "isik_bleu",

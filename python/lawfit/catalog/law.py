@@ -10,6 +10,7 @@ standard errors.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Callable, Mapping, Optional, Sequence, Union
@@ -35,17 +36,18 @@ __all__ = ["Citation", "Law", "LawFit"]
 # The catalog defines ~50 laws when it is first imported (a process's first lawfit.fit); compiling
 # every formula then cost 0.15-0.3 s.  Its entries compile on first use instead: tests/catalog
 # compiles each of them (programs, derived and natural quantities), so a broken entry still fails CI.
-_deferred_compile = [False]
+# A context variable: a Law built meanwhile on another thread is still checked in full.
+_deferring = contextvars.ContextVar("lawfit_deferred_compile", default=False)
 
 
 @contextlib.contextmanager
 def deferred_compile():
     """Laws constructed inside compile their formulas on first use instead of at construction."""
-    _deferred_compile[0] = True
+    token = _deferring.set(True)
     try:
         yield
     finally:
-        _deferred_compile[0] = False
+        _deferring.reset(token)
 
 @dataclass(frozen=True)
 class Citation:
@@ -230,7 +232,7 @@ class Law:
             raise TypeError(f"recipe must be a lawfit Recipe, not {type(recipe).__name__}")
         self.recipe = recipe
         self.display = str(display)
-        self._validate(compile_now=not _deferred_compile[0])
+        self._validate(compile_now=not _deferring.get())
 
     # ------------------------------------------------------------------ basics
     @property

@@ -228,7 +228,15 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                              upper=upper[law_all], want_jtj=False, evaluate_only=True, progress=progress,
                              **common)
         start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
-        order = np.argsort(np.where(np.isfinite(start_cost), start_cost, np.inf), axis=1, kind="stable")
+
+        def lm_can_start(law_i, start_i):
+            """Whether LM can start at these starts: the full evaluation (Jacobian, J^T W J) is finite."""
+            full = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_i, start_i),
+                               problem_law=law_i, fixed=fixed_rows(law_i), lower=lower[law_i],
+                               upper=upper[law_i], want_jtj=True, evaluate_only=True, **common)
+            return full.status == int(Status.NOT_RUN)
+
+        order, excluded = _confirmed_order(start_cost, k_law, lm_can_start)
         rank, law_idx = np.nonzero((np.arange(S)[None, :] < k_law[:, None]).T)  # start-major, as above
         start_idx = order[law_idx, rank].astype(np.int64)
         law_idx = law_idx.astype(np.int64)
@@ -288,7 +296,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     best, ok, n_conv, basin = reduce_best(all_cost, all_status, basin_rtol)
     if k is not None and prune in ("auto", "race"):
         # Laws whose optimum only one or two of the k starts reached: run the rest of the grid too.
-        evaluable = np.isfinite(start_cost).any(axis=1)  # not for laws no start can be evaluated on
+        evaluable = (np.isfinite(start_cost) & ~excluded).any(axis=1)  # not for laws no start can be evaluated on
         redo = np.flatnonzero((basin < min(AUTO_CONFIRM, k)) & (k_law < S) & evaluable)
         if redo.size:
             not_run = all_status[redo] == int(Status.NOT_RUN)
@@ -324,6 +332,36 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                          basin_count=basin, n_run=n_run, jtj=jtj, nit=all_nit[law, best],
                          nfev=all_nfev.sum(axis=1), starts=start_set, all_params=all_params, all_cost=all_cost,
                          all_status=all_status, all_nit=all_nit, start_cost=start_cost)
+
+
+def _confirmed_order(start_cost: np.ndarray, k_law: np.ndarray, evaluable) -> tuple[np.ndarray, np.ndarray]:
+    """Every law's starts by their cost (L, S), the ``k_law`` first confirmed as LM starts; and which
+    starts were found not to be, (L, S) bool.
+
+    The pruning pass evaluates the cost alone (the core's cost-only evaluation).  A start whose cost
+    is finite while its Jacobian or J^T W J is not (a power of 0, a square that overflows) is no start
+    for LM: the full evaluation, ``evaluable(law_idx, start_idx) -> (n,) bool``, tells.  The chosen
+    starts of laws that run fewer than all of theirs get it; those failing go last, behind the starts
+    of non-finite cost (stable order), and the next ones take their place until every chosen start
+    passes -- the starts that ranking every start by a full evaluation chooses, at the price of k full
+    evaluations per law instead of S.
+    """
+    L, S = start_cost.shape
+    excluded = np.zeros((L, S), bool)
+    confirmed = np.zeros((L, S), bool)
+    choosing = (k_law < S)[:, None] & (np.arange(S)[None, :] < k_law[:, None])  # (law, rank) chosen
+    while True:
+        key = np.where(np.isfinite(start_cost) & ~excluded, start_cost, np.inf)
+        order = np.argsort(key, axis=1, kind="stable")
+        law_i, rank = np.nonzero(choosing)
+        start_i = order[law_i, rank]
+        todo = np.isfinite(key[law_i, start_i]) & ~confirmed[law_i, start_i]
+        if not todo.any():
+            return order, excluded
+        law_i, start_i = law_i[todo].astype(np.int64), start_i[todo].astype(np.int64)
+        ok = evaluable(law_i, start_i)
+        confirmed[law_i, start_i] = True
+        excluded[law_i[~ok], start_i[~ok]] = True
 
 
 def _race(run, rows, law_idx, start_idx, cost, status, max_nfev: int, basin_rtol: float):
