@@ -6,6 +6,7 @@ demo and the benchmarks all go through :func:`solve_batch`.
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ import numpy as np
 
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
+from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled
 from .options import POLISH_FTOL, POLISH_XTOL, Options
 
 __all__ = ["BatchSolution", "solve_batch", "polished_batch", "evaluate_points", "default_threads", "loss_code",
@@ -440,16 +442,22 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
         return None
     if jit not in (True, "auto"):
         raise ValueError(f"jit must be True, False or 'auto', got {jit!r}")
-    if jit == "auto" and device == "cpu":
-        builtin = _builtin_law(program)
-        if builtin is not None:  # a catalog law: its compiled code, without importing the compiler's machinery
-            return builtin
-    from . import jit as _jit  # 40-50 ms on a process's first call (subprocess, pathlib, codegen)
+    kind = "cpu" if device == "cpu" else "cuda"
+    if jit == "auto":
+        if device == "cpu":
+            builtin = _builtin_law(program)
+            if builtin is not None:  # a catalog law: its compiled code, without importing the compiler's machinery
+                return builtin
+        if _JIT_MODULE not in sys.modules:
+            if not _background_build_due(program, kind, work):
+                return None  # nothing compiled in this process yet, and no build due: interpret
+            work = 0.0  # counted in _unimported_work, handed over below
+    from . import jit as _jit  # 25-50 ms on a process's first import (subprocess, pathlib, codegen)
 
     if jit == "auto":  # only what is ready: never a compile the caller waits for
         ready = _jit.loaded_solver(program, device)
         if ready is None:  # built meanwhile for later calls, once they add up (nvcc on the GPU)
-            _jit.compile_in_background(program, work, "cpu" if device == "cpu" else "cuda")
+            _jit.compile_in_background(program, work + _unimported_work.pop((kind, program.key), 0.0), kind)
         return ready
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if compiled is None:
@@ -458,6 +466,22 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
 
 
 _builtin_cache: dict = {}
+_JIT_MODULE = __name__.rsplit(".", 1)[0] + ".jit"
+# Work of jit="auto" calls per (device kind, law) counted here until lawfit.engine.jit is imported;
+# that import (what a build needs) waits until some law's work reaches its background build.
+_unimported_work: dict = {}
+
+
+def _background_build_due(program, kind: str, work: float) -> bool:
+    """Counts ``work`` for ``program`` before :mod:`lawfit.engine.jit` is imported; True once it adds
+    up to a background build (jit_policy's thresholds; the caller then imports jit and hands it the
+    total), False while it does not or background builds are off."""
+    if not background_enabled():
+        return False
+    key = (kind, program.key)
+    seen = _unimported_work.get(key, 0.0) + float(work)
+    _unimported_work[key] = seen
+    return seen >= (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA)
 
 
 def _builtin_law(program):

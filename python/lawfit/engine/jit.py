@@ -74,6 +74,7 @@ import numpy as np
 
 from . import native as _core
 from ..codegen import audit_source, runner_source, size_class
+from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled  # noqa: F401  (re-exported)
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error", "cache_dir",
            "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB", "compile_in_background",
@@ -105,16 +106,6 @@ _building: dict[str, threading.Lock] = {}  # key -> held while this process buil
 _background: dict[tuple, float] = {}  # (kind, program) -> work seen so far, or inf once a build started
 _local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
 
-#: ``jit='auto'`` compiles a law on a background thread once this process has asked
-#: for this many point evaluations' worth of it (points x problems), summed over calls:
-#: about a second of interpreted LM, so the build (1-2 s of one core, once; then
-#: cached on disk for later processes) is not started for a law used once on little data.
-BACKGROUND_WORK = 2_000_000
-#: The same for the GPU, where interpreted work is cheaper and nvcc dearer (14-31 s per law
-#: on the first H200 run, 2026-12-04): about a second of interpreted Chinchilla fits there
-#: (1.4 M fits/s x 50 points), and the build then pays from the next call on (compiled:
-#: 1.4x the interpreter's fits/s for Chinchilla, 3.1x for a 9-parameter law).
-BACKGROUND_WORK_CUDA = 100_000_000
 
 _TEMPLATE = """#include <cstdint>
 #include <memory>
@@ -193,12 +184,6 @@ static_assert(std::is_same<decltype(&lawfit_cuda_jit_solve), lawfit::cuda::Compi
 def last_error() -> str:
     """Why this thread's last :func:`compiled_solver` call returned None ('' if it did not)."""
     return getattr(_local, "error", "")
-
-
-def background_enabled() -> bool:
-    """Whether ``jit='auto'`` may build laws on a background thread
-    (``LAWFIT_JIT_BACKGROUND=0`` turns it off; the test suite does)."""
-    return os.environ.get("LAWFIT_JIT_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
 
 
 def compile_in_background(program, work: float = float("inf"), kind: str = "cpu") -> bool:
