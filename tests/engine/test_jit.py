@@ -310,8 +310,9 @@ def test_one_call_of_a_user_formula_does_not_import_the_compiler_machinery(tmp_p
             "popt, _ = lawfit.curve_fit('a*x**-b + c + 0.0*x', x, y, p0=[1.0, 1.0, 0.0])\n"
             "batch, _, _ = lawfit.curve_fit('a*x**-b + c + 0.0*x', {'x': x}, np.tile(y, (3, 1)), p0=[1.0, 1.0, 0.0])\n"
             "from lawfit.engine import core\n"
+            "from lawfit.engine.jit_policy import work_seen\n"
             "print('lawfit.engine.jit' in sys.modules, round(float(popt[1]), 6), round(float(batch[2, 1]), 6),\n"
-            "      sum(core._unimported_work.values()))")
+            "      sum(work_seen.values()))")
     env = dict(__import__("os").environ, LAWFIT_JIT_BACKGROUND="1", LAWFIT_CACHE=str(tmp_path))
     out = subprocess.run([__import__("sys").executable, "-c", code], capture_output=True, text=True, check=True,
                          env=env).stdout.split()
@@ -319,23 +320,26 @@ def test_one_call_of_a_user_formula_does_not_import_the_compiler_machinery(tmp_p
 
 
 def test_work_counted_before_the_import_reaches_the_background_build(monkeypatch):
-    # Before lawfit.engine.jit is imported the core counts each law's work itself; the call that
-    # brings it to the threshold imports jit and hands over the whole sum, once.
-    from lawfit.engine import core
+    # Before lawfit.engine.jit is imported the core counts each law's work in the record jit reads;
+    # the call that brings it to the threshold imports jit, which then sees the whole sum, once.
+    from lawfit.engine import core, jit_policy
 
     asked = []
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
     monkeypatch.setattr(core, "_JIT_MODULE", "lawfit.engine.not_imported_yet")  # as if jit were not imported
-    monkeypatch.setattr(core, "_unimported_work", {})
+    seen: dict = {}
+    monkeypatch.setattr(core, "work_seen", seen)
     monkeypatch.setattr(core, "BACKGROUND_WORK", 1000.0)
     monkeypatch.setattr(_jit, "loaded_solver", lambda program, device="cpu": None)
-    monkeypatch.setattr(_jit, "compile_in_background", lambda program, work, kind="cpu": asked.append((work, kind)))
+    monkeypatch.setattr(_jit, "compile_in_background",
+                        lambda program, work, kind="cpu": asked.append((work + seen.get((kind, program.key), 0.0), kind)))
     program = lawfit.compile_law("a*x**-b + c + 4.0 * x", inputs=["x"])
     assert core._compiled_law(program, "auto", "cpu", 400.0) is None
     assert core._compiled_law(program, "auto", "cpu", 500.0) is None
     assert asked == []  # 900: below the threshold, jit not asked
     assert core._compiled_law(program, "auto", "cpu", 300.0) is None
-    assert asked == [(1200.0, "cpu")] and core._unimported_work == {}
+    assert asked == [(1200.0, "cpu")]
+    assert jit_policy.work_seen is _jit._background  # one record, whoever counts
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "0")  # off: nothing counted, nothing imported
     assert core._compiled_law(program, "auto", "cpu", 1e9) is None
-    assert core._unimported_work == {} and len(asked) == 1
+    assert seen == {("cpu", program.key): 1200.0} and len(asked) == 1

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
-from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled
+from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled, work_seen
 from .options import POLISH_FTOL, POLISH_XTOL, Options
 
 __all__ = ["BatchSolution", "solve_batch", "polished_batch", "evaluate_points", "default_threads", "loss_code",
@@ -451,13 +451,13 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
         if _JIT_MODULE not in sys.modules:
             if not _background_build_due(program, kind, work):
                 return None  # nothing compiled in this process yet, and no build due: interpret
-            work = 0.0  # counted in _unimported_work, handed over below
+            work = 0.0  # counted already, in the record jit reads
     from . import jit as _jit  # 25-50 ms on a process's first import (subprocess, pathlib, codegen)
 
     if jit == "auto":  # only what is ready: never a compile the caller waits for
         ready = _jit.loaded_solver(program, device)
         if ready is None:  # built meanwhile for later calls, once they add up (nvcc on the GPU)
-            _jit.compile_in_background(program, work + _unimported_work.pop((kind, program.key), 0.0), kind)
+            _jit.compile_in_background(program, work, kind)
         return ready
     compiled = _jit.compiled_solver(program) if device == "cpu" else _jit.compiled_cuda_solver(program)
     if compiled is None:
@@ -467,20 +467,17 @@ def _compiled_law(program, jit, device: str, work: float = 0.0):
 
 _builtin_cache: dict = {}
 _JIT_MODULE = __name__.rsplit(".", 1)[0] + ".jit"
-# Work of jit="auto" calls per (device kind, law) counted here until lawfit.engine.jit is imported;
-# that import (what a build needs) waits until some law's work reaches its background build.
-_unimported_work: dict = {}
 
 
 def _background_build_due(program, kind: str, work: float) -> bool:
-    """Counts ``work`` for ``program`` before :mod:`lawfit.engine.jit` is imported; True once it adds
-    up to a background build (jit_policy's thresholds; the caller then imports jit and hands it the
-    total), False while it does not or background builds are off."""
+    """Counts ``work`` for ``program`` in jit_policy's record while :mod:`lawfit.engine.jit` is not
+    imported (what a build needs; its import costs 25-50 ms); True once the count reaches a background
+    build, False while it does not or background builds are off."""
     if not background_enabled():
         return False
     key = (kind, program.key)
-    seen = _unimported_work.get(key, 0.0) + float(work)
-    _unimported_work[key] = seen
+    seen = work_seen.get(key, 0.0) + float(work)
+    work_seen[key] = seen
     return seen >= (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA)
 
 

@@ -74,7 +74,7 @@ import numpy as np
 
 from . import native as _core
 from ..codegen import audit_source, runner_source, size_class
-from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled  # noqa: F401  (re-exported)
+from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled, work_seen  # noqa: F401
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error", "cache_dir",
            "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB", "compile_in_background",
@@ -103,7 +103,7 @@ _loaded: dict[str, object] = {}  # key -> capsule from _core.load_compiled (keep
 _probed: dict[tuple, dict] = {}  # (what, compiler) -> facts about the compiler or target, once per process
 _entry_of: dict[tuple, str] = {}  # (kind, program.key) -> its key in _loaded (see _loaded_for)
 _building: dict[str, threading.Lock] = {}  # key -> held while this process builds or loads that entry
-_background: dict[tuple, float] = {}  # (kind, program) -> work seen so far, or inf once a build started
+_background = work_seen  # (kind, program) -> work seen so far, or inf once a build started (jit_policy)
 _local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BACKGROUND_WORK", "BACKGROUND_WORK_CUDA", "background_enabled"]
+__all__ = ["BACKGROUND_WORK", "BACKGROUND_WORK_CUDA", "background_enabled", "work_seen"]
 
 #: ``jit='auto'`` compiles a law on a background thread once this process has asked
 #: for this many point evaluations' worth of it (points x problems), summed over calls:
@@ -20,6 +20,10 @@ BACKGROUND_WORK = 2_000_000
 #: (1.4 M fits/s x 50 points), and the build then pays from the next call on (compiled:
 #: 1.4x the interpreter's fits/s for Chinchilla, 3.1x for a 9-parameter law).
 BACKGROUND_WORK_CUDA = 100_000_000
+
+#: (kind, program key) -> work seen so far, or inf once its build started: counted by the core
+#: before :mod:`lawfit.engine.jit` is imported and by ``jit.compile_in_background`` after.
+work_seen: dict[tuple, float] = {}
 
 
 def background_enabled() -> bool:

@@ -208,6 +208,10 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
     def fixed_rows(law_idx):
         return np.ascontiguousarray(fixed_law[law_idx], dtype=np.uint8) if any_fixed else None
 
+    def evaluate_at(law_i, start_i, full: bool, progress=None):
+        return evaluate_once(data, rows(law_i, start_i), law_i, common, lower=lower, upper=upper,
+                             fixed=fixed_law if any_fixed else None, full=full, progress=progress)
+
     start_cost = None
     if k is None:
         # Start-major: the core hands out problems in chunks of consecutive ones, and a law of many
@@ -221,20 +225,13 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                              lower=lower[0], upper=upper[0], want_jtj=False, evaluate_only=True,
                              progress=progress, **common)
         else:
-            law_all = np.repeat(np.arange(L, dtype=np.int64), S)
-            s_all = np.tile(np.arange(S, dtype=np.int64), L)
-            ev = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_all, s_all),
-                             problem_law=law_all, fixed=fixed_rows(law_all), lower=lower[law_all],
-                             upper=upper[law_all], want_jtj=False, evaluate_only=True, progress=progress,
-                             **common)
+            ev = evaluate_at(np.repeat(np.arange(L, dtype=np.int64), S), np.tile(np.arange(S, dtype=np.int64), L),
+                             full=False, progress=progress)
         start_cost = np.where(ev.status == int(Status.NOT_RUN), ev.cost, np.nan).reshape(L, S)
 
         def lm_can_start(law_i, start_i):
-            """Whether LM can start at these starts: the full evaluation (Jacobian, J^T W J) is finite."""
-            full = solve_batch(data.program, data.columns, data.y, data.offsets, rows(law_i, start_i),
-                               problem_law=law_i, fixed=fixed_rows(law_i), lower=lower[law_i],
-                               upper=upper[law_i], want_jtj=True, evaluate_only=True, **common)
-            return full.status == int(Status.NOT_RUN)
+            """Whether LM can start at these starts: the full evaluation is finite."""
+            return evaluate_at(law_i, start_i, full=True).status == int(Status.NOT_RUN)
 
         order, excluded = _confirmed_order(start_cost, k_law, lm_can_start)
         rank, law_idx = np.nonzero((np.arange(S)[None, :] < k_law[:, None]).T)  # start-major, as above
@@ -457,15 +454,23 @@ def _empty_outcome(starts, names) -> StartsOutcome:
                          start_cost=None)
 
 
+def evaluate_once(data: Data, params: np.ndarray, laws: np.ndarray, solver_kwargs: dict, *, lower, upper,
+                  fixed=None, full: bool = True, progress=None):
+    """One evaluation of laws ``laws`` at ``params`` (n, P), no iterations: the cost alone, or with
+    ``full`` also the Jacobian's J^T W J (whose status says whether LM can start there).  ``lower``,
+    ``upper`` and ``fixed`` are per law, (L, P)."""
+    laws = np.asarray(laws, dtype=np.int64)
+    return solve_batch(data.program, data.columns, data.y, data.offsets, params, problem_law=laws,
+                       fixed=None if fixed is None else np.ascontiguousarray(fixed[laws], dtype=np.uint8),
+                       lower=lower[laws], upper=upper[laws], want_jtj=full, evaluate_only=True,
+                       progress=progress, **solver_kwargs)
+
+
 def jtj_at(data: Data, params: np.ndarray, laws: np.ndarray, options: Options, *, lower, upper,
            fixed=None) -> np.ndarray:
     """J^T W J (n, P, P) of laws ``laws`` at ``params`` (one evaluation each, no iterations)."""
-    laws = np.asarray(laws, dtype=np.int64)
-    ev = solve_batch(data.program, data.columns, data.y, data.offsets, params, problem_law=laws,
-                     fixed=None if fixed is None else np.ascontiguousarray(fixed[laws], dtype=np.uint8),
-                     lower=lower[laws], upper=upper[laws], want_jtj=True, evaluate_only=True,
-                     weight=data.weight, **options.solver_kwargs())
-    return ev.jtj
+    return evaluate_once(data, params, laws, dict(weight=data.weight, **options.solver_kwargs()), lower=lower,
+                         upper=upper, fixed=fixed).jtj
 
 
 def _uniform(a: np.ndarray) -> bool:
