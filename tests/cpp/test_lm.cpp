@@ -5,6 +5,7 @@
 #include <cmath>
 #include <functional>
 #include <limits>
+#include <random>
 #include <vector>
 
 #include "harness.hpp"
@@ -390,4 +391,103 @@ LF_TEST(same_inputs_same_bits) {
     for (int j = 0; j < 3; ++j) CHECK_SAME_BITS(a.x[j], b.x[j]);
     CHECK_SAME_BITS(a.out.cost, b.out.cost);
     CHECK_EQ(a.out.nfev, b.out.nfev);
+}
+
+namespace {
+// Random scaled system S (lower triangle, leading dimension 8), b, and a
+// region/Levenberg parameter spread so that every branch of the step is taken:
+// the Gauss-Newton step fitting or not, lambda = par or raised by lmpar's lower
+// bound, indefinite S (no Gauss-Newton step), and par = 0.
+template <int NP>
+void random_step_inputs(std::mt19937_64& gen, int n, lawfit::LmWorkN<NP>& w, double* delta, double* par) {
+    std::normal_distribution<double> nd;
+    std::uniform_real_distribution<double> u(-3.0, 3.0);
+    double G[NP * NP];
+    for (int i = 0; i < n * n; ++i) G[i] = nd(gen);
+    const double shift = std::uniform_int_distribution<int>(0, 5)(gen) == 0 ? -1.0 : 1e-3;
+    for (int a = 0; a < n; ++a)
+        for (int c = 0; c <= a; ++c) {
+            double s = a == c ? shift : 0.0;
+            for (int k = 0; k < n; ++k) s += G[a * n + k] * G[c * n + k];
+            w.S[a * NP + c] = s;
+        }
+    for (int a = 0; a < n; ++a) w.b[a] = nd(gen) * std::pow(10.0, u(gen));
+    *delta = std::pow(10.0, u(gen));
+    *par = std::uniform_int_distribution<int>(0, 4)(gen) == 0 ? 0.0 : std::pow(10.0, u(gen));
+}
+
+// The host's speculative factorisation changes no bit of a step: the first
+// call (a new system) and a second on the same system (a rejected step, new
+// region and par) with and without it.
+template <int M>
+int check_speculative_step(int n, std::mt19937_64& gen) {
+    int first_lambda_was_par = 0;
+    for (int trial = 0; trial < 400; ++trial) {
+        lawfit::LmWorkN<8> a{}, b{};
+        double delta, par;
+        random_step_inputs(gen, n, a, &delta, &par);
+        b = a;
+        lawfit::detail::GaussNewton ga, gb;
+        for (int call = 0; call < 2; ++call) {
+            const bool same = call == 1;
+            double pa = par, pb = par;
+            const bool ra = lawfit::detail::trust_region_step<8, M, true>(a, n, delta, &pa, &ga, same);
+            const bool rb = lawfit::detail::trust_region_step<8, M, false>(b, n, delta, &pb, &gb, same);
+            CHECK_EQ(ra, rb);
+            CHECK_SAME_BITS(pa, pb);
+            CHECK_EQ(ga.full_rank, gb.full_rank);
+            CHECK_SAME_BITS(ga.zn, gb.zn);
+            CHECK_SAME_BITS(ga.tn, gb.tn);
+            for (int k = 0; k < n && ra; ++k) CHECK_SAME_BITS(a.z[k], b.z[k]);
+            const double paru = lawfit::detail::norm(a.b, n) / delta;
+            first_lambda_was_par += !same && ra && par > 0.0 && pa == (par < paru ? par : paru);
+            delta *= 0.3;
+            par = pa > 0.0 ? pa * 3.0 : 0.5;
+        }
+    }
+    return first_lambda_was_par;
+}
+}  // namespace
+
+LF_TEST(speculative_damped_factorisation_keeps_every_bit) {
+    std::mt19937_64 gen(7);
+    int hits = 0;
+    for (int n = 1; n <= 8; ++n) hits += check_speculative_step<0>(n, gen);
+    hits += check_speculative_step<5>(5, gen);
+    hits += check_speculative_step<3>(3, gen);
+    CHECK(hits > 100);  // the speculative system was the one used, many times
+}
+
+LF_TEST(factor_and_solve_lanes_equals_one_system_at_a_time) {
+    std::mt19937_64 gen(11);
+    for (int n = 1; n <= 8; ++n)
+        for (int trial = 0; trial < 50; ++trial) {
+            lawfit::LmWorkN<8> w{};
+            double delta, par;
+            random_step_inputs(gen, n, w, &delta, &par);
+            const double lams[2] = {0.0, par};
+            double L[2][64], inv[2][8], z[2][8];
+            double* Ls[2] = {L[0], L[1]};
+            double* invs[2] = {inv[0], inv[1]};
+            double* zs[2] = {z[0], z[1]};
+            bool ok[2];
+            lawfit::detail::factor_and_solve_lanes<2, 0>(w.S, w.b, n, 8, lams, Ls, invs, zs, ok);
+            for (int l = 0; l < 2; ++l) {
+                double R[64], rinv[8], rz[8];
+                for (int a = 0; a < n; ++a) {
+                    for (int c = 0; c <= a; ++c) R[a * 8 + c] = w.S[a * 8 + c];
+                    R[a * 8 + a] += lams[l];
+                }
+                const bool rok = lawfit::cholesky(R, n, 8, rinv);
+                CHECK_EQ(ok[l], rok);
+                if (!rok) continue;
+                for (int a = 0; a < n; ++a) rz[a] = -w.b[a];
+                lawfit::cholesky_solve(R, rinv, n, 8, rz);
+                for (int a = 0; a < n; ++a) {
+                    CHECK_SAME_BITS(inv[l][a], rinv[a]);
+                    CHECK_SAME_BITS(z[l][a], rz[a]);
+                    for (int c = 0; c <= a; ++c) CHECK_SAME_BITS(L[l][a * 8 + c], R[a * 8 + c]);
+                }
+            }
+        }
 }
