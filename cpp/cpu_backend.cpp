@@ -122,15 +122,17 @@ bool evaluate_program_cpu(const ProgramView& prog, const double* columns, std::i
                           double* value, double* grad) {
     auto s = std::make_unique<BlockScratch<kBlock>>();  // any law: the largest class
     const int P = prog.n_params;
-    const std::uint32_t all = P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
+    // Without grad, no parameter is differentiated (the values' bits are the same).
+    const std::uint32_t all = !grad ? 0u : P >= 32 ? 0xffffffffu : ((1u << P) - 1u);
     for (std::int64_t law = 0; law < n_laws; ++law) {
         // Blocks never straddle two laws: each law's points use its own parameters.
         const std::int64_t first = offsets ? offsets[law] : 0, last = offsets ? offsets[law + 1] : n_points;
         for (std::int64_t p0 = first; p0 < last; p0 += kBlock) {
             const int nb = static_cast<int>(std::min<std::int64_t>(kBlock, last - p0));
             if (!run_block<kBlock>(prog, columns, n_points, p0, nb, params + law * P, all, *s)) return false;
+            for (int i = 0; i < nb; ++i) value[p0 + i] = s->val[0][i];
+            if (!grad) continue;
             for (int i = 0; i < nb; ++i) {
-                value[p0 + i] = s->val[0][i];
                 for (int j = 0; j < P; ++j)
                     grad[(p0 + i) * P + j] = ((s->mask[0] >> j) & 1u) ? s->grad[0][j][i] : 0.0;
             }

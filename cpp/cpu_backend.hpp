@@ -33,7 +33,8 @@ void reduce_batch_cpu(const BatchView& b, const ReduceView& r);
 // Evaluates the program's value and gradient at every point (statistics at the
 // solutions, predictions): value[n_points], grad[n_points x P].  Law l's points
 // offsets[l] .. offsets[l+1] use params[l*P ..]; offsets == nullptr means one
-// law (n_laws = 1) owning every point.
+// law (n_laws = 1) owning every point.  grad == nullptr: values only (no
+// parameter differentiated: cheaper, same value bits).
 bool evaluate_program_cpu(const ProgramView& prog, const double* columns, std::int64_t n_points,
                           const std::int64_t* offsets, std::int64_t n_laws, const double* params,
                           double* value, double* grad);

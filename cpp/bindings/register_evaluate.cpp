@@ -12,7 +12,7 @@ namespace {
 
 py::typing::Tuple<carray<double>, carray<double>> evaluate(const carray<std::int32_t>& code, const carray<double>& consts, int n_params,
                    const carray<double>& columns, const carray<double>& params,
-                   const std::optional<carray<std::int64_t>>& offsets) {
+                   const std::optional<carray<std::int64_t>>& offsets, bool gradient) {
     require(columns.ndim() == 2, "columns must be 2-D (n_columns, n_points)");
     const ProgramView prog = make_program(code, consts, n_params, static_cast<int>(columns.shape(0)));
     const std::int64_t n = columns.shape(1);
@@ -29,12 +29,12 @@ py::typing::Tuple<carray<double>, carray<double>> evaluate(const carray<std::int
         require(params.ndim() == 1 && params.shape(0) == n_params, "params must have one value per parameter");
     }
     carray<double> value(n);
-    carray<double> grad({n, static_cast<std::int64_t>(n_params)});
+    carray<double> grad({gradient ? n : 0, static_cast<std::int64_t>(n_params)});
     bool ok;
     {
         py::gil_scoped_release release;
         ok = evaluate_program_cpu(prog, columns.data(), n, ptr_or_null(offsets), n_laws, params.data(),
-                                  value.mutable_data(), grad.mutable_data());
+                                  value.mutable_data(), gradient ? grad.mutable_data() : nullptr);
     }
     require(ok, "malformed program (stack misuse or bad argument)");
     return py::make_tuple(value, grad);
@@ -44,8 +44,9 @@ py::typing::Tuple<carray<double>, carray<double>> evaluate(const carray<std::int
 
 void register_evaluate(py::module_& m) {
     m.def("evaluate", &evaluate, py::arg("code"), py::arg("consts"), py::arg("n_params"),
-          py::arg("columns"), py::arg("params"), py::arg("offsets") = py::none(),
-          "Value and gradient of a program at every point; with offsets, law l's points use params[l].");
+          py::arg("columns"), py::arg("params"), py::arg("offsets") = py::none(), py::arg("gradient") = true,
+          "Value and gradient of a program at every point; with offsets, law l's points use params[l]. "
+          "gradient=False: values only (the gradient has 0 rows).");
 }
 
 }  // namespace bindings

@@ -255,8 +255,9 @@ def evaluate(
     columns: npt.NDArray[np.float64],
     params: npt.NDArray[np.float64],
     offsets: Optional[npt.NDArray[np.int64]] = None,
+    gradient: bool = True,
 ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
-    """Value and gradient of a program at every point; with offsets, law l's points use params[l]."""
+    """Value and gradient of a program at every point; with offsets, law l's points use params[l]. gradient=False: values only (the gradient has 0 rows)."""
 
 def load_compiled(path: str, kind: str) -> CapsuleType:
     """Loads a law compiled at run time (lawfit.engine.jit) for kind 'cpu' or 'cuda'.

@@ -114,7 +114,7 @@ def eval_grouped(formula: str, param_names: Sequence[str], input_names: Sequence
     sorted_out = np.empty((R, n))
 
     def one(r):
-        sorted_out[r] = evaluate_points(prog, cols, by_group[:, r], offsets)[0]
+        sorted_out[r] = evaluate_points(prog, cols, by_group[:, r], offsets, gradient=False)[0]
 
     if R > 1 and n * R >= _PARALLEL_VALUES:
         list(thread_pool().map(one, range(R)))

@@ -70,6 +70,19 @@ def test_evaluate_points_uses_each_laws_own_parameters():
         evaluate_points(prog, prog.input_matrix({"x": x}), p[:2], [0, 2, 4, 6])
 
 
+@pytest.mark.parametrize("formula, inputs", [("a*x**b", ["x"]), ("E + A/N**alpha + B/D**beta", ["N", "D"]),
+                                             ("log(a + exp(b*x))", ["x"])])
+def test_evaluate_points_without_gradient_gives_the_same_values(formula, inputs):
+    prog = lawfit.compile_law(formula, inputs=inputs)
+    rng = np.random.default_rng(3)
+    cols = {n: rng.uniform(1.0, 1e4, 37) for n in inputs}
+    p = rng.uniform(0.1, 2.0, (3, prog.n_params))
+    f, g = evaluate_points(prog, prog.input_matrix(cols), p, [0, 10, 30, 37])
+    f0, g0 = evaluate_points(prog, prog.input_matrix(cols), p, [0, 10, 30, 37], gradient=False)
+    assert g.shape == (37, prog.n_params) and g0.shape == (0, prog.n_params)
+    assert f0.tobytes() == f.tobytes()
+
+
 # --------------------------------------------------------------------------- pruning
 
 

@@ -4,7 +4,7 @@ import pytest
 
 from lawfit import _core
 from lawfit.engine.core import solve_batch
-from lawfit.bootstrap import BootstrapResult, bootstrap, group_ids
+from lawfit.bootstrap import BootstrapResult, Replicates, bootstrap, group_ids
 from lawfit.multistart import fit_multistart
 from lawfit.uncertainty import bca_interval, evaluate_many, jackknife_acceleration
 
@@ -308,3 +308,16 @@ def test_percentile_interval_is_numpys_nanquantile_bit_for_bit():
     want = np.nanquantile(t3, [(1 - 0.9) / 2, (1 + 0.9) / 2], axis=1)
     np.testing.assert_array_equal(lo, want[0])
     np.testing.assert_array_equal(hi, want[1])
+
+
+def test_replicate_stderr_is_nanstd_bit_for_bit():
+    rng = np.random.default_rng(5)
+    reps = rng.lognormal(0.0, 2.0, (300, 57))
+    r = Replicates(reps[:, 0], reps, None, None)
+    assert r.stderr().tobytes() == np.nanstd(reps, axis=1, ddof=1).tobytes()
+    reps[3, 5] = reps[7, :] = np.nan  # failed resamples: left out
+    r = Replicates(reps[:, 0], reps, None, None)
+    se = r.stderr()
+    with pytest.warns(RuntimeWarning, match="Degrees of freedom"):  # row 7: no replicate left
+        ref = np.nanstd(reps, axis=1, ddof=1)
+    assert se.tobytes() == ref.tobytes() and np.isnan(se[7])

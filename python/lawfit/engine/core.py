@@ -522,17 +522,18 @@ def _grid_arrays(grid, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(np.concatenate(axes) if axes else np.zeros(0)), sizes
 
 
-def evaluate_points(program, columns, params, offsets=None) -> tuple[np.ndarray, np.ndarray]:
+def evaluate_points(program, columns, params, offsets=None, gradient: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Value (M,) and parameter gradient (M, P) of ``program`` at every point, in the core.
 
     ``columns`` is the program's input matrix (n_columns, M).  With ``offsets``
     (L + 1,), law ``l``'s points ``offsets[l]:offsets[l+1]`` use ``params[l]``
     ((L, P)): the statistics of every law of a batch in one call, no Python
     loop over laws.  Without, ``params`` is one (P,) row for every point.
+    ``gradient=False``: values only (the same values, the gradient (0, P)).
     """
     cols = np.ascontiguousarray(columns, dtype=np.float64)
     p = np.ascontiguousarray(params, dtype=np.float64)
     offs = None if offsets is None else np.ascontiguousarray(offsets, dtype=np.int64)
     return _core.evaluate(np.ascontiguousarray(program.code, dtype=np.int32),
                           np.ascontiguousarray(program.consts, dtype=np.float64), int(program.n_params),
-                          cols, p, offs)
+                          cols, p, offs, gradient)
