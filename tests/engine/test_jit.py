@@ -14,6 +14,7 @@ import pytest
 import lawfit
 from lawfit import _core
 from lawfit.engine import jit as _jit
+from lawfit.engine import jit_policy
 from lawfit.opcodes import Op
 from lawfit.codegen import runner_source, size_class
 
@@ -237,8 +238,8 @@ def test_auto_builds_a_law_in_the_background_and_later_calls_use_it(tmp_path, mo
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
     monkeypatch.setattr(_jit, "_loaded", {})
     monkeypatch.setattr(_jit, "_entry_of", {})
-    monkeypatch.setattr(_jit, "_background", {})
-    monkeypatch.setattr(_jit, "BACKGROUND_WORK", 30_000)
+    monkeypatch.setattr(jit_policy, "work_seen", {})
+    monkeypatch.setattr(jit_policy, "BACKGROUND_WORK", 30_000)
     program = lawfit.compile_law("a*x**-b + c + 0.0 * x", inputs=["x"])
     x = np.tile(np.linspace(1, 10, 50), 200)
     y = 3 * x**-0.5 + 1 + 0.01 * np.sin(np.arange(x.size))
@@ -271,11 +272,11 @@ def test_auto_builds_a_law_in_the_background_and_later_calls_use_it(tmp_path, mo
 
 def test_background_builds_can_be_turned_off(monkeypatch):
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "0")
-    monkeypatch.setattr(_jit, "_background", {})
+    monkeypatch.setattr(jit_policy, "work_seen", {})
     program = lawfit.compile_law("a*x**-b + c + 1.0 * x", inputs=["x"])
     assert not _jit.background_enabled()
     assert _jit.compile_in_background(program, work=1e12) is False
-    assert _jit._background == {}
+    assert jit_policy.work_seen == {}
 
 
 def test_auto_builds_for_the_gpu_in_the_background_too(monkeypatch):
@@ -294,12 +295,12 @@ def test_auto_builds_for_the_gpu_in_the_background_too(monkeypatch):
 
 def test_the_gpu_threshold_counts_separately(monkeypatch):
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
-    monkeypatch.setattr(_jit, "_background", {})
+    monkeypatch.setattr(jit_policy, "work_seen", {})
     program = lawfit.compile_law("a*x**-b + c + 3.0 * x", inputs=["x"])
     work = _jit.BACKGROUND_WORK * 2  # enough for a CPU build, far from the GPU's
     assert _jit.BACKGROUND_WORK_CUDA > work
     assert _jit.compile_in_background(program, work=work, kind="cuda") is False
-    assert _jit._background[("cuda", program.key)] == work
+    assert jit_policy.work_seen[("cuda", program.key)] == work
 
 
 def test_one_call_of_a_user_formula_does_not_import_the_compiler_machinery(tmp_path):
@@ -322,14 +323,14 @@ def test_one_call_of_a_user_formula_does_not_import_the_compiler_machinery(tmp_p
 def test_work_counted_before_the_import_reaches_the_background_build(monkeypatch):
     # Before lawfit.engine.jit is imported the core counts each law's work in the record jit reads;
     # the call that brings it to the threshold imports jit, which then sees the whole sum, once.
-    from lawfit.engine import core, jit_policy
+    from lawfit.engine import core
 
     asked = []
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "1")
     monkeypatch.setattr(core, "_JIT_MODULE", "lawfit.engine.not_imported_yet")  # as if jit were not imported
     seen: dict = {}
-    monkeypatch.setattr(core, "work_seen", seen)
-    monkeypatch.setattr(core, "BACKGROUND_WORK", 1000.0)
+    monkeypatch.setattr(jit_policy, "work_seen", seen)
+    monkeypatch.setattr(jit_policy, "BACKGROUND_WORK", 1000.0)
     monkeypatch.setattr(_jit, "loaded_solver", lambda program, device="cpu": None)
     monkeypatch.setattr(_jit, "compile_in_background",
                         lambda program, work, kind="cpu": asked.append((work + seen.get((kind, program.key), 0.0), kind)))
@@ -339,7 +340,7 @@ def test_work_counted_before_the_import_reaches_the_background_build(monkeypatch
     assert asked == []  # 900: below the threshold, jit not asked
     assert core._compiled_law(program, "auto", "cpu", 300.0) is None
     assert asked == [(1200.0, "cpu")]
-    assert jit_policy.work_seen is _jit._background  # one record, whoever counts
+    assert _jit._policy.work_seen[("cpu", program.key)] == 1200.0  # one record, whoever counts
     monkeypatch.setenv("LAWFIT_JIT_BACKGROUND", "0")  # off: nothing counted, nothing imported
     assert core._compiled_law(program, "auto", "cpu", 1e9) is None
     assert seen == {("cpu", program.key): 1200.0} and len(asked) == 1

@@ -14,7 +14,7 @@ import numpy as np
 
 from . import native as _core
 from .device import as_cuda_array, device_log, is_device_array, to_host
-from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled, work_seen
+from .jit_policy import background_enabled, count_work
 from .options import POLISH_FTOL, POLISH_XTOL, Options
 
 __all__ = ["BatchSolution", "solve_batch", "polished_batch", "evaluate_points", "default_threads", "loss_code",
@@ -473,12 +473,7 @@ def _background_build_due(program, kind: str, work: float) -> bool:
     """Counts ``work`` for ``program`` in jit_policy's record while :mod:`lawfit.engine.jit` is not
     imported (what a build needs; its import costs 25-50 ms); True once the count reaches a background
     build, False while it does not or background builds are off."""
-    if not background_enabled():
-        return False
-    key = (kind, program.key)
-    seen = work_seen.get(key, 0.0) + float(work)
-    work_seen[key] = seen
-    return seen >= (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA)
+    return background_enabled() and count_work(kind, program.key, work)
 
 
 def _builtin_law(program):

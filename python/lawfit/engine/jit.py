@@ -74,7 +74,8 @@ import numpy as np
 
 from . import native as _core
 from ..codegen import audit_source, runner_source, size_class
-from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled, work_seen  # noqa: F401
+from . import jit_policy as _policy
+from .jit_policy import BACKGROUND_WORK, BACKGROUND_WORK_CUDA, background_enabled  # noqa: F401  (public here too)
 
 __all__ = ["compiled_solver", "compiled_cuda_solver", "compiler", "nvcc", "last_error", "cache_dir",
            "cache_entry", "signature", "check_entry", "DEFAULT_CACHE_MB", "compile_in_background",
@@ -103,7 +104,6 @@ _loaded: dict[str, object] = {}  # key -> capsule from _core.load_compiled (keep
 _probed: dict[tuple, dict] = {}  # (what, compiler) -> facts about the compiler or target, once per process
 _entry_of: dict[tuple, str] = {}  # (kind, program.key) -> its key in _loaded (see _loaded_for)
 _building: dict[str, threading.Lock] = {}  # key -> held while this process builds or loads that entry
-_background = work_seen  # (kind, program) -> work seen so far, or inf once a build started (jit_policy)
 _local = threading.local()  # last_error() is per thread: a background build does not overwrite the caller's
 
 
@@ -198,13 +198,11 @@ def compile_in_background(program, work: float = float("inf"), kind: str = "cpu"
         return False
     k = (kind, program.key)
     with _lock:
-        if _loaded_for(kind, program) is not None or _background.get(k) == float("inf"):  # loaded, or started
+        if _loaded_for(kind, program) is not None or _policy.work_seen.get(k) == float("inf"):  # loaded, or started
             return False
-        seen = _background.get(k, 0.0) + float(work)
-        if seen < (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA):
-            _background[k] = seen
+        if not _policy.count_work(kind, program.key, work):
             return False
-        _background[k] = float("inf")  # started: never again in this process
+        _policy.work_seen[k] = float("inf")  # started: never again in this process
 
     def build() -> None:
         with contextlib.suppress(Exception):  # a failed build leaves the law interpreted

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["BACKGROUND_WORK", "BACKGROUND_WORK_CUDA", "background_enabled", "work_seen"]
+__all__ = ["BACKGROUND_WORK", "BACKGROUND_WORK_CUDA", "background_enabled", "count_work", "work_seen"]
 
 #: ``jit='auto'`` compiles a law on a background thread once this process has asked
 #: for this many point evaluations' worth of it (points x problems), summed over calls:
@@ -30,3 +30,11 @@ def background_enabled() -> bool:
     """Whether ``jit='auto'`` may build laws on a background thread
     (``LAWFIT_JIT_BACKGROUND=0`` turns it off; the test suite does)."""
     return os.environ.get("LAWFIT_JIT_BACKGROUND", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def count_work(kind: str, key, work: float) -> bool:
+    """Adds ``work`` (points x problems) to what this process has asked of the law ``key`` on ``kind``
+    ('cpu' or 'cuda'); True once the total reaches that kind's background-build threshold."""
+    seen = work_seen.get((kind, key), 0.0) + float(work)
+    work_seen[(kind, key)] = seen
+    return seen >= (BACKGROUND_WORK if kind == "cpu" else BACKGROUND_WORK_CUDA)
