@@ -100,58 +100,6 @@ struct GaussNewton {
     double tn = 0.0;         // ||L^-1 z0 / ||z0|| || (lmpar's phi'(0) up to a factor)
 };
 
-// K damped systems (S + lams[l] I) z_l = -b factorised and solved side by
-// side (host code): lane l performs exactly cholesky() and cholesky_solve()'s
-// operations in their order into Ls[l], invs[l] and zs[l], so its bits are
-// those of a factorisation on its own; interleaved, the K chains of square
-// roots and divisions overlap.  ok[l]: the factorisation succeeded (a failed
-// lane's outputs are garbage, as a failed cholesky()'s).
-template <int K, int M>
-inline void factor_and_solve_lanes(const double* S, const double* b, int m_run, int ld, const double* lams,
-                                   double* const* Ls, double* const* invs, double* const* zs, bool* ok) {
-    const int m = M > 0 ? M : m_run;
-    for (int l = 0; l < K; ++l) ok[l] = true;
-    for (int a = 0; a < m; ++a) {
-        for (int c = 0; c <= a; ++c)
-            for (int l = 0; l < K; ++l) Ls[l][a * ld + c] = S[a * ld + c];
-        for (int l = 0; l < K; ++l) Ls[l][a * ld + a] += lams[l];
-    }
-    for (int j = 0; j < m; ++j) {
-        double inv[K];
-        for (int l = 0; l < K; ++l) {
-            double* L = Ls[l];
-            double d = L[j * ld + j];
-            for (int k = 0; k < j; ++k) d -= L[j * ld + k] * L[j * ld + k];
-            ok[l] = ok[l] && d > 0.0 && std::isfinite(d);
-            const double ljj = std::sqrt(d);
-            inv[l] = 1.0 / ljj;
-            L[j * ld + j] = ljj;
-            invs[l][j] = inv[l];
-        }
-        for (int i = j + 1; i < m; ++i)
-            for (int l = 0; l < K; ++l) {
-                double* L = Ls[l];
-                double v = L[i * ld + j];
-                for (int k = 0; k < j; ++k) v -= L[i * ld + k] * L[j * ld + k];
-                L[i * ld + j] = v * inv[l];
-            }
-    }
-    for (int a = 0; a < m; ++a)
-        for (int l = 0; l < K; ++l) zs[l][a] = -b[a];
-    for (int i = 0; i < m; ++i)  // forward_solve
-        for (int l = 0; l < K; ++l) {
-            double v = zs[l][i];
-            for (int k = 0; k < i; ++k) v -= Ls[l][i * ld + k] * zs[l][k];
-            zs[l][i] = v * invs[l][i];
-        }
-    for (int i = m - 1; i >= 0; --i)  // cholesky_solve's back substitution
-        for (int l = 0; l < K; ++l) {
-            double v = zs[l][i];
-            for (int k = i + 1; k < m; ++k) v -= Ls[l][k * ld + i] * zs[l][k];
-            zs[l][i] = v * invs[l][i];
-        }
-}
-
 // M > 0: the number of moving parameters m is the constant M, so that the
 // compiler unrolls the small factorisations and solves completely (the same
 // operations in the same order as for a run-time m: the same bits).
@@ -208,7 +156,7 @@ LAWFIT_HD bool trust_region_step(LmWorkN<NP>& w, int m_run, double delta, double
             double* invs[2] = {w.inv_l, spec_inv};
             double* zs[2] = {w.z, spec_z};
             const double lams[2] = {0.0, lam_s};
-            factor_and_solve_lanes<2, M>(w.S, w.b, m, ld, lams, Ls, invs, zs, ok);
+            damped_cholesky_solve_lanes<2, M>(w.S, w.b, m, ld, lams, Ls, invs, zs, ok);
             gn->full_rank = ok[0];
             spec_ok = ok[1];
         } else {

@@ -458,7 +458,7 @@ LF_TEST(speculative_damped_factorisation_keeps_every_bit) {
     CHECK(hits > 100);  // the speculative system was the one used, many times
 }
 
-LF_TEST(factor_and_solve_lanes_equals_one_system_at_a_time) {
+LF_TEST(damped_cholesky_solve_lanes_equals_one_system_at_a_time) {
     std::mt19937_64 gen(11);
     for (int n = 1; n <= 8; ++n)
         for (int trial = 0; trial < 50; ++trial) {
@@ -471,7 +471,7 @@ LF_TEST(factor_and_solve_lanes_equals_one_system_at_a_time) {
             double* invs[2] = {inv[0], inv[1]};
             double* zs[2] = {z[0], z[1]};
             bool ok[2];
-            lawfit::detail::factor_and_solve_lanes<2, 0>(w.S, w.b, n, 8, lams, Ls, invs, zs, ok);
+            lawfit::damped_cholesky_solve_lanes<2, 0>(w.S, w.b, n, 8, lams, Ls, invs, zs, ok);
             for (int l = 0; l < 2; ++l) {
                 double R[64], rinv[8], rz[8];
                 for (int a = 0; a < n; ++a) {
