@@ -282,6 +282,18 @@ def _group_codes(df, by: list) -> tuple[np.ndarray, np.ndarray | None]:
     return df.groupby(by, sort=True, dropna=False, observed=True).ngroup().to_numpy(), None
 
 
+def _messages(status: np.ndarray) -> list[str]:
+    """Every status code's explanation, one lookup per distinct code (a table indexed by code)."""
+    if not status.size:
+        return []
+    lo = int(status.min())
+    present = np.bincount(status - lo)
+    table = np.empty(present.size, dtype=object)
+    for c in np.flatnonzero(present).tolist():
+        table[c] = status_message(c + lo)
+    return table[status - lo].tolist()
+
+
 class _Batch:
     """The rows of all groups, sorted by group, and what the solver needs.
 
@@ -347,7 +359,7 @@ class _Batch:
         if self.n_dropped == n:
             raise ValueError("no rows left after dropping missing values (nan_policy='omit')")
         whole = self.n_dropped == 0
-        idx = np.arange(n) if whole else np.flatnonzero(~bad)
+        idx = None if whole else np.flatnonzero(~bad)  # None: every row
         sub = df if whole else df.iloc[idx]
         if by:
             codes, offsets = _group_codes(sub, by)
@@ -360,9 +372,9 @@ class _Batch:
             sort_keys.append(sig if whole else sig[idx])
         order = _canonical_order(codes, sort_keys, finite=not bad.any(), offsets=offsets)
         if order is not None:
-            rows, codes = idx[order], codes[order]
+            rows, codes = order if idx is None else idx[order], codes[order]
         else:
-            rows = idx
+            rows = idx  # None: every row, in the table's order
         if order is not None or offsets is None:  # codes are sorted now, and every group has a row
             offsets = np.searchsorted(codes, np.arange(int(codes[-1]) + 2, dtype=np.int64)).astype(np.int64)
         self.offsets = offsets
@@ -406,7 +418,7 @@ class _Batch:
             # Label values, not codes: group ids are then assigned per law in
             # sorted label order, the same in any partition of the data.
             self.boot_labels = lab.astype(str).to_numpy()
-        self.rows = rows
+        self._rows = rows
         self.nonfinite = bad if in_order else bad[rows]  # only with nan_policy='propagate'
         # What the reasons need: names of the columns, unparsable cells, rows whose group key is missing.
         self.names = {**dict(zip(law.input_names, x_cols)), "y": y, "sigma": sigma_col or "sigma"}
@@ -414,11 +426,18 @@ class _Batch:
         self.unparsable = unparsable
         self.missing_key = {}
         if key_missing.any():
-            flat = np.flatnonzero(key_missing[rows])
+            flat = np.flatnonzero(key_missing if rows is None else key_missing[rows])
             self.y = self.y.copy()
             self.y[flat] = np.nan  # the core fails these groups: rows without a group are not one
             for k in flat[::-1].tolist():
-                self.missing_key[int(codes[k])] = (k, next(c for c in by if _pd().isna(df[c].iloc[rows[k]])))
+                self.missing_key[int(codes[k])] = (k, next(c for c in by if _pd().isna(df[c].iloc[self.rows[k]])))
+
+    @property
+    def rows(self) -> np.ndarray:
+        """The table row (position) of every flat point."""
+        if self._rows is None:
+            self._rows = np.arange(len(self.frame))
+        return self._rows
 
     def row_label(self, k: int) -> str:
         """Where flat point ``k`` came from: its row label (and line of the file it was read from)."""
@@ -431,8 +450,7 @@ class _Batch:
         """The ``reason`` of every group: for BAD_INPUT its first offending row and
         column, else the status's explanation."""
         status = np.asarray(status)
-        message = {c: status_message(c) for c in np.unique(status).tolist()}  # one lookup per distinct status
-        out = [message[c] for c in status.tolist()]
+        out = _messages(status)
         bad = np.flatnonzero(status == int(Status.BAD_INPUT))
         if not bad.size:
             return out

@@ -348,6 +348,10 @@ class MultistartResult:
     @property
     def n_free(self) -> np.ndarray:
         """Free (not fixed) parameters per law, (L,)."""
+        fixed = np.asarray(self.fixed, dtype=bool)
+        if fixed.ndim <= 1:  # one mask for every law: one count, not a pass over (L, P)
+            n = len(self.param_names) - int(np.broadcast_to(fixed, (len(self.param_names),)).sum())
+            return np.full(self.n_laws, n, dtype=np.int64)
         return (~self.fixed_rows).sum(axis=1)
 
     @property

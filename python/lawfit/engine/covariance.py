@@ -164,7 +164,7 @@ def parameter_covariance(jtj: np.ndarray, cost: np.ndarray, n_points, fixed=None
     pcov = free_block_pinv(jtj, fixed_rows, n_points, inverse)
     bad = ~finite_rows(jtj)
     if not absolute_sigma:
-        n_free = P if fixed_rows is None else (~fixed_rows).sum(axis=1)
+        n_free = P if fixed_rows is None or not fixed_rows.any() else (~fixed_rows).sum(axis=1)
         dof = np.broadcast_to(np.asarray(n_points), (L,)) - n_free
         ok_dof = dof > 0
         s_sq = np.where(ok_dof, 2.0 * np.asarray(cost, dtype=float) / np.where(ok_dof, dof, 1), 1.0)

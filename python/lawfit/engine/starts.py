@@ -195,6 +195,13 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         if np.all(k_law == S):
             k, k_law = None, None
 
+    every_law = np.arange(L, dtype=np.int64)
+
+    def in_order(law_idx):
+        """Whether problems ``law_idx`` are every law once, in order: their bounds are the laws'
+        own arrays (no gathers), and the core's default problem -> law map."""
+        return law_idx.size == L and np.array_equal(law_idx, every_law)
+
     def rows(law_idx, start_idx):
         """Start points (n, P) for problems (law_idx, start_idx), clipped into their law's bounds."""
         if axes is not None:
@@ -203,7 +210,17 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
             p = start_set[start_idx]
         else:
             p = start_set[law_idx, start_idx]
+        if in_order(law_idx):
+            return np.clip(p, lower, upper)
         return np.clip(p, lower[law_idx], upper[law_idx])
+
+    uniform: list = []
+
+    def uniform_bounds() -> bool:
+        """Whether every law has the same bounds (checked once)."""
+        if not uniform:
+            uniform.append(_uniform(lower) and _uniform(upper))
+        return uniform[0]
 
     def fixed_rows(law_idx):
         return np.ascontiguousarray(fixed_law[law_idx], dtype=np.uint8) if any_fixed else None
@@ -220,7 +237,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         start_idx = np.repeat(np.arange(S, dtype=np.int64), L)
     else:
         # Pruning pass: the objective at every start (no iterations).
-        if axes is not None and not any_fixed and _uniform(lower) and _uniform(upper):
+        if axes is not None and not any_fixed and uniform_bounds():
             ev = solve_batch(data.program, data.columns, data.y, data.offsets, start_grid=axes,
                              lower=lower[0], upper=upper[0], want_jtj=False, evaluate_only=True,
                              progress=progress, **common)
@@ -269,15 +286,19 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
         if not law_i.size:
             return
         kw = common if max_nfev is None else {**common, "max_nfev": int(max_nfev)}
-        sol = solve_batch(data.program, data.columns, data.y, data.offsets, p, problem_law=law_i,
-                          fixed=fixed_rows(law_i), lower=lower[law_i], upper=upper[law_i],
+        ordered = in_order(law_i)
+        sol = solve_batch(data.program, data.columns, data.y, data.offsets, p,
+                          problem_law=None if ordered else law_i, fixed=fixed_rows(law_i),
+                          lower=lower if ordered else lower[law_i], upper=upper if ordered else upper[law_i],
                           want_jtj=keep_jtj, progress=progress, **kw)
         if keep_jtj:
             keep(law_i * S + start_i, sol.jtj)
-        all_params[law_i, start_i], all_cost[law_i, start_i] = sol.params, sol.cost
-        all_status[law_i, start_i] = sol.status
-        all_nit[law_i, start_i] = sol.nit
-        all_nfev[law_i, start_i] += sol.nfev
+        # Every law once (one start each, the common batch of many laws): column views, not scatters.
+        at = (slice(None), start_i[0]) if ordered and np.all(start_i == start_i[0]) else (law_i, start_i)
+        all_params[at], all_cost[at] = sol.params, sol.cost
+        all_status[at] = sol.status
+        all_nit[at] = sol.nit
+        all_nfev[at] += sol.nfev
         if dup is not None:
             for a in (all_params, all_cost, all_status, all_nit, all_nfev):
                 a[dup] = a[rep]
@@ -321,7 +342,7 @@ def run_starts(data: Data, starts, options: Options, *, lower: np.ndarray, upper
                          fixed=fixed_law if any_fixed else None)
     # The start set as run: shared (S, P) when every law has the same bounds, else (L, S, P).
     points = _grid_points(axes, np.arange(S)) if start_set is None else start_set
-    if points.ndim == 2 and _uniform(lower) and _uniform(upper):
+    if points.ndim == 2 and uniform_bounds():
         start_set = np.clip(points, lower[0], upper[0])
     else:
         start_set = np.clip(np.broadcast_to(points, (L, S, P)), lower[:, None], upper[:, None])
@@ -476,4 +497,6 @@ def jtj_at(data: Data, params: np.ndarray, laws: np.ndarray, options: Options, *
 def _uniform(a: np.ndarray) -> bool:
     """Whether every row of an (L, P) array is the same."""
     a = np.asarray(a)
-    return a.shape[0] <= 1 or bool(np.all((a == a[:1]) | (np.isnan(a) & np.isnan(a[:1]))))
+    if a.shape[0] <= 1 or bool(np.all(a == a[:1])):  # the usual answer, without the NaN pass
+        return True
+    return bool(np.all((a == a[:1]) | (np.isnan(a) & np.isnan(a[:1]))))
