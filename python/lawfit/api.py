@@ -754,7 +754,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                        identified=identified, identified_reason=why)
     prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
-        warn_failures(result.status, stacklevel=4, detail=_first_failure(result))
+        warn_failures(result.status, detail=_first_failure(result))
     return result
 
 
@@ -875,7 +875,7 @@ def _fit_shared_frame(batch: _Batch, law: Law, spec, settings, loss, delta, resi
                        n_free=int(ms.n_free[0]), multistart=ms, boot=boot)
     prog.close(result.summary + f" (joint fit, shared {', '.join(shared)})")
     if warn:
-        warn_failures(result.status[:1], stacklevel=5, detail=_first_failure(result))
+        warn_failures(result.status[:1], detail=_first_failure(result))
     return result
 
 
@@ -931,7 +931,7 @@ def _fit_dask(data, law: Law, spec: dict, scheduler, progress: bool) -> FitResul
     if progress:
         print(f"lawfit: {result.summary} (dask, {len(results)} partitions, {time.perf_counter() - t0:.2f} s)",
               file=sys.stderr)
-    warn_failures(result.status, stacklevel=4)
+    warn_failures(result.status)
     return result
 
 

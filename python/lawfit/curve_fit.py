@@ -36,7 +36,7 @@ from .engine.options import Options
 from .engine.retry import degenerate, degenerate_one, refused, retry
 from .engine.single import residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
-from .status import Status, is_converged, status_message, warn_failures
+from .status import Status, is_converged, status_message, user_stacklevel, warn_failures
 from .tracing import traced_model
 
 __all__ = ["curve_fit", "optimize_warning"]  # and OptimizeWarning, looked up on first use
@@ -624,7 +624,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                                   inverse)
     if bad:
         warnings.warn("Covariance of the parameters could not be estimated",
-                      category=optimize_warning(), stacklevel=3)
+                      category=optimize_warning(), stacklevel=user_stacklevel())
     if not full_output:
         return popt, pcov
     if program is not None:
@@ -840,7 +840,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, inverse=inverse)
     popt = np.where(ok[:, None], params, np.nan)
     pcov[~ok] = np.nan  # in place (the covariance's own array): no fresh (K, P, P) pages
-    warn_failures(status, stacklevel=4)
+    warn_failures(status)
     if not full_output:
         return popt, pcov, status
     infodict = {"nfev": nfev, "nit": nit, "cost": 2.0 * cost, "status": status, "x": params, "path": path,

@@ -42,7 +42,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from .engine.options import Options
-from .status import LawfitWarning, summarize_status
+from .status import LawfitWarning, summarize_status, user_stacklevel
 from .api import _listify, _py, fit, load_table, resolve_law
 from .result import _pd
 
@@ -369,7 +369,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         tail = f"; {unscored} converged cut-off(s) cannot be scored (missing test values)" if unscored else ""
         warnings.warn(f"lawfit.evaluate: {int(failed.size)} of {res.n_groups} cut-offs did not converge "
                       f"({summarize_status(res.status)}){first_reason}{tail}; their ARE is NaN "
-                      "(see .table['reason'])", LawfitWarning, stacklevel=2)
+                      "(see .table['reason'])", LawfitWarning, stacklevel=user_stacklevel())
     table["status"] = p["status"].to_numpy()
     table["converged"] = p["converged"].to_numpy()
     table["identified"] = p["identified"].to_numpy()

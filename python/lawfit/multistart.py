@@ -518,12 +518,12 @@ def fit_multistart(
                       jit=jit)
     data = prepare_data(law, x, y, inputs=inputs, params=params, offsets=offsets, sigma=sigma)
     return fit_data(data, starts, options, lower=lower, upper=upper, fixed=fixed, prune=prune,
-                    basin_rtol=basin_rtol, n_starts=n_starts, seed=seed, warn=warn, stacklevel=4)
+                    basin_rtol=basin_rtol, n_starts=n_starts, seed=seed, warn=warn)
 
 
 def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fixed=None, prune="auto",
              basin_rtol: float = 1e-6, n_starts: int | None = None, seed: int = 0, warn: bool = True,
-             progress=None, stacklevel: int = 3) -> MultistartResult:
+             progress=None) -> MultistartResult:
     """:func:`fit_multistart` on a ready :class:`lawfit.engine.data.Data` and :class:`Options`.
 
     ``starts`` may also be a grid mapping, which goes to the core as its axes.
@@ -547,7 +547,7 @@ def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fi
                      basin_rtol=basin_rtol, progress=progress)
     if warn and not is_converged(out.status).all():
         n_free = (~np.broadcast_to(fixed_mask, (L, P))).sum(axis=1)
-        warn_failures(out.status, stacklevel=stacklevel,
+        warn_failures(out.status,
                       detail=first_failure(out.status, law_reasons(data, out.status, n_free, options.residual)))
     return MultistartResult(
         data=data, params=out.params, cost=out.cost, status=out.status, best_start=out.best_start,

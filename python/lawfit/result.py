@@ -36,7 +36,7 @@ from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
-from .status import LawfitWarning, is_converged, summarize_status
+from .status import LawfitWarning, is_converged, summarize_status, user_stacklevel
 from .bootstrap import Replicates, _ragged_arange
 from .engine.core import evaluate_points
 from .engine.pool import thread_pool
@@ -871,7 +871,7 @@ class FitResult:
                       and np.array_equal(self.n_points[ga], other.n_points[gb]))
         if not comparable:
             warnings.warn("lawfit: the two fits differ in y, residual space or points; AIC/BIC are not "
-                          "comparable (NaN)", LawfitWarning, stacklevel=2)
+                          "comparable (NaN)", LawfitWarning, stacklevel=user_stacklevel())
         for crit in ("aic", "bic"):
             va = self.goodness.get(crit, np.full(self.n_groups, np.nan))[ga]
             vb = other.goodness.get(crit, np.full(other.n_groups, np.nan))[gb]

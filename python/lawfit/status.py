@@ -5,6 +5,8 @@ by the compiled module; this module adds the human-readable reasons.
 """
 from __future__ import annotations
 
+import os
+import sys
 import warnings
 from typing import Optional
 
@@ -12,7 +14,21 @@ import numpy as np
 
 from .engine.native import Status
 
-__all__ = ["Status", "LawfitWarning", "status_message", "summarize_status", "CONVERGED"]
+__all__ = ["Status", "LawfitWarning", "status_message", "summarize_status", "CONVERGED", "user_stacklevel"]
+
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_stacklevel() -> int:
+    """The ``stacklevel`` for a warning raised by the function calling this one that points
+    at the first frame outside lawfit: the user's line, however deep inside lawfit the
+    warning arose (one helper can be reached from several entry points)."""
+    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+        frame = frame.f_back
+        level += 1
+    return level
 
 
 class LawfitWarning(UserWarning):
@@ -72,10 +88,11 @@ def summarize_status(status: np.ndarray) -> str:
     return ", ".join(parts)
 
 
-def warn_failures(status: np.ndarray, stacklevel: int = 3, detail: Optional[str] = None) -> None:
+def warn_failures(status: np.ndarray, detail: Optional[str] = None) -> None:
     """Warn once for a batch in which some problems did not converge; ``detail``
-    (e.g. the first failure and its reason) follows the counts."""
+    (e.g. the first failure and its reason) follows the counts.  The warning points
+    at the user's call."""
     status = np.asarray(status)
     if status.size and not is_converged(status).all():
         extra = f" (first: {detail})" if detail else ""
-        warnings.warn(f"lawfit: {summarize_status(status)}{extra}", LawfitWarning, stacklevel=stacklevel)
+        warnings.warn(f"lawfit: {summarize_status(status)}{extra}", LawfitWarning, stacklevel=user_stacklevel())

@@ -45,7 +45,7 @@ from .engine.core import evaluate_points
 from .engine.covariance import free_block_inverse, free_block_pinv, inverse_diagonals, parameter_covariance
 from .engine.checks import finite_rows
 from .engine.data import segment_sum, segment_tss
-from .status import LawfitWarning
+from .status import LawfitWarning, user_stacklevel
 from .formula import Program, compile_law
 
 __all__ = [
@@ -270,12 +270,13 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse
         warnings.warn(
             f"lawfit: for {len(few_inside)} law(s) most residuals exceed the Huber scale delta="
             f"{fit.delta:g}; the sandwich covariance's curvature counts only the points inside it "
-            "and is unreliable there: use lawfit.bootstrap for intervals", LawfitWarning, stacklevel=3)
+            "and is unreliable there: use lawfit.bootstrap for intervals", LawfitWarning,
+            stacklevel=user_stacklevel())
     if indefinite:
         warnings.warn(
             f"lawfit: for {len(indefinite)} law(s) the robust objective is not convex at the solution "
             "(many residuals beyond the loss scale); no sandwich covariance (NaN): use lawfit.bootstrap",
-            LawfitWarning, stacklevel=3)
+            LawfitWarning, stacklevel=user_stacklevel())
     bread = free_block_pinv(np.where(np.isfinite(hess), hess, 0.0), fit.fixed_rows, fit.data.n_points)
     n = fit.data.n_points
     k = fit.n_free

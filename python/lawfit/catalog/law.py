@@ -584,7 +584,7 @@ class Law:
         if not is_converged(res.status).all():  # the warning says why (e.g. the first missing value)
             why = law_reasons(Data(program, columns, y, np.array([0, y.size]), weight), res.status,
                               int((mask == 0).sum()), residual)
-            warn_failures(res.status, stacklevel=3, detail=why[0])
+            warn_failures(res.status, detail=why[0])
         return LawFit(law=self, popt=res.params[0], pcov=pcov, status=Status(int(res.status[0])),
                       cost=float(res.cost[0]), n_points=int(y.size), residual=residual,
                       loss=loss, delta=delta,

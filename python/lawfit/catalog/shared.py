@@ -285,7 +285,7 @@ def fit_shared(law: Law, x, y, groups=None, shared: Optional[Sequence[str]] = No
                           int((mask == 0).sum()), residual)
         detail = next((f"group {labels[k]!r}: {why[k]}" for k in range(G) if alone.status[k] == Status.BAD_INPUT),
                       None)
-    warn_failures(joint.status, stacklevel=3, detail=detail)
+    warn_failures(joint.status, detail=detail)
     return SharedFit(law=law, groups=labels, shared=shared, params=params, stderr=stderr,
                      popt=popt, pcov=pcov, param_names=names, status=Status(int(joint.status[0])),
                      cost=float(joint.cost[0]), separate_params=alone.params,

@@ -72,12 +72,12 @@ def gpu_self_check() -> bool:
     if not _self_check:
         import warnings
 
-        from ..status import LawfitWarning
+        from ..status import LawfitWarning, user_stacklevel
         passed, reason = _run_self_check()
         _self_check[:] = [passed, reason]
         if not passed:
             warnings.warn(f"lawfit: device='auto' uses the CPU: the GPU failed its self-check ({reason})",
-                          LawfitWarning, stacklevel=3)
+                          LawfitWarning, stacklevel=user_stacklevel())
     return bool(_self_check[0])
 
 
