@@ -33,6 +33,7 @@ import numpy as np
 from .status import LawfitWarning, Status, status_message, warn_failures
 from .bootstrap import bootstrap as _bootstrap
 from .catalog import Law, laws
+from .formula import parse
 from .engine.checks import input_problems
 from .catalog.recipe import resolve as resolve_recipe
 from .engine.covariance import free_block_inverse, inverse_diagonals
@@ -97,13 +98,14 @@ def load_table(data, *, what: str = "data"):
     raise TypeError(f"{what} must be a DataFrame, a dict of arrays or a file path, not {type(data).__name__}")
 
 
-def resolve_law(law, x: Optional[Sequence[str]] = None) -> tuple[Law, list[str]]:
+def resolve_law(law, x: Optional[Sequence[str]] = None, columns=None) -> tuple[Law, list[str]]:
     """The :class:`Law` for a catalog name, a Law or a formula string, and the data columns of its inputs.
 
     A catalog law's inputs are matched to ``x`` by position (``x=["params",
     "tokens"]`` feeds Chinchilla's ``N`` and ``D``); without ``x`` the
     columns are the law's input names.  A formula string's inputs are the
-    ``x`` columns.
+    ``x`` columns: without them the error names the formula's symbols that are
+    among ``columns`` (the table's), once the formula parses.
     """
     x = None if x is None else _listify(x, "x")
     if isinstance(law, Law):
@@ -112,12 +114,17 @@ def resolve_law(law, x: Optional[Sequence[str]] = None) -> tuple[Law, list[str]]
         if law in laws:
             obj = laws[law]
         elif not _NAME.match(law.strip()):  # a formula, not a name
-            if x is None:
-                raise ValueError(f"the formula {law!r} needs its input columns: x=[...]")
             try:
-                obj = Law(law, inputs=x)
+                # A malformed formula is the first thing to report, with or without x.
+                obj = Law(law, inputs=x) if x is not None else parse(law)
             except ValueError as exc:
                 raise ValueError(f"cannot use {law!r} as a law: {exc}") from None
+            if x is None:
+                table = set(columns) if columns is not None else set()
+                found = [s for s in obj.symbols if s in table]
+                hint = (f"x={found!r} (its names that are columns of the table; the others are parameters)"
+                        if found else "x=[...]")
+                raise ValueError(f"the formula {law!r} needs its input columns: {hint}")
             return obj, x
         else:
             laws[law]  # raises KeyError with close matches
@@ -659,7 +666,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     0      a  1.7   0.34       True
     1      b  1.8   0.34       True
     """
-    law_obj, x_cols = resolve_law(law, x)
+    law_obj, x_cols = resolve_law(law, x, getattr(data, "columns", None))
     by = _listify(by, "by")
     bootstrap_by = _listify(bootstrap_by, "bootstrap_by")
     if nan_policy not in _NAN_POLICIES:
@@ -754,7 +761,12 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
                        identified=identified, identified_reason=why)
     prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
-        warn_failures(result.status, detail=_first_failure(result))
+        detail = _first_failure(result)
+        if detail and spec["starts"] is None and not law.starts and int(np.max(ms.n_run, initial=0)) <= 1:
+            detail = detail.rstrip(".") + ("; every parameter started at 1 (scipy's default: the law has no start "
+                                           "grid): pass a grid, starts={name: [values, ...]}, or finite bounds "
+                                           "and starts='sobol'")
+        warn_failures(result.status, detail=detail)
     return result
 
 

@@ -290,8 +290,23 @@ def test_laws_as_formulas_and_objects_with_renamed_columns(noisy):
     r3 = fit(noisy.groupby("run").tail(1), "E + A/N**alpha", x=["N"], y="loss", by="family", progress=False,
              starts={"E": [1.0, 2.0], "A": [10.0, 1000.0], "alpha": [0.1, 0.5]})
     assert r3.param_names == ["E", "A", "alpha"] and r3.converged.all()
-    with pytest.raises(ValueError, match="needs its input columns"):
+    # Without x the message names the formula's symbols that are columns of the table; a malformed
+    # formula is reported as such first.
+    with pytest.raises(ValueError, match=r"needs its input columns: x=\['N'\]"):
         fit(noisy, "E + A/N**alpha", y="loss", progress=False)
+    with pytest.raises(ValueError, match="unexpected end of formula"):
+        fit(noisy, "E + A/N**", y="loss", progress=False)
+
+
+def test_failed_fit_from_the_default_start_says_how_to_give_starts():
+    x = np.geomspace(1e8, 1e10, 6)
+    df = pd.DataFrame({"N": x, "loss": 1.7 + 400.0 * x**-0.34})
+    with pytest.warns(lawfit.LawfitWarning, match="every parameter started at 1") as caught:
+        res = fit(df, "E + A/N**alpha", x=["N"], y="loss", progress=False, max_nfev=3)
+    assert not res.converged.any() and "starts={name:" in str(caught[0].message)
+    with pytest.warns(lawfit.LawfitWarning) as caught:  # a grid was given: no advice about starts
+        fit(df, "E + A/N**alpha", x=["N"], y="loss", progress=False, max_nfev=3, starts={"E": [1.0, 2.0]})
+    assert all("started at 1" not in str(w.message) for w in caught)
 
 
 def test_shared_exponent_matches_fit_shared():
