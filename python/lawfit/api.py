@@ -114,18 +114,17 @@ def resolve_law(law, x: Optional[Sequence[str]] = None, columns=None) -> tuple[L
         if law in laws:
             obj = laws[law]
         elif not _NAME.match(law.strip()):  # a formula, not a name
-            try:
-                # A malformed formula is the first thing to report, with or without x.
-                obj = Law(law, inputs=x) if x is not None else parse(law)
+            try:  # a malformed formula is the first thing to report, with or without x
+                formula = Law(law, inputs=x) if x is not None else parse(law)
             except ValueError as exc:
                 raise ValueError(f"cannot use {law!r} as a law: {exc}") from None
-            if x is None:
-                table = set(columns) if columns is not None else set()
-                found = [s for s in obj.symbols if s in table]
-                hint = (f"x={found!r} (its names that are columns of the table; the others are parameters)"
-                        if found else "x=[...]")
-                raise ValueError(f"the formula {law!r} needs its input columns: {hint}")
-            return obj, x
+            if isinstance(formula, Law):
+                return formula, list(x or [])
+            table = set(columns) if columns is not None else set()
+            found = [s for s in formula.symbols if s in table]
+            hint = (f"x={found!r} (its names that are columns of the table; the others are parameters)"
+                    if found else "x=[...]")
+            raise ValueError(f"the formula {law!r} needs its input columns: {hint}")
         else:
             laws[law]  # raises KeyError with close matches
             raise AssertionError  # pragma: no cover
@@ -762,7 +761,7 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
         detail = _first_failure(result)
-        if detail and spec["starts"] is None and not law.starts and int(np.max(ms.n_run, initial=0)) <= 1:
+        if detail and spec["starts"] is None and not law.starts and int(np.max(np.asarray(ms.n_run), initial=0)) <= 1:
             detail = detail.rstrip(".") + ("; every parameter started at 1 (scipy's default: the law has no start "
                                            "grid): pass a grid, starts={name: [values, ...]}, or finite bounds "
                                            "and starts='sobol'")

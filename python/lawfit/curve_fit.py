@@ -27,21 +27,30 @@ from collections import OrderedDict
 
 import numpy as np
 
-from .engine.core import polished_batch
+from .engine.core import polished_batch, solve_batch
 from .engine.covariance import free_block_inverse, scaled_covariance, scaled_inverse, single_covariance
 from .engine.checks import finite_rows
 from .engine.data import rows_data
 from .engine.device import to_host
 from .engine.options import Options
 from .engine.retry import degenerate, degenerate_one, refused, retry
-from .engine.single import residual_columns, residuals, solve_function, solve_program
+from .engine.single import SingleSolution, residual_columns, residuals, solve_function, solve_program
 from .formula import compile_law
 from .status import Status, is_converged, status_message, user_stacklevel, warn_failures
 from .tracing import traced_model
 
 __all__ = ["curve_fit", "optimize_warning"]  # and OptimizeWarning, looked up on first use
 
-_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device", "jit")
+_SOLVER_KEYS = ("ftol", "xtol", "gtol", "maxfev", "max_nfev", "n_threads", "device", "jit", "loss", "f_scale")
+# Options scipy passes on to leastsq or least_squares that choose how it computes rather than what
+# it fits: finite-difference steps (lawfit's derivatives are exact for formulas and traced models),
+# variable scaling (lawfit scales by the Jacobian's column norms, MINPACK's rule and least_squares'
+# x_scale='jac'), the trust-region linear solver (the systems are small and dense) and printing.
+# Accepted so that scipy code runs unchanged; they do not change the fit.
+_IGNORED_KEYS = ("epsfcn", "factor", "diag", "col_deriv", "diff_step", "x_scale", "tr_solver", "tr_options",
+                 "jac_sparsity", "verbose")
+# least_squares' robust losses (scipy's names; f_scale is lawfit's delta).
+_LOSSES = {"linear": "l2", "huber": "huber", "soft_l1": "soft_l1", "cauchy": "cauchy", "arctan": "arctan"}
 _JAC_STRINGS = ("2-point", "3-point", "cs")
 _METHODS = ("lm", "trf", "dogbox")
 
@@ -146,18 +155,27 @@ def _solver_options(kwargs: dict) -> dict:
     if "args" in kwargs:
         raise ValueError("'args' is not a supported keyword argument.")
     if len(kwargs) > len(set(kwargs) & set(_SOLVER_KEYS)):
-        unknown = set(kwargs) - set(_SOLVER_KEYS) - {"inputs", "param_names"}
+        unknown = set(kwargs) - set(_SOLVER_KEYS) - set(_IGNORED_KEYS) - {"inputs", "param_names"}
         if unknown:
             raise TypeError(f"curve_fit() got unexpected keyword argument(s): {', '.join(sorted(unknown))}")
     max_nfev = kwargs.get("max_nfev")
     if max_nfev is None:
         max_nfev = kwargs.get("maxfev")
+    loss = kwargs.get("loss", "linear")
+    if callable(loss) or loss not in _LOSSES:
+        raise ValueError(f"loss must be one of {', '.join(map(repr, _LOSSES))} (a callable loss is not supported), "
+                         f"got {loss!r}")
+    f_scale = float(kwargs.get("f_scale", 1.0))
+    if not (math.isfinite(f_scale) and f_scale > 0):
+        raise ValueError(f"`f_scale` must be positive, got {f_scale!r}")
     opts = {
         "ftol": float(kwargs.get("ftol", Options.ftol)),
         "xtol": float(kwargs.get("xtol", Options.xtol)),
         "gtol": float(kwargs.get("gtol", Options.gtol)),
         "max_nfev": int(max_nfev or 0),
         "jit": kwargs.get("jit", Options.jit),  # batches of formula laws only (lawfit.solve_batch)
+        "loss": _LOSSES[loss],
+        "delta": f_scale,
     }
     for k in ("ftol", "xtol", "gtol"):
         if not (math.isfinite(opts[k]) and opts[k] >= 0):
@@ -388,7 +406,14 @@ def curve_fit(
     nan_policy : {None, 'raise', 'omit'}, optional
         As scipy: 'omit' drops points with NaN, 'raise' raises.
     **kwargs
-        ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq, and
+        ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq;
+        ``loss`` ('linear', 'huber', 'soft_l1', 'cauchy', 'arctan') and
+        ``f_scale`` as least_squares (methods 'trf' and 'dogbox'; a formula or a
+        traced model; ``pcov`` from least_squares' modified Jacobian, as scipy);
+        scipy's options for how it computes (``epsfcn``, ``diff_step``,
+        ``x_scale``, ``factor``, ``diag``, ``col_deriv``, ``tr_solver``,
+        ``tr_options``, ``jac_sparsity``, ``verbose``) are accepted and do not
+        change the fit; and
         ``n_threads`` (batch threads, default all cores), ``device`` ('cpu',
         'cuda' or 'auto'; batches only, default 'cpu'); for a formula string
         ``inputs`` (names of the rows of a 2-D xdata), ``param_names`` (the
@@ -478,7 +503,7 @@ _BAD_INPUT = int(Status.BAD_INPUT)
 _CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,
                                               Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
-                    "max_nfev": Options.max_nfev, "jit": Options.jit}
+                    "max_nfev": Options.max_nfev, "jit": Options.jit, "loss": "l2", "delta": 1.0}
 
 
 _UNBOUNDED: dict = {}
@@ -555,6 +580,10 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         raise TypeError(f"The number of func parameters={n} must not"
                         f" exceed the number of data points={ydata.size}")
     weight, whiten = (None, None) if sigma is None else _sigma_transform(sigma, ydata.size)
+    robust = opts["loss"] != "l2"
+    if robust and method == "lm":
+        raise TypeError("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', "
+                        "has no loss argument)")
 
     # --- the model: a law program (formula or traced) or the Python function
     program, layout, why, restarts, inverse = None, None, None, 0, None
@@ -569,6 +598,10 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         traced = traced_model(f, xdata, p0, ydata.size if ydata.size > 1 else None)
         program, layout, why = traced.program, traced.layout, traced.why
         path = "traced" if program is not None else "python"
+    if robust and (program is None or whiten is not None):
+        cause = "sigma is a covariance matrix" if program is not None else f"f is called from Python ({why})"
+        raise ValueError("a robust loss needs a model lawfit evaluates itself (a formula string or a function "
+                         f"written with numpy operations, traced) and 1-D sigma; here {cause}")
 
     if program is not None:
         k = len(program.input_names)
@@ -587,7 +620,10 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
             y = np.full(m, y[0])
             weight = None if weight is None else np.full(m, weight[0])
-        if whiten is None:
+        if robust:
+            res_cols = residual_columns(x, y, weight, program)
+            sol = _robust_single(program, res_cols[:program.n_columns], y, weight, p0, lb, ub, opts)
+        elif whiten is None:
             res_cols = residual_columns(x, y, weight, program)  # the law's columns, then y (and sqrt(w))
             sol = solve_program(program, res_cols, y, weight, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"],
                                 gtol=opts["gtol"], max_nfev=opts["max_nfev"])
@@ -642,6 +678,23 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
                     restarts=restarts)
     return popt, pcov, infodict, mesg, ier
+
+
+def _robust_single(program, columns, y, weight, p0, lb, ub, opts):
+    """One fit with least_squares' robust ``loss`` and ``f_scale`` (the core's loss and delta), its
+    J^T W J the one scipy's covariance inverts: the Jacobian scaled by sqrt(max(rho' + 2 rho'' z, eps))
+    (least_squares' modified Jacobian, Triggs et al. 2000) at the solution.  The iteration uses the
+    IRLS matrix (the same optimum; Triggs' matrix can stop short, see solve_batch's robust_hessian)."""
+    offsets = np.array([0, y.size], dtype=np.int64)
+    robust = dict(loss=opts["loss"], delta=opts["delta"], n_threads=1, device="cpu")
+    sol = polished_batch(program, columns, y, offsets, p0[None], weight=weight, lower=lb[None], upper=ub[None],
+                         ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
+                         jit=opts["jit"], **robust)
+    x = sol.params[0]
+    at = solve_batch(program, columns, y, offsets, x[None], weight=weight, lower=lb[None], upper=ub[None],
+                     evaluate_only=True, want_jtj=True, robust_hessian="triggs", **robust)
+    return SingleSolution(x, float(sol.cost[0]), int(sol.nit[0]), int(sol.nfev[0]), int(sol.status[0]),
+                          at.jtj[0], True)
 
 
 def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):
@@ -801,6 +854,10 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         raise ValueError("`method` must be 'trf', 'dogbox' or 'lm'.")
     if method == "lm" and np.any(np.isfinite(lb) | np.isfinite(ub)):
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
+    robust = opts["loss"] != "l2"
+    if robust and (method or "lm") == "lm" and not np.any(np.isfinite(lb) | np.isfinite(ub)):
+        raise TypeError("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', "
+                        "has no loss argument)")
     layout = None
     if not isinstance(f, str):
         if callable(jac):
@@ -822,22 +879,31 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
                              check_finite, nan_policy, layout)
     batch_x, y, sizes, weight = data  # the program's input matrix, or (Python path) each problem's x
     restarts = np.zeros(K, dtype=np.int64)
+    if robust and program is None:
+        raise ValueError("a robust loss needs a model lawfit evaluates itself (a formula string or a function "
+                         f"written with numpy operations, traced); here f is called from Python ({why})")
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         columns = batch_x
         sol = polished_batch(program, columns, y, offsets, p0, weight=weight,
                              lower=lb, upper=ub, n_threads=n_threads, device=device, **opts)
-        # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
-        inverse = free_block_inverse(sol.jtj)
-        _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse,
-                             n_threads=n_threads, device=device)
+        if robust:  # scipy's covariance inverts least_squares' modified Jacobian: see _robust_single
+            inverse = None
+            sol.jtj = solve_batch(program, columns, y, offsets, sol.params, weight=weight, lower=lb, upper=ub,
+                                  evaluate_only=True, want_jtj=True, robust_hessian="triggs", loss=opts["loss"],
+                                  delta=opts["delta"], n_threads=n_threads, device=device).jtj
+        else:
+            # the scaled inverses of J^T J: the singular test's and the covariance's (one pass)
+            inverse = free_block_inverse(sol.jtj)
+            _second_chance_batch(program, columns, y, offsets, weight, p0, lb, ub, opts, sol, restarts, inverse,
+                                 n_threads=n_threads, device=device)
         params, cost, nit, nfev, status, jtj = sol.params, sol.cost, sol.nit, sol.nfev, sol.status, sol.jtj
     else:
         params, cost, nit, nfev, status, jtj = _python_batch(f, batch_x, y, weight, p0, lb, ub, jac, opts)
         inverse = None
 
     ok = is_converged(status)
-    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, inverse=inverse)
+    pcov, _ = scaled_covariance(jtj, cost, sizes, n, absolute_sigma, "pinv" if robust else "inf", inverse=inverse)
     popt = np.where(ok[:, None], params, np.nan)
     pcov[~ok] = np.nan  # in place (the covariance's own array): no fresh (K, P, P) pages
     warn_failures(status)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import sys
 import warnings
+from types import FrameType
 from typing import Optional
 
 import numpy as np
@@ -23,7 +24,7 @@ def user_stacklevel() -> int:
     """The ``stacklevel`` for a warning raised by the function calling this one that points
     at the first frame outside lawfit: the user's line, however deep inside lawfit the
     warning arose (one helper can be reached from several entry points)."""
-    frame = sys._getframe(1)  # the function that warns: stacklevel 1
+    frame: Optional[FrameType] = sys._getframe(1)  # the function that warns: stacklevel 1
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
         frame = frame.f_back
