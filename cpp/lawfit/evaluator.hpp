@@ -263,8 +263,11 @@ LAWFIT_HD inline void sum_lanes(const double* const* src, double* out) {
 // every back end rounds alike.  Returns false if anything is non-finite.
 template <class LaneSum>
 LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, double* g, double* cost) {
-    for (int j = 0; j < P * P; ++j) A[j] = 0.0;
-    for (int j = 0; j < P; ++j) g[j] = 0.0;
+    const std::uint32_t all = P < 32 ? (1u << P) - 1u : ~0u;
+    if (mask != all) {  // rows of parameters outside the mask stay 0; with all of them every entry is written
+        for (int j = 0; j < P * P; ++j) A[j] = 0.0;
+        for (int j = 0; j < P; ++j) g[j] = 0.0;
+    }
     const double c = sum(-1, -1);
     for (std::uint32_t m = mask; m;) {
         const int j = detail::next_bit(m);
@@ -277,10 +280,19 @@ LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, 
         }
     }
     *cost = 0.5 * c;
-    bool finite = std::isfinite(*cost);
-    for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
-    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
-    return finite;
+    // Finite iff the exponent field is not all ones: the smallest of (exponent bits ^ all ones)
+    // over the values is 0 exactly when one is inf or NaN (a branch-free pass, not a branch per value).
+    constexpr std::uint64_t kExponent = 0x7ff0000000000000ull;
+    std::uint64_t least = (math::to_bits(*cost) & kExponent) ^ kExponent;
+    for (int j = 0; j < P; ++j) {
+        const std::uint64_t t = (math::to_bits(g[j]) & kExponent) ^ kExponent;
+        least = t < least ? t : least;
+    }
+    for (int j = 0; j < P * P; ++j) {
+        const std::uint64_t t = (math::to_bits(A[j]) & kExponent) ^ kExponent;
+        least = t < least ? t : least;
+    }
+    return least != 0;
 }
 
 // How a block of points is evaluated: the interpreter runs any program; code

@@ -719,3 +719,44 @@ LF_TEST(gpu_auto_layout_rule) {
     CHECK(auto_layout(false, 5, 50.0) == Layout::THREAD);  // compiled Chinchilla: thread 1.13x group
     CHECK(auto_layout(false, 9, 2000.0) == Layout::GROUP);
 }
+
+// finish_sums reports a non-finite cost, gradient or J^T W J entry (the status NON_FINITE's
+// source) and only that: its test reads the exponent bits, so every finite value passes,
+// subnormals, -0 and the largest double included, and inf, -inf and NaN anywhere fail.
+LF_TEST(finish_sums_flags_exactly_the_non_finite_sums) {
+    const double inf = std::numeric_limits<double>::infinity();
+    const double nan = std::numeric_limits<double>::quiet_NaN();
+    const double finite[] = {0.0, -0.0, 1.0, -2.5, 4.9e-324, -2.2250738585072014e-308,
+                             std::numeric_limits<double>::max(), -std::numeric_limits<double>::max()};
+    const double bad[] = {inf, -inf, nan, -nan};
+    const int P = 3;
+    const std::uint32_t masks[] = {0x7u, 0x5u};  // all parameters; one outside the mask (its rows stay 0)
+    for (std::uint32_t mask : masks) {
+        const int n_sums = 1 + (mask == 0x7u ? 3 + 6 : 2 + 3);  // cost, g of the mask, A (k >= j)
+        for (int slot = -1; slot < n_sums; ++slot) {
+            for (int kind = 0; kind < 2; ++kind) {
+                const int count = kind == 0 ? 8 : 4;
+                for (int v = 0; v < count; ++v) {
+                    double sums[16];
+                    for (int q = 0; q < n_sums; ++q) sums[q] = 0.25 * (q + 1);
+                    if (slot >= 0) sums[slot] = kind == 0 ? finite[v] : bad[v];
+                    int next = 0;
+                    auto lane_sum = [&](int, int) { return sums[next++]; };
+                    double A[P * P], g[P], cost = 0.0;
+                    for (double& a : A) a = nan;  // garbage from a previous call
+                    for (double& x : g) x = nan;
+                    const bool ok = lawfit::finish_sums(P, mask, lane_sum, A, g, &cost);
+                    CHECK_EQ(next, n_sums);
+                    CHECK(ok == (slot < 0 || kind == 0));
+                    if (mask != 0x7u) {  // parameter 1 is outside the mask: zero row and column
+                        for (int k = 0; k < P; ++k) {
+                            CHECK_EQ(A[1 * P + k], 0.0);
+                            CHECK_EQ(A[k * P + 1], 0.0);
+                        }
+                        CHECK_EQ(g[1], 0.0);
+                    }
+                }
+            }
+        }
+    }
+}
