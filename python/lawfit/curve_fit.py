@@ -292,7 +292,8 @@ def _sigma_transform(sigma, m: int):
         return None, None
     sigma = np.asarray(sigma, dtype=float)
     if sigma.size == 1 or sigma.shape == (m,):
-        return np.broadcast_to(1.0 / sigma.ravel() ** 2, (m,)).copy(), None
+        with np.errstate(divide="ignore"):  # sigma = 0: an infinite weight, whose fit then fails (a status)
+            return np.broadcast_to(1.0 / sigma.ravel() ** 2, (m,)).copy(), None
     if sigma.shape == (m, m):
         try:
             chol = np.linalg.cholesky(sigma)
@@ -500,6 +501,7 @@ def curve_fit(
 
 
 _BAD_INPUT = int(Status.BAD_INPUT)
+_NON_FINITE = int(Status.NON_FINITE)
 _CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,
                                               Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
@@ -648,10 +650,23 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                              max_nfev=opts["max_nfev"], exact=callable(jac))
         m = fun.m
 
+    def at(p):
+        """Weighted residuals and Jacobian at ``p`` by the path that fitted (full_output's fvec)."""
+        if program is None:
+            return fun.at(p)
+        if whiten is None:
+            return residuals(program, res_cols[:program.n_columns], y, weight, p)
+        return _whitened_program(program, columns, y, whiten)(p)
+
     status = sol.status
     ier, mesg, success = _message(method, status, opts, n)
     if status == _BAD_INPUT:
         raise ValueError("xdata holds NaN or inf (use check_finite or nan_policy)")
+    if status == _NON_FINITE and method != "lm" and sol.nfev <= 1:
+        with np.errstate(all="ignore"):
+            start_ok = bool(np.isfinite(at(p0)[0]).all())
+        if not start_ok:  # least_squares checks the residuals at p0 first ('lm': MINPACK returns p0; we raise below)
+            raise ValueError("Residuals are not finite in the initial point.")
     if not success:
         raise RuntimeError("Optimal parameters not found: " + mesg)
 
@@ -663,13 +678,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                       category=optimize_warning(), stacklevel=user_stacklevel())
     if not full_output:
         return popt, pcov
-    if program is not None:
-        if whiten is None:
-            fvec, J = residuals(program, res_cols[:program.n_columns], y, weight, popt)
-        else:
-            fvec, J = _whitened_program(program, columns, y, whiten)(popt)
-    else:
-        fvec, J = fun.at(popt)
+    fvec, J = at(popt)
     infodict = {"nfev": sol.nfev, "fvec": fvec}
     if method == "lm":
         infodict.update(_minpack_qr(J, fvec) if J is not None else {})

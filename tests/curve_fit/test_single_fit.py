@@ -289,3 +289,21 @@ def test_batch_inverse_reuse_gives_the_same_singular_test_and_covariance():
             a = scaled_covariance(jtj, cost, sizes, 4, absolute, rule, inverse=(inverse[0].copy(), inverse[1]))
             b = scaled_covariance(jtj, cost, sizes, 4, absolute, rule)
             assert a[0].tobytes() == b[0].tobytes() and a[1].tolist() == b[1].tolist()
+
+
+def test_non_finite_residuals_at_the_start_raise_as_scipy():
+    """least_squares ('trf', 'dogbox') raises ValueError when the residuals at p0 are not finite
+    (scipy/optimize/_lsq/least_squares.py); leastsq ('lm') returns p0 unchanged with an infinite
+    covariance and an OptimizeWarning, which is no fit: lawfit raises RuntimeError there."""
+    x = np.linspace(1, 10, 30)
+    y = 2.5 * np.exp(-0.3 * x) + 0.5
+    y[3] = np.nan
+    for f in (lambda x, a, b, c: a * np.exp(-b * x) + c, "a*exp(-b*x) + c"):
+        for method in ("trf", "dogbox"):
+            with pytest.raises(ValueError, match="Residuals are not finite in the initial point"):
+                lawfit.curve_fit(f, x, y, p0=[1, 0.1, 0], check_finite=False, method=method)
+        with pytest.raises(RuntimeError, match="NaN or infinite at the starting point"):
+            lawfit.curve_fit(f, x, y, p0=[1, 0.1, 0], check_finite=False)
+    with pytest.raises(ValueError, match="Residuals are not finite"):  # sigma = 0: infinite weights
+        lawfit.curve_fit("a*exp(-b*x) + c", x, np.nan_to_num(y), p0=[1, 0.1, 0], sigma=np.zeros(30),
+                         method="trf")
