@@ -286,14 +286,20 @@ def _check_nan_policy(nan_policy):
         raise ValueError("nan_policy must be one of {None, 'raise', 'omit'}")
 
 
+def _inverse_variance(sigma) -> np.ndarray:
+    """1 / sigma**2; sigma = 0 gives an infinite weight, whose problem the solver fails (BAD_INPUT or a
+    non-finite start), without numpy's divide-by-zero warning."""
+    with np.errstate(divide="ignore", over="ignore"):
+        return 1.0 / np.asarray(sigma, dtype=float) ** 2
+
+
 def _sigma_transform(sigma, m: int):
     """(weight per point, inverse Cholesky factor or None) from curve_fit's sigma."""
     if sigma is None:
         return None, None
     sigma = np.asarray(sigma, dtype=float)
     if sigma.size == 1 or sigma.shape == (m,):
-        with np.errstate(divide="ignore"):  # sigma = 0: an infinite weight, whose fit then fails (a status)
-            return np.broadcast_to(1.0 / sigma.ravel() ** 2, (m,)).copy(), None
+        return np.broadcast_to(_inverse_variance(sigma.ravel()), (m,)).copy(), None
     if sigma.shape == (m, m):
         try:
             chol = np.linalg.cholesky(sigma)
@@ -1017,7 +1023,7 @@ def _rectangular_batch(program, xdata, Y, sigma, check_finite, nan_policy, layou
         s = np.asarray(sigma, dtype=float)
         if s.shape not in ((M,), (K, M)):
             raise ValueError(f"sigma must have shape ({M},) or ({K}, {M}) in a batch, got {s.shape}")
-        weight = (1.0 / np.broadcast_to(s, (K, M)) ** 2).ravel()
+        weight = _inverse_variance(np.broadcast_to(s, (K, M))).ravel()
     return program.input_matrix(x_rows, out=matrix), Y.ravel(), np.full(K, M), weight  # hoisted rows in place
 
 
@@ -1046,7 +1052,7 @@ def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy,
                 y = y[finite]
                 x = x[:, finite] if names is not None else x[..., finite]
                 s = None if s is None else np.broadcast_to(np.asarray(s, float), finite.shape)[finite]
-        ws.append(None if s is None else np.broadcast_to(1.0 / np.asarray(s, float) ** 2, y.shape))
+        ws.append(None if s is None else np.broadcast_to(_inverse_variance(s), y.shape))
         xm.append(x)
         ys.append(y)
     if nan_policy != "omit":

@@ -409,3 +409,19 @@ def test_cli_exit_codes_for_bad_input(table, tmp_path, capsys):
         assert code == 2 and message in err, (args, err)
     code, err = _main(capsys, "fit", tmp_path / "missing.csv", *common)
     assert code == 2 and "no such file" in err
+
+
+def test_batched_curve_fit_zero_sigma_fails_its_problem_alone():
+    # sigma = 0 is an infinite weight: that problem gets BAD_INPUT, the others fit, and no numpy
+    # divide-by-zero warning escapes (the suite turns warnings into errors), for both batch layouts.
+    good = _ys()[0]
+    ys = np.vstack([good, 2 * good, 3 * good])
+    sigma = np.ones_like(ys)
+    sigma[1] = 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", lawfit.LawfitWarning)
+        rect = lawfit.curve_fit("a*x**-b + c", X, ys, p0=[2.0, 0.4, 0.5], sigma=sigma)
+        ragged = lawfit.curve_fit("a*x**-b + c", [X] * 3, list(ys), p0=[2.0, 0.4, 0.5], sigma=list(sigma))
+    for popt, _pcov, status in (rect, ragged):
+        assert Status(status[1]) == Status.BAD_INPUT and np.isnan(popt[1]).all()
+        assert lawfit.Status(status[0]) != Status.BAD_INPUT and np.isfinite(popt[[0, 2]]).all()
