@@ -84,9 +84,10 @@ def _add_fit_options(p: argparse.ArgumentParser, *, law_required: bool) -> None:
     p.add_argument("--starts", choices=["grid", "sobol", "lhs", "varpro"], default=None,
                    help="start set: the law's grid (default), a space-filling design, or varpro (variable projection)")
     p.add_argument("--n-starts", type=int, help="starts of a sobol/lhs design (default 64)")
-    p.add_argument("--prune", default="auto", type=_prune_arg, metavar="K|auto|none",
+    p.add_argument("--prune", default="auto", type=_prune_arg, metavar="K|auto|race|none",
                    help="run LM only from the K best starts of each law (by the objective at the start); "
-                        "'auto' (default) prunes grids of more than 64 starts; 'none' runs every start")
+                        "'auto' (default) prunes grids of more than 64 starts; 'race' also cuts hopeless starts "
+                        "of small laws short (faster, not exact); 'none' runs every start")
     p.add_argument("--fixed", help="parameters held fixed, e.g. E=1.69,beta=0.28")
     p.add_argument("--shared", help="parameters common to all groups (one joint fit), comma-separated")
     p.add_argument("--bootstrap", type=int, default=0, metavar="N", help="bootstrap resamples per law")
@@ -120,13 +121,14 @@ class _UsageError(Exception):
 
 
 def _prune_arg(text: str):
-    """--prune: a positive count, 'auto' or 'none'."""
-    if text in ("auto", "none"):
-        return None if text == "none" else "auto"
+    """--prune: a positive count, 'auto', 'race' or 'none'."""
+    if text in ("auto", "race", "none"):
+        return None if text == "none" else text
     try:
         k = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of starts, 'auto' or 'none', got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected a number of starts, 'auto', 'race' or 'none', got {text!r}") \
+            from None
     if k < 1:
         raise argparse.ArgumentTypeError("the number of starts must be positive")
     return k

@@ -105,7 +105,8 @@ def resolve_law(law, x: Optional[Sequence[str]] = None, columns=None) -> tuple[L
     "tokens"]`` feeds Chinchilla's ``N`` and ``D``); without ``x`` the
     columns are the law's input names.  A formula string's inputs are the
     ``x`` columns: without them the error names the formula's symbols that are
-    among ``columns`` (the table's), once the formula parses.
+    among ``columns`` (the table's, or a callable returning them, asked only
+    then), once the formula parses.
     """
     x = None if x is None else _listify(x, "x")
     if isinstance(law, Law):
@@ -120,7 +121,7 @@ def resolve_law(law, x: Optional[Sequence[str]] = None, columns=None) -> tuple[L
                 raise ValueError(f"cannot use {law!r} as a law: {exc}") from None
             if isinstance(formula, Law):
                 return formula, list(x or [])
-            table = set(columns) if columns is not None else set()
+            table = set(columns() if callable(columns) else columns) if columns is not None else set()
             found = [s for s in formula.symbols if s in table]
             hint = (f"x={found!r} (its names that are columns of the table; the others are parameters)"
                     if found else "x=[...]")
@@ -139,6 +140,16 @@ def resolve_law(law, x: Optional[Sequence[str]] = None, columns=None) -> tuple[L
         raise ValueError(f"law {obj.name or obj.formula!r} has {len(inputs)} input(s) {inputs}, "
                          f"but x names {len(x)} column(s) {x}")
     return obj, x
+
+
+def _columns_of(data):
+    """The table's column names, or for a file a callable reading them (only an error message needs
+    them before the table is loaded)."""
+    if hasattr(data, "columns"):
+        return data.columns
+    if isinstance(data, (str, os.PathLike)):
+        return lambda: load_table(data).columns
+    return None
 
 
 def _listify(cols, what: str = "columns") -> list[str]:
@@ -665,7 +676,7 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
     0      a  1.7   0.34       True
     1      b  1.8   0.34       True
     """
-    law_obj, x_cols = resolve_law(law, x, getattr(data, "columns", None))
+    law_obj, x_cols = resolve_law(law, x, _columns_of(data))
     by = _listify(by, "by")
     bootstrap_by = _listify(bootstrap_by, "bootstrap_by")
     if nan_policy not in _NAN_POLICIES:

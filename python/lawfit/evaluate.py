@@ -43,7 +43,7 @@ import numpy as np
 
 from .engine.options import Options
 from .status import LawfitWarning, summarize_status, user_stacklevel
-from .api import _listify, _py, fit, load_table, resolve_law
+from .api import _columns_of, _listify, _py, fit, load_table, resolve_law
 from .result import _pd
 
 __all__ = ["evaluate", "Evaluation", "absolute_relative_error"]
@@ -214,7 +214,7 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
         raise ValueError(f"scheme must be 'leave_largest_out', 'rolling_origin' or 'rollout', got {scheme!r}")
     if not 0.0 < test_from <= 1.0:
         raise ValueError("test_from must be in (0, 1]")
-    law_obj, x_cols = resolve_law(law, x, getattr(data, "columns", None))
+    law_obj, x_cols = resolve_law(law, x, _columns_of(data))
     size = size or x_cols[0]
     time = time if time is not None else (x_cols[1] if len(x_cols) > 1 else None)
     df = load_table(data)

@@ -99,6 +99,22 @@ def test_usage_and_data_errors_exit_2_with_a_message(csv, tmp_path, capsys):
     assert code == 2 and "unknown format" in err
     code, _, err = run_main(capsys, "fit", csv, "--law", "chinchila", "--y", "loss")
     assert code == 2 and "did you mean chinchilla" in err
+    # A formula without --x: the error names its symbols that are columns of the file.
+    code, _, err = run_main(capsys, "fit", csv, "--law", "E + A/N**alpha", "--y", "loss")
+    assert code == 2 and "needs its input columns: x=['N']" in err
+    code, _, err = run_main(capsys, "fit", csv, "--law", "chinchilla", "--y", "loss", "--prune", "fast")
+    assert code == 2 and "'auto', 'race' or 'none'" in err
+
+
+def test_prune_race_from_the_command_line(csv, capsys, tmp_path):
+    out = tmp_path / "raced.csv"
+    code, _, _ = run_main(capsys, "fit", csv, "--law", "chinchilla", "--y", "loss", "--by", "family", "--quiet",
+                          "--prune", "race", "--out", out)
+    assert code == 0
+    api = _lawfit_package.fit(pd.read_csv(csv), "chinchilla", y="loss", by="family", prune="race", progress=False)
+    written = pd.read_csv(out)
+    assert (written["n_starts"].to_numpy() == api.params["n_starts"].to_numpy()).all()
+    np.testing.assert_allclose(written["E"], api.params["E"], rtol=1e-12)
 
 
 def test_some_laws_failing_exits_1_and_still_writes(csv, tmp_path):
