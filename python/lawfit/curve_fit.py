@@ -165,7 +165,7 @@ def _solver_options(kwargs: dict) -> dict:
     if callable(loss) or loss not in _LOSSES:
         raise ValueError(f"loss must be one of {', '.join(map(repr, _LOSSES))} (a callable loss is not supported), "
                          f"got {loss!r}")
-    f_scale = float(kwargs.get("f_scale", 1.0))
+    f_scale = float(kwargs.get("f_scale", 1.0))  # least_squares' default
     if not (math.isfinite(f_scale) and f_scale > 0):
         raise ValueError(f"`f_scale` must be positive, got {f_scale!r}")
     opts = {
@@ -511,7 +511,7 @@ _NON_FINITE = int(Status.NON_FINITE)
 _CONVERGED_CODES = frozenset(int(c) for c in (Status.CONVERGED_FTOL, Status.CONVERGED_XTOL,
                                               Status.CONVERGED_FTOL_XTOL, Status.CONVERGED_GTOL))
 _DEFAULT_OPTIONS = {"ftol": Options.ftol, "xtol": Options.xtol, "gtol": Options.gtol,
-                    "max_nfev": Options.max_nfev, "jit": Options.jit, "loss": "l2", "delta": 1.0}
+                    "max_nfev": Options.max_nfev, "jit": Options.jit, "loss": Options.loss, "delta": Options.delta}
 
 
 _UNBOUNDED: dict = {}
@@ -590,8 +590,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     weight, whiten = (None, None) if sigma is None else _sigma_transform(sigma, ydata.size)
     robust = opts["loss"] != "l2"
     if robust and method == "lm":
-        raise TypeError("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', "
-                        "has no loss argument)")
+        raise TypeError(_ROBUST_NEEDS_TRF)
 
     # --- the model: a law program (formula or traced) or the Python function
     program, layout, why, restarts, inverse = None, None, None, 0, None
@@ -607,9 +606,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         program, layout, why = traced.program, traced.layout, traced.why
         path = "traced" if program is not None else "python"
     if robust and (program is None or whiten is not None):
-        cause = "sigma is a covariance matrix" if program is not None else f"f is called from Python ({why})"
-        raise ValueError("a robust loss needs a model lawfit evaluates itself (a formula string or a function "
-                         f"written with numpy operations, traced) and 1-D sigma; here {cause}")
+        raise ValueError(_robust_refusal(None if program is not None else why))
 
     if program is not None:
         k = len(program.input_names)
@@ -693,6 +690,17 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
                     restarts=restarts)
     return popt, pcov, infodict, mesg, ier
+
+
+_ROBUST_NEEDS_TRF = ("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', has no "
+                     "loss argument)")
+
+
+def _robust_refusal(untraced: str | None) -> str:
+    """Why a robust loss cannot run here: why f was not traced, or (None) a 2-D sigma."""
+    cause = f"f is called from Python ({untraced})" if untraced else "sigma is a covariance matrix"
+    return ("a robust loss needs a model lawfit evaluates itself (a formula string or a function written with "
+            f"numpy operations, traced) and 1-D sigma; here {cause}")
 
 
 def _robust_single(program, columns, y, weight, p0, lb, ub, opts):
@@ -871,8 +879,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
         raise ValueError("Method 'lm' only works for unconstrained problems. Use 'trf' or 'dogbox' instead.")
     robust = opts["loss"] != "l2"
     if robust and (method or "lm") == "lm" and not np.any(np.isfinite(lb) | np.isfinite(ub)):
-        raise TypeError("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', "
-                        "has no loss argument)")
+        raise TypeError(_ROBUST_NEEDS_TRF)
     layout = None
     if not isinstance(f, str):
         if callable(jac):
@@ -895,8 +902,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     batch_x, y, sizes, weight = data  # the program's input matrix, or (Python path) each problem's x
     restarts = np.zeros(K, dtype=np.int64)
     if robust and program is None:
-        raise ValueError("a robust loss needs a model lawfit evaluates itself (a formula string or a function "
-                         f"written with numpy operations, traced); here f is called from Python ({why})")
+        raise ValueError(_robust_refusal(why))
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         columns = batch_x
