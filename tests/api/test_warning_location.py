@@ -19,15 +19,20 @@ from lawfit.status import LawfitWarning, user_stacklevel
 pd = pytest.importorskip("pandas")
 
 TRUE = dict(E=1.7, A=400.0, alpha=0.34, B=410.0, beta=0.28)
+CHINCHILLA = lawfit.laws["chinchilla"]
+
+
+def _grid(sizes, tokens):
+    """Every (N, D) pair of the two lists, with the true law's loss."""
+    N, D = (a.ravel() for a in np.meshgrid(sizes, tokens, indexing="ij"))
+    return pd.DataFrame({"N": N, "D": D, "loss": CHINCHILLA.predict(TRUE, N=N, D=D)})
 
 
 @pytest.fixture(scope="module")
 def table():
     """Two families of Chinchilla data; family "b" has a missing loss (BAD_INPUT)."""
-    N = np.repeat([1e8, 3e8, 1e9, 3e9], 6)
-    D = np.tile(np.geomspace(2e9, 6e10, 6), 4)
-    df = pd.DataFrame({"N": np.tile(N, 2), "D": np.tile(D, 2), "family": np.repeat(["a", "b"], 24)})
-    df["loss"] = TRUE["E"] + TRUE["A"] * df.N ** -TRUE["alpha"] + TRUE["B"] * df.D ** -TRUE["beta"]
+    one = _grid([1e8, 3e8, 1e9, 3e9], np.geomspace(2e9, 6e10, 6))
+    df = pd.concat([one.assign(family="a"), one.assign(family="b")], ignore_index=True)
     df.loc[30, "loss"] = np.nan
     return df
 
@@ -59,10 +64,8 @@ def test_batch_failure_warnings_point_at_the_callers_line(table):
 def test_sandwich_caveat_points_at_the_callers_line():
     """Huber with delta far below the residuals: the covariance's caveat, raised three calls deep."""
     rng = np.random.default_rng(3)
-    N = np.repeat([1e8, 3e8, 1e9, 3e9, 1e10], 8)
-    D = np.tile(np.geomspace(2e9, 6e10, 8), 5)
-    loss = TRUE["E"] + TRUE["A"] * N ** -TRUE["alpha"] + TRUE["B"] * D ** -TRUE["beta"]
-    df = pd.DataFrame({"N": N, "D": D, "loss": loss * np.exp(rng.normal(0, 0.03, N.size))})
+    df = _grid([1e8, 3e8, 1e9, 3e9, 1e10], np.geomspace(2e9, 6e10, 8))
+    df["loss"] *= np.exp(rng.normal(0, 0.03, len(df)))
     found = _caught(lambda: lawfit.fit(df, "chinchilla", y="loss", loss="huber", delta=1e-4, progress=False))
     assert any("Huber scale" in str(w.message) for w in found), [str(w.message) for w in found]
     assert all(w.filename == __file__ for w in found), [(w.filename, str(w.message)) for w in found]
