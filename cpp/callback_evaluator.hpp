@@ -12,6 +12,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lawfit/evaluator.hpp"
+#include "lawfit/loss.hpp"
 #include "lawfit/opcodes.hpp"
 
 namespace lawfit {
@@ -51,12 +53,56 @@ inline bool normal_equations(const double* r, const double* J, std::size_t M, in
     return finite;
 }
 
+// The same for a robust loss (least_squares' rho of z = r^2 / delta^2): cost = 1/2 sum delta^2 rho,
+// g = J^T (rho' r), A = J^T diag(h) J with the batch's curvature h (robust_tail: rho' + 2 rho'' z
+// floored at floor * rho' and eps), added in point order.
+inline bool robust_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
+                             Loss loss, double delta, double floor, std::vector<double>& wr,
+                             std::vector<double>& wt, double* A, double* g, double* cost) {
+    const double d2 = delta * delta;
+    double c = 0.0;
+    wr.resize(M);
+    wt.resize(M);
+    for (std::size_t i = 0; i < M; ++i) {
+        const double z = r[i] * r[i] / d2;
+        double r0, r1, r2;
+        loss_rho(loss, z, r0, r1, r2);
+        detail::robust_tail(r0, r1, r2, z, r[i], 1.0, 1.0, d2, floor, c, wr[i], wt[i]);
+    }
+    *cost = 0.5 * c;
+    for (int j = 0; j < P; ++j) {
+        g[j] = 0.0;
+        for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
+    }
+    for (int j = 0; j < P; ++j) {
+        if (!((free_mask >> j) & 1u)) continue;
+        double gj = 0.0;
+        for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * wr[i];
+        g[j] = gj;
+        for (int k = j; k < P; ++k) {
+            if (!((free_mask >> k) & 1u)) continue;
+            double a = 0.0;
+            for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * wt[i] * J[i * P + k];
+            A[j * P + k] = a;
+            A[k * P + j] = a;
+        }
+    }
+    bool finite = std::isfinite(*cost);
+    for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
+    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
+    return finite;
+}
+
 struct CallbackEvaluator {
     py::function fun;
     int P;
     const double* hi;
+    Loss loss = Loss::L2;
+    double delta = 1.0;
+    double irls_floor = 1.0;
     long calls = 0;
     std::vector<double> r, rh, J;  // J: n_points x P
+    std::vector<double> wr, wt;    // robust weights of r in g and of J J^T in A
 
     bool residuals(const double* x, std::vector<double>& out, bool* has_jac) {
         py::array_t<double> px(P);
@@ -102,6 +148,8 @@ struct CallbackEvaluator {
                 xh[j] = x[j];
             }
         }
+        if (loss != Loss::L2)
+            return robust_equations(r.data(), J.data(), M, P, free_mask, loss, delta, irls_floor, wr, wt, A, g, cost);
         return normal_equations(r.data(), J.data(), M, P, free_mask, A, g, cost);
     }
 };

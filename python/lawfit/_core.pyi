@@ -300,8 +300,10 @@ def solve_callback(
     xtol: float,
     gtol: float,
     max_nfev: int,
+    loss: Loss = ...,
+    delta: float = 1.0,
 ) -> tuple[npt.NDArray[np.float64], float, int, int, int, npt.NDArray[np.float64]]:
-    """Fit one problem whose weighted residuals (or (residuals, jacobian)) come from a Python callable."""
+    """Fit one problem whose weighted residuals (or (residuals, jacobian)) come from a Python callable; with a robust loss, 1/2 sum delta^2 rho((r / delta)^2) as least_squares."""
 
 def solve_single(
     code: npt.NDArray[np.int32],

@@ -28,7 +28,8 @@ from collections import OrderedDict
 import numpy as np
 
 from .engine.core import polished_batch, solve_batch
-from .engine.covariance import free_block_inverse, scaled_covariance, scaled_inverse, single_covariance
+from .engine.covariance import (free_block_inverse, modified_jtj, scaled_covariance, scaled_inverse,
+                                single_covariance)
 from .engine.checks import finite_rows
 from .engine.data import rows_data
 from .engine.device import to_host
@@ -415,8 +416,8 @@ def curve_fit(
     **kwargs
         ``ftol``, ``xtol``, ``gtol``, ``maxfev``/``max_nfev`` as leastsq;
         ``loss`` ('linear', 'huber', 'soft_l1', 'cauchy', 'arctan') and
-        ``f_scale`` as least_squares (methods 'trf' and 'dogbox'; a formula or a
-        traced model; ``pcov`` from least_squares' modified Jacobian, as scipy);
+        ``f_scale`` as least_squares (methods 'trf' and 'dogbox'; ``pcov``
+        from least_squares' modified Jacobian, as scipy);
         scipy's options for how it computes (``epsfcn``, ``diff_step``,
         ``x_scale``, ``factor``, ``diag``, ``col_deriv``, ``tr_solver``,
         ``tr_options``, ``jac_sparsity``, ``verbose``) are accepted and do not
@@ -605,8 +606,6 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         traced = traced_model(f, xdata, p0, ydata.size if ydata.size > 1 else None)
         program, layout, why = traced.program, traced.layout, traced.why
         path = "traced" if program is not None else "python"
-    if robust and (program is None or whiten is not None):
-        raise ValueError(_robust_refusal(None if program is not None else why))
 
     if program is not None:
         k = len(program.input_names)
@@ -625,7 +624,7 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
             y = np.full(m, y[0])
             weight = None if weight is None else np.full(m, weight[0])
-        if robust:
+        if robust and whiten is None:
             res_cols = residual_columns(x, y, weight, program)
             sol = _robust_single(program, res_cols[:program.n_columns], y, weight, p0, lb, ub, opts)
         elif whiten is None:
@@ -646,11 +645,11 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             columns = program.input_matrix(x)
             fun = _whitened_program(program, columns, y, whiten)
             sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
-                                 max_nfev=opts["max_nfev"], exact=True)
+                                 max_nfev=opts["max_nfev"], exact=True, loss=opts["loss"], delta=opts["delta"])
     else:
         fun = _PythonResiduals(f, xdata, ydata, weight, whiten, jac if callable(jac) else None)
         sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
-                             max_nfev=opts["max_nfev"], exact=callable(jac))
+                             max_nfev=opts["max_nfev"], exact=callable(jac), loss=opts["loss"], delta=opts["delta"])
         m = fun.m
 
     def at(p):
@@ -674,7 +673,11 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         raise RuntimeError("Optimal parameters not found: " + mesg)
 
     popt = sol.params
-    pcov, bad = single_covariance(sol.jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv",
+    jtj = sol.jtj
+    if robust and (program is None or whiten is not None):  # the callback path: scipy's modified Jacobian
+        r, J = at(popt)
+        jtj = modified_jtj(r, J, opts["loss"], opts["delta"])
+    pcov, bad = single_covariance(jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv",
                                   inverse)
     if bad:
         warnings.warn("Covariance of the parameters could not be estimated",
@@ -694,13 +697,6 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
 
 _ROBUST_NEEDS_TRF = ("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', has no "
                      "loss argument)")
-
-
-def _robust_refusal(untraced: str | None) -> str:
-    """Why a robust loss cannot run here: why f was not traced, or (None) a 2-D sigma."""
-    cause = f"f is called from Python ({untraced})" if untraced else "sigma is a covariance matrix"
-    return ("a robust loss needs a model lawfit evaluates itself (a formula string or a function written with "
-            f"numpy operations, traced) and 1-D sigma; here {cause}")
 
 
 def _robust_single(program, columns, y, weight, p0, lb, ub, opts):
@@ -901,8 +897,6 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
                              check_finite, nan_policy, layout)
     batch_x, y, sizes, weight = data  # the program's input matrix, or (Python path) each problem's x
     restarts = np.zeros(K, dtype=np.int64)
-    if robust and program is None:
-        raise ValueError(_robust_refusal(why))
     if program is not None:
         offsets = np.concatenate([[0], np.cumsum(sizes)])
         columns = batch_x
@@ -1076,6 +1070,7 @@ def _ragged_batch(program, xs, shared_x, ydata, sigma, check_finite, nan_policy,
 def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):
     """Batch of an untraceable function: one callback fit per problem (slow path)."""
     K, n = p0.shape
+    robust = opts["loss"] != "l2"
     params = p0.copy()
     cost = np.zeros(K)
     nit = np.zeros(K, np.int32)
@@ -1089,7 +1084,9 @@ def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):
         fun = _PythonResiduals(f, xs[k], ys[k], weights[k], None, jac if exact else None)
         try:
             sol = solve_function(fun, p0[k], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
-                                 max_nfev=opts["max_nfev"], exact=exact)
+                                 max_nfev=opts["max_nfev"], exact=exact, loss=opts["loss"], delta=opts["delta"])
+            if robust and sol.status in _CONVERGED_CODES:  # scipy's covariance: the modified Jacobian's
+                sol.jtj = modified_jtj(*fun.at(sol.params), opts["loss"], opts["delta"])
         except (ValueError, FloatingPointError, ZeroDivisionError):
             status[k] = int(Status.NON_FINITE)
             continue

@@ -42,7 +42,8 @@ from typing import Mapping, Union
 import numpy as np
 
 from .engine.core import evaluate_points
-from .engine.covariance import free_block_inverse, free_block_pinv, inverse_diagonals, parameter_covariance
+from .engine.covariance import (free_block_inverse, free_block_pinv, inverse_diagonals, loss_terms,
+                                parameter_covariance)
 from .engine.checks import finite_rows
 from .engine.data import segment_sum, segment_tss
 from .status import LawfitWarning, user_stacklevel
@@ -141,28 +142,6 @@ def evaluate_many(expr: Union[str, Program], params, x=None, *, param_names=None
 # Per-point terms at the solution
 
 
-def _rho(loss: str, z: np.ndarray):
-    """rho(z), rho'(z), rho''(z) as scipy.optimize.least_squares (cpp/lawfit/loss.hpp)."""
-    if loss == "l2":
-        return z, np.ones_like(z), np.zeros_like(z)
-    if loss == "huber":
-        s = np.sqrt(np.maximum(z, 1.0))
-        inside = z <= 1.0
-        return (np.where(inside, z, 2.0 * s - 1.0), np.where(inside, 1.0, 1.0 / s),
-                np.where(inside, 0.0, -0.5 / (np.maximum(z, 1.0) * s)))
-    if loss == "soft_l1":
-        t = 1.0 + z
-        s = np.sqrt(t)
-        return 2.0 * (s - 1.0), 1.0 / s, -0.5 / (t * s)
-    if loss == "cauchy":
-        t = 1.0 + z
-        return np.log1p(z), 1.0 / t, -1.0 / (t * t)
-    if loss == "arctan":
-        t = 1.0 + z * z
-        return np.arctan(z), 1.0 / t, -2.0 * z / (t * t)
-    raise ValueError(f"unknown loss {loss!r}")
-
-
 def _point_terms(fit):
     """Residuals r, weights w and residual Jacobian J (M, P) of every law at its solution,
     and the law of every point: one core evaluation for the whole batch.
@@ -244,7 +223,7 @@ def covariance(fit, *, kind: str = "auto", absolute_sigma: bool = False, inverse
     with np.errstate(all="ignore"):
         J = np.where(fixed[point_law], 0.0, J)
         z = w * r * r / fit.delta**2
-        _, rho1, rho2 = _rho(fit.loss, z)
+        _, rho1, rho2 = loss_terms(fit.loss, z)
         g = (rho1 * w * r)[:, None] * J
         # psi' = rho' + 2 rho'' z, not clipped at eps as in the solver's matrix:
         # for cauchy and arctan, residuals beyond the scale bend the objective down.

@@ -247,8 +247,8 @@ def test_statistics_of_all_laws_equal_law_by_law(loss):
         assert gof["rss"][law] == pytest.approx(rss, rel=1e-10)
         assert gof["r2"][law] == pytest.approx(1 - rss / np.sum((y - y.mean()) ** 2), rel=1e-10)
         z = r * r / 0.02**2
-        from lawfit.uncertainty import _rho
-        _, r1, r2 = _rho(fit.loss, z)
+        from lawfit.engine.covariance import loss_terms
+        _, r1, r2 = loss_terms(fit.loss, z)
         g = (r1 * r)[:, None] * J
         A = (J * (r1 + 2 * r2 * z)[:, None]).T @ J
         A4 = np.linalg.pinv(A[:4, :4])

@@ -100,6 +100,38 @@ def _pinv_eigh(jtj: np.ndarray, n_points: np.ndarray) -> np.ndarray:
     return out
 
 
+def loss_terms(loss: str, z: np.ndarray):
+    """rho(z), rho'(z), rho''(z) as scipy.optimize.least_squares (cpp/lawfit/loss.hpp)."""
+    if loss == "l2":
+        return z, np.ones_like(z), np.zeros_like(z)
+    if loss == "huber":
+        s = np.sqrt(np.maximum(z, 1.0))
+        inside = z <= 1.0
+        return (np.where(inside, z, 2.0 * s - 1.0), np.where(inside, 1.0, 1.0 / s),
+                np.where(inside, 0.0, -0.5 / (np.maximum(z, 1.0) * s)))
+    if loss == "soft_l1":
+        t = 1.0 + z
+        s = np.sqrt(t)
+        return 2.0 * (s - 1.0), 1.0 / s, -0.5 / (t * s)
+    if loss == "cauchy":
+        t = 1.0 + z
+        return np.log1p(z), 1.0 / t, -1.0 / (t * t)
+    if loss == "arctan":
+        t = 1.0 + z * z
+        return np.arctan(z), 1.0 / t, -2.0 * z / (t * t)
+    raise ValueError(f"unknown loss {loss!r}")
+
+
+def modified_jtj(r: np.ndarray, J: np.ndarray, loss: str, delta: float) -> np.ndarray:
+    """J^T J of least_squares' modified Jacobian at a robust fit's solution (P, P): J's rows scaled by
+    sqrt(max(rho' + 2 rho'' z, eps)), z = (r / delta)^2 (scipy's ``scale_for_robust_loss_function``),
+    the matrix scipy's curve_fit inverts for pcov.  ``r`` (M,) are the (weighted) residuals, ``J`` (M, P)."""
+    z = (r / delta) ** 2
+    _, r1, r2 = loss_terms(loss, z)
+    h = np.maximum(r1 + 2.0 * r2 * z, np.finfo(float).eps)
+    return (J * h[:, None]).T @ J
+
+
 def scaled_covariance(
     jtj: np.ndarray, cost: np.ndarray, n_points: np.ndarray, n_free: int, absolute_sigma: bool,
     undetermined: str = "inf", inverse: tuple | None = None,

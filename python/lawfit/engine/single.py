@@ -158,9 +158,12 @@ def code_columns(program, weight) -> int:
 
 
 def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *, ftol: float, xtol: float,
-                   gtol: float, max_nfev: int, exact: bool) -> SingleSolution:
-    """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given)."""
+                   gtol: float, max_nfev: int, exact: bool, loss: str = "l2", delta: float = 1.0) -> SingleSolution:
+    """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given); ``loss`` and
+    ``delta`` a robust loss of the residuals (least_squares' loss and f_scale; IRLS curvature)."""
+    code = _core.Loss[loss.upper()]
+
     def run(p, lo, hi, ft, xt, gt, mx):
-        return _core.solve_callback(fun, p, None, lo, hi, ft, xt, gt, mx)
+        return _core.solve_callback(fun, p, None, lo, hi, ft, xt, gt, mx, code, delta)
 
     return _solve(run, p0, lower, upper, ftol, xtol, gtol, max_nfev, exact)
