@@ -20,17 +20,13 @@ namespace lawfit {
 
 namespace py = pybind11;
 
-// cost = 1/2 sum r^2, g = J^T r, A = J^T J over the free parameters (zero rows
-// and columns for the others) from residuals r (M) and their Jacobian J
-// (M x P, row-major).  One order of summation for every single-fit path, so
-// that a law program evaluated in the core (ProgramResidualEvaluator) and the
-// same program called back from Python give the same bits.  False when the
-// cost or A is not finite.
-inline bool normal_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
-                             double* A, double* g, double* cost) {
-    double c = 0.0;
-    for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
-    *cost = 0.5 * c;
+// g = J^T u and A = J^T diag(v) J over the free parameters (zero rows and columns
+// for the others; v = null: A = J^T J) from J (M x P, row-major), added in point
+// order.  One order of summation for every single-fit path, so that a law program
+// evaluated in the core (ProgramResidualEvaluator) and the same program called back
+// from Python give the same bits.
+inline void gram(const double* u, const double* v, const double* J, std::size_t M, int P, std::uint32_t free_mask,
+                 double* A, double* g) {
     for (int j = 0; j < P; ++j) {
         g[j] = 0.0;
         for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
@@ -38,16 +34,29 @@ inline bool normal_equations(const double* r, const double* J, std::size_t M, in
     for (int j = 0; j < P; ++j) {
         if (!((free_mask >> j) & 1u)) continue;
         double gj = 0.0;
-        for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * r[i];
+        for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * u[i];
         g[j] = gj;
         for (int k = j; k < P; ++k) {
             if (!((free_mask >> k) & 1u)) continue;
             double a = 0.0;
-            for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * J[i * P + k];
+            if (v)
+                for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * v[i] * J[i * P + k];
+            else
+                for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * J[i * P + k];
             A[j * P + k] = a;
             A[k * P + j] = a;
         }
     }
+}
+
+// cost = 1/2 sum r^2, g = J^T r, A = J^T J from residuals r (M) and their
+// Jacobian J.  False when the cost or A is not finite.
+inline bool normal_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
+                             double* A, double* g, double* cost) {
+    double c = 0.0;
+    for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
+    *cost = 0.5 * c;
+    gram(r, nullptr, J, M, P, free_mask, A, g);
     bool finite = std::isfinite(*cost);
     for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
     return finite;
@@ -55,7 +64,7 @@ inline bool normal_equations(const double* r, const double* J, std::size_t M, in
 
 // The same for a robust loss (least_squares' rho of z = r^2 / delta^2): cost = 1/2 sum delta^2 rho,
 // g = J^T (rho' r), A = J^T diag(h) J with the batch's curvature h (robust_tail: rho' + 2 rho'' z
-// floored at floor * rho' and eps), added in point order.
+// floored at floor * rho' and eps).  False when the cost, g or A is not finite.
 inline bool robust_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
                              Loss loss, double delta, double floor, std::vector<double>& wr,
                              std::vector<double>& wt, double* A, double* g, double* cost) {
@@ -70,23 +79,7 @@ inline bool robust_equations(const double* r, const double* J, std::size_t M, in
         detail::robust_tail(r0, r1, r2, z, r[i], 1.0, 1.0, d2, floor, c, wr[i], wt[i]);
     }
     *cost = 0.5 * c;
-    for (int j = 0; j < P; ++j) {
-        g[j] = 0.0;
-        for (int k = 0; k < P; ++k) A[j * P + k] = 0.0;
-    }
-    for (int j = 0; j < P; ++j) {
-        if (!((free_mask >> j) & 1u)) continue;
-        double gj = 0.0;
-        for (std::size_t i = 0; i < M; ++i) gj += J[i * P + j] * wr[i];
-        g[j] = gj;
-        for (int k = j; k < P; ++k) {
-            if (!((free_mask >> k) & 1u)) continue;
-            double a = 0.0;
-            for (std::size_t i = 0; i < M; ++i) a += J[i * P + j] * wt[i] * J[i * P + k];
-            A[j * P + k] = a;
-            A[k * P + j] = a;
-        }
-    }
+    gram(wr.data(), wt.data(), J, M, P, free_mask, A, g);
     bool finite = std::isfinite(*cost);
     for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
     for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
