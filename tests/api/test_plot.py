@@ -120,3 +120,40 @@ def test_frontier_plot_shows_identified_groups_only():
     fig = fit(two, "chinchilla", y="loss", progress=False).plot("frontier")
     assert "no group's frontier is identified" in " ".join(t.get_text() for t in fig.axes[1].texts)
     plt.close(fig)
+
+
+def test_frontier_plot_leaves_out_failed_groups():
+    """A group whose fit failed (BAD_INPUT: too few rows) is not judged for identifiability, and has no
+    frontier either: no legend entry, no curve."""
+    import matplotlib.pyplot as plt
+
+    d = runs()
+    import lawfit
+
+    tiny = d[d["family"] == "a"].head(3).assign(family="a0")  # 3 rows for 5 parameters; sorts first
+    with pytest.warns(lawfit.LawfitWarning, match="1 BAD_INPUT"):
+        res = fit(pd.concat([tiny, d[d["family"] == "b"]], ignore_index=True), "chinchilla", y="loss",
+                  by="family", progress=False)
+    assert list(res.converged) == [False, True]
+    fig = res.plot("frontier")
+    iso, front = fig.axes[:2]
+    assert iso.get_title().endswith("b")
+    labels = [h.get_label() for h in front.get_lines()]
+    assert labels and all(lab.endswith(" b") for lab in labels), labels
+    plt.close(fig)
+
+
+def test_log_axes_have_minor_ticks_at_2_and_5_only(res):
+    """Minor ticks of the fit grid's log axes at 2 and 5 of each decade (each tick is an object that
+    matplotlib lays out and draws: every integer made a 12-panel figure twice as slow)."""
+    fig = res.plot("fit")
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log"
+    minor = ax.xaxis.get_minor_locator()
+    lo, hi = ax.get_xlim()
+    ticks = [t for t in minor.tick_values(lo, hi) if lo <= t <= hi]
+    mantissas = {round(t / 10 ** np.floor(np.log10(t)), 6) for t in ticks}
+    assert mantissas <= {2.0, 5.0} and mantissas
+    import matplotlib.pyplot as plt
+
+    plt.close(fig)
