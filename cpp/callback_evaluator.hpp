@@ -92,7 +92,7 @@ struct CallbackEvaluator {
     const double* hi;
     Loss loss = Loss::L2;
     double delta = 1.0;
-    double irls_floor = 1.0;
+    static constexpr double kIrlsFloor = 1.0;  // IRLS curvature, the batch solver's default
     long calls = 0;
     std::vector<double> r, rh, J;  // J: n_points x P
     std::vector<double> wr, wt;    // robust weights of r in g and of J J^T in A
@@ -142,7 +142,7 @@ struct CallbackEvaluator {
             }
         }
         if (loss != Loss::L2)
-            return robust_equations(r.data(), J.data(), M, P, free_mask, loss, delta, irls_floor, wr, wt, A, g, cost);
+            return robust_equations(r.data(), J.data(), M, P, free_mask, loss, delta, kIrlsFloor, wr, wt, A, g, cost);
         return normal_equations(r.data(), J.data(), M, P, free_mask, A, g, cost);
     }
 };

@@ -31,7 +31,7 @@ CallbackResult solve_callback(py::function fun, const carray<double>& p0,
     require(delta > 0.0, "delta must be positive");
     CallbackEvaluator eval{fun, P, upper.data()};
     eval.loss = loss;
-    eval.delta = delta;  // IRLS curvature (irls_floor 1), as the batch solver's default
+    eval.delta = delta;
     LmWork work;
     const LmOutcome o = lm_solve(eval, P, x.mutable_data(), free_mask, lower.data(), upper.data(),
                                  make_options(ftol, xtol, gtol, max_nfev), work);

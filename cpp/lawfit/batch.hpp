@@ -180,11 +180,6 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
 }
 
 namespace detail {
-// 1 when v is infinite or NaN (exponent bits all ones), else 0: is_finite's
-// test on the bits, which loops over points vectorise (no branch, no FP compare).
-LAWFIT_HD inline std::uint64_t non_finite_bit(double v) {
-    return (math::to_bits(v) & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
-}
 }  // namespace detail
 
 // Checks points begin + first, begin + first + stride, ... of the problem:
@@ -197,15 +192,15 @@ LAWFIT_HD inline bool check_points(const BatchView& b, const ProblemSetup& su, s
                                    std::int64_t stride, std::int64_t* n_used) {
     const std::int64_t k0 = su.begin + first, end = su.end;
     std::uint64_t bad = 0;
-    for (std::int64_t k = k0; k < end; k += stride) bad |= detail::non_finite_bit(b.y[k]);
+    for (std::int64_t k = k0; k < end; k += stride) bad |= math::non_finite_bit(b.y[k]);
     if (b.weight)
         for (std::int64_t k = k0; k < end; k += stride)
-            bad |= detail::non_finite_bit(b.weight[k]) | (b.weight[k] < 0.0);
+            bad |= math::non_finite_bit(b.weight[k]) | (b.weight[k] < 0.0);
     if (b.group)
         for (std::int64_t k = k0; k < end; k += stride) bad |= b.group[k] < 0;
     for (int c = 0; c < b.prog.n_columns; ++c) {
         const double* col = b.columns + c * b.n_points;
-        for (std::int64_t k = k0; k < end; k += stride) bad |= detail::non_finite_bit(col[k]);
+        for (std::int64_t k = k0; k < end; k += stride) bad |= math::non_finite_bit(col[k]);
     }
     std::int64_t used = 0;  // the data as given: every point checked here
     if (su.resample.index < 0)

@@ -280,19 +280,11 @@ LAWFIT_HD bool finish_sums(int P, std::uint32_t mask, LaneSum&& sum, double* A, 
         }
     }
     *cost = 0.5 * c;
-    // Finite iff the exponent field is not all ones: the smallest of (exponent bits ^ all ones)
-    // over the values is 0 exactly when one is inf or NaN (a branch-free pass, not a branch per value).
-    constexpr std::uint64_t kExponent = 0x7ff0000000000000ull;
-    std::uint64_t least = (math::to_bits(*cost) & kExponent) ^ kExponent;
-    for (int j = 0; j < P; ++j) {
-        const std::uint64_t t = (math::to_bits(g[j]) & kExponent) ^ kExponent;
-        least = t < least ? t : least;
-    }
-    for (int j = 0; j < P * P; ++j) {
-        const std::uint64_t t = (math::to_bits(A[j]) & kExponent) ^ kExponent;
-        least = t < least ? t : least;
-    }
-    return least != 0;
+    // One branch-free pass over the bits (check_points' test), not a branch per value.
+    std::uint64_t bad = math::non_finite_bit(*cost);
+    for (int j = 0; j < P; ++j) bad |= math::non_finite_bit(g[j]);
+    for (int j = 0; j < P * P; ++j) bad |= math::non_finite_bit(A[j]);
+    return !bad;
 }
 
 // How a block of points is evaluated: the interpreter runs any program; code

@@ -36,6 +36,12 @@ LAWFIT_HD LAWFIT_INLINE double from_bits(std::uint64_t u) {
     return x;
 }
 
+// 1 when v is infinite or NaN (exponent bits all ones), else 0: isfinite's test
+// on the bits, which loops vectorise (no branch, no FP compare).
+LAWFIT_HD LAWFIT_INLINE std::uint64_t non_finite_bit(double v) {
+    return (to_bits(v) & 0x7ff0000000000000ull) == 0x7ff0000000000000ull;
+}
+
 constexpr double kLn2Hi = 6.93147180369123816490e-01;  // low 32 bits zero
 constexpr double kLn2Lo = 1.90821492927058770002e-10;
 constexpr double kRoundMagic = 6755399441055744.0;      // 1.5 * 2^52

@@ -673,10 +673,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
         raise RuntimeError("Optimal parameters not found: " + mesg)
 
     popt = sol.params
-    jtj = sol.jtj
-    if robust and (program is None or whiten is not None):  # the callback path: scipy's modified Jacobian
-        r, J = at(popt)
-        jtj = modified_jtj(r, J, opts["loss"], opts["delta"])
+    # scipy's robust covariance inverts least_squares' modified Jacobian at the solution, not the IRLS matrix.
+    jtj = modified_jtj(*at(popt), opts["loss"], opts["delta"]) if robust else sol.jtj
     pcov, bad = single_covariance(jtj, sol.cost, m, absolute_sigma, "inf" if method == "lm" else "pinv",
                                   inverse)
     if bad:
@@ -700,20 +698,15 @@ _ROBUST_NEEDS_TRF = ("a robust loss needs method='trf' or 'dogbox', as in scipy 
 
 
 def _robust_single(program, columns, y, weight, p0, lb, ub, opts):
-    """One fit with least_squares' robust ``loss`` and ``f_scale`` (the core's loss and delta), its
-    J^T W J the one scipy's covariance inverts: the Jacobian scaled by sqrt(max(rho' + 2 rho'' z, eps))
-    (least_squares' modified Jacobian, Triggs et al. 2000) at the solution.  The iteration uses the
-    IRLS matrix (the same optimum; Triggs' matrix can stop short, see solve_batch's robust_hessian)."""
-    offsets = np.array([0, y.size], dtype=np.int64)
-    robust = dict(loss=opts["loss"], delta=opts["delta"], n_threads=1, device="cpu")
-    sol = polished_batch(program, columns, y, offsets, p0[None], weight=weight, lower=lb[None], upper=ub[None],
-                         ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"], max_nfev=opts["max_nfev"],
-                         jit=opts["jit"], **robust)
-    x = sol.params[0]
-    at = solve_batch(program, columns, y, offsets, x[None], weight=weight, lower=lb[None], upper=ub[None],
-                     evaluate_only=True, want_jtj=True, robust_hessian="triggs", **robust)
-    return SingleSolution(x, float(sol.cost[0]), int(sol.nit[0]), int(sol.nfev[0]), int(sol.status[0]),
-                          at.jtj[0], True)
+    """One fit of a law program with least_squares' robust ``loss`` and ``f_scale`` (the core's loss
+    and delta; the IRLS matrix, which reaches the optimum where Triggs' can stop short: see
+    solve_batch's robust_hessian), on this thread."""
+    sol = polished_batch(program, columns, y, np.array([0, y.size], dtype=np.int64), p0[None], weight=weight,
+                         lower=lb[None], upper=ub[None], ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+                         max_nfev=opts["max_nfev"], jit=opts["jit"], loss=opts["loss"], delta=opts["delta"],
+                         n_threads=1, device="cpu")
+    return SingleSolution(sol.params[0], float(sol.cost[0]), int(sol.nit[0]), int(sol.nfev[0]),
+                          int(sol.status[0]), sol.jtj[0], True)
 
 
 def _second_chance(program, columns, y, weight, p0, lb, ub, opts, sol):

@@ -545,13 +545,12 @@ def fit_data(data: Data, starts, options: Options, *, lower=None, upper=None, fi
     fixed_mask = _fixed_mask(fixed, names, L)
     out = run_starts(data, start_set, options, lower=lo, upper=hi, fixed=fixed_mask, prune=prune,
                      basin_rtol=basin_rtol, progress=progress)
-    if warn and not is_converged(out.status).all():
-        n_free = (~np.broadcast_to(fixed_mask, (L, P))).sum(axis=1)
-        warn_failures(out.status,
-                      detail=first_failure(out.status, law_reasons(data, out.status, n_free, options.residual)))
-    return MultistartResult(
+    result = MultistartResult(
         data=data, params=out.params, cost=out.cost, status=out.status, best_start=out.best_start,
         n_converged=out.n_converged, basin_count=out.basin_count, jtj=out.jtj, nit=out.nit, nfev=out.nfev,
         starts=out.starts, all_params=out.all_params, all_cost=out.all_cost, all_status=out.all_status,
         all_nit=out.all_nit, start_cost=out.start_cost, loss=options.loss, delta=options.delta,
         residual=options.residual, fixed=fixed_mask, lower=lo, upper=hi, options=options, n_run=out.n_run)
+    if warn and not is_converged(out.status).all():
+        warn_failures(out.status, detail=first_failure(out.status, result.reason))
+    return result

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import native as _core
+from .core import loss_code
 from .options import POLISH_FTOL, POLISH_XTOL
 
 __all__ = ["SingleSolution", "solve_program", "solve_function", "residual_columns", "residuals", "code_columns"]
@@ -161,7 +162,7 @@ def solve_function(fun, p0: np.ndarray, lower: np.ndarray, upper: np.ndarray, *,
                    gtol: float, max_nfev: int, exact: bool, loss: str = "l2", delta: float = 1.0) -> SingleSolution:
     """Fit residuals from a Python callable ``fun(p) -> r`` or ``(r, J)`` (exact: J given); ``loss`` and
     ``delta`` a robust loss of the residuals (least_squares' loss and f_scale; IRLS curvature)."""
-    code = _core.Loss[loss.upper()]
+    code = loss_code(loss)
 
     def run(p, lo, hi, ft, xt, gt, mx):
         return _core.solve_callback(fun, p, None, lo, hi, ft, xt, gt, mx, code, delta)
