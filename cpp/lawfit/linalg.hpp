@@ -1,6 +1,7 @@
 // Small dense linear algebra for the LM step (n <= kMaxParams), no allocation.
 #pragma once
 #include <cmath>
+#include <cstdint>
 
 #include "config.hpp"
 #include "opcodes.hpp"
@@ -144,75 +145,80 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
 // same bits; a lane that fails is marked in ok[] and its out[] is left untouched.
 // A[l] and out[l] point at lane l's P x P matrices.  KP > 0: P is the
 // constant KP, so the loops over rows and columns unroll (same operations).
+// The lanes are GCC/Clang vector types (element-wise IEEE arithmetic): plain
+// loops over lanes, with sums over k inside or flags on bools, were left
+// scalar by the vectoriser (185 ns a matrix at P = 5 against 60 ns).
+template <int W>
+struct Lanes {
+    typedef double V __attribute__((vector_size(W * sizeof(double))));
+    typedef std::int64_t M __attribute__((vector_size(W * sizeof(double))));  // comparisons: -1 true, 0 false
+};
+
 template <int W, int KP = 0>
 inline void scaled_spd_inverse_lanes(const double* const* A, int P_run, double* const* out, bool* ok,
                                      double min_pivot) {
+    using V = typename Lanes<W>::V;
+    using M = typename Lanes<W>::M;
     const int P = KP > 0 ? KP : P_run;
     if (P > kMaxParams) {
         for (int l = 0; l < W; ++l) ok[l] = false;
         return;
     }
-    // Lane-interleaved copies: x[(i * P + j) * W + l].
-    alignas(64) double a[kMaxParams * kMaxParams * W];
-    alignas(64) double work[kMaxParams * kMaxParams * W];
-    alignas(64) double scale[kMaxParams * kMaxParams * W];
-    alignas(64) double inv_diag[kMaxParams * W];
-    alignas(64) double col[kMaxParams * W];
-    bool good[W];
-    for (int l = 0; l < W; ++l) good[l] = true;
+    constexpr double kMaxFinite = 1.7976931348623157e308;
+    const auto root = [](V x) {
+        V r;
+        for (int l = 0; l < W; ++l) r[l] = std::sqrt(x[l]);
+        return r;
+    };
+    V a[kMaxParams * kMaxParams], work[kMaxParams * kMaxParams], scale[kMaxParams * kMaxParams];
+    V inv_diag[kMaxParams], col[kMaxParams];
     for (int i = 0; i < P * P; ++i)
-        for (int l = 0; l < W; ++l) a[i * W + l] = A[l][i];
-    for (int j = 0; j < P; ++j)
-        for (int l = 0; l < W; ++l) good[l] = good[l] && a[(j * P + j) * W + l] > 0.0;
+        for (int l = 0; l < W; ++l) a[i][l] = A[l][i];
+    M good = a[0] == a[0];  // all lanes
+    for (int j = 0; j < P; ++j) good &= a[j * P + j] > 0.0;
     for (int i = 0; i < P; ++i)
-        for (int j = 0; j <= i; ++j)
-            for (int l = 0; l < W; ++l) {
-                const double sv = std::sqrt(a[(i * P + i) * W + l] * a[(j * P + j) * W + l]);
-                scale[(i * P + j) * W + l] = sv;
-                scale[(j * P + i) * W + l] = sv;
-                work[(i * P + j) * W + l] = a[(i * P + j) * W + l] / sv;
-            }
-    // cholesky(), lane by lane
-    for (int j = 0; j < P; ++j) {
-        for (int l = 0; l < W; ++l) {
-            double d = work[(j * P + j) * W + l];
-            for (int k = 0; k < j; ++k) d -= work[(j * P + k) * W + l] * work[(j * P + k) * W + l];
-            good[l] = good[l] && d > 0.0 && std::isfinite(d);
-            const double ljj = std::sqrt(d);
-            work[(j * P + j) * W + l] = ljj;
-            inv_diag[j * W + l] = 1.0 / ljj;
+        for (int j = 0; j <= i; ++j) {
+            const V sv = root(a[i * P + i] * a[j * P + j]);
+            scale[i * P + j] = sv;
+            scale[j * P + i] = sv;
+            work[i * P + j] = a[i * P + j] / sv;
         }
-        for (int i = j + 1; i < P; ++i)
-            for (int l = 0; l < W; ++l) {
-                double v = work[(i * P + j) * W + l];
-                for (int k = 0; k < j; ++k) v -= work[(i * P + k) * W + l] * work[(j * P + k) * W + l];
-                work[(i * P + j) * W + l] = v * inv_diag[j * W + l];
-            }
-    }
-    for (int j = 0; j < P; ++j)
-        for (int l = 0; l < W; ++l)
-            good[l] = good[l] && !(work[(j * P + j) * W + l] * work[(j * P + j) * W + l] < min_pivot);
-    // Columns of S^-1 by solving S x = e_j (cholesky_solve), then unscaled.
+    // cholesky()
     for (int j = 0; j < P; ++j) {
-        for (int i = 0; i < P; ++i)
-            for (int l = 0; l < W; ++l) col[i * W + l] = i == j ? 1.0 : 0.0;
-        for (int i = 0; i < P; ++i)
-            for (int l = 0; l < W; ++l) {
-                double v = col[i * W + l];
-                for (int k = 0; k < i; ++k) v -= work[(i * P + k) * W + l] * col[k * W + l];
-                col[i * W + l] = v * inv_diag[i * W + l];
-            }
-        for (int i = P - 1; i >= 0; --i)
-            for (int l = 0; l < W; ++l) {
-                double v = col[i * W + l];
-                for (int k = i + 1; k < P; ++k) v -= work[(k * P + i) * W + l] * col[k * W + l];
-                col[i * W + l] = v * inv_diag[i * W + l];
-            }
-        for (int l = 0; l < W; ++l)
-            if (good[l])
-                for (int i = 0; i < P; ++i) out[l][j * P + i] = col[i * W + l] / scale[(j * P + i) * W + l];
+        V d = work[j * P + j];
+        for (int k = 0; k < j; ++k) d -= work[j * P + k] * work[j * P + k];
+        good &= (d > 0.0) & (d <= kMaxFinite);
+        const V ljj = root(d);
+        const V inv = 1.0 / ljj;
+        work[j * P + j] = ljj;
+        inv_diag[j] = inv;
+        for (int i = j + 1; i < P; ++i) {
+            V v = work[i * P + j];
+            for (int k = 0; k < j; ++k) v -= work[i * P + k] * work[j * P + k];
+            work[i * P + j] = v * inv;
+        }
     }
-    for (int l = 0; l < W; ++l) ok[l] = good[l];
+    for (int j = 0; j < P; ++j) good &= ~(work[j * P + j] * work[j * P + j] < min_pivot);
+    // Columns of S^-1 by solving S x = e_j (cholesky_solve), unscaled into a (the input copy is spent).
+    for (int j = 0; j < P; ++j) {
+        for (int i = 0; i < P; ++i) col[i] = (V){} + (i == j ? 1.0 : 0.0);
+        for (int i = 0; i < P; ++i) {
+            V v = col[i];
+            for (int k = 0; k < i; ++k) v -= work[i * P + k] * col[k];
+            col[i] = v * inv_diag[i];
+        }
+        for (int i = P - 1; i >= 0; --i) {
+            V v = col[i];
+            for (int k = i + 1; k < P; ++k) v -= work[k * P + i] * col[k];
+            col[i] = v * inv_diag[i];
+        }
+        for (int i = 0; i < P; ++i) a[j * P + i] = col[i] / scale[j * P + i];
+    }
+    for (int l = 0; l < W; ++l) {
+        ok[l] = good[l] != 0;
+        if (ok[l])
+            for (int i = 0; i < P * P; ++i) out[l][i] = a[i][l];
+    }
 }
 
 }  // namespace lawfit

@@ -136,14 +136,14 @@ LF_TEST(scaled_spd_inverse_reports_singular_matrices) {
     CHECK(!lawfit::scaled_spd_inverse(negative, 2, out.data(), work.data(), 1e-10));
 }
 
-LF_TEST(scaled_spd_inverse_lanes_gives_the_scalar_bits) {
-    // Four matrices side by side: each lane's result has the scalar function's bits, and a lane
-    // the scalar function refuses (zero diagonal, collinear, nearly singular, negative) is refused
-    // and left untouched while its neighbours are inverted.
-    std::mt19937_64 gen(3);
-    constexpr int W = 4;
-    for (int P = 1; P <= lawfit::kMaxParams; ++P) {
-        for (int trial = 0; trial < 8; ++trial) {
+// Each lane's result has the scalar function's bits, and a lane the scalar function refuses
+// (zero diagonal, collinear, nearly singular, negative, NaN) is refused and left untouched while
+// its neighbours are inverted.  W lanes; KP > 0: P fixed at compile time (the bindings' form).
+template <int W, int KP>
+void check_inverse_lanes_bits() {
+    std::mt19937_64 gen(3 + W + KP);
+    for (int P = KP > 0 ? KP : 1; P <= (KP > 0 ? KP : lawfit::kMaxParams); ++P) {
+        for (int trial = 0; trial < 4 + 4 * W; ++trial) {
             std::vector<std::vector<double>> A(W), got(W, std::vector<double>(P * P, -7.0));
             for (int l = 0; l < W; ++l) {
                 std::vector<double> S = random_spd(P, P, 1e-3, gen);
@@ -152,18 +152,20 @@ LF_TEST(scaled_spd_inverse_lanes_gives_the_scalar_bits) {
                         S[i * P + j] *= std::pow(10.0, (i + j) % 7 - 3.0);  // different magnitudes
                 A[l] = S;
             }
-            const int bad = trial % W;  // spoil one lane in some trials
+            const int bad = (trial / 4) % W;  // spoil one lane (each in turn) in most trials
+            const int how = trial % 4;
             if (trial >= 4) {
-                if (trial == 4) A[bad][0] = 0.0;
-                if (trial == 5) A[bad][0] = -1.0;
-                if (trial == 6 && P > 1)
+                if (how == 0) A[bad][0] = 0.0;
+                if (how == 1) A[bad][0] = -1.0;
+                if (how == 2 && P > 1)
                     for (int i = 0; i < P; ++i) A[bad][i * P + 1] = A[bad][i * P + 0], A[bad][1 * P + i] = A[bad][0 * P + i];
-                if (trial == 7) A[bad][P * P - 1] = std::numeric_limits<double>::quiet_NaN();
+                if (how == 3) A[bad][P * P - 1] = std::numeric_limits<double>::quiet_NaN();
             }
-            const double* in[W] = {A[0].data(), A[1].data(), A[2].data(), A[3].data()};
-            double* out[W] = {got[0].data(), got[1].data(), got[2].data(), got[3].data()};
+            const double* in[W];
+            double* out[W];
+            for (int l = 0; l < W; ++l) in[l] = A[l].data(), out[l] = got[l].data();
             bool ok[W];
-            lawfit::scaled_spd_inverse_lanes<W>(in, P, out, ok, 1e-10);
+            lawfit::scaled_spd_inverse_lanes<W, KP>(in, P, out, ok, 1e-10);
             for (int l = 0; l < W; ++l) {
                 std::vector<double> ref(P * P, -7.0), work(P * P);
                 const bool want = lawfit::scaled_spd_inverse(A[l].data(), P, ref.data(), work.data(), 1e-10);
@@ -176,4 +178,12 @@ LF_TEST(scaled_spd_inverse_lanes_gives_the_scalar_bits) {
             }
         }
     }
+}
+
+LF_TEST(scaled_spd_inverse_lanes_gives_the_scalar_bits) {
+    check_inverse_lanes_bits<4, 0>();
+    check_inverse_lanes_bits<8, 0>();
+    check_inverse_lanes_bits<8, 2>();
+    check_inverse_lanes_bits<8, 5>();
+    check_inverse_lanes_bits<8, lawfit::kMaxParams>();
 }
