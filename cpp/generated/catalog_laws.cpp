@@ -43,11 +43,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -55,12 +58,14 @@ struct GeneratedRunner {
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -78,8 +83,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -147,11 +152,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -161,12 +169,14 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -196,8 +206,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -276,11 +286,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -292,12 +305,14 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -327,8 +342,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -447,11 +462,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -475,12 +493,14 @@ struct GeneratedRunner {
         const double t15 = t12 * t10;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -541,8 +561,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -722,11 +742,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -762,12 +785,14 @@ struct GeneratedRunner {
         const double t40 = t37 * t35;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -859,8 +884,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -1110,11 +1135,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -1162,12 +1190,14 @@ struct GeneratedRunner {
         const double t65 = t62 * t60;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -1290,8 +1320,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -1453,11 +1483,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -1466,12 +1499,14 @@ struct GeneratedRunner {
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -1496,8 +1531,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -1586,11 +1621,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
@@ -1605,12 +1643,14 @@ struct GeneratedRunner {
         const double p4 = params[4];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -1654,8 +1694,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -1764,11 +1804,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
@@ -1785,12 +1828,14 @@ struct GeneratedRunner {
         const double t1 = 1.0 * t0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -1834,8 +1879,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -1934,11 +1979,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -1951,12 +1999,14 @@ struct GeneratedRunner {
         const double t15 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -1993,8 +2043,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2079,11 +2129,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -2096,12 +2149,14 @@ struct GeneratedRunner {
         const double t3 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -2129,8 +2184,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2224,11 +2279,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -2249,12 +2307,14 @@ struct GeneratedRunner {
         const double t19 = p0 + p1;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -2294,8 +2354,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2437,11 +2497,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
@@ -2463,12 +2526,14 @@ struct GeneratedRunner {
         const double t33 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -2562,8 +2627,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2692,11 +2757,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -2709,12 +2777,14 @@ struct GeneratedRunner {
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -2742,8 +2812,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2822,11 +2892,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -2838,12 +2911,14 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -2873,8 +2948,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -2979,11 +3054,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
@@ -3001,12 +3079,14 @@ struct GeneratedRunner {
         const double t20 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -3057,8 +3137,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -3182,11 +3262,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -3202,12 +3285,14 @@ struct GeneratedRunner {
         const double p5 = params[5];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -3275,8 +3360,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -3761,11 +3846,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -4056,12 +4144,14 @@ struct GeneratedRunner {
         const double t288 = t286 * t287;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4198,8 +4288,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -4288,11 +4378,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -4302,12 +4395,14 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4343,8 +4438,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -4422,11 +4517,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -4436,12 +4534,14 @@ struct GeneratedRunner {
         const double t0 = 1.0 / p0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4471,8 +4571,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -4557,11 +4657,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -4571,12 +4674,14 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4619,8 +4724,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -4698,11 +4803,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -4711,12 +4819,14 @@ struct GeneratedRunner {
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4747,8 +4857,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -4857,11 +4967,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -4880,12 +4993,14 @@ struct GeneratedRunner {
         const double t4 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -4944,8 +5059,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -5052,11 +5167,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -5070,12 +5188,14 @@ struct GeneratedRunner {
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -5126,8 +5246,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -5209,11 +5329,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -5226,12 +5349,14 @@ struct GeneratedRunner {
         const double t3 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -5256,8 +5381,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -5327,11 +5452,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in5 = columns + 5 * col_stride + point0;
         alignas(64) double x5[B];
@@ -5345,12 +5473,14 @@ struct GeneratedRunner {
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -5372,8 +5502,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -5438,11 +5568,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -5453,12 +5586,14 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -5483,8 +5618,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -5631,11 +5766,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -5660,12 +5798,14 @@ struct GeneratedRunner {
         const double t36 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -5759,8 +5899,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -6323,11 +6463,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -6580,12 +6723,14 @@ struct GeneratedRunner {
         const double t420 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -6832,8 +6977,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -6961,11 +7106,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -6979,12 +7127,14 @@ struct GeneratedRunner {
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7032,8 +7182,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7123,11 +7273,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -7141,12 +7294,14 @@ struct GeneratedRunner {
         const double t13 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7180,8 +7335,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7265,11 +7420,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -7282,12 +7440,14 @@ struct GeneratedRunner {
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7315,8 +7475,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7401,11 +7561,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in2 = columns + 2 * col_stride + point0;
         alignas(64) double x2[B];
@@ -7418,12 +7581,14 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7458,8 +7623,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7570,11 +7735,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in3 = columns + 3 * col_stride + point0;
         alignas(64) double x3[B];
@@ -7594,12 +7762,14 @@ struct GeneratedRunner {
         const double p6 = params[6];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7657,8 +7827,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7776,11 +7946,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in1 = columns + 1 * col_stride + point0;
         alignas(64) double x1[B];
@@ -7796,12 +7969,14 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -7837,8 +8012,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);
@@ -7939,11 +8114,14 @@ struct GeneratedRunner {
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         const double* in0 = columns + 0 * col_stride + point0;
         alignas(64) double x0[B];
@@ -7972,12 +8150,14 @@ struct GeneratedRunner {
         const double t19 = t14 * t15;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {
+        if (kUnit) {
+        } else if (weight) {
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }
-        if (counts) {
+        if (kUnit) {
+        } else if (counts) {
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         } else {
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -8005,8 +8185,8 @@ struct GeneratedRunner {
             const double r = fv - yv[i];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = wv[i] * mult[i];
-                wr = wt * r;
+                wt = kUnit ? 1.0 : wv[i] * mult[i];
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, acc.cost[lane0 + i], wr, wt);

@@ -370,6 +370,11 @@ struct ProgramEvaluator {
                         data.columns, data.col_stride, p0 + lane0, nc, params, data.y, data.weight,
                         counts ? counts + lane0 : nullptr, d2, obj.irls_floor, acc, lane0);
                 }
+            } else if (kLoss == Loss::L2 && nb == B && !data.weight && !counts) {
+                // unit weights on a whole block: the same sums without multiplying by 1
+                Runner::template run_fused<B, NP, kLog, Loss::L2, B, true>(data.columns, data.col_stride, p0, nb,
+                                                                           params, data.y, nullptr, nullptr, d2,
+                                                                           obj.irls_floor, acc, 0);
             } else {
                 Runner::template run_fused<B, NP, kLog, kLoss, B>(data.columns, data.col_stride, p0, nb, params,
                                                                   data.y, data.weight, counts, d2,

@@ -249,7 +249,7 @@ def runner_source(program, name: str = "GeneratedRunner") -> str:
     fused += ["if (kLog) {", "    const double inv_f = 1.0 / fv;", "    fv = lawfit::math::log(fv);"]
     fused += [f"    g{j} *= inv_f;" for j, _ in rows] + ["}"]
     fused += ["const double r = fv - yv[i];", "double wr, wt;",
-              "if (kLoss == lawfit::Loss::L2) {", "    wt = wv[i] * mult[i];", "    wr = wt * r;",
+              "if (kLoss == lawfit::Loss::L2) {", "    wt = kUnit ? 1.0 : wv[i] * mult[i];", "    wr = kUnit ? r : wt * r;",
               "    acc.cost[lane0 + i] += wr * r;", "} else {",
               "    lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, "
               "acc.cost[lane0 + i], wr, wt);", "}"]
@@ -284,22 +284,27 @@ struct {name} {{
     // multiplicities, or null for the data as given; d2 = delta^2.
     // W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to
     // lanes lane0 .. lane0 + nb - 1 of acc.
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    // kUnit: L2, a whole block, no weights or counts (every weight 1, which
+    // multiplies exactly: the same bits without the multiplications).
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     LAWFIT_HD static void run_fused(const double* columns, std::int64_t col_stride, std::int64_t point0, int nb,
                                     const double* params, const double* y, const double* weight,
                                     const std::int32_t* counts, double d2, double floor,
                                     lawfit::Accumulator<B, NP>& acc, int lane0) {{
+        static_assert(!kUnit || (kLoss == lawfit::Loss::L2 && W == B), "unit weights: L2 on whole blocks");
         (void)col_stride; (void)params; (void)d2; (void)floor;
         {pad_lanes}
         {params}
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (weight) {{
+        if (kUnit) {{
+        }} else if (weight) {{
             lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
         }} else {{
             lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
         }}
-        if (counts) {{
+        if (kUnit) {{
+        }} else if (counts) {{
             lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
         }} else {{
             lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
@@ -332,7 +337,7 @@ _VOCABULARY = frozenset("""
     lawfit_jit_program code n_instr const_bits n_consts n_params kCode kConstBits
     lawfit_jit_signature size kSignature
     kFused run_fused kLog kLoss Loss L2 HUBER robust_point fv inv_f d2 floor counts counts_size else W lane0
-    load_lanes fill_lanes
+    load_lanes fill_lanes kUnit false
 """.split())
 #: The only comments and strings templates write.
 _FIXED_TEXT = frozenset([
@@ -343,7 +348,9 @@ _FIXED_TEXT = frozenset([
     "// multiplicities, or null for the data as given; d2 = delta^2.",
     "// W lanes (W <= B) from lane0 on: points point0 .. point0 + nb - 1 go to",
     "// lanes lane0 .. lane0 + nb - 1 of acc.",
-    '"scratch too small for this law"', '"default"',
+    "// kUnit: L2, a whole block, no weights or counts (every weight 1, which",
+    "// multiplies exactly: the same bits without the multiplications).",
+    '"scratch too small for this law"', '"unit weights: L2 on whole blocks"', '"default"',
 ])
 _TOKEN = re.compile(r"""
     (?P<space>\s+)

@@ -188,7 +188,7 @@ struct FusedExpDecay {
         return true;
     }
 
-    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W>
+    template <int B, int NP, bool kLog, lawfit::Loss kLoss, int W, bool kUnit = false>
     static void run_fused(const double* columns, std::int64_t, std::int64_t point0, int nb, const double* params,
                           const double* y, const double* weight, const std::int32_t* counts, double d2,
                           double floor, lawfit::Accumulator<B, NP>& acc, int lane0) {
@@ -208,8 +208,8 @@ struct FusedExpDecay {
             const double r = f - y[point0 + k];
             double wr, wt;
             if (kLoss == lawfit::Loss::L2) {
-                wt = w * m;
-                wr = wt * r;
+                wt = kUnit ? 1.0 : w * m;  // kUnit: whole block, no weights or counts
+                wr = kUnit ? r : wt * r;
                 acc.cost[lane0 + i] += wr * r;
             } else {
                 lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, w, m, d2, floor, acc.cost[lane0 + i],
