@@ -48,7 +48,7 @@ def _near_constant_batch(rng, weighted: str, sizes=(0, 13)):
     return c2, y, weight, offsets
 
 
-@pytest.mark.parametrize("sizes", [(0, 13), (6, 41)])  # (6, 41): every law has all pairs
+@pytest.mark.parametrize("sizes", [(0, 13), (6, 41), (20, 21)])  # (6, 41): every law has all pairs; (20, 21): one size
 @pytest.mark.parametrize("weighted", ["none", "range", "extreme"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_degenerate_plateau_bound_agrees_with_the_total(weighted, seed, sizes):
@@ -61,6 +61,19 @@ def test_degenerate_plateau_bound_agrees_with_the_total(weighted, seed, sizes):
         want = _exact_flat(c2, y, weight, offsets)
     assert got.tolist() == want.tolist()
     assert want.any() and (~want).any()
+
+
+@pytest.mark.parametrize("size", [6, 7, 40])
+def test_constant_bound_of_one_size_matches_the_gathered_pairs(size):
+    # Problems of one size take column views of (K, size); unit weights take the gathering path with
+    # the same operations ((1 * 1) / (1 + 1) = 0.5 exactly): the bounds must agree bit for bit.
+    _, y, _, _ = _near_constant_batch(np.random.default_rng(size), "none", (size, size + 1))
+    offsets = np.arange(600 + 1, dtype=np.int64) * size
+    with np.errstate(all="ignore"):
+        views = _constant_bound(y, None, offsets)
+        gathered = _constant_bound(y, np.ones_like(y), offsets)
+    assert np.array_equal(views, gathered)
+    assert (views > 0).any() and (views == 0).any()
 
 
 def test_degenerate_plateau_bound_with_negative_or_nan_weights_takes_the_exact_test():
