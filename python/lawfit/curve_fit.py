@@ -619,6 +619,8 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
             x = layout.matrix(xdata)
         m = x.shape[-1]
         y = ydata if ydata.ndim == 1 else ydata.ravel()
+        if y.size == 1:
+            _check_lm_size(method, n, m)
         if y.size != m:
             if y.size != 1:
                 raise ValueError(f"xdata has {m} points but ydata has {y.size}")
@@ -648,6 +650,9 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
                                  max_nfev=opts["max_nfev"], exact=True, loss=opts["loss"], delta=opts["delta"])
     else:
         fun = _PythonResiduals(f, xdata, ydata, weight, whiten, jac if callable(jac) else None)
+        if method == "lm" and ydata.size == 1:  # leastsq sizes the residuals by one call first
+            fun(p0)
+            _check_lm_size(method, n, fun.m)
         sol = solve_function(fun, p0, lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                              max_nfev=opts["max_nfev"], exact=callable(jac), loss=opts["loss"], delta=opts["delta"])
         m = fun.m
@@ -691,6 +696,14 @@ def _curve_fit_single(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, 
     infodict.update(nit=sol.nit, cost=2.0 * sol.cost, status=Status(status), path=path, why=why,
                     restarts=restarts)
     return popt, pcov, infodict, mesg, ier
+
+
+def _check_lm_size(method: str, n: int, m: int) -> None:
+    """leastsq's refusal of fewer residuals than parameters, for a scalar ``ydata`` broadcast to the
+    model's ``m`` values (curve_fit's own test, before, covers an array ``ydata``)."""
+    if method == "lm" and n > m:
+        raise TypeError(f"Improper input: func input vector length N={n} must not exceed "
+                        f"func output vector length M={m}")
 
 
 _ROBUST_NEEDS_TRF = ("a robust loss needs method='trf' or 'dogbox', as in scipy (leastsq, method 'lm', has no "

@@ -1,5 +1,7 @@
 """lawfit.curve_fit against scipy.optimize.curve_fit, batches, bad input."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -250,6 +252,25 @@ def test_nan_in_data_raises_like_scipy():
     popt, _ = lawfit.curve_fit(lambda x, a, b: a * x + b, x, np.where(np.isnan(y), np.nan, 2 * x + 1),
                                nan_policy="omit")
     np.testing.assert_allclose(popt, [2, 1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("model", ["formula", "traced", "python"])
+@pytest.mark.parametrize("m", [1, 2])
+def test_lm_refuses_fewer_model_values_than_parameters_with_a_scalar_ydata(model, m):
+    # scipy: a scalar ydata broadcasts to the model's m values; leastsq ('lm') then refuses m < n with
+    # "Improper input: func input vector length N=3 must not exceed func output vector length M=m".
+    x = np.linspace(0.0, 1.0, m)
+    f = {"formula": "a*exp(-b*x) + c", "traced": exp_decay,
+         "python": lambda x, a, b, c: a * np.array([math.exp(-b * v) for v in x]) + c}[model]
+    with pytest.raises(TypeError, match=f"func input vector length N=3 must not exceed func output vector length M={m}"):
+        lawfit.curve_fit(f, x, 2.0)
+    # least_squares has no such rule; no residual degrees of freedom: no covariance, as scipy warns
+    with pytest.warns(scipy_optimize.OptimizeWarning, match="Covariance of the parameters could not be estimated"):
+        popt, _ = lawfit.curve_fit(f, x, 2.0, method="trf")
+    np.testing.assert_allclose(popt[0] * np.exp(-popt[1] * x) + popt[2], 2.0, rtol=1e-8)
+    with pytest.warns(scipy_optimize.OptimizeWarning, match="Covariance of the parameters could not be estimated"):
+        popt, _ = lawfit.curve_fit(f, np.linspace(0.0, 1.0, 3), 2.0)  # as many values as parameters: fitted
+    assert np.isfinite(popt).all()
 
 
 def test_malformed_calls_raise_clear_errors():
