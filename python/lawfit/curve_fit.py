@@ -233,7 +233,8 @@ def _n_params_from_signature(f) -> int:
     return len(params) - 1
 
 
-def _prepare_bounds(bounds, n: int) -> tuple[np.ndarray, np.ndarray]:
+def _prepare_bounds(bounds, n: int, n_problems: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(lb, ub) of shape (n,), or (K, n) in a batch of ``n_problems`` K when either is given per problem."""
     if hasattr(bounds, "lb") and hasattr(bounds, "ub"):  # scipy.optimize.Bounds
         lb, ub = bounds.lb, bounds.ub
     else:
@@ -241,8 +242,15 @@ def _prepare_bounds(bounds, n: int) -> tuple[np.ndarray, np.ndarray]:
             lb, ub = bounds
         except (TypeError, ValueError):
             raise ValueError("`bounds` must contain 2 elements.") from None
-    lb = np.broadcast_to(np.asarray(lb, dtype=float), (n,)).copy()
-    ub = np.broadcast_to(np.asarray(ub, dtype=float), (n,)).copy()
+    lb, ub = np.asarray(lb, dtype=float), np.asarray(ub, dtype=float)
+    per_problem = n_problems is not None and max(lb.ndim, ub.ndim) == 2
+    shape = (n_problems, n) if per_problem else (n,)
+    try:
+        lb, ub = np.broadcast_to(lb, shape).copy(), np.broadcast_to(ub, shape).copy()
+    except ValueError:
+        rows = f" or ({n_problems}, {n}) (a row per problem)" if n_problems is not None else ""
+        raise ValueError(f"bounds must have shape ({n},){rows} or be scalars, got lower {lb.shape} and "
+                         f"upper {ub.shape}") from None
     if np.any(lb >= ub):
         raise ValueError("Each lower bound must be strictly less than each upper bound.")
     return lb, ub
@@ -398,7 +406,8 @@ def curve_fit(
         nan_policy is given).  In a batch the default is False and a problem
         with non-finite data gets the status ``BAD_INPUT`` instead.
     bounds : 2-tuple of array_like or scipy.optimize.Bounds, optional
-        Lower and upper bounds on parameters (projected LM steps).
+        Lower and upper bounds on parameters (projected LM steps); in a batch
+        each may also be a (K, n) array, a row per problem.
     method : {None, 'lm', 'trf', 'dogbox'}, optional
         All methods run lawfit's Levenberg-Marquardt; the method decides the
         messages and ``ier`` codes (leastsq's for 'lm', least_squares' for the
@@ -868,7 +877,7 @@ def _curve_fit_batch(f, xdata, ydata, p0, sigma, absolute_sigma, check_finite, b
     else:
         program = None
         n = np.shape(p0)[-1] if p0 is not None else _n_params_from_signature(f)
-    lb, ub = _prepare_bounds(bounds, n)
+    lb, ub = _prepare_bounds(bounds, n, K)
     if p0 is None:
         p0 = _feasible_start(lb, ub)
     p0 = np.asarray(p0, dtype=float)
@@ -1089,7 +1098,8 @@ def _python_batch(f, xs, ys, weights, p0, lb, ub, jac, opts):
             continue
         fun = _PythonResiduals(f, xs[k], ys[k], weights[k], None, jac if exact else None)
         try:
-            sol = solve_function(fun, p0[k], lb, ub, ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
+            sol = solve_function(fun, p0[k], lb if lb.ndim == 1 else lb[k], ub if ub.ndim == 1 else ub[k],
+                                 ftol=opts["ftol"], xtol=opts["xtol"], gtol=opts["gtol"],
                                  max_nfev=opts["max_nfev"], exact=exact, loss=opts["loss"], delta=opts["delta"])
             if robust and sol.status in _CONVERGED_CODES:  # scipy's covariance: the modified Jacobian's
                 sol.jtj = modified_jtj(*fun.at(sol.params), opts["loss"], opts["delta"])

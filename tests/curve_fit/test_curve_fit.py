@@ -229,6 +229,30 @@ def test_batch_bad_problems_get_status_and_others_are_correct():
     assert np.isnan(popt[1]).all() and np.isnan(popt[2]).all()
 
 
+@pytest.mark.parametrize("model", ["formula", "traced", "python"])
+@pytest.mark.parametrize("loss", ["linear", "soft_l1"])
+def test_batch_bounds_per_problem(model, loss):
+    # bounds of shape (K, n): each problem its own row; problem 1's cap on b holds it at 1 while
+    # the others, under loose bounds, recover their truths.
+    rng = np.random.default_rng(7)
+    K, x = 5, np.linspace(0.0, 4.0, 30)
+    truth = rng.uniform(1.2, 2.0, (K, 3))
+    Y = np.array([exp_decay(x, *t) for t in truth])
+    f = {"formula": "a*exp(-b*x) + c", "traced": exp_decay,
+         "python": lambda x, a, b, c: a * np.array([math.exp(-b * v) for v in x]) + c}[model]
+    lower, upper = np.zeros((K, 3)), np.full((K, 3), 10.0)
+    upper[1, 1] = 1.0
+    popt, pcov, status = lawfit.curve_fit(f, x, Y, bounds=(lower, upper), method="trf", loss=loss)
+    assert is_converged(status).all()
+    assert popt[1, 1] == 1.0
+    others = np.arange(K) != 1
+    np.testing.assert_allclose(popt[others], truth[others], rtol=1e-6)
+    with pytest.raises(ValueError, match=r"bounds must have shape \(3,\) or \(5, 3\) \(a row per problem\)"):
+        lawfit.curve_fit(f, x, Y, bounds=(np.zeros((K + 1, 3)), 10.0))
+    with pytest.raises(ValueError, match=r"bounds must have shape \(3,\) or be scalars"):
+        lawfit.curve_fit(f, x, Y[0], bounds=(lower, upper))  # a single fit has one row
+
+
 def test_batch_nan_policy_omit_drops_points():
     x = np.linspace(0, 4, 20)
     y = 2.0 * np.exp(-1.1 * x) + 0.3
