@@ -11,7 +11,7 @@ from lawfit.engine import native
 from lawfit.engine.core import evaluate_points, solve_batch
 from lawfit.engine.data import Data
 from lawfit.engine.options import Options
-from lawfit.engine.starts import AUTO_CONFIRM, AUTO_PRUNE_K, resolve_prune, run_starts
+from lawfit.engine.starts import AUTO_CONFIRM, AUTO_PRUNE_K, halton, log_box_starts, resolve_prune, run_starts
 from lawfit.multistart import fit_multistart
 from lawfit.uncertainty import covariance, goodness_of_fit
 
@@ -84,6 +84,26 @@ def test_evaluate_points_without_gradient_gives_the_same_values(formula, inputs)
 
 
 # --------------------------------------------------------------------------- pruning
+
+
+def test_log_box_starts_of_many_centres_are_each_centres_own():
+    # (R, P) centres with per-row bounds give, row by row, exactly the (n, P) starts of one call per
+    # centre (the second chance asks for all its problems' starts at once): zero centres, negative
+    # centres, clipping included.
+    rng = np.random.default_rng(3)
+    R, P = 40, 5
+    centres = rng.standard_normal((R, P)) * 10.0 ** rng.uniform(-3, 3, (R, P))
+    centres[3, 2], centres[7] = 0.0, 0.0
+    lower, upper = np.full((R, P), -np.inf), np.full((R, P), np.inf)
+    lower[::3], upper[::4] = -5.0, 50.0
+    many = log_box_starts(centres, 64, 3.0, lower, upper)
+    assert many.shape == (R, 64, P)
+    for i in range(R):
+        np.testing.assert_array_equal(many[i], log_box_starts(centres[i], 64, 3.0, lower[i], upper[i]))
+    assert (many[::3] >= -5.0).all() and (many[::4] <= 50.0).all()
+    points = halton(8, 2)  # a copy: the cached points cannot be changed through it
+    points[0, 0] = 7.0
+    assert halton(8, 2)[0, 0] == 0.5
 
 
 def test_resolve_prune():

@@ -269,8 +269,9 @@ def retry(program, columns, y, offsets, weight, p0, lower, upper, rows, options:
     rows = np.asarray(rows, dtype=np.int64)
     P = p0.shape[1]
     lo, hi = np.asarray(lower, dtype=float)[rows], np.asarray(upper, dtype=float)[rows]
-    starts = np.stack([np.vstack([p0[k], log_box_starts(p0[k], RETRY_STARTS, RETRY_DECADES, lo[i], hi[i])])
-                       for i, k in enumerate(rows)])
+    centers = np.asarray(p0, dtype=float)[rows]
+    starts = np.concatenate([centers[:, None, :], log_box_starts(centers, RETRY_STARTS, RETRY_DECADES, lo, hi)],
+                            axis=1)
     pieces = [np.arange(offsets[k], offsets[k + 1]) for k in rows]
     index = np.concatenate(pieces) if pieces else np.zeros(0, np.int64)
     sub_offsets = np.concatenate([[0], np.cumsum([p.size for p in pieces])])

@@ -36,6 +36,7 @@ iterations, from a start whose cost after 30 evaluations ranks anywhere
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -84,6 +85,12 @@ _PRIMES = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41, 43, 47, 53)
 
 def halton(n: int, d: int) -> np.ndarray:
     """The first ``n`` points of the Halton sequence in [0, 1)^d (d <= 16; radical inverses of 1..n)."""
+    return _halton(int(n), int(d)).copy()
+
+
+@functools.lru_cache(maxsize=64)
+def _halton(n: int, d: int) -> np.ndarray:
+    """:func:`halton`, computed once per (n, d) (every retried problem of a batch asks for the same points)."""
     if d > len(_PRIMES):
         raise ValueError(f"halton: at most {len(_PRIMES)} dimensions")
     k = np.arange(1, n + 1, dtype=np.int64)
@@ -94,6 +101,7 @@ def halton(n: int, d: int) -> np.ndarray:
             scale /= base
             out[:, j] += scale * (rest % base)
             rest //= base
+    out.flags.writeable = False
     return out
 
 
@@ -105,9 +113,16 @@ def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None)
     Scaling laws and the NIST StRD problems start one to three orders of
     magnitude from their optimum when a start is wrong, in either direction:
     spread in the logarithm, a few dozen starts cover that box.
+
+    ``center`` (P,) gives (n, P) starts; centres (R, P), with bounds (P,) or
+    (R, P), give (R, n, P): each row's starts, the same values as one call per row.
     """
     center = np.asarray(center, dtype=np.float64)
-    u = 2.0 * halton(n, center.size) - 1.0
+    u = 2.0 * _halton(int(n), center.shape[-1]) - 1.0
+    if center.ndim == 2:  # rows: (R, 1, P) against the (n, P) points
+        center = center[:, None, :]
+        lower = None if lower is None else np.asarray(lower, dtype=np.float64)[..., None, :]
+        upper = None if upper is None else np.asarray(upper, dtype=np.float64)[..., None, :]
     magnitude = np.where(center != 0, np.abs(center), 1.0)
     sign = np.where(center < 0, -1.0, 1.0)
     if np.any(center == 0):  # alternate signs for zero centres
