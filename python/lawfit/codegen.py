@@ -249,7 +249,8 @@ def runner_source(program, name: str = "GeneratedRunner") -> str:
     fused += ["if (kLog) {", "    const double inv_f = 1.0 / fv;", "    fv = lawfit::math::log(fv);"]
     fused += [f"    g{j} *= inv_f;" for j, _ in rows] + ["}"]
     fused += ["const double r = fv - yv[i];", "double wr, wt;",
-              "if (kLoss == lawfit::Loss::L2) {", "    wt = kUnit ? 1.0 : wv[i] * mult[i];", "    wr = kUnit ? r : wt * r;",
+              "if (kLoss == lawfit::Loss::L2) {", "    wt = kUnit ? 1.0 : wv[i] * mult[i];",
+              "    wr = kUnit ? r : wt * r;",
               "    acc.cost[lane0 + i] += wr * r;", "} else {",
               "    lawfit::detail::robust_point<kLoss == lawfit::Loss::HUBER>(r, wv[i], mult[i], d2, floor, "
               "acc.cost[lane0 + i], wr, wt);", "}"]
