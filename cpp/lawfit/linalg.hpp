@@ -151,34 +151,30 @@ LAWFIT_HD inline bool scaled_spd_inverse(const double* A, int P, double* out, do
 template <int W>
 struct Lanes {
     typedef double V __attribute__((vector_size(W * sizeof(double))));
-    typedef std::int64_t M __attribute__((vector_size(W * sizeof(double))));  // comparisons: -1 true, 0 false
 };
 
 template <int W, int KP = 0>
 inline void scaled_spd_inverse_lanes(const double* const* A, int P_run, double* const* out, bool* ok,
                                      double min_pivot) {
     using V = typename Lanes<W>::V;
-    using M = typename Lanes<W>::M;
     const int P = KP > 0 ? KP : P_run;
     if (P > kMaxParams) {
         for (int l = 0; l < W; ++l) ok[l] = false;
         return;
     }
     constexpr double kMaxFinite = 1.7976931348623157e308;
-    const auto root = [](V x) {
-        V r;
-        for (int l = 0; l < W; ++l) r[l] = std::sqrt(x[l]);
-        return r;
-    };
     V a[kMaxParams * kMaxParams], work[kMaxParams * kMaxParams], scale[kMaxParams * kMaxParams];
     V inv_diag[kMaxParams], col[kMaxParams];
     for (int i = 0; i < P * P; ++i)
         for (int l = 0; l < W; ++l) a[i][l] = A[l][i];
-    M good = a[0] == a[0];  // all lanes
+    auto good = V{} == V{};  // every lane (comparisons give all bits set where true), until a test fails
     for (int j = 0; j < P; ++j) good &= a[j * P + j] > 0.0;
+    // (square roots lane by lane in place: no vector argument or return, whose ABI differs
+    // between builds with and without AVX-512)
     for (int i = 0; i < P; ++i)
         for (int j = 0; j <= i; ++j) {
-            const V sv = root(a[i * P + i] * a[j * P + j]);
+            V sv = a[i * P + i] * a[j * P + j];
+            for (int l = 0; l < W; ++l) sv[l] = std::sqrt(sv[l]);
             scale[i * P + j] = sv;
             scale[j * P + i] = sv;
             work[i * P + j] = a[i * P + j] / sv;
@@ -188,7 +184,8 @@ inline void scaled_spd_inverse_lanes(const double* const* A, int P_run, double* 
         V d = work[j * P + j];
         for (int k = 0; k < j; ++k) d -= work[j * P + k] * work[j * P + k];
         good &= (d > 0.0) & (d <= kMaxFinite);
-        const V ljj = root(d);
+        V ljj = d;
+        for (int l = 0; l < W; ++l) ljj[l] = std::sqrt(ljj[l]);
         const V inv = 1.0 / ljj;
         work[j * P + j] = ljj;
         inv_diag[j] = inv;
@@ -201,7 +198,7 @@ inline void scaled_spd_inverse_lanes(const double* const* A, int P_run, double* 
     for (int j = 0; j < P; ++j) good &= ~(work[j * P + j] * work[j * P + j] < min_pivot);
     // Columns of S^-1 by solving S x = e_j (cholesky_solve), unscaled into a (the input copy is spent).
     for (int j = 0; j < P; ++j) {
-        for (int i = 0; i < P; ++i) col[i] = (V){} + (i == j ? 1.0 : 0.0);
+        for (int i = 0; i < P; ++i) col[i] = V{} + (i == j ? 1.0 : 0.0);
         for (int i = 0; i < P; ++i) {
             V v = col[i];
             for (int k = 0; k < i; ++k) v -= work[i * P + k] * col[k];

@@ -618,10 +618,11 @@ LF_TEST(group_and_thread_layouts_give_the_cpu_blocks_bits) {
     // bounds, fixed parameters, bootstrap resamples, a robust loss on log
     // residuals, and the cost-only pass that prunes starts.  On a GPU
     // tests/test_gpu.py checks the same with real tiles.
-    for (int variant = 0; variant < 5; ++variant) {  // 4: robust loss, log residuals, no resample
+    for (int variant = 0; variant < 6; ++variant) {  // 4: robust loss, log residuals, no resample
         Batch cpu({3, 16, 17, 40, 100, 20, 5}, 0.02);
         cpu.weight.assign(cpu.y.size(), 1.0);
         for (std::size_t k = 0; k < cpu.weight.size(); ++k) cpu.weight[k] = 0.5 + 0.01 * static_cast<double>(k % 7);
+        if (variant == 5) cpu.weight.clear();  // 5: no weights, L2: the CPU's whole blocks take run_fused's kUnit
         cpu.y[cpu.offsets[5] + 3] = kNaN;  // a bad point in law 5
         cpu.problem_law = {0, 1, 2, 3, 4, 5, 6, 4, 3};
         cpu.p0.clear();

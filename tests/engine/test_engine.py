@@ -101,6 +101,11 @@ def test_log_box_starts_of_many_centres_are_each_centres_own():
     for i in range(R):
         np.testing.assert_array_equal(many[i], log_box_starts(centres[i], 64, 3.0, lower[i], upper[i]))
     assert (many[::3] >= -5.0).all() and (many[::4] <= 50.0).all()
+    # scalar and (P,) bounds with rows of centres; a scalar centre is one parameter
+    shared = log_box_starts(centres, 64, 3.0, -5.0, upper[0])
+    for i in range(R):
+        np.testing.assert_array_equal(shared[i], log_box_starts(centres[i], 64, 3.0, -5.0, upper[0]))
+    assert log_box_starts(2.0, 8).shape == (8, 1)
     points = halton(8, 2)  # a copy: the cached points cannot be changed through it
     points[0, 0] = 7.0
     assert halton(8, 2)[0, 0] == 0.5

@@ -107,7 +107,7 @@ def _constant_bound(y, weight, offsets) -> np.ndarray:
     first, last = offsets[:-1], offsets[1:] - 1
     short = not (last - first >= 2 * _BOUND_PAIRS - 1).all()  # some problem has fewer than all pairs
     size = int(offsets[1] - offsets[0]) if K else 0
-    one_size = offsets[0] == 0 and offsets[-1] == K * size and (last - first == size - 1).all()
+    one_size = offsets[0] == 0 and offsets[-1] == K * size == y.size and (last - first == size - 1).all()
     if weight is None and not short and one_size:
         # K problems of one size (curve_fit's rectangular batch): the pairs as column views of (K, size),
         # the same operations without gathering 2 x 3 points per problem by index (0.27 -> 0.06 ms at 10,000 x 40)

@@ -88,9 +88,21 @@ def halton(n: int, d: int) -> np.ndarray:
     return _halton(int(n), int(d)).copy()
 
 
-@functools.lru_cache(maxsize=64)
+_HALTON_CACHED = 4096  # points: sets up to this size are kept (the second chance's 64 starts are)
+
+
 def _halton(n: int, d: int) -> np.ndarray:
-    """:func:`halton`, computed once per (n, d) (every retried problem of a batch asks for the same points)."""
+    """:func:`halton`'s points, read-only; small sets computed once per (n, d) (every retried problem of a
+    batch asks for the same points)."""
+    return _halton_cached(n, d) if n <= _HALTON_CACHED else _halton_points(n, d)
+
+
+@functools.lru_cache(maxsize=32)
+def _halton_cached(n: int, d: int) -> np.ndarray:
+    return _halton_points(n, d)
+
+
+def _halton_points(n: int, d: int) -> np.ndarray:
     if d > len(_PRIMES):
         raise ValueError(f"halton: at most {len(_PRIMES)} dimensions")
     k = np.arange(1, n + 1, dtype=np.int64)
@@ -118,11 +130,10 @@ def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None)
     (R, P), give (R, n, P): each row's starts, the same values as one call per row.
     """
     center = np.asarray(center, dtype=np.float64)
-    u = 2.0 * _halton(int(n), center.shape[-1]) - 1.0
-    if center.ndim == 2:  # rows: (R, 1, P) against the (n, P) points
+    u = 2.0 * _halton(int(n), center.size if center.ndim < 2 else center.shape[-1]) - 1.0
+    if center.ndim == 2:  # rows: (R, 1, P) against the (n, P) points; bounds (R, P) likewise
         center = center[:, None, :]
-        lower = None if lower is None else np.asarray(lower, dtype=np.float64)[..., None, :]
-        upper = None if upper is None else np.asarray(upper, dtype=np.float64)[..., None, :]
+        lower, upper = (None if b is None else _rows_axis(np.asarray(b, dtype=np.float64)) for b in (lower, upper))
     magnitude = np.where(center != 0, np.abs(center), 1.0)
     sign = np.where(center < 0, -1.0, 1.0)
     if np.any(center == 0):  # alternate signs for zero centres
@@ -131,6 +142,11 @@ def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None)
     if lower is not None or upper is not None:
         starts = np.clip(starts, -np.inf if lower is None else lower, np.inf if upper is None else upper)
     return starts
+
+
+def _rows_axis(bound: np.ndarray) -> np.ndarray:
+    """A bound per row (R, P) as (R, 1, P); (P,) or scalar bounds broadcast as they are."""
+    return bound[:, None, :] if bound.ndim == 2 else bound
 
 
 def resolve_prune(prune, n_starts: int):
