@@ -25,11 +25,17 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
 PROMPT_S = 2.0
 
-# A batch of 400,000 starts of one 2,000-point law (tens of seconds on 2
+# Each child installs Python's own SIGINT handler first.  A child
+# inherits an ignored SIGINT when pytest runs as a background job of a
+# non-interactive shell (`cmd &` without job control, as a CI script may start
+# it), and Python then leaves Ctrl-C ignored: the tests would time the shell, not lawfit.
+
+# A batch of 400,000 starts of one 2,000-point law (about 6 s on 2
 # cores; the arrays are only the starts).  After the interrupt the same
 # process fits a small batch, proving the core is usable again.
 CORE_CHILD = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see the note above CORE_CHILD
     import numpy as np
     from lawfit.engine.core import solve_batch
     from lawfit.formula import compile_law
@@ -63,6 +69,8 @@ CORE_CHILD = textwrap.dedent("""
 # The public API in a loop, KeyboardInterrupt not caught: Python's default
 # handling must print it and exit with the SIGINT status, no crash on the way.
 CURVE_FIT_CHILD = textwrap.dedent("""
+    import signal
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # see the note above CORE_CHILD
     import numpy as np
     import lawfit
 
