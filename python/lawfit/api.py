@@ -683,8 +683,8 @@ def fit(data, law, *, x=None, y=None, by=None, sigma=None, loss=None, delta=None
         raise ValueError(f"nan_policy must be one of {_NAN_POLICIES}, got {nan_policy!r}")
     if ci not in _CI:
         raise ValueError(f"ci must be one of {_CI}, got {ci!r}")
-    if int(bootstrap) < 0:
-        raise ValueError("bootstrap must be a non-negative number of resamples")
+    if isinstance(bootstrap, bool) or not float(bootstrap).is_integer() or int(bootstrap) < 0:
+        raise ValueError(f"bootstrap must be a non-negative whole number of resamples, got {bootstrap!r}")
     spec = dict(x_cols=x_cols, y=y, by=by, sigma=sigma, loss=loss, delta=delta, residual=residual,
                 starts=starts, n_starts=n_starts, prune=prune, bounds=bounds, bootstrap=int(bootstrap),
                 bootstrap_by=bootstrap_by, ci=ci, fixed=fixed, shared=_listify(shared, "shared"), device=device,
@@ -772,6 +772,9 @@ def _fit_frame(df, law: Law, spec: dict, *, progress: bool = True, source=None, 
     prog.close(result.summary + (f"; {batch.n_dropped:,} rows with missing values dropped" if batch.n_dropped else ""))
     if warn:
         detail = _first_failure(result)
+        if detail and spec["nan_policy"] == "propagate" and any(
+                r.startswith("missing value") for r, ok in zip(result.reason, result.converged) if not ok):
+            detail += "; nan_policy='omit' skips such rows"
         if detail and spec["starts"] is None and not law.starts and int(np.max(np.asarray(ms.n_run), initial=0)) <= 1:
             detail = detail.rstrip(".") + ("; every parameter started at 1 (scipy's default: the law has no start "
                                            "grid): pass a grid, starts={name: [values, ...]}, or finite bounds "

@@ -123,6 +123,13 @@ def test_fit_many_groups_few_bad(table):
     assert res.converged.sum() == 13
     assert "13 converged, 7 BAD_INPUT (first: family='g003': missing value (nan) in column 'loss'" in message
     assert "see .params['reason'] for the other 6" in message
+    assert message.endswith("; nan_policy='omit' skips such rows)")  # g003's NaN: how to fit the rest
+
+
+def test_fit_bootstrap_must_be_a_whole_number(table):
+    for bad in (2.5, -1, True):
+        with pytest.raises(ValueError, match="bootstrap must be a non-negative whole number of resamples"):
+            _fit(table, bootstrap=bad)
 
 
 @pytest.mark.parametrize("policy", ["omit", "raise"])
@@ -391,7 +398,7 @@ def test_cli_exit_codes_for_bad_input(table, tmp_path, capsys):
     r = _cli("fit", bad, *common, "--out", out)
     assert r.returncode == 1, r.stderr
     assert "warning: 2 converged, 1 BAD_INPUT (first: family='b': missing value (nan) in column 'loss' " \
-           "at row 30 (line 32 of bad.csv))" in r.stderr
+           "at row 30 (line 32 of bad.csv); nan_policy='omit' skips such rows)" in r.stderr
     written = pd.read_csv(out).set_index("family")
     assert written.loc["b", "status"] == "BAD_INPUT" and written.loc[["a", "c"], "converged"].all()
     assert _main(capsys, "fit", good, *common, "--out", out, "-q")[0] == 0
