@@ -169,25 +169,38 @@ def _run_fit(args, prog: str):
     return res
 
 
-def _write_params(res, out: str) -> None:
+_OUT_FORMATS = {".html": "report", ".htm": "report", ".md": "report", ".markdown": "report",
+                ".parquet": "parquet", ".pq": "parquet", ".json": "json", ".tsv": "tsv", ".tab": "tsv",
+                ".csv": "csv", ".txt": "csv", "": "csv"}
+
+
+def _out_format(out: str, report_only: bool = False) -> str:
+    """The kind of file --out names, checked before the fit (a typo must not cost a long fit)."""
+    from pathlib import Path
+
+    ext = Path(out).suffix.lower()
+    kind = _OUT_FORMATS.get(ext)
+    if report_only and kind != "report":
+        raise _UsageError(f"--out: a report is .html or .md, got {ext!r}")
+    if kind is None:
+        raise _UsageError(f"--out: unknown format {ext!r} (use .csv, .tsv, .parquet, .json, .html or .md)")
+    return kind
+
+
+def _write_params(res, out: str, kind: str) -> None:
     import json
     from pathlib import Path
 
     path = Path(out)
-    ext = path.suffix.lower()
-    if ext in (".html", ".htm", ".md", ".markdown"):
+    if kind == "report":
         res.report(path)
-    elif ext in (".parquet", ".pq"):
+    elif kind == "parquet":
         res.to_parquet(path)
-    elif ext == ".json":
+    elif kind == "json":
         payload = {"lawfit": res.metadata(), "params": json.loads(res.params.to_json(orient="records"))}
         path.write_text(json.dumps(payload, indent=1))
-    elif ext in (".tsv", ".tab"):
-        res.params.to_csv(path, sep="\t", index=False)
-    elif ext in (".csv", ".txt", ""):
-        res.params.to_csv(path, index=False)
     else:
-        raise _UsageError(f"--out: unknown format {ext!r} (use .csv, .tsv, .parquet, .json, .html or .md)")
+        res.params.to_csv(path, sep="\t" if kind == "tsv" else ",", index=False)
 
 
 def main_fit(argv, prog: str = "lawfit fit") -> int:
@@ -195,9 +208,16 @@ def main_fit(argv, prog: str = "lawfit fit") -> int:
     parser.add_argument("--frontier", help="also print the compute-optimal frontier at these budgets (FLOP), "
                                            "e.g. 1e21,1e23 (laws defining N_opt/D_opt)")
     args = parser.parse_args(argv)
+    kind = _out_format(args.out) if args.out else None
+    C = None
+    if args.frontier:
+        try:
+            C = [float(v) for v in args.frontier.split(",")]
+        except ValueError:
+            raise _UsageError(f"--frontier takes numbers, e.g. 1e21,1e23; got {args.frontier!r}") from None
     res = _run_fit(args, prog)
     if args.out:
-        _write_params(res, args.out)
+        _write_params(res, args.out, kind)
         if not args.quiet:
             print(f"{prog}: wrote {args.out}", file=sys.stderr)
     else:
@@ -205,11 +225,7 @@ def main_fit(argv, prog: str = "lawfit fit") -> int:
 
         with pd.option_context("display.width", 200, "display.max_columns", 40, "display.max_rows", 200):
             print(res.params.drop(columns=["reason"]).to_string(index=False))
-    if args.frontier:
-        try:
-            C = [float(v) for v in args.frontier.split(",")]
-        except ValueError:
-            raise _UsageError(f"--frontier takes numbers, e.g. 1e21,1e23; got {args.frontier!r}") from None
+    if C is not None:
         fr = res.frontier(C=C)
         print(fr.to_string(index=False))
     return 0 if res.converged.all() else 1
@@ -228,6 +244,7 @@ def main_report(argv, prog: str = "lawfit report") -> int:
         raise _UsageError(f"--plots: unknown plot(s) {unknown}; choose from fit, frontier, params, residuals")
     if not args.out:
         raise _UsageError("--out names the report file (.html or .md)")
+    _out_format(args.out, report_only=True)
     if args.law is None:
         from .report import read_results, write_table_report
 
