@@ -215,6 +215,8 @@ def main_fit(argv, prog: str = "lawfit fit") -> int:
             C = [float(v) for v in args.frontier.split(",")]
         except ValueError:
             raise _UsageError(f"--frontier takes numbers, e.g. 1e21,1e23; got {args.frontier!r}") from None
+        if not all(0 < c < float("inf") for c in C):
+            raise _UsageError(f"--frontier takes positive compute budgets (FLOP), got {args.frontier!r}")
     res = _run_fit(args, prog)
     if args.out:
         _write_params(res, args.out, kind)

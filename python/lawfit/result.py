@@ -692,7 +692,8 @@ class FitResult:
             elif name in data:
                 cols[name] = data[name].to_numpy(dtype=float)
             else:
-                raise ValueError(f"missing input {col!r}: pass it as a column or keyword")
+                raise ValueError(f"missing input {col!r}: pass it as a column or keyword (the parameters are "
+                                 f"{', '.join(self.param_names)}; the law's inputs {', '.join(self.inputs)})")
         n = len(data)
         group = self.select_groups(data)
         if group is None:  # every group at every point
@@ -798,6 +799,9 @@ class FitResult:
             raise ValueError(f"law {self.law.name or self.law.formula!r} defines no compute-optimal frontier "
                              f"(derived N_opt and D_opt); laws that do: {', '.join(have)}")
         C = np.atleast_1d(np.asarray(C, dtype=float)).ravel()
+        bad = ~(np.isfinite(C) & (C > 0))
+        if bad.any():
+            raise ValueError(f"compute budgets C must be positive and finite (FLOP), got {float(C[bad][0])!r}")
         out = None
         for name in ("N_opt", "D_opt", "L_opt", "tokens_per_param"):
             if name not in progs:

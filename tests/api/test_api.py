@@ -145,6 +145,9 @@ def test_frontier_matches_the_closed_form(res, boot):
             assert row["N_opt_low"] < row["N_opt"] < row["N_opt_high"]
     with pytest.raises(ValueError, match="frontier"):
         fit(runs(), "kaplan_ND", y="loss", by="family", progress=False).frontier(C=[1e21])
+    for bad in ([1e21, -1e21], [0.0], [np.nan], [np.inf]):  # no budget, no frontier: a clear error, not NaN rows
+        with pytest.raises(ValueError, match="compute budgets C must be positive and finite"):
+            r.frontier(C=bad)
 
 
 def test_derived_quantities_by_name_and_formula(res):
@@ -154,6 +157,8 @@ def test_derived_quantities_by_name_and_formula(res):
     f = res.derived("E + A/N**alpha", N=[1e9])
     np.testing.assert_allclose(f["value"], p["E"] + p["A"] / 1e9 ** p["alpha"])
     assert (f["value_stderr"] > 0).all()
+    with pytest.raises(ValueError, match=r"missing input 'Q': .*\(the parameters are E, A, alpha, B, beta; the law's inputs N, D\)"):
+        res.derived("E + Q")  # a typo names what the formula may use
     long = res.table()
     assert list(long.columns) == ["family", "quantity", "kind", "estimate", "stderr", "low", "high"]
     assert set(long["quantity"]) >= {"E", "alpha", "a", "b", "G"}

@@ -100,6 +100,8 @@ def test_usage_and_data_errors_exit_2_with_a_message(csv, tmp_path, capsys):
     assert "converged" not in err  # refused before the fit: a typo in --out or --frontier costs no fit
     code, _, err = run_main(capsys, "fit", csv, "--law", "chinchilla", "--y", "loss", "--frontier", "1e21,big")
     assert code == 2 and "--frontier takes numbers" in err and "converged" not in err
+    code, _, err = run_main(capsys, "fit", csv, "--law", "chinchilla", "--y", "loss", "--frontier", "1e21,-1")
+    assert code == 2 and "--frontier takes positive compute budgets" in err and "converged" not in err
     code, _, err = run_main(capsys, "report", csv, "--law", "chinchilla", "--y", "loss", "--out", tmp_path / "r.pdf")
     assert code == 2 and "a report is .html or .md, got '.pdf'" in err and "converged" not in err
     code, _, err = run_main(capsys, "fit", csv, "--law", "chinchila", "--y", "loss")
