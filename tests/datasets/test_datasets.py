@@ -419,6 +419,8 @@ def test_registry():
         assert "Returns" in doc and "Examples" in doc
     with pytest.raises(ValueError, match="unknown dataset"):
         ds.load_dataset("nope")
+    with pytest.raises(ValueError, match="unknown dataset 'hitchhiker'; did you mean 'hitchhiker_colpret'\\?"):
+        ds.load_dataset("hitchhiker")  # the collection's short name: the error names the registered one
     assert ds.list_datasets(available=True, root=Path("/nonexistent")) == []
     if ROOT.is_dir():
         present = ds.list_datasets(available=True, root=ROOT)

@@ -104,7 +104,12 @@ def load_dataset(name: str, path: Optional[PathLike] = None, **kwargs):
     >>> df = load_dataset("epoch_chinchilla", replication=True)   # doctest: +SKIP
     """
     if name not in DATASETS:
-        raise ValueError(f"unknown dataset {name!r}; choose one of {list(DATASETS)}")
+        import difflib
+
+        close = [n for n in DATASETS if str(name).lower() in n]  # "hitchhiker" -> "hitchhiker_colpret"
+        close += [n for n in difflib.get_close_matches(str(name), list(DATASETS), n=3) if n not in close]
+        hint = f"did you mean {', '.join(repr(n) for n in close[:3])}? " if close else ""
+        raise ValueError(f"unknown dataset {name!r}; {hint}choose one of {list(DATASETS)}")
     from importlib import import_module
 
     package = import_module(__package__)  # the loaders live in lawfit.datasets
