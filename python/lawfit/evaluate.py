@@ -245,8 +245,8 @@ def evaluate(data, law="chinchilla", *, x: Optional[Sequence[str]] = None, y: st
     if min_time is not None and time:
         df = df[df[time] > min_time]
     fractions = sorted({float(f) for f in fractions})
-    if any(not 0 < f <= 1 for f in fractions):
-        raise ValueError("fractions must be in (0, 1]")
+    if not fractions or any(not 0 < f <= 1 for f in fractions):
+        raise ValueError(f"fractions must be one or more numbers in (0, 1], got {fractions}")
     skipped = []
     if scheme == "rolling_origin":
         late = [f for f in fractions if f > test_from]

@@ -75,6 +75,9 @@ def test_evaluate_errors():
         evaluate(family(), scheme="kfold", progress=False)
     with pytest.raises(ValueError, match="enough runs"):
         evaluate(family(n_sizes=2), progress=False)
+    for bad in ([], [0.0], [1.5], [float("nan")]):  # no cut-off to evaluate: said, not "no family has enough runs"
+        with pytest.raises(ValueError, match=r"fractions must be one or more numbers in \(0, 1\]"):
+            evaluate(family(), fractions=bad, progress=False)
 
 
 # --------------------------------------------------------------------------
