@@ -208,7 +208,7 @@ def main_fit(argv, prog: str = "lawfit fit") -> int:
     parser.add_argument("--frontier", help="also print the compute-optimal frontier at these budgets (FLOP), "
                                            "e.g. 1e21,1e23 (laws defining N_opt/D_opt)")
     args = parser.parse_args(argv)
-    kind = _out_format(args.out) if args.out else None
+    kind = _out_format(args.out) if args.out else ""  # checked before the fit
     C = None
     if args.frontier:
         try:
