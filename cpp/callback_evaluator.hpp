@@ -49,6 +49,13 @@ inline void gram(const double* u, const double* v, const double* J, std::size_t 
     }
 }
 
+// True when all n values are finite (check_points' bit test).
+inline bool all_finite(const double* v, int n) {
+    std::uint64_t bad = 0;
+    for (int j = 0; j < n; ++j) bad |= math::non_finite_bit(v[j]);
+    return !bad;
+}
+
 // cost = 1/2 sum r^2, g = J^T r, A = J^T J from residuals r (M) and their
 // Jacobian J.  False when the cost or A is not finite.
 inline bool normal_equations(const double* r, const double* J, std::size_t M, int P, std::uint32_t free_mask,
@@ -57,9 +64,7 @@ inline bool normal_equations(const double* r, const double* J, std::size_t M, in
     for (std::size_t i = 0; i < M; ++i) c += r[i] * r[i];
     *cost = 0.5 * c;
     gram(r, nullptr, J, M, P, free_mask, A, g);
-    bool finite = std::isfinite(*cost);
-    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
-    return finite;
+    return all_finite(cost, 1) && all_finite(A, P * P);
 }
 
 // The same for a robust loss (least_squares' rho of z = r^2 / delta^2): cost = 1/2 sum delta^2 rho,
@@ -80,10 +85,7 @@ inline bool robust_equations(const double* r, const double* J, std::size_t M, in
     }
     *cost = 0.5 * c;
     gram(wr.data(), wt.data(), J, M, P, free_mask, A, g);
-    bool finite = std::isfinite(*cost);
-    for (int j = 0; j < P; ++j) finite = finite && std::isfinite(g[j]);
-    for (int j = 0; j < P * P; ++j) finite = finite && std::isfinite(A[j]);
-    return finite;
+    return all_finite(cost, 1) && all_finite(g, P) && all_finite(A, P * P);
 }
 
 struct CallbackEvaluator {

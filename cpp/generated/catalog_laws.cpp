@@ -58,17 +58,17 @@ struct GeneratedRunner {
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
@@ -169,17 +169,17 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x1[i];
@@ -305,17 +305,17 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -493,17 +493,17 @@ struct GeneratedRunner {
         const double t15 = t12 * t10;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -785,17 +785,17 @@ struct GeneratedRunner {
         const double t40 = t37 * t35;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -1190,17 +1190,17 @@ struct GeneratedRunner {
         const double t65 = t62 * t60;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -1499,17 +1499,17 @@ struct GeneratedRunner {
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
@@ -1643,17 +1643,17 @@ struct GeneratedRunner {
         const double p4 = params[4];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
@@ -1828,17 +1828,17 @@ struct GeneratedRunner {
         const double t1 = 1.0 * t0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = p2 * x2[i];
@@ -1999,17 +1999,17 @@ struct GeneratedRunner {
         const double t15 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] + p1;
@@ -2149,17 +2149,17 @@ struct GeneratedRunner {
         const double t3 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t2 * x1[i];
@@ -2307,17 +2307,17 @@ struct GeneratedRunner {
         const double t19 = p0 + p1;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 + x0[i];
@@ -2526,17 +2526,17 @@ struct GeneratedRunner {
         const double t33 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p8 * x2[i];
@@ -2777,17 +2777,17 @@ struct GeneratedRunner {
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -2911,17 +2911,17 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
@@ -3079,17 +3079,17 @@ struct GeneratedRunner {
         const double t20 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p3 * x2[i];
@@ -3285,17 +3285,17 @@ struct GeneratedRunner {
         const double p5 = params[5];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -4144,17 +4144,17 @@ struct GeneratedRunner {
         const double t288 = t286 * t287;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x0[i];
@@ -4395,17 +4395,17 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -4534,17 +4534,17 @@ struct GeneratedRunner {
         const double t0 = 1.0 / p0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] * t0;
@@ -4674,17 +4674,17 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x1[i];
@@ -4819,17 +4819,17 @@ struct GeneratedRunner {
         const double p1 = params[1];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -4993,17 +4993,17 @@ struct GeneratedRunner {
         const double t4 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t5 = 1.0 / x0[i];
@@ -5188,17 +5188,17 @@ struct GeneratedRunner {
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = 1.0 / x0[i];
@@ -5349,17 +5349,17 @@ struct GeneratedRunner {
         const double t3 = t2 * 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t4 = t1 * x1[i];
@@ -5473,17 +5473,17 @@ struct GeneratedRunner {
         const double p0 = params[0];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p0 * x8[i];
@@ -5586,17 +5586,17 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x1[i];
@@ -5798,17 +5798,17 @@ struct GeneratedRunner {
         const double t36 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = x0[i] * p5;
@@ -6723,17 +6723,17 @@ struct GeneratedRunner {
         const double t420 = 1.0 / p6;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t77 = x2[i] * t72;
@@ -7127,17 +7127,17 @@ struct GeneratedRunner {
         const double p3 = params[3];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x2[i];
@@ -7294,17 +7294,17 @@ struct GeneratedRunner {
         const double t13 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t1 = x0[i] - p2;
@@ -7440,17 +7440,17 @@ struct GeneratedRunner {
         const double t9 = 1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x0[i];
@@ -7581,17 +7581,17 @@ struct GeneratedRunner {
         const double p2 = params[2];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p1 * x2[i];
@@ -7762,17 +7762,17 @@ struct GeneratedRunner {
         const double p6 = params[6];
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t0 = p2 * x3[i];
@@ -7969,17 +7969,17 @@ struct GeneratedRunner {
         const double t1 = 1.0 * -1.0;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t2 = t0 * x2[i];
@@ -8150,17 +8150,17 @@ struct GeneratedRunner {
         const double t19 = t14 * t15;
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {
-        } else if (weight) {
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }
-        if (kUnit) {
-        } else if (counts) {
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        } else {
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {
+            if (weight) {
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }
+            if (counts) {
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            } else {
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }
         }
         LAWFIT_LANES for (int i = 0; i < W; ++i) {
             const double t20 = std::pow(t17, x0[i]);

@@ -179,9 +179,6 @@ LAWFIT_HD inline ProblemSetup setup_problem(const BatchView& b, std::int64_t i, 
     return su;
 }
 
-namespace detail {
-}  // namespace detail
-
 // Checks points begin + first, begin + first + stride, ... of the problem:
 // finite inputs and y, non-negative finite weights and group ids.  Returns
 // false on a bad point; *n_used counts the points the resample draws.

@@ -298,17 +298,17 @@ struct {name} {{
         {params}
         alignas(64) double yv[B], wv[B], mult[B];
         lawfit::detail::load_lanes<W>(yv, y + point0, nb, y[point0 + nb - 1]);
-        if (kUnit) {{
-        }} else if (weight) {{
-            lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
-        }} else {{
-            lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
-        }}
-        if (kUnit) {{
-        }} else if (counts) {{
-            lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
-        }} else {{
-            lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+        if (!kUnit) {{
+            if (weight) {{
+                lawfit::detail::load_lanes<W>(wv, weight + point0, nb, 0.0);
+            }} else {{
+                lawfit::detail::fill_lanes<W>(wv, nb, 1.0, 0.0);
+            }}
+            if (counts) {{
+                lawfit::detail::load_lanes<W>(mult, counts, nb, 0.0);
+            }} else {{
+                lawfit::detail::fill_lanes<W>(mult, nb, 1.0, 0.0);
+            }}
         }}
         LAWFIT_LANES for (int i = 0; i < W; ++i) {{
             {body}

@@ -97,11 +97,6 @@ def _halton(n: int, d: int) -> np.ndarray:
     return _halton_cached(n, d) if n <= _HALTON_CACHED else _halton_points(n, d)
 
 
-@functools.lru_cache(maxsize=32)
-def _halton_cached(n: int, d: int) -> np.ndarray:
-    return _halton_points(n, d)
-
-
 def _halton_points(n: int, d: int) -> np.ndarray:
     if d > len(_PRIMES):
         raise ValueError(f"halton: at most {len(_PRIMES)} dimensions")
@@ -115,6 +110,9 @@ def _halton_points(n: int, d: int) -> np.ndarray:
             rest //= base
     out.flags.writeable = False
     return out
+
+
+_halton_cached = functools.lru_cache(maxsize=32)(_halton_points)
 
 
 def log_box_starts(center, n: int, decades: float = 3.0, lower=None, upper=None) -> np.ndarray:
